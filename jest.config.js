@@ -1,0 +1,20 @@
+/** Unit and integration tests: `npm run test:unit`. Long-running suites live in test/long (jest.long.config.js). */
+const swc = {
+  jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+  module: { type: 'es6' },
+  sourceMaps: 'inline',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/long/'],
+  setupFilesAfterEnv: ['<rootDir>/test/support/matchers.ts'],
+  testTimeout: 120000,
+  maxWorkers: 2,
+};
