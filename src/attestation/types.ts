@@ -128,7 +128,13 @@ export type NsmRequest =
   | { LockPCR: { index: number } }
   | { LockPCRs: { range: number } }
   | 'DescribeNSM'
-  | { Attestation: { user_data: Uint8Array | null; nonce: Uint8Array | null; public_key: Uint8Array | null } }
+  | {
+      Attestation: {
+        user_data: Uint8Array | null;
+        nonce: Uint8Array | null;
+        public_key: Uint8Array | null;
+      };
+    }
   | 'GetRandom';
 
 export type NsmErrorCode =

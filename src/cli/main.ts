@@ -41,7 +41,8 @@ function version(): string {
 function usage(io: CliIo): void {
   writeLine(io.stderr, 'usage: tee-compile <command> [options]');
   writeLine(io.stderr);
-  for (const [name, c] of Object.entries(COMMANDS)) writeLine(io.stderr, `  ${name.padEnd(12)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS))
+    writeLine(io.stderr, `  ${name.padEnd(12)} ${c.summary}`);
   writeLine(io.stderr);
   writeLine(io.stderr, "Run 'tee-compile <command> --help' for a command's options.");
 }

@@ -27,7 +27,10 @@ expect.extend({
         message: () => `expected an error with code ${code}, got ${describeErr(e)}`,
       };
     }
-    return { pass: false, message: () => `expected an error with code ${code}, nothing was thrown` };
+    return {
+      pass: false,
+      message: () => `expected an error with code ${code}, nothing was thrown`,
+    };
   },
   toHaveCode(received: unknown, code: string) {
     const pass = (received as Coded)?.code === code;
