@@ -1,0 +1,305 @@
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import {
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+  mkdirSync,
+  symlinkSync,
+  chmodSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { chunksOf, collect, readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
+import type { TarInputEntry } from '../../src/archive/index.js';
+import { BLOCK, encodeHeader, encodePax } from '../../src/archive/tar-header.js';
+
+const te = new TextEncoder();
+
+async function tarOf(entries: TarInputEntry[], mtime = 0): Promise<Uint8Array> {
+  return collect(writeTar(entries, { mtime }));
+}
+
+/** A raw tar built header by header, for archives our writer would never produce. */
+function rawTar(
+  members: {
+    name: string;
+    typeflag?: string;
+    data?: Uint8Array;
+    linkname?: string;
+    size?: number;
+  }[],
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const m of members) {
+    const data = m.data ?? new Uint8Array(0);
+    parts.push(
+      encodeHeader({
+        name: m.name,
+        mode: 0o644,
+        size: m.size ?? data.length,
+        mtime: 0,
+        typeflag: m.typeflag ?? '0',
+        linkname: m.linkname ?? '',
+      }),
+    );
+    parts.push(data, new Uint8Array((BLOCK - (data.length % BLOCK)) % BLOCK));
+  }
+  parts.push(new Uint8Array(BLOCK * 2));
+  return Buffer.concat(parts);
+}
+
+async function read(bytes: Uint8Array, opts: Parameters<typeof readTarToMemory>[1] = {}) {
+  return readTarToMemory(chunksOf(bytes, 700), opts);
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'tar-test-'));
+}
+
+describe('writeTar', () => {
+  it('when given the same entries twice, it writes the same bytes', async () => {
+    const entries = (): TarInputEntry[] => [
+      { path: 'a.txt', type: 'file', content: te.encode('hello') },
+      { path: 'bin/run', type: 'file', executable: true, content: te.encode('#!/bin/sh\n') },
+      { path: 'link', type: 'symlink', linkTarget: 'a.txt' },
+    ];
+    expect(Buffer.from(await tarOf(entries()))).toEqual(Buffer.from(await tarOf(entries())));
+  });
+
+  it('when names are long or non-ASCII, it round-trips them through pax records', async () => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(150)}.txt`;
+    const bytes = await tarOf([
+      { path: long, type: 'file', content: te.encode('x') },
+      { path: 'ünïcödé/日本.txt', type: 'file', content: te.encode('y') },
+      { path: 'l', type: 'symlink', linkTarget: `${'d'.repeat(120)}/../ünïcödé/日本.txt` },
+    ]);
+    const files = await read(bytes, { symlinks: 'inside' });
+    expect(files.map((f) => f.path)).toEqual([long, 'ünïcödé/日本.txt', 'l']);
+    expect(files[2]!.linkTarget).toBe(`${'d'.repeat(120)}/../ünïcödé/日本.txt`);
+  });
+
+  it('when the output is given to GNU tar, it lists the same members with their modes', async () => {
+    const dir = tmp();
+    const file = join(dir, 'x.tar');
+    writeFileSync(
+      file,
+      await tarOf([
+        { path: 'src/main.rs', type: 'file', content: te.encode('fn main() {}\n') },
+        { path: 'run.sh', type: 'file', executable: true, content: te.encode('echo hi\n') },
+      ]),
+    );
+    const out = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' });
+    expect(out).toMatch(/-rw-r--r-- .* src\/main\.rs/);
+    expect(out).toMatch(/-rwxr-xr-x .* run\.sh/);
+  });
+
+  it('when streamed content does not match the declared size, it throws', async () => {
+    async function* body() {
+      yield te.encode('abc');
+    }
+    await expect(tarOf([{ path: 'f', type: 'file', size: 5, content: body() }])).rejects.toThrow(
+      /declared 5/,
+    );
+  });
+});
+
+describe('readTar', () => {
+  it('when reading archives made by GNU tar (long names, executables, symlinks), it returns every member', async () => {
+    const dir = tmp();
+    const src = join(dir, 'src');
+    const deep = join(src, 'x'.repeat(60), 'y'.repeat(60));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'z'.repeat(40)), 'deep');
+    writeFileSync(join(src, 'exe'), 'run');
+    chmodSync(join(src, 'exe'), 0o755);
+    symlinkSync('exe', join(src, 'alias'));
+    for (const format of ['gnu', 'posix', 'ustar']) {
+      const file = join(dir, `${format}.tar.gz`);
+      execFileSync('tar', ['--format', format, '-czf', file, '-C', src, '.']);
+      const files = await read(readFileSync(file), { symlinks: 'inside' });
+      const byPath = new Map(files.map((f) => [f.path, f]));
+      if (format !== 'ustar') {
+        expect(
+          new TextDecoder().decode(
+            byPath.get(`${'x'.repeat(60)}/${'y'.repeat(60)}/${'z'.repeat(40)}`)!.bytes,
+          ),
+        ).toBe('deep');
+      }
+      expect(byPath.get('exe')!.executable).toBe(true);
+      expect(byPath.get('alias')!.linkTarget).toBe('exe');
+    }
+  });
+
+  it('when reading `git archive` output, it ignores the global pax header that carries the commit id', async () => {
+    const dir = tmp();
+    execFileSync('git', ['init', '-q', dir]);
+    writeFileSync(join(dir, 'README'), 'hi\n');
+    execFileSync('git', ['-C', dir, 'add', '.']);
+    execFileSync('git', [
+      '-C',
+      dir,
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@e',
+      'commit',
+      '-qm',
+      'c',
+    ]);
+    const tar = execFileSync('git', ['-C', dir, 'archive', '--format=tar', 'HEAD']);
+    const files = await read(tar);
+    expect(files.map((f) => f.path)).toEqual(['README']);
+  });
+
+  it.each([
+    ['../escape', 'ARCHIVE_UNSAFE_PATH'],
+    ['a/../../escape', 'ARCHIVE_UNSAFE_PATH'],
+    ['/etc/passwd', 'ARCHIVE_UNSAFE_PATH'],
+  ])('when a member is named %s, it refuses with %s', async (name, code) => {
+    await expect(read(rawTar([{ name, data: te.encode('x') }]))).rejects.toHaveCode(code);
+  });
+
+  it('when a symlink points outside the archive, it refuses it even where symlinks are allowed', async () => {
+    await expect(
+      read(rawTar([{ name: 'l', typeflag: '2', linkname: '../../etc/passwd' }]), {
+        symlinks: 'inside',
+      }),
+    ).rejects.toHaveCode('ARCHIVE_LINK');
+    await expect(
+      read(rawTar([{ name: 'l', typeflag: '2', linkname: '/etc' }]), { symlinks: 'inside' }),
+    ).rejects.toHaveCode('ARCHIVE_LINK');
+  });
+
+  it('when symlinks are refused, any symlink is refused', async () => {
+    await expect(read(rawTar([{ name: 'l', typeflag: '2', linkname: 'a' }]))).rejects.toHaveCode(
+      'ARCHIVE_LINK',
+    );
+  });
+
+  it('when a file would be written through an earlier symlink, it refuses', async () => {
+    const t = rawTar([
+      { name: 'dir', typeflag: '2', linkname: 'real' },
+      { name: 'dir/evil', data: te.encode('x') },
+    ]);
+    await expect(read(t, { symlinks: 'inside' })).rejects.toHaveCode('ARCHIVE_UNSAFE_PATH');
+  });
+
+  it('when a member is a hard link, it refuses', async () => {
+    await expect(
+      read(
+        rawTar([
+          { name: 'a', data: te.encode('x') },
+          { name: 'b', typeflag: '1', linkname: 'a' },
+        ]),
+      ),
+    ).rejects.toHaveCode('ARCHIVE_LINK');
+  });
+
+  it.each([['3'], ['4'], ['6']])('when a member has device/FIFO type %s, it refuses', async (t) => {
+    await expect(read(rawTar([{ name: 'dev', typeflag: t }]))).rejects.toHaveCode(
+      'ARCHIVE_SPECIAL_FILE',
+    );
+  });
+
+  it('when a path appears twice, it refuses (no overwrite tricks)', async () => {
+    await expect(
+      read(
+        rawTar([
+          { name: 'a', data: te.encode('1') },
+          { name: './a', data: te.encode('2') },
+        ]),
+      ),
+    ).rejects.toHaveCode('ARCHIVE_DUPLICATE_ENTRY');
+  });
+
+  it('when an entry is larger than allowed, it refuses before reading it', async () => {
+    await expect(
+      read(rawTar([{ name: 'big', data: new Uint8Array(5000) }]), {
+        limits: { maxEntryBytes: 4096 },
+      }),
+    ).rejects.toHaveCode('ARCHIVE_TOO_LARGE');
+  });
+
+  it('when the total is larger than allowed, it refuses', async () => {
+    const t = rawTar([1, 2, 3].map((i) => ({ name: `f${i}`, data: new Uint8Array(3000) })));
+    await expect(read(t, { limits: { maxTotalBytes: 8000 } })).rejects.toHaveCode(
+      'ARCHIVE_TOO_LARGE',
+    );
+  });
+
+  it('when there are too many entries, it refuses', async () => {
+    const t = rawTar(Array.from({ length: 11 }, (_, i) => ({ name: `f${i}` })));
+    await expect(read(t, { limits: { maxEntries: 10 } })).rejects.toHaveCode(
+      'ARCHIVE_TOO_MANY_ENTRIES',
+    );
+  });
+
+  it('when a path is too deep, it refuses', async () => {
+    await expect(
+      read(rawTar([{ name: 'a/'.repeat(10) + 'f' }]), { limits: { maxDepth: 5 } }),
+    ).rejects.toHaveCode('ARCHIVE_PATH_TOO_LONG');
+  });
+
+  it('when a gzip stream decompresses beyond the limit (a bomb), it stops and refuses', async () => {
+    const bomb = gzipSync(rawTar([{ name: 'zeros', data: new Uint8Array(50 * 1024 * 1024) }]));
+    expect(bomb.length).toBeLessThan(200 * 1024);
+    await expect(
+      read(bomb, { limits: { maxTotalBytes: 1024 * 1024, maxEntries: 10 } }),
+    ).rejects.toHaveCode('ARCHIVE_TOO_LARGE');
+  });
+
+  it('when the header checksum is wrong, it refuses', async () => {
+    const t = rawTar([{ name: 'a', data: te.encode('x') }]);
+    t[0] = 'b'.charCodeAt(0);
+    await expect(read(t)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when the archive is truncated in a member or lacks the end marker, it refuses', async () => {
+    const t = rawTar([{ name: 'a', data: new Uint8Array(2000) }]);
+    await expect(read(t.subarray(0, 1000))).rejects.toHaveCode('ARCHIVE_MALFORMED');
+    await expect(read(t.subarray(0, t.length - 1024))).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when data follows the end-of-archive marker, it refuses', async () => {
+    const t = Buffer.concat([rawTar([{ name: 'a' }]), te.encode('smuggled')]);
+    await expect(read(t)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when gzip data is corrupt, it refuses with a typed error', async () => {
+    const gz = gzipSync(rawTar([{ name: 'a', data: te.encode('hello') }]));
+    gz[gz.length - 6] = gz[gz.length - 6]! ^ 0xff; // CRC32 trailer
+    await expect(read(gz)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when a pax record is malformed, it refuses', async () => {
+    const bad = te.encode('99 path=x\n');
+    const t = Buffer.concat([
+      rawTar([{ name: 'p', typeflag: 'x', data: bad }]).subarray(0, 1024),
+      rawTar([{ name: 'a' }]),
+    ]);
+    await expect(read(t)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+    // and a well-formed one is honoured
+    const good = Buffer.concat([
+      rawTar([{ name: 'p', typeflag: 'x', data: encodePax([['path', 'renamed']]) }]).subarray(
+        0,
+        1024,
+      ),
+      rawTar([{ name: 'a' }]),
+    ]);
+    expect((await read(good)).map((f) => f.path)).toEqual(['renamed']);
+  });
+
+  it('when the consumer skips a body, the next entry is still read correctly', async () => {
+    const t = await tarOf([
+      { path: 'skip', type: 'file', content: new Uint8Array(3000) },
+      { path: 'keep', type: 'file', content: te.encode('kept') },
+    ]);
+    const seen: string[] = [];
+    for await (const e of readTar(chunksOf(t, 100))) {
+      if (e.path === 'keep') seen.push(new TextDecoder().decode(await collect(e.body)));
+    }
+    expect(seen).toEqual(['kept']);
+  });
+});
