@@ -112,6 +112,8 @@ export interface ProvenanceStatement {
       externalParameters: {
         source: { repository: string | null; gitCommit: string | null; gitTree: string; objectFormat: ObjectFormat };
         config: BuildConfig;
+        /** Directory of build.json relative to the source root (`.` for the root): where `input.cmd` runs. */
+        workdir: string;
       };
       internalParameters: {
         image: { name: string; version: string; language: string; pcr0: string; pcr1: string; pcr2: string };

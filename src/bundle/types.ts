@@ -1,0 +1,35 @@
+/**
+ * The bundle: one `.tar.gz` per build holding everything a verifier needs.
+ *
+ *   provenance.json     the in-toto statement (exact bytes hashed into the attestation's user_data)
+ *   attestation.cbor    the Nitro attestation document (COSE_Sign1)
+ *   build.log           the build's log (its sha256 is a byproduct in the provenance)
+ *   artifacts/<path>    every output, at the path named by its provenance subject
+ */
+
+export const BUNDLE_PROVENANCE = 'provenance.json';
+export const BUNDLE_ATTESTATION = 'attestation.cbor';
+export const BUNDLE_LOG = 'build.log';
+export const BUNDLE_ARTIFACTS_DIR = 'artifacts';
+
+/** A bundle read into memory. */
+export interface BundleContents {
+  /** Exact bytes of provenance.json. */
+  provenance: Uint8Array;
+  /** Exact bytes of attestation.cbor. */
+  attestation: Uint8Array;
+  /** Bytes of build.log. */
+  log: Uint8Array;
+  /** Artifacts by subject name (path under `artifacts/`). */
+  artifacts: Map<string, Uint8Array>;
+}
+
+/** An artifact to write: its subject name and where its bytes come from. */
+export interface BundleArtifactInput {
+  /** Subject name = path relative to the source root, e.g. `target/release/hello`. */
+  name: string;
+  /** A file on disk, or bytes. */
+  file?: string;
+  bytes?: Uint8Array;
+  executable?: boolean;
+}

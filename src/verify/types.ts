@@ -1,0 +1,131 @@
+/**
+ * Shapes of the verifier's public face: the trust policy (typed, built in one place from a policy
+ * file, CLI flags, action inputs or agent config) and the results of verifying one or several
+ * bundles. Results are data, never a bare boolean.
+ */
+import type { AttestationDocument, AttestationErrorCode } from '../attestation/types.js';
+import type { ProvenanceStatement } from '../provenance/types.js';
+
+/** An image whose measurements are trusted. */
+export interface TrustedImage {
+  name: string;
+  version: string;
+  /** Real measurements (hex, 96 chars), or null when the image has not been measured on a Nitro host. */
+  pcr0: string | null;
+  pcr1: string | null;
+  pcr2: string | null;
+  /** The measurements the simulated (local) backend attests with for this image. */
+  simulated?: { pcr0: string; pcr1: string; pcr2: string };
+}
+
+/** A builder: an organisation or account, identified by PCR3 (the IAM role of its Nitro hosts). */
+export interface TrustedBuilder {
+  name: string;
+  /** Hex PCR3 (from `pcr3` in the policy, or computed from `iamRole` as AWS does). */
+  pcr3: string;
+}
+
+/** The typed policy every verification takes. */
+export interface TrustPolicy {
+  images: TrustedImage[];
+  /** When given, only these builders count (and a single bundle must come from one of them). */
+  builders?: TrustedBuilder[];
+  /** Distinct trusted builders that must agree on the outputs (k of n). Default 1. */
+  minBuilders: number;
+  /** Refuse attestations older than this, relative to the verifier's clock. */
+  maxAgeSeconds?: number;
+  allowDebug: boolean;
+  allowSimulated: boolean;
+  source?: { repository?: string; commit?: string };
+  /** Expected nonce (hex), e.g. recomputed from a workflow run. */
+  nonce?: string;
+  /** Extra PCR expectations (index -> hex). */
+  pcrs?: Map<number, string>;
+}
+
+/** Options that are not policy: the clock and the trust anchors (never read from globals). */
+export interface VerifyOptions {
+  /** The verifier's clock, ms since the epoch (for maxAgeSeconds and "not from the future"). */
+  now: number;
+}
+
+/** Refusal codes of bundle verification, in addition to the attestation codes. Add, never rename. */
+export const VERIFY_ERROR_CODES = [
+  'BUNDLE_MALFORMED', // not a readable bundle (archive refused, a required member missing)
+  'PROVENANCE_INVALID', // provenance.json is not a valid statement of our build type
+  'SUBJECT_MISSING', // a provenance subject has no artifact in the bundle
+  'SUBJECT_DIGEST_MISMATCH', // an artifact's bytes differ from its subject digest
+  'ARTIFACT_UNEXPECTED', // an artifact in the bundle is not a subject
+  'IMAGE_UNTRUSTED', // the attested PCR0/1/2 are not a trusted image
+  'IMAGE_MISMATCH', // the provenance names an image whose PCRs differ from the attested ones
+  'BUILDER_UNTRUSTED', // the attested PCR3 is not a trusted builder
+  'SIMULATED_NOT_ALLOWED', // the attestation chains to the simulation root and simulation is not allowed
+  'NONCE_DIFFERS', // the provenance's nonce differs from the attestation's
+  'COMMIT_MISMATCH', // the source commit is not the expected one
+  'REPOSITORY_MISMATCH', // the source repository is not the expected one
+  'SOURCE_DIVERGENT', // several bundles of different source commits
+  'QUORUM_NOT_MET', // fewer than minBuilders distinct trusted builders agree
+  'OUTPUTS_CONFLICT', // two groups of builders with equal support disagree
+  'NO_BUNDLES', // nothing to verify
+] as const;
+
+export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;
+
+export interface Subject {
+  name: string;
+  sha256: string;
+}
+
+/** A verified bundle. */
+export interface BundleVerified {
+  ok: true;
+  /** Chains to the simulation root (only possible with allowSimulated). */
+  simulated: boolean;
+  subjects: Subject[];
+  source: { repository: string | null; commit: string | null; tree: string };
+  image: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
+  /** PCR3 (hex) and the policy's name for it when known. */
+  builder: { pcr3: string; name: string | null };
+  nonce: string | null;
+  /** Attestation timestamp, ms. */
+  timestamp: number;
+  statement: ProvenanceStatement;
+  document: AttestationDocument;
+}
+
+export interface Refused {
+  ok: false;
+  code: VerifyErrorCode;
+  path?: string;
+  message: string;
+}
+
+export type BundleVerification = BundleVerified | Refused;
+
+/** One file that differs between the majority and a dissenting builder. */
+export interface FileDifference {
+  path: string;
+  majority: { sha256: string; size: number } | null;
+  dissent: { sha256: string; size: number } | null;
+  /** Short human summary of the first differences (text lines, archive members), when available. */
+  summary?: string;
+  /** diffoscope's text report, when diffoscope is installed. */
+  diffoscope?: string;
+}
+
+/** Result over several bundles (k-of-n). */
+export interface SetVerification {
+  ok: boolean;
+  code?: VerifyErrorCode;
+  message: string;
+  /** Bundles grouped by identical subject sets, largest first. */
+  groups: { builders: string[]; subjects: Subject[]; bundles: string[] }[];
+  /** Builders (names or PCR3) of the winning group, and of the others. */
+  agreeing: string[];
+  dissenting: string[];
+  /** For each dissenting bundle, the files that differ from the majority's. */
+  differences: { bundle: string; builder: string; files: FileDifference[] }[];
+  /** Each bundle's own verification. */
+  bundles: { bundle: string; result: BundleVerification }[];
+  simulated: boolean;
+}
