@@ -1,0 +1,346 @@
+/**
+ * The EIF signature section: a PCR0 signature by the image's signing certificate (PCR8).
+ *
+ * Layout (aws-nitro-enclaves-image-format `src/defs/mod.rs` `PcrSignature`, `PcrInfo`; written by
+ * `EifBuilder::generate_eif_signature`, read by `EifReader::get_certificate_info`): serde_cbor of
+ * `Vec<PcrSignature>` without serde_bytes, so byte vectors are CBOR arrays of small uints:
+ *
+ *   [ { "signing_certificate": [u8... PEM text], "signature": [u8... untagged COSE_Sign1] } ]
+ *   COSE_Sign1 payload = { "register_index": 0, "register_value": [u8 x 48 = PCR0] }
+ *
+ * The COSE_Sign1 follows aws-nitro-enclaves-cose `src/sign.rs`: protected header `{1: alg}` with the
+ * algorithm fixed by the key's curve (P-256/ES256, P-384/ES384, P-521/ES512), empty unprotected
+ * map, raw r||s signature over `["Signature1", protected, h'', payload]`.
+ */
+import 'reflect-metadata';
+import { X509Certificate } from '@peculiar/x509';
+import { bytesEqual, fromHex } from '../util/hex.js';
+import type { CborEncodable, CborValue } from './cbor.js';
+import { decodeCbor, encodeCbor, isTagged } from './cbor.js';
+import { EifError } from './errors.js';
+
+/** Largest signature section nitro-cli accepts (EIF README "EifSectionSignature"). */
+export const MAX_SIGNATURE_SECTION_SIZE = 32768;
+/** Most PCR signatures we read from one section (nitro-cli writes one, and reads only the first). */
+export const MAX_PCR_SIGNATURES = 32;
+
+/** COSE algorithm numbers (RFC 8152 §8.1) for the curves aws-nitro-enclaves-cose supports. */
+export const COSE_ALGORITHMS = { ES256: -7, ES384: -35, ES512: -36 } as const;
+export type CoseAlgorithm = keyof typeof COSE_ALGORITHMS;
+
+const CURVES: Record<string, { alg: CoseAlgorithm; hash: string; keyLength: number }> = {
+  'P-256': { alg: 'ES256', hash: 'SHA-256', keyLength: 32 },
+  'P-384': { alg: 'ES384', hash: 'SHA-384', keyLength: 48 },
+  'P-521': { alg: 'ES512', hash: 'SHA-512', keyLength: 66 },
+};
+
+/** One entry of the signature section. */
+export interface PcrSignature {
+  /** PEM text of the signing certificate, as stored. */
+  signingCertificate: Uint8Array;
+  /** Bytes of the COSE_Sign1 (untagged as written by nitro-cli; tag 18 accepted). */
+  signature: Uint8Array;
+}
+
+const SECTION = 'signature';
+
+function bad(path: string, msg: string, cause?: unknown): EifError {
+  return new EifError('BAD_SIGNATURE_SECTION', `${path}: ${msg}`, { path, cause });
+}
+
+function byteArray(v: CborValue | undefined, path: string): Uint8Array {
+  if (!Array.isArray(v)) throw bad(path, 'must be an array of byte values');
+  if (v.length === 0) throw bad(path, 'must not be empty');
+  const out = new Uint8Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i];
+    if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255)
+      throw bad(`${path}.${i}`, 'must be an integer 0..255');
+    out[i] = b;
+  }
+  return out;
+}
+
+/** Decodes a signature section (at most {@link MAX_SIGNATURE_SECTION_SIZE} bytes). */
+export function decodeSignatureSection(bytes: Uint8Array): PcrSignature[] {
+  if (bytes.length > MAX_SIGNATURE_SECTION_SIZE)
+    throw new EifError(
+      'SECTION_TOO_LARGE',
+      `signature section is ${bytes.length} bytes, more than ${MAX_SIGNATURE_SECTION_SIZE}`,
+      { path: SECTION },
+    );
+  const top = decodeCbor(bytes, SECTION);
+  if (!Array.isArray(top)) throw bad(SECTION, 'must be a CBOR array of PCR signatures');
+  if (top.length === 0) throw bad(SECTION, 'holds no PCR signature');
+  if (top.length > MAX_PCR_SIGNATURES)
+    throw bad(SECTION, `holds ${top.length} PCR signatures, more than ${MAX_PCR_SIGNATURES}`);
+  return top.map((entry, i) => {
+    const path = `${SECTION}.${i}`;
+    if (!(entry instanceof Map)) throw bad(path, 'must be a map');
+    for (const k of entry.keys())
+      if (k !== 'signing_certificate' && k !== 'signature')
+        throw bad(path, `unexpected key ${JSON.stringify(k)}`);
+    return {
+      signingCertificate: byteArray(
+        entry.get('signing_certificate'),
+        `${path}.signing_certificate`,
+      ),
+      signature: byteArray(entry.get('signature'), `${path}.signature`),
+    };
+  });
+}
+
+/** Encodes a signature section as serde_cbor writes `Vec<PcrSignature>`. */
+export function encodeSignatureSection(entries: PcrSignature[]): Uint8Array {
+  return encodeCbor(
+    entries.map(
+      (e) =>
+        new Map<string, CborEncodable>([
+          ['signing_certificate', Array.from(e.signingCertificate)],
+          ['signature', Array.from(e.signature)],
+        ]),
+    ),
+  );
+}
+
+/** The COSE payload signing a PCR: serde_cbor of `PcrInfo { register_index, register_value }`. */
+export function encodePcrPayload(index: number, value: Uint8Array): Uint8Array {
+  return encodeCbor(
+    new Map<string, CborEncodable>([
+      ['register_index', index],
+      ['register_value', Array.from(value)],
+    ]),
+  );
+}
+
+/** The protected header aws-nitro-enclaves-cose writes: `{1: alg}`. */
+export function encodeProtectedHeader(alg: CoseAlgorithm): Uint8Array {
+  return encodeCbor(new Map<number, CborEncodable>([[1, COSE_ALGORITHMS[alg]]]));
+}
+
+/** The bytes a COSE_Sign1 signs: `["Signature1", protected, h'', payload]` (RFC 8152 §4.4). */
+export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
+  return encodeCbor(['Signature1', protectedHeader, new Uint8Array(0), payload]);
+}
+
+/** An untagged COSE_Sign1 with an empty unprotected map, as `CoseSign1::as_bytes(false)`. */
+export function encodeCoseSign1(
+  protectedHeader: Uint8Array,
+  payload: Uint8Array,
+  signature: Uint8Array,
+): Uint8Array {
+  return encodeCbor([protectedHeader, new Map(), payload, signature]);
+}
+
+/** DER bytes of the first `CERTIFICATE` block of PEM text. */
+export function pemToDer(pem: Uint8Array | string, path = 'certificate'): Uint8Array {
+  const text = typeof pem === 'string' ? pem : new TextDecoder('latin1').decode(pem);
+  const m = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(text);
+  if (m === null) throw bad(path, 'holds no PEM CERTIFICATE block');
+  const b64 = m[1]!.replace(/\s+/g, '');
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64) || b64 === '')
+    throw bad(path, 'PEM body is not base64');
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** PEM text of a DER certificate. */
+export function derToPem(der: Uint8Array): string {
+  let bin = '';
+  for (const b of der) bin += String.fromCharCode(b);
+  const lines = btoa(bin).match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/** What `nitro-cli describe-eif` prints as `SigningCertificate` (`SignCertificateInfo`). */
+export interface SigningCertificateInfo {
+  /** Issuer attributes by OpenSSL long name; a repeated attribute keeps its last value. */
+  IssuerName: Record<string, string>;
+  /** OpenSSL long name of the certificate's signature algorithm, e.g. `ecdsa-with-SHA384`. */
+  Algorithm: string;
+  /** OpenSSL `ASN1_TIME_print` form, e.g. `Oct 28 13:28:05 2019 GMT`. */
+  NotBefore: string;
+  NotAfter: string;
+  /** The certificate's signature value bytes as `XX:XX:…`. */
+  Signature: string;
+}
+
+// OpenSSL long names (OBJ_nid2ln) of the attribute short names @peculiar/x509 reports, and of a
+// few attributes it reports by OID; anything else prints as its OID, as OBJ_obj2txt does.
+const ATTRIBUTE_LONG_NAMES: Record<string, string> = {
+  CN: 'commonName',
+  C: 'countryName',
+  L: 'localityName',
+  ST: 'stateOrProvinceName',
+  O: 'organizationName',
+  OU: 'organizationalUnitName',
+  E: 'emailAddress',
+  DC: 'domainComponent',
+  G: 'givenName',
+  I: 'initials',
+  SN: 'surname',
+  T: 'title',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.46': 'dnQualifier',
+  '2.5.4.65': 'pseudonym',
+  '2.5.4.97': 'organizationIdentifier',
+  '0.9.2342.19200300.100.1.1': 'userId',
+};
+
+const SIGNATURE_ALGORITHM_LONG_NAMES: Record<string, string> = {
+  'ECDSA/SHA-1': 'ecdsa-with-SHA1',
+  'ECDSA/SHA-256': 'ecdsa-with-SHA256',
+  'ECDSA/SHA-384': 'ecdsa-with-SHA384',
+  'ECDSA/SHA-512': 'ecdsa-with-SHA512',
+  'RSASSA-PKCS1-v1_5/SHA-1': 'sha1WithRSAEncryption',
+  'RSASSA-PKCS1-v1_5/SHA-256': 'sha256WithRSAEncryption',
+  'RSASSA-PKCS1-v1_5/SHA-384': 'sha384WithRSAEncryption',
+  'RSASSA-PKCS1-v1_5/SHA-512': 'sha512WithRSAEncryption',
+  'RSA-PSS': 'rsassaPss',
+  Ed25519: 'ED25519',
+};
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A date as OpenSSL's `ASN1_TIME_print` writes it (what describe-eif shows). */
+export function opensslTime(d: Date): string {
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ` +
+    `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} ` +
+    `${d.getUTCFullYear()} GMT`
+  );
+}
+
+function hashName(h: unknown): string {
+  if (typeof h === 'string') return h;
+  if (typeof h === 'object' && h !== null && typeof (h as { name?: unknown }).name === 'string')
+    return (h as { name: string }).name;
+  return '';
+}
+
+function certificateInfo(cert: X509Certificate): SigningCertificateInfo {
+  const issuer: Record<string, string> = {};
+  for (const rdn of cert.issuerName.toJSON())
+    for (const [type, values] of Object.entries(rdn))
+      for (const value of values) issuer[ATTRIBUTE_LONG_NAMES[type] ?? type] = value;
+  const sorted: Record<string, string> = {};
+  // describe-eif keeps the issuer in a BTreeMap: keys in byte order.
+  for (const k of Object.keys(issuer).sort()) sorted[k] = issuer[k]!;
+  const alg = cert.signatureAlgorithm as { name: string; hash?: unknown };
+  const key = alg.hash === undefined ? alg.name : `${alg.name}/${hashName(alg.hash)}`;
+  return {
+    IssuerName: sorted,
+    Algorithm:
+      SIGNATURE_ALGORITHM_LONG_NAMES[key] ?? SIGNATURE_ALGORITHM_LONG_NAMES[alg.name] ?? alg.name,
+    NotBefore: opensslTime(cert.notBefore),
+    NotAfter: opensslTime(cert.notAfter),
+    Signature: Array.from(new Uint8Array(cert.signature), (b) =>
+      b.toString(16).toUpperCase().padStart(2, '0'),
+    ).join(':'),
+  };
+}
+
+/** A parsed COSE_Sign1. */
+interface CoseSign1 {
+  protectedHeader: Uint8Array;
+  alg: number | undefined;
+  payload: Uint8Array;
+  signature: Uint8Array;
+}
+
+function decodeCoseSign1(bytes: Uint8Array, path: string): CoseSign1 {
+  let v = decodeCbor(bytes, path);
+  if (isTagged(v)) v = v.value;
+  if (!Array.isArray(v) || v.length !== 4) throw bad(path, 'COSE_Sign1 must be an array of 4');
+  const [p, u, payload, sig] = v;
+  if (!(p instanceof Uint8Array)) throw bad(`${path}.protected`, 'must be a byte string');
+  if (!(u instanceof Map)) throw bad(`${path}.unprotected`, 'must be a map');
+  if (!(payload instanceof Uint8Array)) throw bad(`${path}.payload`, 'must be a byte string');
+  if (!(sig instanceof Uint8Array)) throw bad(`${path}.signature`, 'must be a byte string');
+  let alg: number | undefined;
+  if (p.length > 0) {
+    // empty_or_serialized_map (RFC 8152 §3); aws-nitro-enclaves-cose refuses anything else.
+    const h = decodeCbor(p, `${path}.protected`);
+    if (!(h instanceof Map)) throw bad(`${path}.protected`, 'must hold a CBOR map');
+    const a = h.get(1);
+    if (a !== undefined && typeof a !== 'number')
+      throw bad(`${path}.protected.1`, 'algorithm must be an integer');
+    alg = a;
+  }
+  return { protectedHeader: p, alg, payload, signature: sig };
+}
+
+/** The outcome of checking the signature section against the measured PCR0. */
+export interface SignatureInspection {
+  /** DER of the signing certificate (what PCR8 measures). */
+  certificateDer: Uint8Array;
+  certificate: SigningCertificateInfo;
+  /** describe-eif's `SignatureCheck`: the COSE signature verifies and signs this PCR0. */
+  check: boolean;
+  /** Why `check` is false. */
+  reason?: string;
+}
+
+/**
+ * Parses the signature section and checks its first PCR signature against `pcr0` (hex), as
+ * `EifReader::get_certificate_info` does. Structural damage throws `BAD_SIGNATURE_SECTION`; a
+ * signature that does not verify or signs another value gives `check: false`.
+ */
+export async function inspectSignatureSection(
+  bytes: Uint8Array,
+  pcr0: string,
+): Promise<SignatureInspection> {
+  const entries = decodeSignatureSection(bytes);
+  // nitro-cli uses only the first entry (PCR0) for PCR8 and SignatureCheck.
+  const first = entries[0]!;
+  const certPath = `${SECTION}.0.signing_certificate`;
+  const certificateDer = pemToDer(first.signingCertificate, certPath);
+  let cert: X509Certificate;
+  let info: SigningCertificateInfo;
+  try {
+    cert = new X509Certificate(new Uint8Array(certificateDer));
+    info = certificateInfo(cert);
+  } catch (e) {
+    throw bad(certPath, `not an X.509 certificate (${(e as Error).message})`, e);
+  }
+  const cose = decodeCoseSign1(first.signature, `${SECTION}.0.signature`);
+  const result = (check: boolean, reason?: string): SignatureInspection =>
+    reason === undefined
+      ? { certificateDer, certificate: info, check }
+      : { certificateDer, certificate: info, check, reason };
+
+  const keyAlg = cert.publicKey.algorithm as { name?: string; namedCurve?: string };
+  const curve = keyAlg.name === 'ECDSA' ? CURVES[keyAlg.namedCurve ?? ''] : undefined;
+  if (curve === undefined)
+    return result(false, 'the signing certificate does not hold a P-256/P-384/P-521 key');
+  if (cose.alg !== COSE_ALGORITHMS[curve.alg])
+    return result(false, `the COSE algorithm is not ${curve.alg}, the one of the certificate key`);
+  if (cose.signature.length !== 2 * curve.keyLength)
+    return result(false, `the signature is not ${2 * curve.keyLength} bytes`);
+  let ok: boolean;
+  try {
+    const key = await crypto.subtle.importKey(
+      'spki',
+      cert.publicKey.rawData,
+      { name: 'ECDSA', namedCurve: keyAlg.namedCurve! },
+      false,
+      ['verify'],
+    );
+    ok = await crypto.subtle.verify(
+      { name: 'ECDSA', hash: curve.hash },
+      key,
+      new Uint8Array(cose.signature),
+      new Uint8Array(sigStructure(cose.protectedHeader, cose.payload)),
+    );
+  } catch (e) {
+    throw bad(certPath, `unusable public key (${(e as Error).message})`, e);
+  }
+  if (!ok) return result(false, 'the COSE signature does not verify with the signing certificate');
+  // describe-eif compares the payload bytes with serde_cbor of PcrInfo { 0, PCR0 }.
+  if (!bytesEqual(cose.payload, encodePcrPayload(0, fromHex(pcr0))))
+    return result(false, 'the signature does not sign PCR0 of this image');
+  return result(true);
+}
