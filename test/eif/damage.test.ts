@@ -201,7 +201,7 @@ describe('EIF damage', () => {
 
   it('when a data byte changes but the CRC does not, it refuses with CRC_MISMATCH', async () => {
     const b = rawEif(sound());
-    b[b.length - 1] ^= 0x01;
+    b[b.length - 1] = b[b.length - 1]! ^ 0x01;
     const e = await refused(b, 'CRC_MISMATCH');
     expect(e.message).toMatch(/header says 0x[0-9a-f]{8}, the file gives 0x[0-9a-f]{8}/);
   });
