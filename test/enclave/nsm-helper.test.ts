@@ -68,7 +68,7 @@ function helperRun(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) => {
       readFile(log, 'utf8')
@@ -86,8 +86,8 @@ function helperRun(
           });
         }, reject);
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(input);
   });
 }
 
