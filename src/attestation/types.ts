@@ -3,6 +3,7 @@
  *
  * The document layout follows the AWS Nitro Enclaves NSM API, docs/attestation_process.md §2-§3.
  */
+import type { SignatureVerifier } from './crypto.js';
 
 /** A decoded AWS Nitro attestation document (the COSE_Sign1 payload). */
 export interface AttestationDocument {
@@ -54,6 +55,10 @@ export interface VerifyAttestationOptions {
   allowDebug?: boolean;
   /** A cache of already verified intermediates shared between calls (see `ChainCache`). */
   cache?: ChainCache;
+  /** How far the document's timestamp may lie after `now` (clock skew); default 0. */
+  clockToleranceMs?: number;
+  /** ECDSA P-384 implementation; default Web Crypto (see `SignatureVerifier`). */
+  verifier?: SignatureVerifier;
 }
 
 /** Opaque cache of verified certificate links; create with `createChainCache()`. */
@@ -79,8 +84,8 @@ export type VerifyAttestationResult =
     };
 
 /**
- * Closed list of refusal codes. Codes are API: add, never rename. Each is documented in README.md
- * ("Verification error codes") and has a test that makes it happen.
+ * Closed list of refusal codes. Codes are API: add, never rename. Each is documented in
+ * docs/attestation.md ("Error codes") and has a test that makes it happen.
  */
 export const ATTESTATION_ERROR_CODES = [
   // Decoding (untrusted bytes)
@@ -106,7 +111,9 @@ export const ATTESTATION_ERROR_CODES = [
   'CERT_LEAF_IS_CA', // the leaf claims to be a CA
   'CERT_PATH_LENGTH', // a pathLenConstraint is exceeded
   'CERT_KEY_USAGE', // keyCertSign missing on a CA or digitalSignature on the leaf
-  'CERT_UNSUPPORTED_KEY', // the leaf key is not P-384
+  'CERT_UNSUPPORTED_KEY', // a key in the chain (leaf or issuer) is not an uncompressed EC P-384 key
+  'CERT_UNSUPPORTED_ALGORITHM', // a certificate is signed with something other than ecdsa-with-SHA384
+  'CERT_UNKNOWN_CRITICAL_EXTENSION', // a certificate carries a critical extension we do not process
   // Signature
   'SIGNATURE_INVALID', // COSE ES384 signature does not verify with the leaf key
   // Expectations
@@ -117,6 +124,9 @@ export const ATTESTATION_ERROR_CODES = [
   'DOCUMENT_TOO_OLD', // older than maxAgeSeconds
   'DOCUMENT_FROM_FUTURE', // timestamp after the verifier's clock
   'DEBUG_MODE', // PCR0 all zero and debug not allowed
+  // NSM request/response codec and client (never returned by verifyAttestation)
+  'NSM_MESSAGE_MALFORMED', // an NSM request or response does not match the NSM API schema
+  'NSM_ERROR', // the NSM answered { Error: <code> } (see NsmError.nsmCode)
 ] as const;
 
 export type AttestationErrorCode = (typeof ATTESTATION_ERROR_CODES)[number];
