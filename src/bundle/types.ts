@@ -33,3 +33,12 @@ export interface BundleArtifactInput {
   bytes?: Uint8Array;
   executable?: boolean;
 }
+
+/** What `writeBundle` (Node) and `encodeBundle` (pure, bytes only) write. */
+export interface BundleWriteInput {
+  /** Exact bytes of the statement (the attestation's user_data is their SHA-256). */
+  provenance: Uint8Array;
+  attestation: Uint8Array;
+  log: Uint8Array;
+  artifacts: BundleArtifactInput[];
+}

@@ -1,0 +1,123 @@
+/**
+ * Writing side of the bundle layout, pure: artifact name checks, the fixed member order, and the
+ * whole bundle as bytes (for browsers and tests; the Node face streams files from disk instead).
+ */
+import type { TarInputEntry } from '../archive/index.js';
+import { ArchiveError, collect, safeRelativePath, writeTar } from '../archive/index.js';
+import { BundleError } from './errors.js';
+import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH } from './limits.js';
+import type { BundleWriteInput } from './types.js';
+import {
+  BUNDLE_ARTIFACTS_DIR,
+  BUNDLE_ATTESTATION,
+  BUNDLE_LOG,
+  BUNDLE_PROVENANCE,
+} from './types.js';
+
+const UTF8 = new TextEncoder();
+
+/** Bytewise order of the UTF-8 encodings (what `LC_ALL=C sort` gives), not UTF-16 order. */
+export function compareBytewise(a: string, b: string): number {
+  const x = UTF8.encode(a);
+  const y = UTF8.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}
+
+/**
+ * Checks that artifact names are normalised relative paths (what a reader would produce from the
+ * member name) and unique, and returns the indices in bytewise name order.
+ */
+export function orderArtifacts(names: readonly string[]): number[] {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    const path = `artifacts.${i}.name`;
+    let normal: string;
+    try {
+      normal = safeRelativePath(`${BUNDLE_ARTIFACTS_DIR}/${name}`, {
+        maxEntries: 1,
+        maxEntryBytes: 0,
+        maxTotalBytes: 0,
+        maxPathBytes: MAX_BUNDLE_PATH_BYTES,
+        maxDepth: MAX_BUNDLE_PATH_DEPTH,
+      });
+    } catch (e) {
+      if (!(e instanceof ArchiveError)) throw e;
+      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${path}: ${e.message}`, { path, cause: e });
+    }
+    if (normal !== `${BUNDLE_ARTIFACTS_DIR}/${name}` || name === '') {
+      throw new BundleError(
+        'BUNDLE_ARTIFACT_INVALID',
+        `${path}: ${JSON.stringify(name)} is not a normalised relative path (no leading /, ./, //, .. or trailing /)`,
+        { path },
+      );
+    }
+    if (seen.has(name)) {
+      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${path}: ${name} is listed twice`, {
+        path,
+      });
+    }
+    seen.add(name);
+  });
+  return names.map((_, i) => i).sort((a, b) => compareBytewise(names[a]!, names[b]!));
+}
+
+/** The three fixed members, in their fixed order. */
+export function headEntries(input: Omit<BundleWriteInput, 'artifacts'>): TarInputEntry[] {
+  return [
+    { path: BUNDLE_PROVENANCE, type: 'file', content: input.provenance },
+    { path: BUNDLE_ATTESTATION, type: 'file', content: input.attestation },
+    { path: BUNDLE_LOG, type: 'file', content: input.log },
+  ];
+}
+
+/** Tar entries of a bundle whose artifacts are all given as bytes, in the fixed order. */
+export function bundleEntries(input: BundleWriteInput): TarInputEntry[] {
+  const order = orderArtifacts(input.artifacts.map((a) => a.name));
+  const out = headEntries(input);
+  for (const i of order) {
+    const a = input.artifacts[i]!;
+    if (a.bytes === undefined || a.file !== undefined) {
+      throw new BundleError(
+        'BUNDLE_ARTIFACT_INVALID',
+        `artifacts.${i}: give the artifact as bytes here (files are written by the Node face)`,
+        { path: `artifacts.${i}` },
+      );
+    }
+    out.push({
+      path: `${BUNDLE_ARTIFACTS_DIR}/${a.name}`,
+      type: 'file',
+      executable: a.executable ?? false,
+      content: a.bytes,
+    });
+  }
+  return out;
+}
+
+async function* fromReadable(rs: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = rs.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * The bundle as `.tar.gz` bytes (Web `CompressionStream`), for artifacts given as bytes. The same
+ * input gives the same bytes on the same runtime.
+ */
+export async function encodeBundle(input: BundleWriteInput): Promise<Uint8Array> {
+  const tar = await collect(writeTar(bundleEntries(input), { mtime: 0 }));
+  const cs = new CompressionStream('gzip');
+  const writer = cs.writable.getWriter();
+  const done = writer.write(tar as Uint8Array<ArrayBuffer>).then(() => writer.close());
+  const out = await collect(fromReadable(cs.readable));
+  await done;
+  return out;
+}

@@ -1,0 +1,42 @@
+/**
+ * Bounds applied when reading a bundle from an untrusted source. A bundle is read into memory, so
+ * every member and the whole are bounded before their bytes are read.
+ */
+export interface BundleLimits {
+  /** Members of the archive (files and directories). */
+  maxEntries: number;
+  /** Sum of all member sizes (and of the decompressed stream). */
+  maxTotalBytes: number;
+  /** One artifact. */
+  maxArtifactBytes: number;
+  /** provenance.json (a statement lists every locked dependency). */
+  maxProvenanceBytes: number;
+  /** attestation.cbor (a Nitro document is about 4-5 KiB). */
+  maxAttestationBytes: number;
+  /** build.log. */
+  maxLogBytes: number;
+}
+
+export const MAX_BUNDLE_ENTRIES = 10_000;
+export const MAX_BUNDLE_BYTES = 2 * 1024 ** 3;
+export const MAX_ARTIFACT_BYTES = 1024 ** 3;
+export const MAX_PROVENANCE_BYTES = 16 * 1024 ** 2;
+export const MAX_ATTESTATION_BYTES = 64 * 1024;
+export const MAX_LOG_BYTES = 64 * 1024 ** 2;
+/** Longest member path (bytes) and deepest nesting accepted in a bundle. */
+export const MAX_BUNDLE_PATH_BYTES = 4096;
+export const MAX_BUNDLE_PATH_DEPTH = 64;
+
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = {
+  maxEntries: MAX_BUNDLE_ENTRIES,
+  maxTotalBytes: MAX_BUNDLE_BYTES,
+  maxArtifactBytes: MAX_ARTIFACT_BYTES,
+  maxProvenanceBytes: MAX_PROVENANCE_BYTES,
+  maxAttestationBytes: MAX_ATTESTATION_BYTES,
+  maxLogBytes: MAX_LOG_BYTES,
+};
+
+/** Fills unspecified limits with the defaults. */
+export function resolveBundleLimits(l?: Partial<BundleLimits>): BundleLimits {
+  return { ...DEFAULT_BUNDLE_LIMITS, ...l };
+}

@@ -1,0 +1,61 @@
+/**
+ * Raw tar archives for attacks on bundle readers: any member name, type, link target or size,
+ * written as given (the project's writer normalises and would refuse them).
+ */
+import { gzipSync } from 'node:zlib';
+import { BLOCK, encodeHeader } from '../../src/archive/tar-header.js';
+
+export interface RawMember {
+  name: string;
+  /** Tar type flag: '0' file, '1' hard link, '2' symlink, '3'/'4' devices, '5' directory, '6' FIFO. */
+  typeflag?: string;
+  data?: Uint8Array | string;
+  linkname?: string;
+  /** Size written in the header (default: the data's length). */
+  size?: number;
+}
+
+const te = new TextEncoder();
+
+/** A tar archive with exactly these members, then the end-of-archive marker. */
+export function rawTar(members: RawMember[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const m of members) {
+    const data = typeof m.data === 'string' ? te.encode(m.data) : (m.data ?? new Uint8Array(0));
+    parts.push(
+      encodeHeader({
+        name: m.name,
+        mode: 0o644,
+        size: m.size ?? data.length,
+        mtime: 0,
+        typeflag: m.typeflag ?? '0',
+        linkname: m.linkname ?? '',
+      }),
+    );
+    parts.push(data);
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    if (pad) parts.push(new Uint8Array(pad));
+  }
+  parts.push(new Uint8Array(BLOCK * 2));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** The same, gzip-compressed. */
+export function rawTarGz(members: RawMember[]): Uint8Array {
+  return new Uint8Array(gzipSync(rawTar(members)));
+}
+
+/** The three required members with placeholder content. */
+export function requiredMembers(): RawMember[] {
+  return [
+    { name: 'provenance.json', data: '{}' },
+    { name: 'attestation.cbor', data: 'cose' },
+    { name: 'build.log', data: 'log\n' },
+  ];
+}
