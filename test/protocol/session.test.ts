@@ -271,7 +271,9 @@ describe('protocol session', () => {
       for await (const _ of build.stream('source'));
       for await (const _ of build.stream('deps'));
       report.phase('building');
-      build.signal.addEventListener('abort', () => (aborted = build.signal.reason));
+      build.signal.addEventListener('abort', () => {
+        aborted = build.signal.reason as unknown;
+      });
       (await worker!.socket).terminate();
       await new Promise((r) => setTimeout(r, 200));
       return { ok: false, error: new WorkerError('BUILD_FAILED', 'killed') };
@@ -298,7 +300,7 @@ describe('protocol session', () => {
       report.phase('building');
       await new Promise<void>((resolve) =>
         build.signal.addEventListener('abort', () => {
-          aborted = build.signal.reason;
+          aborted = build.signal.reason as unknown;
           resolve();
         }),
       );
@@ -379,7 +381,9 @@ describe('protocol session', () => {
 async function rawExchange(port: number, messages: object[]): Promise<Record<string, unknown>[]> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
   const replies: Record<string, unknown>[] = [];
-  ws.on('message', (d) => replies.push(JSON.parse(String(d)) as Record<string, unknown>));
+  ws.on('message', (d: Buffer) =>
+    replies.push(JSON.parse(d.toString('utf8')) as Record<string, unknown>),
+  );
   await new Promise((r) => ws.once('open', r));
   for (const m of messages) ws.send(JSON.stringify(m));
   await new Promise((r) => ws.once('close', r));
