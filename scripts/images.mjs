@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// Keeps enclave/images.json in step with the image recipes, and records images built on a Nitro
+// host. Uses the compiled library: run `npm run build` first.
+//
+//   node scripts/images.mjs check                    exit 1 if images.json is stale
+//   node scripts/images.mjs refresh                  recompute recipe hashes, pins, simulated PCRs
+//   node scripts/images.mjs add-version <name> <v>   add a new, unmeasured version of an image
+//   node scripts/images.mjs schema                   rewrite enclave/images.schema.json
+//   node scripts/images.mjs languages                list the languages of the current images
+//   node scripts/images.mjs current <language>       print "<name> <version>" of its newest image
+//   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
+//   node scripts/images.mjs record <language> --eif F --measurements F --url U
+//                                                    record nitro-cli's PCRs and the EIF's digest
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const lib = new URL('../lib/', import.meta.url);
+let images, imagesNode, eifNode;
+try {
+  images = await import(new URL('enclave/images.js', lib).href);
+  imagesNode = await import(new URL('enclave/images-node.js', lib).href);
+  eifNode = await import(new URL('eif/node.js', lib).href);
+} catch (e) {
+  console.error(`images: cannot load the compiled library (run 'npm run build'): ${e.message}`);
+  process.exit(2);
+}
+
+const ROOT = imagesNode.PACKAGE_ROOT;
+const CATALOG = imagesNode.DEFAULT_IMAGE_CATALOG_PATH;
+const SCHEMA = join(ROOT, 'enclave/images.schema.json');
+
+function fail(msg, code = 1) {
+  console.error(`images: ${msg}`);
+  process.exit(code);
+}
+
+function current(catalog, language) {
+  const e = imagesNode.currentEntries(catalog).find((i) => i.language === language);
+  if (e === undefined) fail(`no image for language ${language}`);
+  return e;
+}
+
+async function prettier(text, filepath) {
+  // Keep the files as `npm run format` leaves them.
+  const { format, resolveConfig } = await import('prettier');
+  return format(text, { ...(await resolveConfig(filepath)), filepath });
+}
+
+async function save(catalog) {
+  await writeFile(CATALOG, await prettier(imagesNode.formatCatalog(catalog), CATALOG));
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+try {
+  const catalog = await imagesNode.loadImageCatalog(CATALOG);
+  switch (cmd) {
+    case 'check': {
+      const drift = await imagesNode.catalogDrift(catalog, ROOT);
+      for (const d of drift) console.error(`stale: ${d}`);
+      if (drift.length > 0) fail("run 'node scripts/images.mjs refresh' and commit the result");
+      console.error('enclave/images.json is up to date');
+      break;
+    }
+    case 'refresh':
+      await save(await imagesNode.refreshCatalog(catalog, ROOT));
+      break;
+    case 'add-version': {
+      const [name, version] = rest;
+      if (name === undefined || version === undefined)
+        fail('usage: add-version <name> <version>', 2);
+      await save(await imagesNode.addImageVersion(catalog, ROOT, name, version));
+      break;
+    }
+    case 'schema':
+      await writeFile(
+        SCHEMA,
+        await prettier(JSON.stringify(images.imageCatalogJsonSchema(), null, 2), SCHEMA),
+      );
+      break;
+    case 'languages':
+      for (const e of imagesNode.currentEntries(catalog)) console.log(e.language);
+      break;
+    case 'current': {
+      const e = current(catalog, rest[0]);
+      console.log(`${e.name} ${e.version}`);
+      break;
+    }
+    case 'image-json':
+      console.log(JSON.stringify(imagesNode.imageJson(current(catalog, rest[0])), null, 2));
+      break;
+    case 'record': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          eif: { type: 'string' },
+          measurements: { type: 'string' },
+          url: { type: 'string' },
+        },
+      });
+      const { eif, measurements, url } = values;
+      if (positionals.length !== 1 || !eif || !measurements || !url)
+        fail('usage: record <language> --eif F --measurements F --url U', 2);
+      const e = current(catalog, positionals[0]);
+      const printed = JSON.parse(await readFile(measurements, 'utf8'));
+      const description = await eifNode.describeEifFile(eif);
+      const next = await imagesNode.recordMeasuredImage(catalog, {
+        name: e.name,
+        version: e.version,
+        description,
+        nitroMeasurements: printed.Measurements ?? {},
+        eifPath: eif,
+        url,
+      });
+      await save(next);
+      console.error(`recorded ${e.name}@${e.version}: PCR0 ${description.measurements.pcr0}`);
+      break;
+    }
+    default:
+      fail(
+        'usage: images.mjs check | refresh | add-version <name> <v> | schema | languages | ' +
+          'current <language> | image-json <language> | record <language> --eif F --measurements F --url U',
+        2,
+      );
+  }
+} catch (e) {
+  if (
+    typeof e?.code === 'string' &&
+    e instanceof Error &&
+    e.name.endsWith('Error') &&
+    e.code.match(/^[A-Z_]+$/)
+  )
+    fail(`${e.message} [${e.code}]`);
+  throw e;
+}

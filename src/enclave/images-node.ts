@@ -1,0 +1,296 @@
+/**
+ * Node side of the image catalog: reading enclave/images.json, hashing the recipe files, keeping
+ * the catalog in step with them, and recording images measured on a Nitro host.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EifDescription } from '../eif/index.js';
+import type { ImageCatalog, ImageEntry, ImageLanguage } from './images.js';
+import { ImageCatalogError, computeSimulatedPcrs, parseImageCatalog } from './images.js';
+
+/** Root of the package (the repository root in a checkout); the same from src/ and lib/. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The catalog shipped with the package. */
+export const DEFAULT_IMAGE_CATALOG_PATH = fileURLToPath(
+  new URL('../../enclave/images.json', import.meta.url),
+);
+/** Largest catalog file read. */
+export const MAX_CATALOG_BYTES = 1024 * 1024;
+
+/** Reads and validates an image catalog (default: the package's enclave/images.json). */
+export async function loadImageCatalog(
+  path: string = DEFAULT_IMAGE_CATALOG_PATH,
+): Promise<ImageCatalog> {
+  let text: string;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_CATALOG_BYTES) throw new Error(`larger than ${MAX_CATALOG_BYTES} bytes`);
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ImageCatalogError(
+      'CATALOG_UNREADABLE',
+      `cannot read image catalog ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ImageCatalogError(
+      'CATALOG_UNREADABLE',
+      `image catalog ${path} is not JSON: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  return parseImageCatalog(json);
+}
+
+/** The catalog as written to disk: two-space JSON and a final newline. */
+export function formatCatalog(catalog: ImageCatalog): string {
+  return JSON.stringify(catalog, null, 2) + '\n';
+}
+
+/** Writes a catalog after validating it. */
+export async function writeCatalog(path: string, catalog: ImageCatalog): Promise<void> {
+  await writeFile(path, formatCatalog(parseImageCatalog(catalog)));
+}
+
+/** Files and folders, relative to the root, that make up every image's recipe. */
+export const SHARED_RECIPE_PATHS = [
+  'enclave/shared',
+  'enclave/nsm-helper',
+  'enclave/build-images.sh',
+] as const;
+
+/** Build products that may sit next to recipe files and are not part of them. */
+const IGNORED = new Set(['tee-nsm', '.DS_Store']);
+
+async function walk(root: string, rel: string, out: string[]): Promise<void> {
+  const abs = join(root, rel);
+  const st = await stat(abs);
+  if (st.isFile()) {
+    out.push(rel.split(sep).join('/'));
+    return;
+  }
+  for (const e of await readdir(abs, { withFileTypes: true })) {
+    if (IGNORED.has(e.name) || e.name.endsWith('.o')) continue;
+    await walk(root, join(rel, e.name), out);
+  }
+}
+
+/** The recipe files of an image for `language`, repository-relative, sorted. */
+export async function recipeFiles(root: string, language: ImageLanguage): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of [`enclave/images/${language}`, ...SHARED_RECIPE_PATHS]) await walk(root, p, out);
+  return out.sort();
+}
+
+async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** SHA-256 of each recipe file of `language`. */
+export async function hashRecipe(
+  root: string,
+  language: ImageLanguage,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of await recipeFiles(root, language))
+    out[f] = (await sha256File(join(root, f))).sha256;
+  return out;
+}
+
+/**
+ * The toolchain pins of a Dockerfile: every `ARG <NAME>_VERSION=<v>` as `{<name>: v}` and the
+ * Debian base tag of `ARG DEBIAN_IMAGE=debian:<tag>@sha256:…` as `{debian: tag}`, and the apt
+ * snapshot date of `ARG DEBIAN_SNAPSHOT=<stamp>` as `{debianSnapshot: stamp}`.
+ */
+export function toolchainFromDockerfile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^ARG\s+([A-Z0-9]+)_VERSION=(\S+)\s*$/gm))
+    out[m[1]!.toLowerCase()] = m[2]!;
+  const base = /^ARG\s+DEBIAN_IMAGE=debian:([^@\s]+)@sha256:[0-9a-f]{64}\s*$/m.exec(text);
+  if (base !== null) out['debian'] = base[1]!;
+  const snapshot = /^ARG\s+DEBIAN_SNAPSHOT=(\S+)\s*$/m.exec(text);
+  if (snapshot !== null) out['debianSnapshot'] = snapshot[1]!;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+async function toolchainOf(root: string, language: ImageLanguage): Promise<Record<string, string>> {
+  return toolchainFromDockerfile(
+    await readFile(join(root, 'enclave/images', language, 'Dockerfile'), 'utf8'),
+  );
+}
+
+/** The newest entry of each image name: the ones the recipe files in the tree belong to. */
+export function currentEntries(catalog: ImageCatalog): ImageEntry[] {
+  const latest = new Map<string, ImageEntry>();
+  const key = (v: string) =>
+    v
+      .split('.')
+      .map((n) => n.padStart(10, '0'))
+      .join('.');
+  for (const i of catalog.images) {
+    const cur = latest.get(i.name);
+    if (cur === undefined || key(i.version) > key(cur.version)) latest.set(i.name, i);
+  }
+  return [...latest.values()];
+}
+
+function diffRecord(what: string, want: Record<string, string>, have: Record<string, string>) {
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(want), ...Object.keys(have)]))
+    if (want[k] !== have[k])
+      out.push(
+        have[k] === undefined
+          ? `${what} ${k} is missing from the catalog`
+          : want[k] === undefined
+            ? `${what} ${k} is in the catalog but not in the tree`
+            : `${what} ${k} changed`,
+      );
+  return out;
+}
+
+/**
+ * What is out of date in `catalog` relative to the tree at `root`: for the newest entry of each
+ * name, recipe hashes and toolchain pins against the files; for every entry, the simulated PCRs
+ * against their construction. Empty when all is in step.
+ */
+export async function catalogDrift(catalog: ImageCatalog, root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of currentEntries(catalog)) {
+    const id = `${e.name}@${e.version}`;
+    for (const d of diffRecord('recipe file', await hashRecipe(root, e.language), e.recipe))
+      out.push(`${id}: ${d}`);
+    for (const d of diffRecord('toolchain pin', await toolchainOf(root, e.language), e.toolchain))
+      out.push(`${id}: ${d}`);
+  }
+  for (const e of catalog.images) {
+    const s = await computeSimulatedPcrs(e);
+    if (s.pcr0 !== e.simulated.pcr0 || s.pcr1 !== e.simulated.pcr1 || s.pcr2 !== e.simulated.pcr2)
+      out.push(`${e.name}@${e.version}: simulated PCRs are not those of its simulated EIF`);
+  }
+  return out;
+}
+
+/**
+ * `catalog` with the newest entry of each name brought in step with the tree (recipe hashes,
+ * toolchain pins) and every simulated PCR recomputed. An entry already measured on a Nitro host
+ * keeps its recipe: changing it needs a new version (`addImageVersion`), else `CATALOG_STALE`.
+ */
+export async function refreshCatalog(catalog: ImageCatalog, root: string): Promise<ImageCatalog> {
+  const current = new Set(currentEntries(catalog));
+  const images: ImageEntry[] = [];
+  for (const e of catalog.images) {
+    let next = e;
+    if (current.has(e)) {
+      const recipe = await hashRecipe(root, e.language);
+      const toolchain = await toolchainOf(root, e.language);
+      const changed =
+        diffRecord('', recipe, e.recipe).length + diffRecord('', toolchain, e.toolchain).length > 0;
+      if (changed && e.pcrs !== null)
+        throw new ImageCatalogError(
+          'CATALOG_STALE',
+          `${e.name}@${e.version} is published with measured PCRs but its recipe changed; ` +
+            `add a new version for it (scripts/images.mjs add-version ${e.name} <version>)`,
+          { path: `images.${catalog.images.indexOf(e)}.recipe` },
+        );
+      next = { ...e, recipe, toolchain };
+    }
+    images.push({ ...next, simulated: await computeSimulatedPcrs(next) });
+  }
+  return parseImageCatalog({ ...catalog, images });
+}
+
+/** `catalog` plus a new, not yet measured version of image `name`, in step with the tree. */
+export async function addImageVersion(
+  catalog: ImageCatalog,
+  root: string,
+  name: string,
+  version: string,
+): Promise<ImageCatalog> {
+  const base = currentEntries(catalog).find((e) => e.name === name);
+  if (base === undefined)
+    throw new ImageCatalogError('IMAGE_NOT_FOUND', `no image named ${name} in the catalog`);
+  const entry: ImageEntry = {
+    ...base,
+    version,
+    recipe: await hashRecipe(root, base.language),
+    toolchain: await toolchainOf(root, base.language),
+    pcrs: null,
+    eif: null,
+  };
+  entry.simulated = await computeSimulatedPcrs(entry);
+  return parseImageCatalog({ ...catalog, images: [...catalog.images, entry] });
+}
+
+/** What nitro-cli build-enclave printed, and where the EIF will be published. */
+export interface MeasuredBuild {
+  name: string;
+  version: string;
+  /** Our own description of the built EIF (`describeEifFile`). */
+  description: EifDescription;
+  /** The `Measurements` object nitro-cli build-enclave printed. */
+  nitroMeasurements: { PCR0?: unknown; PCR1?: unknown; PCR2?: unknown };
+  eifPath: string;
+  url: string;
+}
+
+/**
+ * `catalog` with the measured PCRs, digest and download location of a built image. Refuses
+ * (`IMAGE_MISMATCH`) when nitro-cli's PCRs differ from ours, so a published value is always one
+ * both implementations agree on.
+ */
+export async function recordMeasuredImage(
+  catalog: ImageCatalog,
+  build: MeasuredBuild,
+): Promise<ImageCatalog> {
+  const i = catalog.images.findIndex((e) => e.name === build.name && e.version === build.version);
+  if (i < 0)
+    throw new ImageCatalogError(
+      'IMAGE_NOT_FOUND',
+      `no image ${build.name}@${build.version} in the catalog`,
+    );
+  const m = build.description.measurements;
+  const n = build.nitroMeasurements;
+  if (n.PCR0 !== m.pcr0 || n.PCR1 !== m.pcr1 || n.PCR2 !== m.pcr2)
+    throw new ImageCatalogError(
+      'IMAGE_MISMATCH',
+      `nitro-cli measured ${JSON.stringify(n)} but the EIF reads as ${JSON.stringify(m)}`,
+      { path: `images.${i}.pcrs` },
+    );
+  const { sha256, size } = await sha256File(build.eifPath);
+  const images = catalog.images.slice();
+  images[i] = {
+    ...images[i]!,
+    pcrs: { pcr0: m.pcr0, pcr1: m.pcr1, pcr2: m.pcr2 },
+    eif: { sha256, size, url: build.url },
+  };
+  return parseImageCatalog({ ...catalog, images });
+}
+
+/** The descriptor written into an image as /opt/tee-compile/image.json. */
+export function imageJson(entry: ImageEntry): {
+  name: string;
+  version: string;
+  language: ImageLanguage;
+  toolchain: Record<string, string>;
+} {
+  return {
+    name: entry.name,
+    version: entry.version,
+    language: entry.language,
+    toolchain: entry.toolchain,
+  };
+}
