@@ -199,10 +199,28 @@ describe('image recipes', () => {
         expect(m[2]).toMatch(/^[0-9a-f]{64}$/);
       expect(text).not.toMatch(/^ENTRYPOINT/m);
       expect(text).toMatch(/^CMD \["\/usr\/local\/bin\/tee-entrypoint"\]$/m);
-      expect(text).toContain(`COPY enclave/build/${lang}/image.json /opt/tee-compile/image.json`);
-      expect(text).toContain('COPY enclave/build/worker.mjs /opt/tee-compile/worker.mjs');
+      expect(text).toContain(
+        `COPY --chmod=0644 enclave/build/${lang}/image.json /opt/tee-compile/image.json`,
+      );
+      expect(text).toContain(
+        'COPY --chmod=0644 enclave/build/worker.mjs /opt/tee-compile/worker.mjs',
+      );
       expect(text).toMatch(/apt-get install -y [^\n]*\bsocat\b/);
       expect(text).toMatch(/apt-get install -y [^\n]*\biproute2\b/);
+      // The build context holds exactly what the Dockerfile copies (Dockerfile.dockerignore).
+      const ignore = await readFile(
+        join(PACKAGE_ROOT, 'enclave', 'images', lang, 'Dockerfile.dockerignore'),
+        'utf8',
+      );
+      const allowed = ignore
+        .split('\n')
+        .filter((l) => l.startsWith('!'))
+        .map((l) => l.slice(1));
+      const copied = [
+        ...text.matchAll(/^COPY (?:--chmod=\d+ )?((?:enclave\/\S+ )+)\S+$/gm),
+      ].flatMap((m) => m[1]!.trim().split(' '));
+      expect(ignore).toMatch(/^\*$/m);
+      expect(copied.sort()).toEqual(allowed.sort());
       // The apt snapshot pins the package set.
       expect(text).toMatch(/^ARG DEBIAN_SNAPSHOT=\d{8}T\d{6}Z$/m);
     });
