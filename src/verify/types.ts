@@ -3,7 +3,13 @@
  * file, CLI flags, action inputs or agent config) and the results of verifying one or several
  * bundles. Results are data, never a bare boolean.
  */
-import type { AttestationDocument, AttestationErrorCode } from '../attestation/types.js';
+import type {
+  AttestationDocument,
+  AttestationErrorCode,
+  ChainCache,
+} from '../attestation/types.js';
+import type { BundleContents } from '../bundle/types.js';
+import type { BundleLimits } from '../bundle/limits.js';
 import type { ProvenanceStatement } from '../provenance/types.js';
 
 /** An image whose measurements are trusted. */
@@ -47,6 +53,26 @@ export interface TrustPolicy {
 export interface VerifyOptions {
   /** The verifier's clock, ms since the epoch (for maxAgeSeconds and "not from the future"). */
   now: number;
+  /** Bounds on each bundle read (defaults: the bundle module's `MAX_…`). */
+  limits?: Partial<BundleLimits>;
+  /** Verified certificate links shared between calls (e.g. over the bundles of one set). */
+  cache?: ChainCache;
+}
+
+/**
+ * Describes how two versions of one file differ in depth (e.g. diffoscope's text report), or
+ * returns null when it cannot. Supplied by the caller: the pure face runs no programs.
+ */
+export type FileComparer = (
+  path: string,
+  majority: Uint8Array,
+  dissent: Uint8Array,
+) => Promise<string | null>;
+
+/** Options of `verifyBundles`. */
+export interface VerifySetOptions extends VerifyOptions {
+  /** Deep comparison of differing files (the Node face offers diffoscope). */
+  compare?: FileComparer;
 }
 
 /** Refusal codes of bundle verification, in addition to the attestation codes. Add, never rename. */
@@ -67,6 +93,7 @@ export const VERIFY_ERROR_CODES = [
   'QUORUM_NOT_MET', // fewer than minBuilders distinct trusted builders agree
   'OUTPUTS_CONFLICT', // two groups of builders with equal support disagree
   'NO_BUNDLES', // nothing to verify
+  'POLICY_INVALID', // the policy file or a policy flag is not valid (never a verdict on a bundle)
 ] as const;
 
 export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;
@@ -81,6 +108,8 @@ export interface BundleVerified {
   ok: true;
   /** Chains to the simulation root (only possible with allowSimulated). */
   simulated: boolean;
+  /** Debug-mode enclave (PCR0 all zero; only possible with allowDebug): the image is not measured. */
+  debug: boolean;
   subjects: Subject[];
   source: { repository: string | null; commit: string | null; tree: string };
   image: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
@@ -98,6 +127,17 @@ export interface Refused {
   code: VerifyErrorCode;
   path?: string;
   message: string;
+  /** For BUNDLE_MALFORMED: the archive's or the layout's own code (e.g. `ARCHIVE_LINK`). */
+  reason?: string;
+}
+
+/** A bundle to verify: its bytes, a stream of them, or contents already read. */
+export type BundleSource = Uint8Array | AsyncIterable<Uint8Array> | BundleContents;
+
+/** A bundle with the name it is reported under (e.g. its file name). */
+export interface NamedBundle {
+  name: string;
+  source: BundleSource;
 }
 
 export type BundleVerification = BundleVerified | Refused;
@@ -128,4 +168,6 @@ export interface SetVerification {
   /** Each bundle's own verification. */
   bundles: { bundle: string; result: BundleVerification }[];
   simulated: boolean;
+  /** Things a reader should know that do not change the verdict (e.g. no builder list with k > 1). */
+  warnings: string[];
 }

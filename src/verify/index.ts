@@ -1,0 +1,34 @@
+/**
+ * The verifier: trust policy, verification of one bundle, k-of-n verification over several, and
+ * difference reports. Pure (browser-capable); reading files, the published image list and
+ * diffoscope are in `./node.ts`.
+ */
+export * from './types.js';
+export { VerifyError, isVerifyError } from './errors.js';
+export {
+  MAX_NONCE_BYTES,
+  MAX_POLICY_BYTES,
+  buildTrustPolicy,
+  parsePcrFlags,
+  parsePolicy,
+} from './policy.js';
+export type { PolicyFlags, PolicyParseOptions, TrustPolicyInput } from './policy.js';
+export {
+  IAM_ROLE_ARN_RE,
+  MAX_MIN_BUILDERS,
+  PCR_HEX_RE,
+  policyFileSchema,
+  policyJsonSchema,
+} from './policy-schema.js';
+export type { PolicyFile } from './policy-schema.js';
+export { isFullCommit, normaliseRepository, sameCommit, sameRepository } from './source.js';
+export { isBundleContents, verifyBundle } from './bundle.js';
+export { builderLabel, verifyBundles } from './set.js';
+export {
+  MAX_DETAILED_FILES,
+  MAX_SUMMARY_CHARS,
+  fileDifferences,
+  summarizeDifference,
+} from './diff.js';
+export { bundleReport, setReport, formatBundleReport, formatSetReport } from './report.js';
+export type { BundleReport, SetReport } from './report.js';

@@ -1,0 +1,223 @@
+/**
+ * Results as the command line shows them: one JSON object (`--json`) or a short readable table.
+ * Pure, so that the action and a web page can render the same way. Names and paths in results come
+ * from bundles (attacker-controlled): the text form escapes them.
+ */
+import { printable } from './diff.js';
+import { builderLabel } from './set.js';
+import type { BundleVerification, FileDifference, SetVerification, Subject } from './types.js';
+
+/** What every SIMULATED result carries. */
+export const SIMULATED_WARNING =
+  'SIMULATED: signed by the software NSM under the simulation root, not by AWS Nitro hardware; proves nothing about where or how the outputs were built';
+
+/** `--json` output for one bundle. */
+export interface BundleReport {
+  ok: boolean;
+  code?: string;
+  path?: string;
+  reason?: string;
+  message: string;
+  subjects: Subject[];
+  source: { repository: string | null; commit: string | null; tree: string } | null;
+  image: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string } | null;
+  builder: { pcr3: string; name: string | null } | null;
+  simulated: boolean;
+  debug: boolean;
+  nonce: string | null;
+  /** Attestation time (ISO 8601). */
+  timestamp: string | null;
+  warning?: string;
+}
+
+/** `--json` output for several bundles. */
+export interface SetReport extends Omit<
+  BundleReport,
+  'path' | 'reason' | 'debug' | 'nonce' | 'timestamp'
+> {
+  groups: { builders: string[]; subjects: Subject[]; bundles: string[] }[];
+  agreeing: string[];
+  dissenting: string[];
+  differences: SetVerification['differences'];
+  bundles: ({ bundle: string } & BundleReport)[];
+  warnings: string[];
+}
+
+/** The JSON report of one bundle's verification. */
+export function bundleReport(r: BundleVerification, simulatedHint = false): BundleReport {
+  if (!r.ok) {
+    const simulated = simulatedHint || r.code === 'SIMULATED_NOT_ALLOWED';
+    const out: BundleReport = {
+      ok: false,
+      code: r.code,
+      message: r.message,
+      subjects: [],
+      source: null,
+      image: null,
+      builder: null,
+      simulated,
+      debug: false,
+      nonce: null,
+      timestamp: null,
+    };
+    if (r.path !== undefined) out.path = r.path;
+    if (r.reason !== undefined) out.reason = r.reason;
+    if (simulated) out.warning = SIMULATED_WARNING;
+    return out;
+  }
+  const out: BundleReport = {
+    ok: true,
+    message: `verified: ${r.subjects.length} artifact${r.subjects.length === 1 ? '' : 's'} built by ${builderLabel(r)} in image ${r.image.name} ${r.image.version}${r.simulated ? ' (SIMULATED)' : ''}${r.debug ? ' (DEBUG enclave: image not measured)' : ''}`,
+    subjects: r.subjects,
+    source: r.source,
+    image: r.image,
+    builder: r.builder,
+    simulated: r.simulated,
+    debug: r.debug,
+    nonce: r.nonce,
+    timestamp: new Date(r.timestamp).toISOString(),
+  };
+  if (r.simulated) out.warning = SIMULATED_WARNING;
+  return out;
+}
+
+/** The JSON report of a k-of-n verification. */
+export function setReport(s: SetVerification): SetReport {
+  const bundles = s.bundles.map((b) => ({ bundle: b.bundle, ...bundleReport(b.result) }));
+  const agreeing = bundles.filter((b) => b.ok && s.groups[0]?.bundles.includes(b.bundle) === true);
+  const first = agreeing[0] ?? bundles.find((b) => b.ok);
+  const sameImage = agreeing.every(
+    (b) => b.image?.pcr0 === first?.image?.pcr0 && b.image?.name === first?.image?.name,
+  );
+  const simulated = s.simulated || bundles.some((b) => b.simulated);
+  const out: SetReport = {
+    ok: s.ok,
+    message: s.message,
+    subjects: s.ok ? (s.groups[0]?.subjects ?? []) : [],
+    source: first?.source ?? null,
+    image: sameImage ? (first?.image ?? null) : null,
+    builder: null,
+    simulated,
+    groups: s.groups,
+    agreeing: s.agreeing,
+    dissenting: s.dissenting,
+    differences: s.differences,
+    bundles,
+    warnings: s.warnings,
+  };
+  if (s.code !== undefined) out.code = s.code;
+  if (simulated) out.warning = SIMULATED_WARNING;
+  return out;
+}
+
+function short(hex: string): string {
+  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+}
+
+/** A builder as people read it: its policy name, or its PCR3 shortened. */
+function who(label: string): string {
+  return /^[0-9a-f]{96}$/.test(label) ? `PCR3 ${short(label)}` : printable(label, 60);
+}
+
+/** The warning as a line of text (the SIMULATED prefix is already on every line). */
+function warningLine(w: string): string {
+  return w.startsWith('SIMULATED: ') ? w.slice('SIMULATED: '.length) : w;
+}
+
+function table(rows: [string, string][]): string[] {
+  const w = Math.min(60, Math.max(...rows.map(([a]) => a.length)));
+  return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`);
+}
+
+function bundleLines(r: BundleReport): string[] {
+  const out: string[] = [];
+  if (!r.ok) {
+    out.push(`  refused: ${r.code ?? ''}${r.reason === undefined ? '' : ` (${r.reason})`}`);
+    out.push(`  ${printable(r.message, 400)}`);
+    return out;
+  }
+  out.push(
+    ...table([
+      ['artifact', 'sha256'],
+      ...r.subjects.map((s): [string, string] => [printable(s.name, 60), s.sha256]),
+    ]),
+  );
+  if (r.source !== null) {
+    out.push(
+      `  source   ${printable(r.source.repository ?? '(repository unknown)')} @ ${r.source.commit ?? '(no commit)'} (tree ${short(r.source.tree)})`,
+    );
+  }
+  if (r.image !== null) {
+    out.push(
+      `  image    ${printable(r.image.name, 60)} ${printable(r.image.version, 40)} (PCR0 ${short(r.image.pcr0)})`,
+    );
+  }
+  if (r.builder !== null) {
+    out.push(
+      `  builder  ${r.builder.name === null ? '(any: no builder list)' : printable(r.builder.name, 60)} (PCR3 ${short(r.builder.pcr3)})`,
+    );
+  }
+  if (r.timestamp !== null)
+    out.push(`  attested ${r.timestamp}${r.nonce === null ? '' : `, nonce ${short(r.nonce)}`}`);
+  if (r.debug) out.push('  DEBUG enclave: PCR0-2 are zero, the image is not measured');
+  return out;
+}
+
+function prefix(lines: string[], simulated: boolean): string[] {
+  return simulated ? lines.map((l) => `SIMULATED ${l}`) : lines;
+}
+
+function bundleBody(name: string, r: BundleReport): string[] {
+  const lines = [`bundle ${printable(name, 200)}`, ...bundleLines(r)];
+  if (r.warning !== undefined) lines.push(`  ${warningLine(r.warning)}`);
+  return lines;
+}
+
+/** Readable lines for one bundle's verification (each starts with SIMULATED when it is). */
+export function formatBundleReport(name: string, r: BundleReport): string[] {
+  const lines = bundleBody(name, r);
+  lines.push(r.ok ? 'verdict: VERIFIED' : `verdict: REFUSED (${r.code ?? ''})`);
+  return prefix(lines, r.simulated);
+}
+
+function differenceLines(f: FileDifference): string[] {
+  const side = (x: FileDifference['majority']): string =>
+    x === null ? 'absent' : `${short(x.sha256)} (${x.size} bytes)`;
+  const out = [
+    `    ${printable(f.path, 120)}: majority ${side(f.majority)}, here ${side(f.dissent)}`,
+  ];
+  if (f.summary !== undefined) out.push(...f.summary.split('\n').map((l) => `      ${l}`));
+  if (f.diffoscope !== undefined) {
+    out.push('      diffoscope:');
+    out.push(...f.diffoscope.split('\n').map((l) => `        ${l}`));
+  }
+  return out;
+}
+
+/** Readable lines for a k-of-n verification (each starts with SIMULATED when any bundle is). */
+export function formatSetReport(r: SetReport): string[] {
+  const lines: string[] = [];
+  for (const b of r.bundles) lines.push(...bundleBody(b.bundle, { ...b, warning: undefined }));
+  r.groups.forEach((g, i) => {
+    lines.push(
+      `group ${i + 1}: ${g.builders.map(who).join(', ')} (${g.builders.length} builder${g.builders.length === 1 ? '' : 's'}, ${g.bundles.length} bundle${g.bundles.length === 1 ? '' : 's'})`,
+    );
+    lines.push(
+      ...table(g.subjects.map((s): [string, string] => [printable(s.name, 60), s.sha256])),
+    );
+  });
+  if (r.agreeing.length > 0) lines.push(`agreeing: ${r.agreeing.map(who).join(', ')}`);
+  if (r.dissenting.length > 0) lines.push(`dissenting: ${r.dissenting.map(who).join(', ')}`);
+  for (const d of r.differences) {
+    lines.push(`differs from the majority: ${who(d.builder)} (${printable(d.bundle, 120)})`);
+    for (const f of d.files) lines.push(...differenceLines(f));
+  }
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  if (r.warning !== undefined) lines.push(warningLine(r.warning));
+  lines.push(
+    r.ok
+      ? `verdict: VERIFIED: ${r.message}`
+      : `verdict: REFUSED (${r.code ?? ''}): ${printable(r.message, 400)}`,
+  );
+  return prefix(lines, r.simulated);
+}

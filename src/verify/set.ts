@@ -1,0 +1,201 @@
+/**
+ * k-of-n verification: every bundle is verified alone, then the verified ones are grouped by their
+ * outputs (the set of subject names and digests), and the set passes when one group holds at least
+ * `minBuilders` distinct trusted builders for one source commit. Pure.
+ */
+import type { BundleContents } from '../bundle/index.js';
+import { compareBytewise } from '../bundle/index.js';
+import { readBundleSource, verifyBundle } from './bundle.js';
+import { fileDifferences } from './diff.js';
+import type {
+  BundleVerified,
+  NamedBundle,
+  SetVerification,
+  TrustPolicy,
+  VerifyErrorCode,
+  VerifySetOptions,
+} from './types.js';
+
+interface Verified {
+  bundle: string;
+  result: BundleVerified;
+  contents: BundleContents;
+}
+
+interface Group {
+  key: string;
+  members: Verified[];
+  /** Distinct builders by PCR3, in order of appearance. */
+  builders: Map<string, string>;
+}
+
+/** How a builder is named in results: the policy's name, else its PCR3. */
+export function builderLabel(r: Pick<BundleVerified, 'builder'>): string {
+  return r.builder.name ?? r.builder.pcr3;
+}
+
+function outputsKey(r: BundleVerified): string {
+  return r.subjects
+    .map((s) => `${s.name}\0${s.sha256}`)
+    .sort(compareBytewise)
+    .join('\n');
+}
+
+function sourceKey(r: BundleVerified): string {
+  return r.source.commit ?? `tree ${r.source.tree}`;
+}
+
+function groupsOf(verified: Verified[]): Group[] {
+  const byKey = new Map<string, Group>();
+  for (const v of verified) {
+    const key = outputsKey(v.result);
+    let g = byKey.get(key);
+    if (g === undefined) {
+      g = { key, members: [], builders: new Map() };
+      byKey.set(key, g);
+    }
+    g.members.push(v);
+    // One builder counts once, however many bundles it made.
+    if (!g.builders.has(v.result.builder.pcr3)) {
+      g.builders.set(v.result.builder.pcr3, builderLabel(v.result));
+    }
+  }
+  // Most distinct builders first, then most bundles; ties keep the order of first appearance.
+  return [...byKey.values()].sort(
+    (x, y) => y.builders.size - x.builders.size || y.members.length - x.members.length,
+  );
+}
+
+function summary(groups: Group[]): SetVerification['groups'] {
+  return groups.map((g) => ({
+    builders: [...g.builders.values()],
+    subjects: g.members[0]!.result.subjects,
+    bundles: g.members.map((m) => m.bundle),
+  }));
+}
+
+/**
+ * Verifies several bundles of one release against `policy` (k = `policy.minBuilders`): each alone
+ * first (refused bundles are listed and do not count), then by agreement on identical outputs.
+ * Refusals: NO_BUNDLES, SOURCE_DIVERGENT (verified bundles of different commits), OUTPUTS_CONFLICT
+ * (two groups reach k with equal support), QUORUM_NOT_MET. The result names the agreeing and
+ * dissenting builders and, for each dissenting bundle, the files that differ from the majority's.
+ */
+export async function verifyBundles(
+  bundles: readonly NamedBundle[],
+  policy: TrustPolicy,
+  opts: VerifySetOptions,
+): Promise<SetVerification> {
+  const result: SetVerification = {
+    ok: false,
+    message: '',
+    groups: [],
+    agreeing: [],
+    dissenting: [],
+    differences: [],
+    bundles: [],
+    simulated: false,
+    warnings: [],
+  };
+  if (bundles.length === 0) {
+    return { ...result, code: 'NO_BUNDLES', message: 'no bundle to verify' };
+  }
+  const verified: Verified[] = [];
+  for (const b of bundles) {
+    const contents = await readBundleSource(b.source, opts);
+    const r = 'ok' in contents ? contents : await verifyBundle(contents, policy, opts);
+    result.bundles.push({ bundle: b.name, result: r });
+    if (r.ok && !('ok' in contents)) verified.push({ bundle: b.name, result: r, contents });
+  }
+  result.simulated = verified.some((v) => v.result.simulated);
+  if (policy.builders === undefined && policy.minBuilders > 1) {
+    result.warnings.push(
+      'the policy lists no trusted builders: any PCR3 counts as a builder, so agreement shows reproducibility, not independence',
+    );
+  }
+  const failed = bundles.length - verified.length;
+  const refusedNote = failed > 0 ? ` (${failed} of ${bundles.length} bundles refused)` : '';
+
+  const sources = new Map<string, string[]>();
+  for (const v of verified) {
+    const k = sourceKey(v.result);
+    sources.set(k, [...(sources.get(k) ?? []), v.bundle]);
+  }
+  const groups = groupsOf(verified);
+  result.groups = summary(groups);
+  if (sources.size > 1) {
+    const list = [...sources].map(([k, b]) => `${k} (${b.join(', ')})`).join('; ');
+    return fail(
+      result,
+      'SOURCE_DIVERGENT',
+      `the bundles were built from different sources: ${list}`,
+    );
+  }
+
+  const k = policy.minBuilders;
+  const top = groups[0];
+  if (top === undefined) {
+    return fail(
+      result,
+      'QUORUM_NOT_MET',
+      `no bundle verified${refusedNote}; ${k} trusted builders must agree`,
+    );
+  }
+  const second = groups[1];
+  const conflict =
+    second !== undefined && second.builders.size === top.builders.size && top.builders.size >= k;
+  const others = groups.slice(1);
+  result.agreeing = conflict ? [] : [...top.builders.values()];
+  result.dissenting = unique((conflict ? groups : others).flatMap((g) => [...g.builders.values()]));
+  result.differences = await differences(top, others, opts);
+
+  if (conflict) {
+    return fail(
+      result,
+      'OUTPUTS_CONFLICT',
+      `${top.builders.size} builders (${[...top.builders.values()].join(', ')}) and ${second.builders.size} builders (${[...second.builders.values()].join(', ')}) produced different outputs with equal support`,
+    );
+  }
+  if (top.builders.size < k) {
+    return fail(
+      result,
+      'QUORUM_NOT_MET',
+      `${top.builders.size} distinct trusted builder${top.builders.size === 1 ? '' : 's'} agree, ${k} required${refusedNote}`,
+    );
+  }
+  result.ok = true;
+  result.message = `${top.builders.size} distinct builder${top.builders.size === 1 ? '' : 's'} agree on identical outputs (${k} required)${
+    others.length > 0 ? `; ${result.dissenting.length} dissent` : ''
+  }${refusedNote}`;
+  return result;
+}
+
+function fail(r: SetVerification, code: VerifyErrorCode, message: string): SetVerification {
+  return { ...r, ok: false, code, message };
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** Compares each group's outputs once with the majority's, and reports it for each of its bundles. */
+async function differences(
+  top: Group,
+  others: Group[],
+  opts: VerifySetOptions,
+): Promise<SetVerification['differences']> {
+  const ref = top.members[0]!;
+  const out: SetVerification['differences'] = [];
+  for (const g of others) {
+    const rep = g.members[0]!;
+    const files = await fileDifferences(
+      { subjects: ref.result.subjects, artifacts: ref.contents.artifacts },
+      { subjects: rep.result.subjects, artifacts: rep.contents.artifacts },
+      opts.compare,
+    );
+    for (const m of g.members) {
+      out.push({ bundle: m.bundle, builder: builderLabel(m.result), files });
+    }
+  }
+  return out;
+}
