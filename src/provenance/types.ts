@@ -23,6 +23,8 @@ export interface SourceIdentity {
 export interface GitSource extends SourceIdentity {
   /** The raw commit object body (what `git cat-file commit <id>` prints), or null without a commit. */
   commitObject: Uint8Array | null;
+  /** The directory read, relative to the repository root (`.` at the root), when read from a checkout. */
+  workdir?: string;
 }
 
 /** Ecosystem of a locked dependency. */
@@ -43,7 +45,9 @@ export interface LockedDependency {
   purl: string;
   /**
    * The lockfile's checksum in its own notation: npm `sha512-<base64>` (SRI), Cargo
-   * `sha256:<hex>`, Go `h1:<base64>` (plus the go.mod hash in `goModDigest`); null when unpinned.
+   * `sha256:<hex>`, Go `h1:<base64>` (plus the go.mod hash in `goModDigest`); null when unpinned,
+   * and for a Go module of which go.sum pins only the go.mod file (then `goModDigest` is set).
+   * `isPinned()` tells the two apart.
    */
   digest: string | null;
   kind: DependencyKind;
@@ -51,6 +55,8 @@ export interface LockedDependency {
   goModDigest?: string;
   /** Where the lockfile says it comes from (registry URL, git URL, path), informational. */
   source?: string;
+  /** Go only: required directly by go.mod (not `// indirect`). */
+  direct?: boolean;
 }
 
 /** A toolchain binary used by the build. */
@@ -110,13 +116,25 @@ export interface ProvenanceStatement {
     buildDefinition: {
       buildType: string;
       externalParameters: {
-        source: { repository: string | null; gitCommit: string | null; gitTree: string; objectFormat: ObjectFormat };
+        source: {
+          repository: string | null;
+          gitCommit: string | null;
+          gitTree: string;
+          objectFormat: ObjectFormat;
+        };
         config: BuildConfig;
         /** Directory of build.json relative to the source root (`.` for the root): where `input.cmd` runs. */
         workdir: string;
       };
       internalParameters: {
-        image: { name: string; version: string; language: string; pcr0: string; pcr1: string; pcr2: string };
+        image: {
+          name: string;
+          version: string;
+          language: string;
+          pcr0: string;
+          pcr1: string;
+          pcr2: string;
+        };
         /** Hex of the client's nonce, also the attestation's `nonce`. */
         nonce: string;
         network: 'none';

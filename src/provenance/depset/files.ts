@@ -1,0 +1,106 @@
+/** File helpers for dependency sets: walking without following links, hashing while copying. */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { provenanceError } from '../errors.js';
+
+/** What a directory tree holds, by relative `/`-separated path (links are not followed). */
+export interface TreeListing {
+  files: string[];
+  dirs: string[];
+  /** Symlinks, sockets, FIFOs, devices: never part of a dependency set. */
+  others: string[];
+}
+
+/** Lists a directory tree. A missing root lists as empty. */
+export async function listTree(root: string): Promise<TreeListing> {
+  const out: TreeListing = { files: [], dirs: [], others: [] };
+  async function walk(rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(rel === '' ? root : join(root, rel), { withFileTypes: true });
+    } catch (err) {
+      if (rel === '' && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        out.dirs.push(r);
+        await walk(r);
+      } else if (e.isFile()) out.files.push(r);
+      else out.others.push(r);
+    }
+  }
+  await walk('');
+  return out;
+}
+
+/** Hash algorithms by node:crypto name. */
+export type NodeHash = 'sha512' | 'sha384' | 'sha256' | 'sha1';
+
+/**
+ * Copies `src` to `dest` (created, must not exist) while hashing the bytes copied; the source is
+ * opened without following a symlink. Returns the digests and the size. Over `maxBytes` the copy
+ * stops with DEPENDENCY_MALFORMED.
+ */
+export async function copyHashing(
+  src: string,
+  dest: string,
+  algorithms: readonly NodeHash[],
+  maxBytes: number,
+): Promise<{ digests: Map<NodeHash, Buffer>; size: number }> {
+  await mkdir(dirname(dest), { recursive: true });
+  const input = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const output = await open(
+      dest,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+      0o644,
+    );
+    try {
+      const hashes = algorithms.map((a) => createHash(a));
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let size = 0;
+      for (;;) {
+        const { bytesRead } = await input.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        size += bytesRead;
+        if (size > maxBytes) {
+          throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
+        }
+        const chunk = buf.subarray(0, bytesRead);
+        for (const h of hashes) h.update(chunk);
+        let off = 0;
+        while (off < bytesRead)
+          off += (await output.write(chunk, off, bytesRead - off)).bytesWritten;
+      }
+      const digests = new Map<NodeHash, Buffer>();
+      algorithms.forEach((a, i) => digests.set(a, hashes[i]!.digest()));
+      return { digests, size };
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+/** Writes a new file (must not exist), creating parent directories. */
+export async function writeNewFile(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    await fh.writeFile(data);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates `dir`, which must not exist or be empty. */
+export async function freshDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const existing = await readdir(dir);
+  if (existing.length > 0) throw new TypeError(`${dir} must be empty`);
+}

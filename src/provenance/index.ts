@@ -1,0 +1,99 @@
+/**
+ * Provenance, pure face (runs in Node, the enclave worker and browsers): shapes, build.json,
+ * lockfile parsing from strings, purl, git object ids, the input Merkle tree and the in-toto/SLSA
+ * statement. Git, files, dependency sets and toolchains are in `./node.ts`.
+ */
+export type {
+  BuildConfig,
+  DependencyKind,
+  Ecosystem,
+  GitSource,
+  LockedDependency,
+  ObjectFormat,
+  ProvenanceStatement,
+  ResourceDescriptor,
+  SourceIdentity,
+  ToolchainComponent,
+} from './types.js';
+export { PROVENANCE_ERROR_CODES, ProvenanceError, isProvenanceError } from './errors.js';
+export type { ProvenanceErrorCode } from './errors.js';
+export {
+  MAX_COMMAND_LENGTH,
+  MAX_CPUS,
+  MAX_ENV_ENTRIES,
+  MAX_MEMORY_MIB,
+  MAX_OUTPUT_GLOBS,
+  MAX_TIMEOUT_SECONDS,
+  MIN_MEMORY_MIB,
+  buildConfigSchema,
+  buildJsonSchema,
+  buildJsonSchemaDocument,
+  parseBuildConfig,
+  parseBuildConfigText,
+} from './build-config.js';
+export {
+  MAX_JSON_DEPTH,
+  NotJsonError,
+  canonicalJson,
+  canonicalJsonBytes,
+} from './canonical-json.js';
+export {
+  MAX_COMMIT_OBJECT_BYTES,
+  OID_HEX_LENGTH,
+  compareTreeEntries,
+  computeCommitId,
+  encodeTree,
+  hashObject,
+  objectHeader,
+  parseCommitObject,
+  sourceDateEpoch,
+} from './git-object.js';
+export type { CommitIdentity, CommitObject, TreeEntry, TreeEntryMode } from './git-object.js';
+export { normalizeRepositoryUrl } from './repository-url.js';
+export { purl } from './purl.js';
+export {
+  SRI_ALGORITHMS,
+  dependencyDescriptors,
+  isPinned,
+  parseCargoDigest,
+  parseGoH1,
+  parseSri,
+  strongestSri,
+} from './digests.js';
+export type { SriAlgorithm, SriHash } from './digests.js';
+export { parsePackageLock } from './lockfile-npm.js';
+export { CRATES_IO_SOURCE, parseCargoLock } from './lockfile-cargo.js';
+export { parseGoLock, parseGoMod, parseGoSum } from './lockfile-go.js';
+export type { GoModInfo, GoSumEntry } from './lockfile-go.js';
+export { LOCKFILE_NAMES, parseLockedDependencies } from './lockfile.js';
+export type { Language, LockfileContents } from './lockfile.js';
+export {
+  merkleLeafHash,
+  merkleNodeHash,
+  merkleProof,
+  merkleRoot,
+  verifyMerkleProof,
+} from './merkle.js';
+export {
+  BUILD_CONFIG_LEAF_NAME,
+  buildConfigDescriptor,
+  buildConfigDigest,
+  dependencyDescriptorList,
+  inputDescriptors,
+  inputMerkleLeaves,
+  inputMerkleRoot,
+  sourceDescriptor,
+} from './inputs.js';
+export {
+  BUILD_TYPE,
+  MAX_STATEMENT_BYTES,
+  PREDICATE_TYPE,
+  STATEMENT_TYPE,
+  buildStatement,
+  builderId,
+  parseStatement,
+  serializeStatement,
+  statementInputMerkleRoot,
+  toolchainDescriptors,
+} from './statement.js';
+export type { StatementParams } from './statement.js';

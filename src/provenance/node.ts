@@ -1,0 +1,38 @@
+/**
+ * Provenance, Node face: git checkouts (source identity, deterministic tree archive), tree ids
+ * recomputed from files, lockfiles on disk, dependency sets (fetch on the host, check in the
+ * enclave), toolchain detection and build.json files. Everything pure is in `./index.ts`.
+ */
+export { readGitSource, workTreeChanges, findSubmodules } from './git.js';
+export type { GitOptions, ReadGitSourceOptions } from './git.js';
+export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './git-archive.js';
+export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId } from './tree-hash.js';
+export type { TreeHashOptions } from './tree-hash.js';
+export { verifySourceTree } from './source-check.js';
+export {
+  MAX_LOCKFILE_BYTES,
+  detectLanguage,
+  readLockedDependencies,
+  readLockfiles,
+} from './lockfile-read.js';
+export { detectToolchain, sha256File, which } from './toolchain.js';
+export { readBuildConfig } from './config-read.js';
+export {
+  NPM_REGISTRY,
+  checkDependencySet,
+  checkPinned,
+  expectedArtifacts,
+  fetchDependencySet,
+  goEscape,
+  npmPackumentUrl,
+  npmTarballUrl,
+  vendorConfig,
+} from './depset/index.js';
+export type {
+  ArtifactKind,
+  CheckOptions,
+  ExpectedArtifact,
+  FetchOptions,
+  FetchResult,
+  PreparedDependencies,
+} from './depset/index.js';

@@ -1,0 +1,107 @@
+/**
+ * The toolchain a build uses: versions and SHA-256 of the binaries that actually run, resolved
+ * past wrappers (rustup proxies, npm's bin symlink). Node only.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, constants, realpath } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { provenanceError } from './errors.js';
+import { firstLine, runTool } from './exec.js';
+import type { Language } from './lockfile.js';
+import type { ToolchainComponent } from './types.js';
+
+/** SHA-256 (hex) of a file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+  }
+  return h.digest('hex');
+}
+
+/** The first executable named `cmd` on the PATH of `env`, or null. */
+export async function which(cmd: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const p = join(dir, cmd);
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function notFound(what: string, why: string): never {
+  throw provenanceError('TOOLCHAIN_NOT_FOUND', `${what}: ${why}`, what);
+}
+
+async function output(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  let r;
+  try {
+    r = await runTool(cmd, args, { env });
+  } catch (err) {
+    notFound(cmd, `cannot run: ${(err as Error).message}`);
+  }
+  if (r.code !== 0)
+    notFound(
+      cmd,
+      `\`${[cmd, ...args].join(' ')}\` failed: ${firstLine(r.stderr) || `exit ${r.code}`}`,
+    );
+  return r.stdout.toString('utf8').trim();
+}
+
+async function component(
+  name: string,
+  binary: string,
+  versionArgs: string[],
+  env: NodeJS.ProcessEnv,
+  runWith?: string,
+): Promise<ToolchainComponent> {
+  let path: string;
+  try {
+    path = await realpath(binary);
+    await access(path, constants.R_OK);
+  } catch {
+    notFound(name, `${binary} does not exist`);
+  }
+  const version = firstLine(await output(runWith ?? path, versionArgs, env));
+  return { name, version, sha256: await sha256File(path), path };
+}
+
+/**
+ * Detects the toolchain of `language` on the PATH of `env`: rust -> rustc and cargo of the
+ * active toolchain (`rustc --print sysroot`, so rustup's proxies are looked through), node ->
+ * node and npm (npm is a script: its entry file is hashed), go -> `$(go env GOROOT)/bin/go`.
+ * Throws TOOLCHAIN_NOT_FOUND.
+ */
+export async function detectToolchain(
+  language: Language,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ToolchainComponent[]> {
+  const need = async (cmd: string): Promise<string> =>
+    (await which(cmd, env)) ?? notFound(cmd, 'not found on PATH');
+  switch (language) {
+    case 'rust': {
+      const sysroot = await output(await need('rustc'), ['--print', 'sysroot'], env);
+      const rustc = await component('rustc', join(sysroot, 'bin', 'rustc'), ['--version'], env);
+      const cargo = await component('cargo', join(sysroot, 'bin', 'cargo'), ['--version'], env);
+      return [cargo, rustc];
+    }
+    case 'node': {
+      const node = await component('node', await need('node'), ['--version'], env);
+      // npm's bin entry is a symlink to bin/npm-cli.js: the script node runs.
+      const npm = await component('npm', await need('npm'), ['--version'], env, await need('npm'));
+      return [node, npm];
+    }
+    case 'go': {
+      const goroot = await output(await need('go'), ['env', 'GOROOT'], env);
+      return [await component('go', join(goroot, 'bin', 'go'), ['version'], env)];
+    }
+  }
+}
