@@ -231,6 +231,7 @@ export async function describeEif(
   const sections: EifSectionInfo[] = [];
   const buffered = new Map<EifSectionType, Uint8Array>();
   let ramdisks = 0;
+  let misplacedRamdisk: number | undefined;
 
   for (let i = 0; i < layout.length; i++) {
     const { offset, size } = layout[i]!;
@@ -262,15 +263,14 @@ export async function describeEif(
       );
     if (SINGLE.includes(type) && sections.some((s) => s.type === type))
       throw new EifError('DUPLICATE_SECTION', `section ${i} is a second ${type} section`, { path });
+    // PCR1 is kernel ‖ cmdline ‖ first ramdisk; a ramdisk ahead of them is refused once we know
+    // whether they exist at all (below), so that a missing section is reported as missing.
     if (
       type === 'ramdisk' &&
+      misplacedRamdisk === undefined &&
       !(buffered.has('cmdline') && sections.some((s) => s.type === 'kernel'))
     )
-      throw new EifError(
-        'BAD_SECTION_ORDER',
-        `section ${i} is a ramdisk before the kernel and cmdline sections`,
-        { path },
-      );
+      misplacedRamdisk = i;
     const limit = BUFFERED[type];
     if (limit !== undefined && size > limit)
       throw new EifError(
@@ -303,6 +303,13 @@ export async function describeEif(
         `no ${t} section${t === 'metadata' ? ' (mandatory since EIF version 4)' : ''}`,
         { path: 'sections' },
       );
+
+  if (misplacedRamdisk !== undefined)
+    throw new EifError(
+      'BAD_SECTION_ORDER',
+      `section ${misplacedRamdisk} is a ramdisk before the kernel and cmdline sections`,
+      { path: `sections.${misplacedRamdisk}` },
+    );
 
   const crcInfo = { stored: h.crc32, computed: crc >>> 0, ok: h.crc32 === crc >>> 0 };
   if (!crcInfo.ok && enforce)

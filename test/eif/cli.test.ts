@@ -99,6 +99,14 @@ describe('tee-compile eif describe', () => {
     expect(r.stdout).toContain('Signed:     no');
   });
 
+  it('when given a signed image without --json, the summary shows PCR8 and the signer', async () => {
+    const r = await runCli(['eif', 'describe', path('signed.eif')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^PCR8 {2}[0-9a-f]{96}$/m);
+    expect(r.stdout).toContain('Signed by:  commonName=tee-compile test signer');
+    expect(r.stdout).toContain('Signature:  ok');
+  });
+
   it('when the image is damaged, it exits 1 naming the code and what is wrong, printing nothing', async () => {
     const r = await runCli(['eif', 'describe', path('badmagic.eif'), '--json']);
     expect(r.code).toBe(1);
