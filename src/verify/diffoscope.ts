@@ -14,6 +14,8 @@ import type { FileComparer } from './types.js';
 export const DIFFOSCOPE_TIMEOUT_MS = 120_000;
 /** Longest report kept (the rest is cut with a note). */
 export const MAX_DIFFOSCOPE_OUTPUT_BYTES = 64 * 1024;
+/** Time allowed for all comparisons of one comparer (one verification) together. */
+export const DIFFOSCOPE_TOTAL_TIMEOUT_MS = 600_000;
 /** Files larger than this are not handed to diffoscope. */
 export const MAX_DIFFOSCOPE_INPUT_BYTES = 512 * 1024 ** 2;
 
@@ -21,6 +23,8 @@ export interface DiffoscopeOptions {
   /** Environment (PATH) to find and run diffoscope with; default `process.env`. */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Budget for all comparisons together; once spent, the comparer returns null. */
+  totalTimeoutMs?: number;
   maxOutputBytes?: number;
 }
 
@@ -108,11 +112,12 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
   const env = opts.env ?? process.env;
   const timeoutMs = opts.timeoutMs ?? DIFFOSCOPE_TIMEOUT_MS;
   const max = opts.maxOutputBytes ?? MAX_DIFFOSCOPE_OUTPUT_BYTES;
+  let budget = opts.totalTimeoutMs ?? DIFFOSCOPE_TOTAL_TIMEOUT_MS;
   let exe: Promise<string | null> | undefined;
   return async (path, majority, dissent) => {
     exe ??= findDiffoscope(env);
     const bin = await exe;
-    if (bin === null) return null;
+    if (bin === null || budget <= 0) return null;
     if (majority.length > MAX_DIFFOSCOPE_INPUT_BYTES || dissent.length > MAX_DIFFOSCOPE_INPUT_BYTES)
       return null;
     const dir = await mkdtemp(join(tmpdir(), 'tee-compile-diffoscope-'));
@@ -126,10 +131,19 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
       await writeFile(a, majority);
       await writeFile(b, dissent);
       let r: Run;
+      const started = performance.now();
       try {
-        r = await run(bin, ['--text', '-', '--no-progress', a, b], env, timeoutMs, max);
+        r = await run(
+          bin,
+          ['--text', '-', '--no-progress', a, b],
+          env,
+          Math.min(timeoutMs, budget),
+          max,
+        );
       } catch {
         return null;
+      } finally {
+        budget -= performance.now() - started;
       }
       // Exit 1 means "differences found"; 0 none; anything else is diffoscope's own failure.
       if (!r.timedOut && r.code !== 1) return null;
@@ -138,7 +152,7 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
         r.stdout.split(a).join(`majority/${path}`).split(b).join(`dissent/${path}`),
       );
       if (r.truncated) text += `\n… (report cut at ${max} bytes)`;
-      if (r.timedOut) text += `\n… (diffoscope stopped after ${Math.round(timeoutMs / 1000)} s)`;
+      if (r.timedOut) text += '\n… (diffoscope stopped: out of time)';
       return text;
     } finally {
       await rm(dir, { recursive: true, force: true });

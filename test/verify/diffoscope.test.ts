@@ -73,6 +73,15 @@ describe('diffoscope', () => {
       te.encode('2'),
     );
     expect(report).toContain('partial report');
-    expect(report).toContain('diffoscope stopped after');
+    expect(report).toContain('diffoscope stopped: out of time');
+  });
+});
+
+describe('diffoscope time budget', () => {
+  it('when the budget of all comparisons is spent, further files are not compared', async () => {
+    const { env } = fakeDiffoscope('echo "report"; sleep 600 & wait; exit 1');
+    const compare = diffoscopeComparer({ env, timeoutMs: 60_000, totalTimeoutMs: 200 });
+    expect(await compare('a', te.encode('1'), te.encode('2'))).toContain('out of time');
+    expect(await compare('b', te.encode('1'), te.encode('2'))).toBeNull();
   });
 });
