@@ -1,0 +1,180 @@
+/**
+ * The client's side of a build before any enclave exists: read the committed source of the
+ * repository holding `dir`, read and validate build.json, archive the committed tree, and fetch
+ * the locked dependencies into a dependency set. None of this is trusted by the worker, which
+ * re-checks everything; it only has to be right for the build to be accepted.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packDirectory, writeTarFile } from '../archive/node.js';
+import type { BuildConfig, GitSource, LockedDependency } from '../provenance/index.js';
+import { canonicalJson, parseBuildConfigText, ProvenanceError } from '../provenance/index.js';
+import {
+  fetchDependencySet,
+  readGitSource,
+  readLockedDependencies,
+  readLockfiles,
+  writeGitTreeArchive,
+} from '../provenance/node.js';
+
+/** Largest build.json read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Inputs ready to send. */
+export interface PreparedInputs {
+  source: GitSource;
+  /** Directory of build.json relative to the repository root (`.` at the root). */
+  workdir: string;
+  config: BuildConfig;
+  /** The exact bytes of build.json sent (the worker parses them itself). */
+  configBytes: Uint8Array;
+  configFile: string;
+  dependencies: LockedDependency[];
+  /** The committed tree as a tar file. */
+  sourceArchive: { file: string; size: number };
+  /** The dependency set as a tar file, or null when the project has no locked dependency. */
+  depsArchive: { file: string; size: number } | null;
+  /** Removes the temporary files. */
+  cleanup(): Promise<void>;
+}
+
+export interface PrepareOptions {
+  /** Project directory: where build.json is, anywhere inside a git work tree. */
+  dir: string;
+  /** build.json to use instead of `<dir>/build.json`. */
+  configFile?: string;
+  /** Build the committed tree even when the work tree has changes. */
+  allowDirty?: boolean;
+  /** Where dependency sets are cached between builds (default `~/.cache/tee-compile`). */
+  cacheDir?: string;
+  /** Environment of git and the fetching tools. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The default cache directory: `$XDG_CACHE_HOME/tee-compile` or `~/.cache/tee-compile`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'tee-compile');
+}
+
+async function readConfig(file: string): Promise<{ config: BuildConfig; bytes: Uint8Array }> {
+  let bytes: Buffer;
+  try {
+    const st = await stat(file);
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new ProvenanceError(
+        'CONFIG_INVALID',
+        `${file} is larger than ${MAX_CONFIG_BYTES} bytes`,
+      );
+    bytes = await readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ProvenanceError(
+        'CONFIG_MISSING',
+        `${file} does not exist; create a build.json (see docs/build.md)`,
+        {
+          cause: e,
+        },
+      );
+    throw e;
+  }
+  return {
+    config: parseBuildConfigText(bytes.toString('utf8'), 'build.json'),
+    bytes: new Uint8Array(bytes),
+  };
+}
+
+/**
+ * The dependency set of the project as a tar file, from the cache when the lockfile is unchanged.
+ * The set is keyed by the lockfile's bytes: the same lockfile always gives the same set.
+ */
+async function dependencySet(
+  dir: string,
+  workdir: string,
+  config: BuildConfig,
+  cacheDir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ file: string; size: number } | null> {
+  const lockfiles = await readLockfiles(dir, config.language);
+  const key = createHash('sha256')
+    .update(
+      canonicalJson({
+        v: 1,
+        language: config.language,
+        workdir,
+        unpinned: config.allowUnpinnedDependencies === true,
+        lockfiles,
+      }),
+    )
+    .digest('hex');
+  const sets = join(cacheDir, 'depsets');
+  const tar = join(sets, `${key}.tar`);
+  const empty = join(sets, `${key}.empty`);
+  if (
+    await stat(empty).then(
+      () => true,
+      () => false,
+    )
+  )
+    return null;
+  const cached = await stat(tar).catch(() => undefined);
+  if (cached?.isFile()) return { file: tar, size: cached.size };
+  await mkdir(sets, { recursive: true });
+  const work = await mkdtemp(join(sets, '.fetch-'));
+  try {
+    const setDir = join(work, 'set');
+    const fetched = await fetchDependencySet(dir, config.language, setDir, {
+      workdir,
+      allowUnpinned: config.allowUnpinnedDependencies === true,
+      env,
+    });
+    if (fetched.files === 0) {
+      await writeTarFile([], empty);
+      return null;
+    }
+    const partial = join(work, 'set.tar');
+    const written = await writeTarFile(packDirectory(setDir), partial);
+    // Atomic: a concurrent build sees the whole set or none.
+    await rename(partial, tar);
+    return { file: tar, size: written.bytes };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Prepares the inputs of a build of the project in `o.dir` (see the module comment). */
+export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> {
+  const env = o.env ?? process.env;
+  const source = await readGitSource(o.dir, { allowDirty: o.allowDirty === true, env });
+  const workdir = source.workdir ?? '.';
+  const configFile = o.configFile ?? join(o.dir, 'build.json');
+  const { config, bytes } = await readConfig(configFile);
+  const tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
+  try {
+    const sourceFile = join(tmp, 'source.tar');
+    const written = await writeGitTreeArchive(o.dir, source.commit!, sourceFile, { env });
+    const deps = await dependencySet(
+      o.dir,
+      workdir,
+      config,
+      o.cacheDir ?? defaultCacheDir(env),
+      env,
+    );
+    const dependencies = await readLockedDependencies(o.dir, config.language, { workdir });
+    return {
+      source,
+      workdir,
+      config,
+      configBytes: bytes,
+      configFile,
+      dependencies,
+      sourceArchive: { file: sourceFile, size: written.bytes },
+      depsArchive: deps,
+      cleanup: () => rm(tmp, { recursive: true, force: true }),
+    };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * One attested build, end to end, as a library call (the CLI's `build` and the agent use it):
+ * prepare the inputs, start a single-use enclave, run the protocol over its byte stream, write
+ * the bundle, stop the enclave. Progress arrives as typed events.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { rename, rm } from 'node:fs/promises';
+import { fileChunks } from '../archive/node.js';
+import { decodeAttestation } from '../attestation/index.js';
+import { readBundle } from '../bundle/index.js';
+import type {
+  Enclave,
+  EnclaveBackend,
+  EnclaveExit,
+  ImageRef,
+  IsolationReport,
+} from '../enclave/types.js';
+import { EnclaveError } from '../enclave/errors.js';
+import type { ImageCatalog } from '../enclave/images.js';
+import { findImage } from '../enclave/images.js';
+import type { BuildConfig } from '../provenance/index.js';
+import type { ClientInput, SessionEvent } from '../protocol/index.js';
+import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';
+import { toHex } from '../util/hex.js';
+import type { PreparedInputs } from './inputs.js';
+import { prepareInputs } from './inputs.js';
+
+/** Resources when build.json sets none. */
+export const DEFAULT_CPUS = 2;
+export const DEFAULT_MEMORY_MIB = 4096;
+/** Build time limit when build.json sets none (seconds); the worker applies the same default. */
+export const DEFAULT_TIMEOUT_S = 3600;
+/** Time an enclave gets beyond the build's own limit: receiving, checking, attesting, sending. */
+export const ENCLAVE_TIME_MARGIN_MS = 10 * 60 * 1000;
+/** Random nonce size when none is given. */
+export const DEFAULT_NONCE_BYTES = 32;
+
+/** Progress of a build. */
+export type BuildEvent =
+  | {
+      type: 'prepared';
+      source: { repository: string | null; commit: string | null; tree: string; dirty: boolean };
+      workdir: string;
+      language: BuildConfig['language'];
+      dependencies: number;
+      inputBytes: number;
+    }
+  | { type: 'enclave'; state: 'starting' | 'running'; id?: string; isolation?: IsolationReport }
+  | SessionEvent;
+
+export interface RunBuildOptions {
+  /** Project directory (build.json), anywhere inside a git work tree. */
+  dir: string;
+  /** Where the bundle is written. */
+  out: string;
+  backend: EnclaveBackend;
+  /** The image catalog (enclave/images.json). */
+  catalog: ImageCatalog;
+  /** build.json to use instead of `<dir>/build.json`. */
+  configFile?: string;
+  /** The client's nonce (16..64 bytes); default 32 random bytes. */
+  nonce?: Uint8Array;
+  allowDirty?: boolean;
+  cacheDir?: string;
+  env?: NodeJS.ProcessEnv;
+  onEvent?: (e: BuildEvent) => void;
+  signal?: AbortSignal;
+  /** Build id (enclave names); default a random UUID. */
+  buildId?: string;
+}
+
+/** A finished build. */
+export interface BuildResult {
+  bundle: { path: string; size: number; sha256: string };
+  subjects: { name: string; sha256: string }[];
+  source: {
+    repository: string | null;
+    commit: string | null;
+    tree: string;
+    objectFormat: string;
+    dirty: boolean;
+    workdir: string;
+  };
+  nonce: string;
+  image: ImageRef & { pcr0: string; pcr1: string; pcr2: string };
+  /** PCR3 as attested (the builder's IAM role). */
+  builderPcr3: string;
+  /** Signed by the software NSM (the local backend): verifiers refuse it unless told otherwise. */
+  simulated: boolean;
+  isolation: IsolationReport;
+}
+
+function input(file: string, size: number): ClientInput {
+  return { size, open: () => fileChunks(file) };
+}
+
+function bytes(b: Uint8Array): ClientInput {
+  return {
+    size: b.length,
+    open: async function* () {
+      if (b.length > 0) yield b;
+    },
+  };
+}
+
+/**
+ * After a protocol failure, the enclave's own ending says more (killed, out of memory, timed
+ * out): the failure is reported as ENCLAVE_EXITED with both.
+ */
+async function explain(err: unknown, enclave: Enclave): Promise<unknown> {
+  if (!(err instanceof ProtocolError) || err.code !== 'PROTOCOL_CONNECTION_LOST') return err;
+  const exit = await Promise.race([
+    enclave.exited,
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000).unref()),
+  ]);
+  if (exit === undefined || exit.reason === 'exited' || exit.reason === 'stopped') return err;
+  return new EnclaveError('ENCLAVE_EXITED', `${exit.message} (${err.message})`, { cause: err });
+}
+
+/** Runs one build (see the module comment). Throws our typed errors; the bundle is at `out` on success. */
+export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
+  const nonce = o.nonce ?? new Uint8Array(randomBytes(DEFAULT_NONCE_BYTES));
+  if (nonce.length < MIN_NONCE_BYTES || nonce.length > MAX_NONCE_BYTES)
+    throw new RangeError(
+      `nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${nonce.length})`,
+    );
+  const prepared: PreparedInputs = await prepareInputs({
+    dir: o.dir,
+    ...(o.configFile !== undefined ? { configFile: o.configFile } : {}),
+    ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+  });
+  let enclave: Enclave | undefined;
+  const partial = `${o.out}.partial-${process.pid}`;
+  try {
+    const { config, source, workdir } = prepared;
+    o.onEvent?.({
+      type: 'prepared',
+      source: {
+        repository: source.repository ?? null,
+        commit: source.commit,
+        tree: source.tree,
+        dirty: source.dirty,
+      },
+      workdir,
+      language: config.language,
+      dependencies: prepared.dependencies.length,
+      inputBytes:
+        prepared.sourceArchive.size +
+        (prepared.depsArchive?.size ?? 0) +
+        prepared.configBytes.length,
+    });
+    const entry = findImage(o.catalog, {
+      language: config.language,
+      ...(config.image?.name !== undefined ? { name: config.image.name } : {}),
+      ...(config.image?.version !== undefined ? { version: config.image.version } : {}),
+      ...(o.backend.name === 'nitro' ? { measured: true } : {}),
+    });
+    const image: ImageRef = { name: entry.name, version: entry.version, language: entry.language };
+    const timeoutS = config.timeout ?? DEFAULT_TIMEOUT_S;
+    o.onEvent?.({ type: 'enclave', state: 'starting' });
+    enclave = await o.backend.start({
+      buildId: o.buildId ?? randomUUID(),
+      image,
+      cpus: config.resources?.cpus ?? DEFAULT_CPUS,
+      memoryMiB: config.resources?.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      timeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS,
+    });
+    o.onEvent?.({
+      type: 'enclave',
+      state: 'running',
+      id: enclave.id,
+      isolation: enclave.isolation,
+    });
+    const stream = await enclave.connect();
+    let session;
+    try {
+      session = await submitBuild(
+        stream,
+        {
+          nonce,
+          workdir,
+          source: {
+            repository: source.repository ?? null,
+            commit: source.commit,
+            tree: source.tree,
+            objectFormat: source.objectFormat,
+          },
+          inputs: {
+            config: bytes(prepared.configBytes),
+            commit: bytes(source.commitObject ?? new Uint8Array(0)),
+            source: input(prepared.sourceArchive.file, prepared.sourceArchive.size),
+            deps: prepared.depsArchive
+              ? input(prepared.depsArchive.file, prepared.depsArchive.size)
+              : bytes(new Uint8Array(0)),
+          },
+        },
+        {
+          bundleFile: partial,
+          ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          limits: { totalTimeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS },
+          client: 'tee-compile',
+        },
+      );
+    } catch (err) {
+      throw await explain(err, enclave);
+    }
+    await rename(partial, o.out);
+    const contents = await readBundle(fileChunks(o.out));
+    const doc = decodeAttestation(contents.attestation);
+    const pcr = (i: number): string => toHex(doc.pcrs.get(i) ?? new Uint8Array(0));
+    return {
+      bundle: { path: o.out, size: session.bundle.size, sha256: session.bundle.sha256 },
+      subjects: session.subjects,
+      source: {
+        repository: source.repository ?? null,
+        commit: source.commit,
+        tree: source.tree,
+        objectFormat: source.objectFormat,
+        dirty: source.dirty,
+        workdir,
+      },
+      nonce: toHex(nonce),
+      image: { ...image, pcr0: pcr(0), pcr1: pcr(1), pcr2: pcr(2) },
+      builderPcr3: pcr(3),
+      simulated: o.backend.name === 'local',
+      isolation: enclave.isolation,
+    };
+  } finally {
+    await rm(partial, { force: true });
+    await prepared.cleanup();
+    if (enclave) await enclave.stop();
+  }
+}
+
+/** Why the enclave ended, when a build failed (for callers that report it). */
+export type { EnclaveExit };

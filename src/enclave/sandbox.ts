@@ -1,0 +1,118 @@
+/**
+ * The local backend's sandbox: Linux namespaces made with util-linux `unshare`.
+ *
+ * - network: a fresh network namespace with only loopback, brought up (no route out);
+ * - mount: a private mount namespace in which the build's own directory is bind-mounted on the
+ *   fixed workspace path, and the directory holding every build's workspace is covered with an
+ *   empty tmpfs (concurrent builds neither collide nor see each other);
+ * - pid: a fresh pid namespace with its own /proc, so the build sees no host process and every
+ *   process in it dies with the worker;
+ * - user: a user namespace mapping root to the caller, tried first even as root, because a
+ *   process that is root in the host's user namespace could re-enter the host's network
+ *   namespace (setns needs CAP_SYS_ADMIN over it); root inside a user namespace cannot.
+ */
+import { spawn } from 'node:child_process';
+
+/** `userns`: all four namespaces; `rootns`: without the user namespace (root only); `none`: none. */
+export type SandboxLevel = 'userns' | 'rootns' | 'none';
+
+/** What the OS allows here. */
+export interface SandboxProbe {
+  level: SandboxLevel;
+  notes: string[];
+  /** When `level` is `none`: the OS's refusal, quoted. */
+  refusal?: string;
+}
+
+const NS_FLAGS = [
+  '--net',
+  '--mount',
+  '--propagation',
+  'private',
+  '--pid',
+  '--fork',
+  '--kill-child',
+  '--mount-proc',
+];
+const USER_FLAGS = ['--user', '--map-root-user'];
+
+/**
+ * Runs in the new namespaces before the worker: loopback up, workspace bound on the fixed path,
+ * other builds hidden, then exec. Arguments: workspace source, fixed path, directory to hide.
+ */
+export const SANDBOX_SETUP_SCRIPT = [
+  'set -e',
+  'ip link set lo up',
+  'mount --bind "$1" "$2"',
+  'mount -t tmpfs -o size=64k,mode=0700 tee-compile-hidden "$3"',
+  'shift 3',
+  'exec "$@"',
+].join('\n');
+
+function run(argv: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => resolve({ code: -1, stderr: e.message }));
+    child.on('close', (code) => resolve({ code, stderr: stderr.trim() }));
+  });
+}
+
+let cached: Promise<SandboxProbe> | undefined;
+
+/** Finds the strongest sandbox the OS grants (once per process). */
+export function probeSandbox(): Promise<SandboxProbe> {
+  cached ??= (async (): Promise<SandboxProbe> => {
+    const probe = ['/bin/sh', '-c', 'ip link set lo up'];
+    const user = await run(['unshare', ...USER_FLAGS, ...NS_FLAGS, '--', ...probe]);
+    if (user.code === 0) return { level: 'userns', notes: [] };
+    const notes = [`user namespace refused: ${user.stderr || `exit ${user.code}`}`];
+    if (process.geteuid?.() === 0) {
+      const root = await run(['unshare', ...NS_FLAGS, '--', ...probe]);
+      if (root.code === 0) {
+        notes.push('namespaces made as root without a user namespace: the build runs as host root');
+        return { level: 'rootns', notes };
+      }
+      notes.push(`namespaces refused: ${root.stderr || `exit ${root.code}`}`);
+      return { level: 'none', notes, refusal: root.stderr || user.stderr };
+    }
+    return { level: 'none', notes, refusal: user.stderr };
+  })();
+  return cached;
+}
+
+/** Forgets the probe (tests that change the environment). */
+export function resetSandboxProbe(): void {
+  cached = undefined;
+}
+
+export interface SandboxCommandOptions {
+  /** This build's own directory (host path). */
+  workspaceSource: string;
+  /** The fixed path it appears at inside. */
+  workspaceTarget: string;
+  /** Parent of every build's directory; covered inside. */
+  hideDir: string;
+  /** The worker's command line. */
+  command: string[];
+}
+
+/** The command line that starts `command` in the sandbox of `level`. */
+export function sandboxCommand(level: SandboxLevel, o: SandboxCommandOptions): string[] {
+  if (level === 'none') return o.command;
+  return [
+    'unshare',
+    ...(level === 'userns' ? USER_FLAGS : []),
+    ...NS_FLAGS,
+    '--',
+    '/bin/sh',
+    '-c',
+    SANDBOX_SETUP_SCRIPT,
+    'tee-compile-sandbox',
+    o.workspaceSource,
+    o.workspaceTarget,
+    o.hideDir,
+    ...o.command,
+  ];
+}

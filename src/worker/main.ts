@@ -1,0 +1,179 @@
+/**
+ * The worker's entry point, what every enclave image runs:
+ *
+ *   node worker.mjs --listen 127.0.0.1:5000 --nsm device --nsm-helper /usr/local/bin/tee-nsm \
+ *     --image /opt/tee-compile/image.json --workspace /tmp/tee-compile/build
+ *
+ * The local backend runs it with `--listen ipc` (the listening socket arrives over Node's IPC
+ * channel, see src/enclave/local.ts) and `--nsm simulated`. One connection, one build, then exit
+ * (single use): 0 when the bundle was delivered, 1 when the build was refused and the client told,
+ * 2 when the session failed (connection lost, timeout), 3 when the worker could not start.
+ */
+import { realpathSync } from 'node:fs';
+import type { Server as NetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { acceptOne, listenOnce, serveBuild, DEFAULT_WORKER_LIMITS } from '../protocol/index.js';
+import type { IsolationReport } from '../enclave/types.js';
+import { startWorker } from './start.js';
+import type { WorkerOptions } from './start.js';
+import { WORKER_VERSION } from './version.js';
+
+/** How long the worker waits for its one client. */
+export const ACCEPT_TIMEOUT_MS = 10 * 60 * 1000;
+
+export const EXIT_DELIVERED = 0;
+export const EXIT_REFUSED = 1;
+export const EXIT_SESSION_FAILED = 2;
+export const EXIT_START_FAILED = 3;
+
+function log(line: string): void {
+  process.stderr.write(`tee-compile-worker: ${line}\n`);
+}
+
+/** Parses the worker's command line; throws a TypeError naming the flag. */
+export function parseWorkerArgs(argv: string[]): WorkerOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: 'string' },
+      nsm: { type: 'string' },
+      'nsm-helper': { type: 'string', default: '/usr/local/bin/tee-nsm' },
+      image: { type: 'string' },
+      workspace: { type: 'string' },
+      'simulated-role': { type: 'string' },
+      'simulated-instance-id': { type: 'string' },
+      'enclave-id': { type: 'string' },
+    },
+  });
+  const need = (k: 'listen' | 'nsm' | 'image' | 'workspace'): string => {
+    const v = values[k];
+    if (v === undefined || v === '') throw new TypeError(`--${k} is required`);
+    return v;
+  };
+  const nsm = need('nsm');
+  if (nsm !== 'device' && nsm !== 'simulated')
+    throw new TypeError(`--nsm must be device or simulated (got ${nsm})`);
+  const listen = need('listen');
+  let listenOn: WorkerOptions['listen'];
+  if (listen === 'ipc') listenOn = { kind: 'ipc' };
+  else {
+    const m = /^(.+):(\d{1,5})$/.exec(listen);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !(port >= 0 && port <= 65535))
+      throw new TypeError(`--listen must be host:port or ipc (got ${listen})`);
+    listenOn = { kind: 'tcp', host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+  }
+  const o: WorkerOptions = {
+    listen: listenOn,
+    nsm:
+      nsm === 'device' ? { kind: 'device', helper: values['nsm-helper'] } : { kind: 'simulated' },
+    imageFile: need('image'),
+    workspace: need('workspace'),
+  };
+  if (values['simulated-role'] !== undefined) o.simulatedRole = values['simulated-role'];
+  if (values['simulated-instance-id'] !== undefined)
+    o.simulatedInstanceId = values['simulated-instance-id'];
+  if (values['enclave-id'] !== undefined) o.enclaveId = values['enclave-id'];
+  return o;
+}
+
+/** The listening socket handed over by the local backend, with its isolation report. */
+function receiveHandle(): Promise<{
+  server: NetServer;
+  isolation: IsolationReport;
+}> {
+  return new Promise((resolve, reject) => {
+    if (process.send === undefined) {
+      reject(
+        new TypeError(
+          '--listen ipc needs an IPC channel (the local backend starts the worker with one)',
+        ),
+      );
+      return;
+    }
+    process.on('message', (m: unknown, handle: unknown) => {
+      const msg = m as { type?: unknown; isolation?: IsolationReport } | null;
+      if (msg?.type === 'listen' && handle && typeof (handle as { on?: unknown }).on === 'function')
+        resolve({
+          server: handle as NetServer,
+          isolation: msg.isolation ?? ({} as IsolationReport),
+        });
+    });
+    process.send({ type: 'ready' });
+  });
+}
+
+/** Runs the worker; resolves with its exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let opts: WorkerOptions;
+  try {
+    opts = parseWorkerArgs(argv);
+  } catch (e) {
+    log(`usage: ${(e as Error).message}`);
+    return EXIT_START_FAILED;
+  }
+  let ready;
+  let server: NetServer;
+  try {
+    if (opts.listen.kind === 'ipc') {
+      // Ask for the socket first: the backend opens it while the NSM is prepared.
+      const handle = receiveHandle();
+      ready = await startWorker(opts, async () => (await handle).isolation);
+      server = (await handle).server;
+      process.send?.({ type: 'listening' });
+    } else {
+      ready = await startWorker(opts);
+      server = await listenOnce(opts.listen.host, opts.listen.port);
+      log(`listening on ${opts.listen.host}:${opts.listen.port}`);
+    }
+  } catch (e) {
+    log(`cannot start: ${(e as Error).message}`);
+    return EXIT_START_FAILED;
+  }
+  let ws;
+  try {
+    ws = await acceptOne(server, {
+      maxPayload: DEFAULT_WORKER_LIMITS.maxFrameBytes,
+      timeoutMs: ACCEPT_TIMEOUT_MS,
+    });
+  } catch (e) {
+    log(`no client: ${(e as Error).message}`);
+    return EXIT_SESSION_FAILED;
+  }
+  const outcome = await serveBuild(
+    ws,
+    { worker: `tee-compile-worker/${WORKER_VERSION}`, image: ready.image },
+    ready.handler,
+  );
+  if (outcome.ok) {
+    log(`build delivered (${outcome.subjects} outputs)`);
+    return EXIT_DELIVERED;
+  }
+  log(
+    `build ended: ${outcome.code}: ${outcome.message}${outcome.sentToClient ? '' : ' (the client was not told)'}`,
+  );
+  return outcome.sentToClient ? EXIT_REFUSED : EXIT_SESSION_FAILED;
+}
+
+function isEntryPoint(): boolean {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(EXIT_START_FAILED);
+    },
+  );
+}
