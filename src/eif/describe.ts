@@ -5,7 +5,7 @@
 import type { EifDescription } from './reader.js';
 import type { Json } from './metadata.js';
 import { describeMetadata } from './metadata.js';
-import type { SigningCertificateInfo } from './signature.js';
+import type { SigningCertificateInfo } from './certificate.js';
 
 /** `Debug` of sha2's `Sha384`, which nitro-cli prints as the hash algorithm. */
 export const HASH_ALGORITHM = 'Sha384 { ... }';

@@ -24,7 +24,8 @@ export {
   encodePcrPayload,
   pemToDer,
 } from './signature.js';
-export type { CoseAlgorithm, SigningCertificateInfo } from './signature.js';
+export type { CoseAlgorithm } from './signature.js';
+export type { SigningCertificateInfo } from './certificate.js';
 export { MAX_CMDLINE_SIZE, READ_CHUNK_SIZE, bytesSource, describeEif } from './reader.js';
 export type {
   DescribeEifOptions,

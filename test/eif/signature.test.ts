@@ -15,9 +15,9 @@ import {
   encodePcrPayload,
   encodeProtectedHeader,
   encodeSignatureSection,
-  opensslTime,
   sigStructure,
 } from '../../src/eif/signature.js';
+import { opensslTime } from '../../src/eif/certificate.js';
 import { fromHex } from '../../src/util/hex.js';
 import { TEST_METADATA, enc, rawEif, soundSections } from '../support/eif-build.js';
 import type { TestSigningIdentity } from '../support/eif-signing.js';
