@@ -3,17 +3,16 @@
  * hashes, time and trust anchors as parameters. The checks run in a fixed order and each refusal
  * has its own code, so that a user can tell what was wrong from the code alone.
  */
-import type { VerifyAttestationOptions } from '../attestation/index.js';
-import { AWS_NITRO_ROOT_G1, SIMULATION_ROOT, verifyAttestation } from '../attestation/index.js';
-import type { AttestationDocument, TrustAnchor } from '../attestation/types.js';
+import type { AttestationDocument } from '../attestation/types.js';
 import { ArchiveError } from '../archive/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { BundleError, readBundle } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
 import { parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/types.js';
-import { fromHex, toHex } from '../util/hex.js';
-import { sha256, sha256Hex } from './digest.js';
+import { toHex } from '../util/hex.js';
+import { checkAttestation } from './attestation-check.js';
+import { sha256Hex } from './digest.js';
 import { VerifyError, isVerifyError } from './errors.js';
 import { normaliseRepository, sameCommit, sameRepository } from './source.js';
 import type {
@@ -86,53 +85,6 @@ function trustedImagesFor(
     if (img.pcr0 === null || img.pcr1 === null || img.pcr2 === null) return false;
     return same({ pcr0: img.pcr0, pcr1: img.pcr1, pcr2: img.pcr2 }, m);
   });
-}
-
-/**
- * Checks the attestation (AWS Nitro docs, attestation_process.md §3): chain at the document's own
- * timestamp, signature, user_data = SHA-256 of provenance.json as in the bundle, nonce, age, debug.
- */
-async function checkAttestation(
-  contents: BundleContents,
-  policy: TrustPolicy,
-  opts: VerifyOptions,
-): Promise<{ document: AttestationDocument; simulated: boolean; debug: boolean }> {
-  const base: VerifyAttestationOptions = {
-    now: opts.now,
-    expectedUserData: await sha256(contents.provenance),
-    allowDebug: policy.allowDebug,
-  };
-  if (policy.nonce !== undefined) base.expectedNonce = fromHex(policy.nonce, 'nonce');
-  if (policy.maxAgeSeconds !== undefined) base.maxAgeSeconds = policy.maxAgeSeconds;
-  if (opts.cache !== undefined) base.cache = opts.cache;
-  const anchors: TrustAnchor[] = policy.allowSimulated
-    ? [AWS_NITRO_ROOT_G1, SIMULATION_ROOT]
-    : [AWS_NITRO_ROOT_G1];
-  const r = await verifyAttestation(contents.attestation, { ...base, trustAnchors: anchors });
-  if (!r.ok) {
-    if (r.code === 'CHAIN_UNTRUSTED_ROOT' && !policy.allowSimulated) {
-      // Say why precisely when the document is a genuine simulation: the user forgot the flag, or
-      // someone passes a simulated bundle off as a real one.
-      // Chain and signature only: any other expectation failing must not hide that it is simulated.
-      const sim = await verifyAttestation(contents.attestation, {
-        trustAnchors: [SIMULATION_ROOT],
-        allowDebug: true,
-      });
-      if (sim.ok) {
-        throw new VerifyError(
-          'SIMULATED_NOT_ALLOWED',
-          'the attestation is SIMULATED (signed by the software NSM under the simulation root, not by AWS Nitro hardware); refused without allowSimulated (--allow-simulated)',
-        );
-      }
-    }
-    throw new VerifyError(r.code, `attestation refused: ${r.message}`, { path: attPath(r.path) });
-  }
-  const simulated = r.trustAnchor.name === SIMULATION_ROOT.name;
-  return { document: r.document, simulated, debug: r.debug };
-}
-
-function attPath(p: string | undefined): string {
-  return p === undefined ? 'attestation' : `attestation.${p}`;
 }
 
 function checkSubjectNames(st: ProvenanceStatement): void {

@@ -5,14 +5,10 @@
  */
 export * from './types.js';
 export { VerifyError, isVerifyError } from './errors.js';
-export {
-  MAX_NONCE_BYTES,
-  MAX_POLICY_BYTES,
-  buildTrustPolicy,
-  parsePcrFlags,
-  parsePolicy,
-} from './policy.js';
-export type { PolicyFlags, PolicyParseOptions, TrustPolicyInput } from './policy.js';
+export { MAX_POLICY_BYTES, buildTrustPolicy, parsePolicy } from './policy.js';
+export type { PolicyParseOptions, TrustPolicyInput } from './policy.js';
+export { MAX_NONCE_BYTES, parsePcrFlags } from './policy-flags.js';
+export type { PolicyFlags } from './policy-flags.js';
 export {
   IAM_ROLE_ARN_RE,
   MAX_MIN_BUILDERS,

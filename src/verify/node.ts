@@ -7,7 +7,7 @@ import { fileChunks } from '../archive/node.js';
 import { ImageCatalogError, trustedImages } from '../enclave/images.js';
 import { loadImageCatalog } from '../enclave/images-node.js';
 import { VerifyError } from './errors.js';
-import type { PolicyFlags } from './policy.js';
+import type { PolicyFlags } from './policy-flags.js';
 import { MAX_POLICY_BYTES, buildTrustPolicy } from './policy.js';
 import type { TrustPolicy, TrustedImage } from './types.js';
 

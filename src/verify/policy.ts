@@ -8,31 +8,14 @@ import { pcr3ForIamRole } from '../attestation/index.js';
 import { toHex } from '../util/hex.js';
 import { VerifyError } from './errors.js';
 import type { PolicyFile } from './policy-schema.js';
-import { MAX_MIN_BUILDERS, PCR_HEX_RE, policyFileSchema } from './policy-schema.js';
-import { isFullCommit, normaliseRepository } from './source.js';
+import type { PolicyFlags } from './policy-flags.js';
+import { applyFlags } from './policy-flags.js';
+import { policyFileSchema } from './policy-schema.js';
+import { normaliseRepository } from './source.js';
 import type { TrustPolicy, TrustedBuilder, TrustedImage } from './types.js';
 
 /** Largest policy file read. */
 export const MAX_POLICY_BYTES = 1024 * 1024;
-/** Largest nonce the NSM accepts (bytes). */
-export const MAX_NONCE_BYTES = 512;
-
-/** Policy settings given as flags (CLI), inputs (action) or configuration (agent). */
-export interface PolicyFlags {
-  /** `--nonce <hex>`: expected attestation nonce. */
-  nonce?: string;
-  /** `--commit <sha>`: expected source commit (full id); overrides the file. */
-  commit?: string;
-  /** `--repo <url>`: expected repository; overrides the file. */
-  repository?: string;
-  /** `--pcr <i>=<hex>` (repeatable): extra PCR expectations; extend and override the file's. */
-  pcrs?: readonly string[];
-  /** `--min-builders <k>`: overrides the file. */
-  minBuilders?: number | string;
-  /** `--allow-simulated`, `--allow-debug`: can only turn these on. */
-  allowSimulated?: boolean;
-  allowDebug?: boolean;
-}
 
 export interface PolicyParseOptions {
   /** Trusted images when the file lists none; their simulated measurements complete the file's. */
@@ -208,84 +191,6 @@ function valueAt(data: unknown, path: string): unknown {
     v = (v as Record<string, unknown>)[k];
   }
   return v;
-}
-
-function flagError(flag: string, message: string): VerifyError {
-  return new VerifyError('POLICY_INVALID', `${flag}: ${message}`, { path: flag });
-}
-
-/** Parses `--pcr <i>=<hex>` values into index -> lower-case hex. */
-export function parsePcrFlags(values: readonly string[]): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const v of values) {
-    const m = /^([0-9]{1,2})=(?:0x)?([0-9a-fA-F]+)$/.exec(v);
-    const index = m === null ? NaN : Number(m[1]);
-    if (m === null || index > 31) {
-      throw flagError(
-        '--pcr',
-        `expected <index>=<hex> with an index 0-31, got ${JSON.stringify(v)}`,
-      );
-    }
-    if (!PCR_HEX_RE.test(m[2]!)) {
-      throw flagError('--pcr', `PCR${index}: expected 96 hex digits (a SHA-384 PCR value)`);
-    }
-    out.set(index, m[2]!.toLowerCase());
-  }
-  return out;
-}
-
-function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
-  if (flags.nonce !== undefined) {
-    const n = flags.nonce.replace(/^0x/i, '');
-    if (!/^(?:[0-9a-fA-F]{2})+$/.test(n) || n.length / 2 > MAX_NONCE_BYTES) {
-      throw flagError(
-        '--nonce',
-        `expected hex (an even number of hex digits, at most ${MAX_NONCE_BYTES} bytes)`,
-      );
-    }
-    policy.nonce = n.toLowerCase();
-  }
-  if (flags.commit !== undefined) {
-    if (!isFullCommit(flags.commit)) {
-      throw flagError(
-        '--commit',
-        'expected a full commit id (40 or 64 hex digits; abbreviated ids are not accepted)',
-      );
-    }
-    policy.source = { ...policy.source, commit: flags.commit.toLowerCase() };
-  }
-  if (flags.repository !== undefined) {
-    const repo = normaliseRepository(flags.repository);
-    if (repo === null) {
-      throw flagError('--repo', 'expected a repository URL like https://github.com/owner/repo');
-    }
-    policy.source = { ...policy.source, repository: repo };
-  }
-  if (flags.pcrs !== undefined && flags.pcrs.length > 0) {
-    const merged = new Map(policy.pcrs ?? []);
-    for (const [i, v] of parsePcrFlags(flags.pcrs)) merged.set(i, v);
-    policy.pcrs = merged;
-  }
-  if (flags.minBuilders !== undefined) {
-    const k =
-      typeof flags.minBuilders === 'number'
-        ? flags.minBuilders
-        : /^[0-9]+$/.test(flags.minBuilders)
-          ? Number(flags.minBuilders)
-          : NaN;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_MIN_BUILDERS) {
-      throw flagError('--min-builders', `expected a whole number from 1 to ${MAX_MIN_BUILDERS}`);
-    }
-    if (policy.builders !== undefined && k > policy.builders.length) {
-      throw flagError(
-        '--min-builders',
-        `asks for ${k} agreeing builders but the policy trusts only ${policy.builders.length}`,
-      );
-    }
-    policy.minBuilders = k;
-  }
-  if (flags.allowSimulated === true) policy.allowSimulated = true;
-  if (flags.allowDebug === true) policy.allowDebug = true;
 }
 
 /** Inputs of `buildTrustPolicy`. */
