@@ -1,12 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { NsmClient, SIMULATION_ROOT, verifyAttestation } from '../../src/attestation/index.js';
+import { SoftwareNsm } from '../../src/attestation/software-nsm.js';
+import { findImage } from '../../src/enclave/images.js';
+import { loadImageCatalog } from '../../src/enclave/images-node.js';
 import { encodeCbor } from '../../src/eif/cbor.js';
+import { HelperNsmTransport } from '../../src/worker/nsm-device.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
 
 const run = promisify(execFile);
@@ -186,6 +194,55 @@ describe('tee-nsm (NSM device helper)', () => {
       expect(r.stderr).toContain('cannot write the response');
     } finally {
       closeSync(full);
+    }
+  });
+
+  it('when relayed to the software NSM, the worker transport gets a document that verifies with the image PCRs', async () => {
+    const image = findImage(await loadImageCatalog(), { language: 'rust' });
+    const pcrs = new Map([
+      [0, fromHex(image.simulated.pcr0)],
+      [1, fromHex(image.simulated.pcr1)],
+      [2, fromHex(image.simulated.pcr2)],
+    ]);
+    const nsm = await SoftwareNsm.create({ pcrs });
+    const socket = join(dir, 'nsm.sock');
+    // One framed request per connection: u32 big-endian length, then the CBOR (see nsm-shim.c).
+    const server: Server = createServer((c) => {
+      let buf = Buffer.alloc(0);
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length < 4 || buf.length < 4 + buf.readUInt32BE(0)) return;
+        void nsm.request(new Uint8Array(buf.subarray(4, 4 + buf.readUInt32BE(0)))).then((r) => {
+          const head = Buffer.alloc(4);
+          head.writeUInt32BE(r.length);
+          c.end(Buffer.concat([head, r]));
+        });
+      });
+    });
+    await new Promise<void>((res) => server.listen(socket, res));
+    try {
+      // The worker spawns the helper by path; this wrapper adds the driver stand-in to it.
+      const wrapper = join(dir, 'tee-nsm-relayed');
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\nLD_PRELOAD='${shim}' TEE_NSM_SHIM_SOCKET='${socket}' TEE_NSM_SHIM_LOG='${join(dir, 'relay.log')}' exec '${helper}'\n`,
+      );
+      await chmod(wrapper, 0o755);
+      const client = new NsmClient(new HelperNsmTransport(wrapper));
+      const nonce = new Uint8Array(randomBytes(32));
+      const userData = new Uint8Array(createHash('sha256').update('provenance.json').digest());
+      const doc = await client.attest({ nonce, userData });
+      const r = await verifyAttestation(doc, {
+        trustAnchors: [SIMULATION_ROOT],
+        expectedNonce: nonce,
+        expectedUserData: userData,
+        expectedPcrs: pcrs,
+      });
+      expect(r.ok).toBe(true);
+      expect((await client.describePcr(0)).data).toEqual(pcrs.get(0));
+      expect(await readFile(join(dir, 'relay.log'), 'utf8')).not.toContain('error=');
+    } finally {
+      await new Promise((res) => server.close(res));
     }
   });
 

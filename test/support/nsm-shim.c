@@ -9,6 +9,9 @@
  * Environment:
  *   TEE_NSM_SHIM_MODE      ok (default) | enoent | eacces | emsgsize | eio | badlen
  *   TEE_NSM_SHIM_RESPONSE  hex of the response CBOR (ok mode)
+ *   TEE_NSM_SHIM_SOCKET    instead of a fixed response, relay the request to a Unix socket
+ *                          (frame: u32 big-endian length, then the bytes; the answer likewise),
+ *                          where a test serves it with the software NSM
  *   TEE_NSM_SHIM_LOG       file the shim appends what it saw to (key=value lines)
  */
 #define _GNU_SOURCE
@@ -20,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #define NSM_IOCTL 0xC0200A00UL
 #define NSM_REQUEST_MAX_SIZE 0x1000
@@ -106,6 +112,38 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap) {
   return n;
 }
 
+
+static int io_all(int fd, uint8_t *buf, size_t len, int writing) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = writing ? write(fd, buf + done, len - done) : read(fd, buf + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+/* Sends the request to the socket at `path` and reads the answer into `out`; returns its length
+ * or -1. */
+static long relay(const char *path, const uint8_t *req, uint32_t len, uint8_t *out, size_t cap) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+  uint8_t head[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+  long result = -1;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 && io_all(fd, head, 4, 1) == 0 &&
+      io_all(fd, (uint8_t *)req, len, 1) == 0 && io_all(fd, head, 4, 0) == 0) {
+    uint32_t n = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
+    if (n <= cap && io_all(fd, out, n, 0) == 0) result = (long)n;
+  }
+  close(fd);
+  return result;
+}
+
 typedef int (*ioctl_fn)(int, unsigned long, ...);
 
 int ioctl(int fd, unsigned long request, ...) {
@@ -150,8 +188,20 @@ int ioctl(int fd, unsigned long request, ...) {
   logf_("request=%s\n", line);
 
   static uint8_t resp[0x10000];
-  const char *hex = getenv("TEE_NSM_SHIM_RESPONSE");
-  size_t n = hex == NULL ? 0 : unhex(hex, resp, sizeof resp);
+  size_t n;
+  const char *sock = getenv("TEE_NSM_SHIM_SOCKET");
+  if (sock != NULL) {
+    long got = relay(sock, req, (uint32_t)req_len, resp, sizeof resp);
+    if (got < 0) {
+      logf_("error=relay to %s failed\n", sock);
+      errno = EIO;
+      return -1;
+    }
+    n = (size_t)got;
+  } else {
+    const char *hex = getenv("TEE_NSM_SHIM_RESPONSE");
+    n = hex == NULL ? 0 : unhex(hex, resp, sizeof resp);
+  }
   size_t written = n < resp_len ? n : (size_t)resp_len;
   memcpy((void *)(uintptr_t)resp_addr, resp, written);
   raw[3] = strcmp(mode(), "badlen") == 0 ? resp_len + 1 : written;
