@@ -32,7 +32,7 @@ export async function makeSigningIdentity(
 ): Promise<TestSigningIdentity> {
   const p = PARAMS[algorithm];
   const alg = { name: 'ECDSA', namedCurve: p.namedCurve, hash: p.hash };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']));
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: subject,
