@@ -83,6 +83,8 @@ export interface LocalBackendOptions {
   env?: NodeJS.ProcessEnv;
   /** Each line the worker writes to its stdout/stderr (diagnostics, not the build log). */
   onWorkerOutput?: (line: string) => void;
+  /** The util-linux `unshare` binary (default: from PATH). */
+  unshare?: string;
 }
 
 /** Messages of the backend <-> worker IPC channel (local backend only). */
@@ -152,7 +154,7 @@ export class LocalBackend implements EnclaveBackend {
       throw new EnclaveError('ENCLAVE_SPEC_INVALID', 'the local backend has no debug mode', {
         path: 'debug',
       });
-    const probe = await probeSandbox();
+    const probe = await probeSandbox(this.opts.unshare);
     if (probe.level === 'none' && !this.opts.allowUnisolated)
       throw new EnclaveError(
         'ISOLATION_UNAVAILABLE',
@@ -204,6 +206,7 @@ export class LocalBackend implements EnclaveBackend {
         workspace,
         workspaceTarget: this.workspacePath,
         hideDir: buildsDir,
+        ...(this.opts.unshare !== undefined ? { unshare: this.opts.unshare } : {}),
         env: this.opts.env ?? process.env,
         ...(this.opts.onWorkerOutput ? { onOutput: this.opts.onWorkerOutput } : {}),
       });
@@ -295,6 +298,7 @@ interface LaunchOptions {
   workspace: string;
   workspaceTarget: string;
   hideDir: string;
+  unshare?: string;
   env: NodeJS.ProcessEnv;
   onOutput?: (line: string) => void;
 }
@@ -345,6 +349,7 @@ class LocalEnclave implements Enclave {
       workspaceTarget: o.workspaceTarget,
       hideDir: o.hideDir,
       command: worker,
+      ...(o.unshare !== undefined ? { unshare: o.unshare } : {}),
     });
     if (this.memory.kind === 'rlimit')
       argv = ['prlimit', `--as=${this.memory.limitBytes}`, '--', ...argv];

@@ -38,7 +38,9 @@ const USER_FLAGS = ['--user', '--map-root-user'];
 
 /**
  * Runs in the new namespaces before the worker: loopback up, workspace bound on the fixed path,
- * other builds hidden, then exec. Arguments: workspace source, fixed path, directory to hide.
+ * other builds hidden, then the worker. Arguments: workspace source, fixed path, directory to
+ * hide. The shell stays as the namespace's init and exits with the worker's status (128+n when a
+ * signal killed it): `unshare --fork` itself reports a killed child only as status 1.
  */
 export const SANDBOX_SETUP_SCRIPT = [
   'set -e',
@@ -46,7 +48,7 @@ export const SANDBOX_SETUP_SCRIPT = [
   'mount --bind "$1" "$2"',
   'mount -t tmpfs -o size=64k,mode=0700 tee-compile-hidden "$3"',
   'shift 3',
-  'exec "$@"',
+  '"$@"',
 ].join('\n');
 
 function run(argv: string[]): Promise<{ code: number | null; stderr: string }> {
@@ -59,32 +61,33 @@ function run(argv: string[]): Promise<{ code: number | null; stderr: string }> {
   });
 }
 
-let cached: Promise<SandboxProbe> | undefined;
+const cached = new Map<string, Promise<SandboxProbe>>();
 
-/** Finds the strongest sandbox the OS grants (once per process). */
-export function probeSandbox(): Promise<SandboxProbe> {
-  cached ??= (async (): Promise<SandboxProbe> => {
-    const probe = ['/bin/sh', '-c', 'ip link set lo up'];
-    const user = await run(['unshare', ...USER_FLAGS, ...NS_FLAGS, '--', ...probe]);
-    if (user.code === 0) return { level: 'userns', notes: [] };
-    const notes = [`user namespace refused: ${user.stderr || `exit ${user.code}`}`];
-    if (process.geteuid?.() === 0) {
-      const root = await run(['unshare', ...NS_FLAGS, '--', ...probe]);
-      if (root.code === 0) {
-        notes.push('namespaces made as root without a user namespace: the build runs as host root');
-        return { level: 'rootns', notes };
-      }
-      notes.push(`namespaces refused: ${root.stderr || `exit ${root.code}`}`);
-      return { level: 'none', notes, refusal: root.stderr || user.stderr };
-    }
-    return { level: 'none', notes, refusal: user.stderr };
-  })();
-  return cached;
+/** Finds the strongest sandbox the OS grants (once per process and `unshare` binary). */
+export function probeSandbox(unshare = 'unshare'): Promise<SandboxProbe> {
+  let probed = cached.get(unshare);
+  if (probed === undefined) {
+    probed = probe(unshare);
+    cached.set(unshare, probed);
+  }
+  return probed;
 }
 
-/** Forgets the probe (tests that change the environment). */
-export function resetSandboxProbe(): void {
-  cached = undefined;
+async function probe(unshare: string): Promise<SandboxProbe> {
+  const check = ['/bin/sh', '-c', 'ip link set lo up'];
+  const user = await run([unshare, ...USER_FLAGS, ...NS_FLAGS, '--', ...check]);
+  if (user.code === 0) return { level: 'userns', notes: [] };
+  const notes = [`user namespace refused: ${user.stderr || `exit ${user.code}`}`];
+  if (process.geteuid?.() === 0) {
+    const root = await run([unshare, ...NS_FLAGS, '--', ...check]);
+    if (root.code === 0) {
+      notes.push('namespaces made as root without a user namespace: the build runs as host root');
+      return { level: 'rootns', notes };
+    }
+    notes.push(`namespaces refused: ${root.stderr || `exit ${root.code}`}`);
+    return { level: 'none', notes, refusal: root.stderr || user.stderr };
+  }
+  return { level: 'none', notes, refusal: user.stderr };
 }
 
 export interface SandboxCommandOptions {
@@ -96,13 +99,15 @@ export interface SandboxCommandOptions {
   hideDir: string;
   /** The worker's command line. */
   command: string[];
+  /** The `unshare` binary (default from PATH). */
+  unshare?: string;
 }
 
 /** The command line that starts `command` in the sandbox of `level`. */
 export function sandboxCommand(level: SandboxLevel, o: SandboxCommandOptions): string[] {
   if (level === 'none') return o.command;
   return [
-    'unshare',
+    o.unshare ?? 'unshare',
     ...(level === 'userns' ? USER_FLAGS : []),
     ...NS_FLAGS,
     '--',

@@ -1,8 +1,220 @@
+/**
+ * `tee-compile build [dir] --local …`: builds the committed source of the repository holding
+ * `dir` inside a single-use enclave and writes the attested bundle. A thin layer over
+ * `runBuild` (src/client/run-build.ts): flags in, progress to stderr, the result to stdout.
+ */
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isArchiveError } from '../../archive/index.js';
+import { isAttestationError } from '../../attestation/index.js';
+import { isBundleError } from '../../bundle/index.js';
+import type { BuildEvent, BuildResult } from '../../client/run-build.js';
+import { runBuild } from '../../client/run-build.js';
+import { isEnclaveError } from '../../enclave/errors.js';
+import { ImageCatalogError } from '../../enclave/images.js';
+import { loadImageCatalog } from '../../enclave/images-node.js';
+import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
+import { isProvenanceError } from '../../provenance/index.js';
+import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, isProtocolError, isWorkerError } from '../../protocol/index.js';
+import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
-import { EXIT_USAGE, writeLine } from '../io.js';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 
-/** `tee-compile build` (not yet available in this version). */
-export function run(_args: string[], io: CliIo): Promise<number> {
-  writeLine(io.stderr, 'tee-compile build: not available yet');
-  return Promise.resolve(EXIT_USAGE);
+const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
+    [--simulated-role <arn>] [--allow-dirty] [--allow-unisolated] [--json]
+
+Builds the committed source of the git repository holding <dir> (default: the current directory)
+inside a fresh, single-use enclave, and writes the attested bundle (provenance.json,
+attestation.cbor, build.log, artifacts/). <dir> may be a subdirectory: its build.json is used and
+the command runs there (the path is recorded). The worker re-checks every input: the tree and
+commit ids, each dependency against the lockfile; the build has no network.
+
+  --local                  the local backend: a sandboxed process (network, mount and pid
+                           namespaces, memory cgroup) attesting with the software NSM; its
+                           bundles say SIMULATED and verify only with --allow-simulated
+  --config <file>          build.json to use (default: <dir>/build.json)
+  --nonce <hex>            the nonce to bind the attestation to, ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes
+                           (default: 32 random bytes, printed)
+  --out <file>             where to write the bundle (default: <dir name>.bundle.tar.gz)
+  --simulated-role <arn>   IAM role whose PCR3 the local backend reports
+                           (default: ${DEFAULT_SIMULATED_ROLE})
+  --allow-dirty            build the committed tree even when the work tree has changes
+  --allow-unisolated       build without namespaces when the OS refuses them (recorded)
+  --json                   print one JSON object with the result
+
+Progress and the build log go to stderr. Exit status: 0 built; 1 the build or a check failed;
+2 usage or I/O error.`;
+
+const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_UNREADABLE']);
+
+function parseNonce(hex: string): Uint8Array {
+  const t = hex.startsWith('0x') ? hex.slice(2) : hex;
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(t)) throw new UsageError('--nonce must be hex (an even number of digits)');
+  const n = t.length / 2;
+  if (n < MIN_NONCE_BYTES || n > MAX_NONCE_BYTES)
+    throw new UsageError(`--nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${n})`);
+  return new Uint8Array(Buffer.from(t, 'hex'));
+}
+
+const ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+/** Writes progress to stderr: phases, the build log, and what the enclave is. */
+function progress(io: CliIo): (e: BuildEvent) => void {
+  const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
+  return (e) => {
+    switch (e.type) {
+      case 'prepared':
+        say(
+          `source ${e.source.repository ?? '(no remote)'} commit ${e.source.commit ?? '-'} tree ${e.source.tree}` +
+            (e.workdir === '.' ? '' : ` (workdir ${e.workdir})`),
+        );
+        if (e.source.dirty) say('the work tree has uncommitted changes: building the committed tree only');
+        say(`${e.language}, ${e.dependencies} locked dependencies, ${e.inputBytes} bytes of input`);
+        break;
+      case 'enclave':
+        if (e.state === 'running' && e.isolation)
+          say(
+            `enclave ${e.id ?? ''} running (${e.isolation.backend}: network ${e.isolation.network}, filesystem ${e.isolation.filesystem}, memory ${e.isolation.memory})`,
+          );
+        break;
+      case 'phase':
+        say(`${e.phase}${e.detail && e.phase !== 'building' ? `: ${e.detail}` : ''}`);
+        break;
+      case 'log':
+        for (const l of e.lines) writeLine(io.stderr, `  | ${l}`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+function printResult(io: CliIo, r: BuildResult, json: boolean): void {
+  if (json) {
+    writeLine(
+      io.stdout,
+      JSON.stringify(
+        {
+          bundle: r.bundle.path,
+          bundleSha256: r.bundle.sha256,
+          subjects: r.subjects.map((s) => ({ name: s.name, digest: { sha256: s.sha256 } })),
+          source: {
+            repository: r.source.repository,
+            commit: r.source.commit,
+            tree: r.source.tree,
+            workdir: r.source.workdir,
+          },
+          nonce: r.nonce,
+          image: r.image,
+          builder: { pcr3: r.builderPcr3 },
+          simulated: r.simulated,
+          isolation: r.isolation,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  for (const s of r.subjects) writeLine(io.stdout, `sha256:${s.sha256}  ${s.name}`);
+  writeLine(io.stdout, `bundle  ${r.bundle.path}`);
+  writeLine(io.stdout, `source  ${r.source.commit ?? '-'} (tree ${r.source.tree})`);
+  writeLine(io.stdout, `nonce   ${r.nonce}`);
+  writeLine(io.stdout, `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: local backend, software NSM)' : ''}`);
+}
+
+/** Prints a failure; returns the exit status. */
+function failure(io: CliIo, err: unknown): number {
+  if (!(err instanceof TeeCompileError)) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      writeLine(io.stderr, `tee-compile build: ${(err as Error).message}`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  const known =
+    isWorkerError(err) ||
+    isProtocolError(err) ||
+    isEnclaveError(err) ||
+    isProvenanceError(err) ||
+    isArchiveError(err) ||
+    isBundleError(err) ||
+    isAttestationError(err) ||
+    err instanceof ImageCatalogError;
+  if (!known) throw err;
+  writeLine(io.stderr, `tee-compile build: ${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`);
+  if (isWorkerError(err) && err.logTail && err.logTail.length > 0) {
+    writeLine(io.stderr, 'tee-compile build: last lines of the build log:');
+    for (const l of err.logTail) writeLine(io.stderr, `  | ${l}`);
+  }
+  return EXIT_CODES_USAGE.has(err.code) ? EXIT_USAGE : EXIT_REFUSED;
+}
+
+/** `tee-compile build`. */
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      local: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      nonce: { type: 'string' },
+      out: { type: 'string' },
+      'simulated-role': { type: 'string' },
+      'allow-dirty': { type: 'boolean', default: false },
+      'allow-unisolated': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    writeLine(io.stdout, USAGE);
+    return EXIT_OK;
+  }
+  if (positionals.length > 1) throw new UsageError(`one project directory at most (got ${positionals.length})`);
+  if (!values.local)
+    throw new UsageError('choose where to build: --local (the nitro backend runs through the agent on a Nitro host)');
+  const role = values['simulated-role'] ?? DEFAULT_SIMULATED_ROLE;
+  if (!ARN.test(role)) throw new UsageError(`--simulated-role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${role}`);
+  const nonce = values.nonce !== undefined ? parseNonce(values.nonce) : undefined;
+  const dir = resolve(io.cwd, positionals[0] ?? '.');
+  const out = resolve(io.cwd, values.out ?? `${basename(dir)}.bundle.tar.gz`);
+  const config = values.config !== undefined ? resolve(io.cwd, values.config) : undefined;
+
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const catalog = await loadImageCatalog();
+    const workerEntry = io.env.TEE_COMPILE_WORKER;
+    const backend = new LocalBackend({
+      catalog,
+      simulatedRole: role,
+      allowUnisolated: values['allow-unisolated'],
+      ...(workerEntry ? { workerEntry } : {}),
+      env: io.env,
+    });
+    const onEvent = progress(io);
+    if (nonce === undefined) writeLine(io.stderr, 'tee-compile: no --nonce given: using a random one (printed with the result)');
+    const result = await runBuild({
+      dir,
+      out,
+      backend,
+      catalog,
+      ...(config !== undefined ? { configFile: config } : {}),
+      ...(nonce !== undefined ? { nonce } : {}),
+      allowDirty: values['allow-dirty'],
+      env: io.env,
+      onEvent,
+      signal: abort.signal,
+    });
+    printResult(io, result, values.json);
+    return EXIT_OK;
+  } catch (err) {
+    return failure(io, err);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
