@@ -194,11 +194,20 @@ function time(r: DerReader, el: DerElement): number {
     number,
     number,
   ];
-  const t = Date.UTC(year, mo - 1, d, h, mi, sec);
-  const back = new Date(t);
-  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59)
+  // setUTCFullYear, unlike Date.UTC, does not map years 0..99 to 1900..1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo - 1, d);
+  date.setUTCHours(h, mi, sec, 0);
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== mo - 1 ||
+    date.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    sec > 59
+  )
     r.malformed(`validity time ${JSON.stringify(s)} is not a real date`);
-  return t;
+  return date.getTime();
 }
 
 function publicKeyInfo(

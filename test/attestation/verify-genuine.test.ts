@@ -390,3 +390,24 @@ describe('verifyAttestation with a chain cache', () => {
     ).rejects.toThrow(TypeError);
   });
 });
+
+describe('verifyAttestation caller mistakes (TypeErrors, not refusals)', () => {
+  const { bytes } = genuine('doc-anjuna-1.cbor');
+
+  it.each([
+    [
+      'a trust anchor that is not a certificate',
+      { trustAnchors: [{ name: 'junk', der: Uint8Array.of(1, 2) }] },
+    ],
+    ['no trust anchor at all', { trustAnchors: [] }],
+    ['a PCR index of 32', { expectedPcrs: new Map([[32, new Uint8Array(48)]]) }],
+    ['a time that is not a number', { at: Number.NaN }],
+    ['a negative clock tolerance', { now: 0, clockToleranceMs: -1 }],
+  ])('when given %s, it rejects with a TypeError', async (_what, opts) => {
+    await expect(verifyAttestation(bytes, opts)).rejects.toThrow(TypeError);
+  });
+
+  it('when the document is not a Uint8Array, it rejects with a TypeError', async () => {
+    await expect(verifyAttestation('doc' as unknown as Uint8Array)).rejects.toThrow(TypeError);
+  });
+});

@@ -221,6 +221,15 @@ describe('parseCertificate: strict DER (X.690 §10, RFC 5280 §4.1)', () => {
     expect(() => parseCertificate(withTbs(4, bad), 'c')).toThrowWithCode('CERT_MALFORMED');
   });
 
+  it('when a GeneralizedTime year is below 100, it is that year (not 19xx)', () => {
+    const t = tlv(
+      0x30,
+      tlv(0x18, new TextEncoder().encode('00500101000000Z')),
+      tlv(0x18, new TextEncoder().encode('20500101000000Z')),
+    );
+    expect(new Date(parseCertificate(withTbs(4, t), 'c').notBefore).getUTCFullYear()).toBe(50);
+  });
+
   it('when UTCTime years are 50..99, they are 1950..1999 (RFC 5280 §4.1.2.5.1)', () => {
     const t = tlv(
       0x30,

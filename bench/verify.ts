@@ -1,0 +1,90 @@
+/**
+ * Throughput of `verifyAttestation` against OpenSSL's raw ECDSA P-384 verify rate, measured in the
+ * same run. Run from the repository root, pinned to one core:
+ *
+ *   npx esbuild bench/verify.ts --bundle --platform=node --format=esm --packages=external \
+ *     --outfile=bench/.work/verify.mjs && taskset -c 0 node bench/.work/verify.mjs
+ *
+ * BENCH_SECONDS (default 3) sets the length of each measurement.
+ *
+ * A document costs at least two P-384 verifications once its intermediates are cached (the leaf
+ * certificate and the document signature), five without a cache (three intermediates more; the
+ * root is pinned, so never verified). "bound" is OpenSSL's verify rate divided by that count; the
+ * target is 80% of the bound with a cache, i.e. 40% of OpenSSL's raw rate.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import {
+  createChainCache,
+  verifyAttestation,
+  webCryptoVerifier,
+  type SignatureVerifier,
+} from '../src/attestation/index.js';
+import { nodeCryptoVerifier } from '../src/attestation/node-crypto.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const DIR = 'test/fixtures/nitro/';
+
+function opensslVerifyRate(): number {
+  const out = execFileSync('openssl', ['speed', '-seconds', String(SECONDS), 'ecdsap384'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  // "384 bits ecdsa (nistp384)   0.0008s   0.0006s   1261.5   1542.7": the last column is verify/s.
+  const line = out.split('\n').find((l) => /384 bits ecdsa/.test(l));
+  const rate = Number(line?.trim().split(/\s+/).pop());
+  if (!Number.isFinite(rate)) throw new Error(`cannot read openssl speed output:\n${out}`);
+  return rate;
+}
+
+async function docsPerSecond(
+  docs: Uint8Array[],
+  verifier: SignatureVerifier,
+  cached: boolean,
+): Promise<number> {
+  const cache = createChainCache();
+  if (cached)
+    for (const d of docs) await verifyAttestation(d, { allowDebug: true, cache, verifier });
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + SECONDS * 1000;
+  while (performance.now() < end) {
+    const r = await verifyAttestation(docs[n % docs.length]!, {
+      allowDebug: true,
+      verifier,
+      cache: cached ? cache : undefined,
+    });
+    if (!r.ok) throw new Error(`genuine document refused: ${r.code} ${r.message}`);
+    n++;
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+async function main(): Promise<void> {
+  const docs = readdirSync(DIR)
+    .filter((f) => f.startsWith('doc-') && f.endsWith('.cbor'))
+    .map((f) => new Uint8Array(readFileSync(DIR + f)));
+  const openssl = opensslVerifyRate();
+  const f = (x: number, d = 0): string => x.toFixed(d);
+  console.log(`documents: ${docs.length} genuine, verified in turn at their own timestamps`);
+  console.log(`openssl speed ecdsap384: ${f(openssl)} verify/s`);
+  console.log(
+    `bound: ${f(openssl / 5)} docs/s without a cache (5 verifications), ${f(openssl / 2)} with (2)\n`,
+  );
+  console.log('verifier     cache  docs/s  / openssl  / bound');
+  for (const [name, v] of [
+    ['web-crypto', webCryptoVerifier],
+    ['node:crypto', nodeCryptoVerifier],
+  ] as const) {
+    for (const cached of [false, true]) {
+      const rate = await docsPerSecond(docs, v, cached);
+      const bound = openssl / (cached ? 2 : 5);
+      console.log(
+        `${name.padEnd(12)} ${(cached ? 'yes' : 'no').padEnd(6)} ${f(rate).padStart(6)}  ${f(rate / openssl, 3).padStart(9)}  ${f(rate / bound, 2).padStart(6)}`,
+      );
+    }
+  }
+  console.log('\ntarget: with a cache, >= 0.80 of the bound (>= 0.40 of openssl)');
+}
+
+await main();
