@@ -126,7 +126,8 @@ describe('worker checks of the dependencies', () => {
     );
     const victim = join(npmDir, names[sizes.indexOf(Math.min(...sizes))]!);
     const bytes = await readFile(victim);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const mid = bytes.length >> 1;
+    bytes[mid] = bytes[mid]! ^ 0xff;
     await writeFile(victim, bytes);
     const tar = join(work, 'tampered.tar');
     const written = await writeTarFile(packDirectory(join(work, 'set')), tar);
