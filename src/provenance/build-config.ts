@@ -28,7 +28,7 @@ const inputShape = {
     .string()
     .min(1)
     .max(MAX_COMMAND_LENGTH)
-    .describe('The build command, run with `bash -c` in the source root, offline.'),
+    .describe('The build command, run offline with `bash -c` in the directory of build.json.'),
   vendor: z
     .string()
     .optional()
@@ -50,7 +50,7 @@ const outputShape = {
     .array(z.string().regex(GLOB))
     .min(1)
     .max(MAX_OUTPUT_GLOBS)
-    .describe('Paths or globs relative to the source root; every match is an output.'),
+    .describe('Paths or globs relative to the directory of build.json; every match is an output.'),
 };
 const imageShape = {
   name: z

@@ -75,7 +75,7 @@ export interface ToolchainComponent {
 export interface BuildConfig {
   language: 'rust' | 'node' | 'go';
   input: {
-    /** The build command, run with `bash -c` in the source root. */
+    /** The build command, run with `bash -c` in the directory of build.json (`workdir`). */
     cmd: string;
     /**
      * TEE Compile's host-side vendoring command. Accepted for compatibility and recorded, but never
@@ -86,7 +86,7 @@ export interface BuildConfig {
     env: Record<string, string>;
   };
   output: {
-    /** Globs relative to the source root; every match is an output (a subject). */
+    /** Globs relative to the directory of build.json; every match is an output (a subject). */
     files: string[];
   };
   /** Enclave image to build with; default: the published image for `language`. */
