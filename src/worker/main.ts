@@ -127,7 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       ready = await startWorker(opts);
       server = await listenOnce(opts.listen.host, opts.listen.port);
-      log(`listening on ${opts.listen.host}:${opts.listen.port}`);
+      const at = server.address();
+      log(`listening on ${typeof at === 'object' && at ? `${at.address}:${at.port}` : String(at)}`);
     }
   } catch (e) {
     log(`cannot start: ${(e as Error).message}`);

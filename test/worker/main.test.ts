@@ -1,0 +1,166 @@
+/**
+ * The worker as the Nitro images run it: `--listen host:port --nsm device --nsm-helper …`, here
+ * with the helper stand-in answering as the device would, outside any sandbox.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileChunks } from '../../src/archive/node.js';
+import { decodeAttestation } from '../../src/attestation/index.js';
+import { readBundle } from '../../src/bundle/index.js';
+import { imageJson, loadImageCatalog } from '../../src/enclave/images-node.js';
+import { submitBuild } from '../../src/protocol/index.js';
+import { toHex } from '../../src/util/hex.js';
+import { parseWorkerArgs } from '../../src/worker/main.js';
+import { WORKER_VERSION } from '../../src/worker/version.js';
+import type { TestRepo } from '../support/build-repo.js';
+import { REPO_ROOT, goProject, makeRepo } from '../support/build-repo.js';
+import { prepare, submissionOf } from '../support/build-session.js';
+import { fakeNsmHelper, helperPcr } from '../support/sandbox-nsm.js';
+import { workerBundle } from '../support/sandbox-worker.js';
+
+let dir: string;
+let repo: TestRepo;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tc-main-'));
+  repo = await makeRepo(goProject('echo from-device > out.txt'));
+});
+afterAll(async () => {
+  await repo.remove();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts the bundled worker with `args`; resolves with the port it reports. */
+function startWorker(
+  args: string[],
+): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
+  });
+}
+
+describe('worker entry point', () => {
+  it('when run as the Nitro image runs it, it builds one request over TCP and attests through the NSM helper', async () => {
+    const catalog = await loadImageCatalog();
+    const entry = catalog.images.find((i) => i.language === 'go')!;
+    const image = join(dir, 'image.json');
+    await writeFile(image, JSON.stringify(imageJson(entry)));
+    const w = await startWorker([
+      await workerBundle(),
+      '--listen',
+      '127.0.0.1:0',
+      '--nsm',
+      'device',
+      '--nsm-helper',
+      await fakeNsmHelper('software'),
+      '--image',
+      image,
+      '--workspace',
+      join(dir, 'ws'),
+    ]);
+    const exited = new Promise<number | null>((r) => w.child.once('exit', r));
+    const sock = await new Promise<Socket>((r) => {
+      const s = connect(w.port, '127.0.0.1', () => r(s));
+    });
+    const p = await prepare(repo.dir, join(dir, 'cache'));
+    const res = await submitBuild(sock, submissionOf(p), {
+      bundleFile: join(dir, 'bundle.tar.gz'),
+    });
+    await p.cleanup();
+    expect(await exited).toBe(0);
+    expect(w.stderr()).toContain('build delivered (1 outputs)');
+    const bundle = await readBundle(fileChunks(res.bundle.file));
+    const doc = decodeAttestation(bundle.attestation);
+    expect(toHex(doc.pcrs.get(3)!)).toBe(toHex(helperPcr(3)));
+    const st = JSON.parse(Buffer.from(bundle.provenance).toString('utf8')) as {
+      predicate: {
+        buildDefinition: { internalParameters: { isolation: unknown; image: { pcr0: string } } };
+        runDetails: { builder: { id: string } };
+      };
+    };
+    expect(st.predicate.runDetails.builder.id).toBe('https://tee-compile.dev/builders/nitro/v1');
+    expect(st.predicate.buildDefinition.internalParameters.isolation).toMatchObject({
+      backend: 'nitro',
+      network: 'enclave',
+    });
+    expect(st.predicate.buildDefinition.internalParameters.image.pcr0).toBe(toHex(helperPcr(0)));
+    expect(Buffer.from(bundle.artifacts.get('out.txt')!).toString()).toBe('from-device\n');
+  });
+
+  it('when the NSM helper finds no device, the worker does not start and exits 3 saying why', async () => {
+    const catalog = await loadImageCatalog();
+    const image = join(dir, 'image-go.json');
+    await writeFile(
+      image,
+      JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        await workerBundle(),
+        '--listen',
+        '127.0.0.1:0',
+        '--nsm',
+        'device',
+        '--nsm-helper',
+        await fakeNsmHelper('no-device'),
+        '--image',
+        image,
+        '--workspace',
+        join(dir, 'ws2'),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    expect(code).toBe(3);
+    expect(err).toMatch(/cannot start: .*no NSM device/);
+  });
+
+  it('when a flag is missing or malformed, parsing names it', () => {
+    expect(() => parseWorkerArgs(['--nsm', 'device', '--image', 'i', '--workspace', 'w'])).toThrow(
+      '--listen is required',
+    );
+    expect(() =>
+      parseWorkerArgs(['--listen', 'x', '--nsm', 'device', '--image', 'i', '--workspace', 'w']),
+    ).toThrow('--listen must be host:port or ipc');
+    expect(() =>
+      parseWorkerArgs(['--listen', 'ipc', '--nsm', 'tpm', '--image', 'i', '--workspace', 'w']),
+    ).toThrow('--nsm must be device or simulated');
+    expect(
+      parseWorkerArgs([
+        '--listen',
+        '127.0.0.1:5000',
+        '--nsm',
+        'device',
+        '--image',
+        'i',
+        '--workspace',
+        'w',
+      ]),
+    ).toMatchObject({
+      listen: { kind: 'tcp', host: '127.0.0.1', port: 5000 },
+      nsm: { kind: 'device', helper: '/usr/local/bin/tee-nsm' },
+    });
+  });
+
+  it('when the package version changes, the worker version recorded in provenance follows it', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(WORKER_VERSION).toBe(pkg.version);
+  });
+});
