@@ -42,7 +42,7 @@ function startWorker(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
       err += d;
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
       if (m) resolve({ child, port: Number(m[1]), stderr: () => err });
