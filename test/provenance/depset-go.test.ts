@@ -54,7 +54,7 @@ beforeAll(async () => {
     GOPATH: tempDir('prov-go-path-'),
   };
   execFileSync('go', ['mod', 'tidy'], { cwd: app, env, stdio: 'pipe' });
-  execFileSync('chmod', ['-R', 'u+w', env.GOMODCACHE!]);
+  execFileSync('chmod', ['-R', 'u+w', env.GOMODCACHE]);
   deps = parseGoLock(
     readFileSync(join(app, 'go.mod'), 'utf8'),
     readFileSync(join(app, 'go.sum'), 'utf8'),
