@@ -1,0 +1,397 @@
+/**
+ * The agent's HTTP API as the action uses it: submit a build (multipart), follow its Server-Sent
+ * Events (resuming with `Last-Event-ID` when the connection drops), download the bundle, cancel.
+ * Errors are `ActionError`s that say which request failed and what the agent answered
+ * (`{"error": {"type", "message", "field"?}}`).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { ActionError } from './errors.js';
+import { readSse } from './sse.js';
+
+/** Connections to the event stream that may fail in a row (without any new event) before giving up. */
+export const MAX_EVENT_RECONNECTS = 10;
+/** Delay before reconnecting when the agent suggests none (its `retry:`), ms. */
+export const DEFAULT_RECONNECT_MS = 2000;
+/** Longest reconnection delay honoured, whatever the agent suggests, ms. */
+export const MAX_RECONNECT_MS = 30_000;
+/** A stream silent this long (no event, no keep-alive) is treated as dropped, ms. */
+export const MAX_EVENT_IDLE_MS = 120_000;
+/** Time a cancellation request gets, ms. */
+export const CANCEL_TIMEOUT_MS = 5000;
+/** Largest error body read from the agent. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** Event types of the agent (see its API). */
+export type AgentEventType = 'queued' | 'started' | 'phase' | 'log' | 'complete';
+
+/** One event of a job. */
+export interface AgentEvent {
+  id: number;
+  event: AgentEventType;
+  data: Record<string, unknown>;
+}
+
+/** What the `complete` event says. */
+export type JobCompletion =
+  { ok: true; sha256: string | null } | { ok: false; errorType: string; message: string };
+
+/** A build request. */
+export interface BuildSubmission {
+  /** The source archive (.tar.gz) to upload. */
+  source: string;
+  /** The dependency set (tar), or null. */
+  dependencies: string | null;
+  nonce: string;
+  /** build.json text sent as the `config` field, or null to let the agent read the source's. */
+  config: string | null;
+}
+
+export interface AgentClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8723. */
+  url: string;
+  token: string | null;
+  /** Sleeps between reconnections (injectable so that tests need not wait). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof ActionError
+    ? signal.reason
+    : new ActionError('CANCELLED', 'cancelled', { cause: signal.reason });
+}
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    const t = setTimeout(done, ms);
+    function done(): void {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort(): void {
+      clearTimeout(t);
+      reject(abortReason(signal));
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function readLimited(res: Response, limit: number): Promise<string> {
+  if (res.body === null) return '';
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of chunks(res.body)) {
+    parts.push(c);
+    n += c.length;
+    if (n > limit) {
+      await res.body.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}
+
+/** A client of one agent. */
+export class AgentClient {
+  private readonly base: string;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+
+  constructor(private readonly o: AgentClientOptions) {
+    this.base = o.url.replace(/\/+$/, '');
+    this.sleep = o.sleep ?? sleepFor;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.o.token === null ? extra : { ...extra, Authorization: `Bearer ${this.o.token}` };
+  }
+
+  private async request(
+    what: string,
+    path: string,
+    init: RequestInit & { signal: AbortSignal },
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, init);
+    } catch (e) {
+      if (init.signal.aborted) throw abortReason(init.signal);
+      const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const detail =
+        typeof cause?.code === 'string'
+          ? cause.code
+          : typeof cause?.message === 'string'
+            ? cause.message
+            : (e as Error).message;
+      throw new ActionError(
+        'AGENT_UNREACHABLE',
+        `${what}: no answer from the agent at ${this.base} (${detail})`,
+        { cause: e },
+      );
+    }
+    if (res.ok) return res;
+    throw await this.refusal(what, res);
+  }
+
+  private async refusal(what: string, res: Response): Promise<ActionError> {
+    const text = await readLimited(res, MAX_ERROR_BODY_BYTES).catch(() => '');
+    let type = '';
+    let message = text.trim().slice(0, 500);
+    let field: string | undefined;
+    try {
+      const body = JSON.parse(text) as {
+        error?: { type?: unknown; message?: unknown; field?: unknown };
+      };
+      if (typeof body.error?.type === 'string') type = body.error.type;
+      if (typeof body.error?.message === 'string') message = body.error.message;
+      if (typeof body.error?.field === 'string') field = body.error.field;
+    } catch {
+      // Not the agent's error form (a proxy's page, say): its text is the message.
+    }
+    const hint = res.status === 401 ? " (set the agent-token input to the agent's token)" : '';
+    const where = field === undefined ? '' : `, field ${field}`;
+    return new ActionError(
+      'AGENT_REJECTED',
+      `${what}: the agent answered HTTP ${res.status}${type === '' ? '' : ` ${type}`}${where}: ${message}${hint}`,
+      field === undefined ? {} : { path: field },
+    );
+  }
+
+  /** Submits a build; returns the job id and the nonce the agent recorded. */
+  async submit(
+    sub: BuildSubmission,
+    signal: AbortSignal,
+  ): Promise<{ jobId: string; nonce: string }> {
+    const form = new FormData();
+    // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
+    form.set('nonce', sub.nonce);
+    if (sub.config !== null) form.set('config', sub.config);
+    form.set(
+      'source',
+      await openAsBlob(sub.source, { type: 'application/gzip' }),
+      basename(sub.source),
+    );
+    if (sub.dependencies !== null)
+      form.set(
+        'dependencies',
+        await openAsBlob(sub.dependencies, { type: 'application/x-tar' }),
+        basename(sub.dependencies),
+      );
+    const res = await this.request('submitting the build', '/build', {
+      method: 'POST',
+      body: form,
+      headers: this.headers({ Accept: 'application/json' }),
+      signal,
+    });
+    let body: unknown;
+    try {
+      body = JSON.parse(await readLimited(res, MAX_ERROR_BODY_BYTES));
+    } catch (e) {
+      throw new ActionError(
+        'AGENT_PROTOCOL',
+        'submitting the build: the agent did not answer JSON',
+        {
+          cause: e,
+        },
+      );
+    }
+    const b = body as { job_id?: unknown; nonce?: unknown };
+    if (typeof b.job_id !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(b.job_id))
+      throw new ActionError(
+        'AGENT_PROTOCOL',
+        'submitting the build: the answer has no valid job_id',
+      );
+    return { jobId: b.job_id, nonce: typeof b.nonce === 'string' ? b.nonce : '' };
+  }
+
+  /**
+   * Follows the job's events until `complete`, calling `onEvent` once per event in order. A
+   * dropped or silent connection is resumed with `Last-Event-ID`; after MAX_EVENT_RECONNECTS
+   * failures in a row the agent is declared unreachable.
+   */
+  async follow(
+    jobId: string,
+    onEvent: (e: AgentEvent) => void,
+    signal: AbortSignal,
+  ): Promise<JobCompletion> {
+    let lastId = 0;
+    let failures = 0;
+    let retryMs = DEFAULT_RECONNECT_MS;
+    let lastError: unknown = null;
+    for (;;) {
+      if (signal.aborted) throw abortReason(signal);
+      const before = lastId;
+      const conn = new AbortController();
+      const onAbort = (): void => conn.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      let idle: NodeJS.Timeout | undefined;
+      const touch = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(
+          () => conn.abort(new Error('the event stream went silent')),
+          MAX_EVENT_IDLE_MS,
+        );
+      };
+      try {
+        touch();
+        const res = await this.request(`following job ${jobId}`, `/build/${jobId}/events`, {
+          headers: this.headers({
+            Accept: 'text/event-stream',
+            ...(lastId > 0 ? { 'Last-Event-ID': String(lastId) } : {}),
+          }),
+          signal: conn.signal,
+        });
+        if (res.body === null) throw new Error('empty event stream');
+        const body = res.body;
+        const tapped = (async function* () {
+          for await (const c of chunks(body)) {
+            touch();
+            yield c;
+          }
+        })();
+        for await (const sse of readSse(tapped, (ms) => (retryMs = ms))) {
+          const id = sse.id !== null && /^[0-9]{1,15}$/.test(sse.id) ? Number(sse.id) : NaN;
+          // Events at or before the resume point may be replayed; each is delivered once.
+          if (Number.isFinite(id) && id <= lastId) continue;
+          const event = parseEvent(sse.event, sse.data, Number.isFinite(id) ? id : lastId + 1);
+          if (event === null) continue;
+          lastId = event.id;
+          failures = 0;
+          onEvent(event);
+          if (event.event === 'complete') {
+            await body.cancel().catch(() => undefined);
+            return completion(event.data);
+          }
+        }
+        lastError = new Error('the event stream ended before the job completed');
+      } catch (e) {
+        if (signal.aborted) throw abortReason(signal);
+        // A refusal (401, 404) will not heal by reconnecting.
+        if (e instanceof ActionError && e.code !== 'AGENT_UNREACHABLE') throw e;
+        lastError = e;
+      } finally {
+        clearTimeout(idle);
+        signal.removeEventListener('abort', onAbort);
+      }
+      if (lastId === before) failures++;
+      if (failures >= MAX_EVENT_RECONNECTS)
+        throw new ActionError(
+          'AGENT_UNREACHABLE',
+          `following job ${jobId}: the event stream failed ${failures} times in a row (${(lastError as Error)?.message ?? 'unknown'})`,
+          { cause: lastError },
+        );
+      await this.sleep(Math.min(retryMs, MAX_RECONNECT_MS), signal);
+    }
+  }
+
+  /** Downloads the bundle of a finished job to `dest`; checks it against the ETag (its SHA-256). */
+  async downloadResult(
+    jobId: string,
+    dest: string,
+    signal: AbortSignal,
+  ): Promise<{ bytes: number; sha256: string }> {
+    const res = await this.request(
+      `downloading the bundle of job ${jobId}`,
+      `/build/${jobId}/result`,
+      {
+        headers: this.headers({ Accept: 'application/gzip' }),
+        signal,
+      },
+    );
+    if (res.body === null)
+      throw new ActionError('AGENT_PROTOCOL', `downloading the bundle of job ${jobId}: empty body`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const out = createWriteStream(dest, { mode: 0o644 });
+    try {
+      for await (const c of chunks(res.body)) {
+        hash.update(c);
+        bytes += c.length;
+        if (!out.write(c)) await new Promise<void>((r) => out.once('drain', r));
+      }
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', reject);
+        out.end(resolve);
+      });
+    } catch (e) {
+      out.destroy();
+      await rm(dest, { force: true });
+      if (signal.aborted) throw abortReason(signal);
+      throw new ActionError(
+        'AGENT_UNREACHABLE',
+        `downloading the bundle of job ${jobId}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    const sha256 = hash.digest('hex');
+    const etag = /^"?([0-9a-f]{64})"?$/.exec(res.headers.get('etag') ?? '')?.[1];
+    if (etag !== undefined && etag !== sha256)
+      throw new ActionError(
+        'AGENT_PROTOCOL',
+        `downloading the bundle of job ${jobId}: received ${sha256}, the agent announced ${etag} (a truncated or altered download)`,
+      );
+    return { bytes, sha256 };
+  }
+
+  /** Asks the agent to cancel a job; best effort, bounded in time. */
+  async cancel(jobId: string): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.base}/build/${jobId}`, {
+        method: 'DELETE',
+        headers: this.headers(),
+        signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+      });
+      await res.body?.cancel().catch(() => undefined);
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}
+
+const EVENT_TYPES: readonly string[] = ['queued', 'started', 'phase', 'log', 'complete'];
+
+function parseEvent(type: string, data: string, id: number): AgentEvent | null {
+  // Unknown event types are newer agents' additions: skipped, not an error.
+  if (!EVENT_TYPES.includes(type)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    throw new ActionError(
+      'AGENT_PROTOCOL',
+      `the agent sent a ${type} event whose data is not JSON`,
+    );
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ActionError(
+      'AGENT_PROTOCOL',
+      `the agent sent a ${type} event whose data is not an object`,
+    );
+  return { id, event: type as AgentEventType, data: v as Record<string, unknown> };
+}
+
+function completion(data: Record<string, unknown>): JobCompletion {
+  if (data.ok === true)
+    return { ok: true, sha256: typeof data.sha256 === 'string' ? data.sha256 : null };
+  return {
+    ok: false,
+    errorType: typeof data.error_type === 'string' ? data.error_type : 'unknown',
+    message: typeof data.message === 'string' ? data.message : '',
+  };
+}

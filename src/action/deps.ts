@@ -1,0 +1,47 @@
+/**
+ * What `run` needs from the outside world, passed in rather than imported: GitHub, the artifact
+ * service, the log, the clock, cancellation and the trust material. `index.ts` builds the real
+ * ones; tests build the same over stand-ins.
+ */
+import type { TrustedImage } from '../verify/index.js';
+import type { ArtifactStore } from './artifacts.js';
+import type { GitHubApi } from './github.js';
+
+/** The step's log (the runner's workflow commands behind it). */
+export interface ActionLog {
+  info(message: string): void;
+  warning(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
+  startGroup(name: string): void;
+  endGroup(): void;
+  /** Prints text from outside (the build's log) with workflow commands in it disabled. */
+  untrusted(text: string): void;
+}
+
+/** Everything `run` uses besides its inputs. */
+export interface RunDeps {
+  github: GitHubApi;
+  artifacts: ArtifactStore;
+  log: ActionLog;
+  /** The verifier's clock (ms since the epoch). */
+  now(): number;
+  /** Aborted when the step is cancelled. */
+  signal: AbortSignal;
+  /** Trusted images when the policy lists none: those published with this version. */
+  defaultImages: readonly TrustedImage[];
+  /** Environment of git and the package tools. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** What `run` hands back: outputs to set, the job summary, and whether the step failed. */
+export interface RunResult {
+  ok: boolean;
+  /** Why the step failed (its error message). */
+  failure?: string;
+  outputs: Record<string, string>;
+  /** One line for the check run's title. */
+  title: string;
+  /** The job summary (Markdown). */
+  summary: string;
+}

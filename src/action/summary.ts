@@ -1,0 +1,249 @@
+/**
+ * What a reader sees on the run page and the commit's checks: who built what, from which source,
+ * in which measured image, whether it verified, where it went, and the commands to check it
+ * yourself. Pure: data in, Markdown out.
+ */
+import type { BundleVerified, SetVerification } from '../verify/index.js';
+import { builderLabel } from '../verify/index.js';
+import type { RepoRef } from './context.js';
+import { code, shell, shellQuote, table, text } from './markdown.js';
+import type { AssetOutcome } from './release.js';
+
+const SIMULATED_BANNER =
+  '> [!WARNING]\n> **SIMULATED**: signed by the software NSM of the local backend, not by AWS Nitro hardware. It proves nothing about where or how the outputs were built.';
+
+/** Where build mode put its results. */
+export type Destination =
+  | {
+      kind: 'release';
+      tag: string;
+      url: string;
+      draft: boolean;
+      assets: AssetOutcome[];
+    }
+  | { kind: 'artifact'; name: string; runUrl: string }
+  | { kind: 'none' };
+
+/** Everything the summary of a build shows. */
+export interface BuildSummaryData {
+  verified: BundleVerified;
+  repository: RepoRef;
+  serverUrl: string;
+  bundleName: string;
+  bundleSha256: string;
+  provenanceSha256: string;
+  jobId: string;
+  nonce: string;
+  nonceDerived: boolean;
+  runId: string;
+  runAttempt: string;
+  /** Subject name -> release asset name. */
+  assetNames: Map<string, string>;
+  destination: Destination;
+}
+
+function sourceLines(
+  v: Pick<BundleVerified, 'source'>,
+  serverUrl: string,
+  repo: RepoRef | null,
+): string[] {
+  const commit = v.source.commit;
+  const link =
+    commit !== null && repo !== null
+      ? ` ([view](${serverUrl}/${repo.owner}/${repo.repo}/commit/${commit}))`
+      : '';
+  return [
+    `- **Source commit:** ${commit === null ? 'not bound' : code(commit)}${link}`,
+    `- **Source tree:** ${code(v.source.tree)}`,
+  ];
+}
+
+function imageLines(v: Pick<BundleVerified, 'image'>): string[] {
+  return [
+    `- **Enclave image:** ${text(v.image.name)} ${text(v.image.version)}`,
+    `- **PCR0:** ${code(v.image.pcr0)}`,
+    `- **PCR1:** ${code(v.image.pcr1)}`,
+    `- **PCR2:** ${code(v.image.pcr2)}`,
+  ];
+}
+
+/** The job summary of a build. */
+export function buildSummary(d: BuildSummaryData): string {
+  const v = d.verified;
+  const repo = `${d.repository.owner}/${d.repository.repo}`;
+  const out: string[] = ['## Attested build: verified', ''];
+  if (v.simulated) out.push(SIMULATED_BANNER, '');
+  const outcome = new Map(
+    d.destination.kind === 'release' ? d.destination.assets.map((a) => [a.name, a]) : [],
+  );
+  out.push(
+    table(
+      ['artifact', 'sha256', ...(d.destination.kind === 'release' ? ['release asset'] : [])],
+      v.subjects.map((s) => {
+        const asset = d.assetNames.get(s.name);
+        const o = asset === undefined ? undefined : outcome.get(asset);
+        return [
+          code(s.name),
+          code(s.sha256),
+          ...(d.destination.kind === 'release'
+            ? [asset === undefined ? '' : `${code(asset)} ${o?.action ?? ''}`]
+            : []),
+        ];
+      }),
+    ),
+    '',
+    ...sourceLines(v, d.serverUrl, d.repository),
+    ...imageLines(v),
+    `- **Builder:** ${v.builder.name === null ? 'not named by the policy' : text(v.builder.name)} (PCR3 ${code(v.builder.pcr3)})`,
+    `- **Attested at:** ${new Date(v.timestamp).toISOString()}`,
+    `- **Nonce:** ${code(d.nonce)}${d.nonceDerived ? ` (derived from run ${text(d.runId)}, attempt ${text(d.runAttempt)}; see the action's documentation)` : ''}`,
+    `- **Provenance sha256:** ${code(d.provenanceSha256)}`,
+    `- **Bundle:** ${code(d.bundleName)} (sha256 ${code(d.bundleSha256)}), agent job ${code(d.jobId)}`,
+    `- **Verification:** passed${v.simulated ? ' (SIMULATED)' : ''}: attestation, image and builder measurements, provenance, every artifact digest, nonce and commit`,
+    '',
+  );
+  const sim = v.simulated ? ' --allow-simulated' : '';
+  const verify = `npx tee-compile verify ${shellQuote(d.bundleName)} --commit ${v.source.commit ?? ''} --nonce ${d.nonce}${sim}`;
+  const dest = d.destination;
+  if (dest.kind === 'release') {
+    out.push(
+      `**Published to** release [${text(dest.tag)}](${dest.url})${dest.draft ? ' (draft: publish it when ready, or set `publish: true`)' : ''}.`,
+      '',
+      table(
+        ['asset', 'sha256', 'action'],
+        dest.assets.map((a) => [
+          code(a.name),
+          code(a.sha256),
+          text(a.action + (a.note ? `: ${a.note}` : '')),
+        ]),
+      ),
+      '',
+      '### Verify it yourself',
+      '',
+      shell([
+        `gh release download ${shellQuote(dest.tag)} --repo ${repo} --pattern ${shellQuote(d.bundleName)}`,
+        verify,
+      ]),
+    );
+  } else if (dest.kind === 'artifact') {
+    out.push(
+      `**Uploaded** as workflow artifact ${code(dest.name)} of [this run](${dest.runUrl}).`,
+      '',
+      '### Verify it yourself',
+      '',
+      shell([`gh run download ${d.runId} --repo ${repo} --name ${shellQuote(dest.name)}`, verify]),
+    );
+  } else {
+    out.push(
+      'Nothing was uploaded (upload: none).',
+      '',
+      '### Verify it yourself',
+      '',
+      shell([verify]),
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+/** The summary of a step that failed before or during the build. */
+export function failureSummary(heading: string, message: string, detail: string[] = []): string {
+  return [`## ${heading}: failed`, '', `> ${text(message, 2000)}`, '', ...detail, ''].join('\n');
+}
+
+/** Everything the summary of a verification shows. */
+export interface VerifySummaryData {
+  from: string;
+  result: SetVerification;
+  /** Why the step fails (the set's refusal, or a release asset that differs), or null. */
+  failure: string | null;
+  minBuilders: number;
+  assetChecks: { name: string; ok: boolean; note: string }[];
+  published: { tag: string; url: string } | null;
+  verifyCommand: string[];
+}
+
+/** The job summary of a verification. */
+export function verifySummary(d: VerifySummaryData): string {
+  const r = d.result;
+  const out: string[] = [
+    `## Attested release: ${d.failure === null ? 'verified' : 'refused'}`,
+    '',
+    `Bundles from ${text(d.from)}; ${d.minBuilders} agreeing builder${d.minBuilders === 1 ? '' : 's'} required.`,
+    '',
+  ];
+  if (r.simulated) out.push(SIMULATED_BANNER, '');
+  out.push(`> ${text(r.message, 2000)}`, '');
+  if (d.failure !== null) out.push(`> **${text(d.failure, 2000)}**`, '');
+  for (const w of r.warnings) out.push(`> [!NOTE]\n> ${text(w)}`, '');
+  out.push(
+    table(
+      ['bundle', 'result', 'builder', 'image', 'commit'],
+      r.bundles.map(({ bundle, result }) =>
+        result.ok
+          ? [
+              code(bundle),
+              result.simulated ? 'verified (SIMULATED)' : 'verified',
+              text(builderLabel(result)),
+              `${text(result.image.name)} ${text(result.image.version)} (PCR0 ${code(result.image.pcr0.slice(0, 16) + '…')})`,
+              result.source.commit === null ? 'not bound' : code(result.source.commit.slice(0, 12)),
+            ]
+          : [
+              code(bundle),
+              `refused: ${text(result.code)}: ${text(result.message, 300)}`,
+              '',
+              '',
+              '',
+            ],
+      ),
+    ),
+    '',
+  );
+  if (r.agreeing.length > 0)
+    out.push(`- **Agreeing builders:** ${r.agreeing.map((b) => text(b)).join(', ')}`);
+  if (r.dissenting.length > 0)
+    out.push(`- **Dissenting builders:** ${r.dissenting.map((b) => text(b)).join(', ')}`);
+  const top = r.groups[0];
+  if (r.ok && top !== undefined) {
+    out.push(
+      '',
+      table(
+        ['artifact', 'sha256'],
+        top.subjects.map((s) => [code(s.name), code(s.sha256)]),
+      ),
+    );
+  }
+  for (const diff of r.differences) {
+    out.push(
+      '',
+      `**${text(diff.builder)}** (${code(diff.bundle)}) differs from the majority in:`,
+      '',
+      table(
+        ['file', 'majority sha256', 'dissent sha256', 'summary'],
+        diff.files.map((f) => [
+          code(f.path),
+          f.majority === null ? 'absent' : code(f.majority.sha256.slice(0, 16) + '…'),
+          f.dissent === null ? 'absent' : code(f.dissent.sha256.slice(0, 16) + '…'),
+          text(f.summary ?? '', 300),
+        ]),
+      ),
+    );
+  }
+  if (d.assetChecks.length > 0) {
+    out.push(
+      '',
+      '### Release assets against the attested artifacts',
+      '',
+      table(
+        ['asset', 'result'],
+        d.assetChecks.map((c) => [
+          code(c.name),
+          `${c.ok ? 'matches' : '**differs**'}${c.note ? `: ${text(c.note)}` : ''}`,
+        ]),
+      ),
+    );
+  }
+  if (d.published !== null)
+    out.push('', `Release [${text(d.published.tag)}](${d.published.url}) **published**.`);
+  out.push('', '### Verify it yourself', '', shell(d.verifyCommand), '');
+  return out.join('\n');
+}

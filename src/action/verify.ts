@@ -1,0 +1,259 @@
+/**
+ * Verify mode: fetch the bundles of a release (or the workflow artifacts of a matrix of builders),
+ * verify them as one k-of-n set against the trust policy, check that the release's artifact
+ * assets are the attested bytes, and, when asked, publish the draft release once all of that
+ * holds: the gate of a consensus job.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import picomatch from 'picomatch';
+import { readBundle } from '../bundle/index.js';
+import type { NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
+import { verifyBundles } from '../verify/index.js';
+import type { RepoRef } from './context.js';
+import type { RunDeps, RunResult } from './deps.js';
+import { ActionError } from './errors.js';
+import type { Release } from './github.js';
+import type { VerifyInputs } from './inputs.js';
+import { shellQuote } from './markdown.js';
+import { BUNDLE_SUFFIX, artifactAssetNames, safeAssetName } from './naming.js';
+import { actionPolicy } from './policy.js';
+import { verifySummary } from './summary.js';
+
+/** Bundles verified at most in one run. */
+export const MAX_BUNDLES = 64;
+/** Depth searched for bundles inside a downloaded workflow artifact. */
+const MAX_ARTIFACT_DEPTH = 4;
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+interface LocalBundle {
+  name: string;
+  path: string;
+  bytes: Uint8Array;
+}
+
+async function findBundles(dir: string, depth = 0): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth < MAX_ARTIFACT_DEPTH)
+      out.push(...(await findBundles(p, depth + 1)));
+    else if (e.isFile() && e.name.endsWith(BUNDLE_SUFFIX)) out.push(p);
+  }
+  return out.sort();
+}
+
+async function fromArtifacts(
+  inputs: VerifyInputs,
+  deps: RunDeps,
+  dir: string,
+): Promise<LocalBundle[]> {
+  const match = picomatch(inputs.artifacts!);
+  const chosen = (await deps.artifacts.list()).filter((a) => match(a.name));
+  if (chosen.length === 0)
+    throw new ActionError(
+      'NO_BUNDLES',
+      `no workflow artifact of this run matches ${JSON.stringify(inputs.artifacts)}`,
+    );
+  const out: LocalBundle[] = [];
+  for (const a of chosen.slice(0, MAX_BUNDLES)) {
+    const into = join(dir, safeAssetName(a.name));
+    await mkdir(into, { recursive: true });
+    await deps.artifacts.download(a.id, into);
+    for (const path of await findBundles(into))
+      out.push({ name: relative(dir, path), path, bytes: new Uint8Array(await readFile(path)) });
+  }
+  if (out.length === 0)
+    throw new ActionError(
+      'NO_BUNDLES',
+      `the artifacts matching ${JSON.stringify(inputs.artifacts)} hold no *${BUNDLE_SUFFIX}`,
+    );
+  return out;
+}
+
+async function fromRelease(
+  inputs: VerifyInputs,
+  deps: RunDeps,
+  release: Release,
+  dir: string,
+): Promise<LocalBundle[]> {
+  const match = picomatch(inputs.assets);
+  const chosen = (await deps.github.listAssets(inputs.repository, release.id)).filter(
+    (a) => a.state === 'uploaded' && match(a.name),
+  );
+  if (chosen.length === 0)
+    throw new ActionError(
+      'NO_BUNDLES',
+      `release ${release.tagName} has no asset matching ${JSON.stringify(inputs.assets)}`,
+    );
+  const out: LocalBundle[] = [];
+  for (const a of chosen.slice(0, MAX_BUNDLES)) {
+    const bytes = await deps.github.downloadAsset(inputs.repository, a.id);
+    const path = join(dir, safeAssetName(a.name));
+    await writeFile(path, bytes);
+    out.push({ name: a.name, path, bytes });
+  }
+  return out;
+}
+
+async function requireRelease(deps: RunDeps, repo: RepoRef, tag: string): Promise<Release> {
+  const r = await deps.github.findRelease(repo, tag);
+  if (r === null)
+    throw new ActionError(
+      'RELEASE_NOT_FOUND',
+      `${repo.owner}/${repo.repo} has no release ${tag} (published, or a draft this token can see)`,
+    );
+  return r;
+}
+
+/**
+ * Compares the release's artifact assets with the agreed artifacts. With `fix` (publishing a
+ * draft), missing or differing assets are set to the agreed bytes; otherwise a differing asset is
+ * a failure and a missing one a note.
+ */
+async function checkAssets(
+  deps: RunDeps,
+  repo: RepoRef,
+  release: Release,
+  agreed: LocalBundle,
+  fix: boolean,
+): Promise<{ name: string; ok: boolean; note: string }[]> {
+  const contents = await readBundle(agreed.bytes);
+  const names = artifactAssetNames([...contents.artifacts.keys()]);
+  const assets = await deps.github.listAssets(repo, release.id);
+  const out: { name: string; ok: boolean; note: string }[] = [];
+  for (const [subject, name] of names) {
+    const want = contents.artifacts.get(subject)!;
+    const asset = assets.find((a) => a.name === name && a.state === 'uploaded');
+    const have =
+      asset === undefined ? null : sha256(await deps.github.downloadAsset(repo, asset.id));
+    if (have === sha256(want)) {
+      out.push({ name, ok: true, note: '' });
+      continue;
+    }
+    if (fix) {
+      if (asset !== undefined) await deps.github.deleteAsset(repo, asset.id);
+      await deps.github.uploadAsset(release, name, want, 'application/octet-stream');
+      out.push({
+        name,
+        ok: true,
+        note:
+          asset === undefined ? 'attached from the agreed bundle' : 'replaced by the agreed bytes',
+      });
+    } else {
+      out.push(
+        asset === undefined
+          ? { name, ok: true, note: 'not attached to the release' }
+          : { name, ok: false, note: `sha256 ${have ?? ''} is not the attested ${sha256(want)}` },
+      );
+    }
+  }
+  return out;
+}
+
+function verifyCommand(inputs: VerifyInputs, policy: TrustPolicy): string[] {
+  const repo = `${inputs.repository.owner}/${inputs.repository.repo}`;
+  const flags = [
+    `--min-builders ${policy.minBuilders}`,
+    ...(inputs.policyFile !== null ? ['--policy policy.json'] : []),
+    ...(inputs.nonce !== null ? [`--nonce ${inputs.nonce}`] : []),
+    ...(policy.allowSimulated ? ['--allow-simulated'] : []),
+  ].join(' ');
+  if (inputs.artifacts !== null)
+    return [
+      `gh run download ${inputs.context.runId} --repo ${repo} --pattern ${shellQuote(inputs.artifacts)}`,
+      `npx tee-compile verify */*${BUNDLE_SUFFIX} ${flags}`,
+    ];
+  return [
+    `gh release download ${shellQuote(inputs.release!)} --repo ${repo} --pattern ${shellQuote(inputs.assets)}`,
+    `npx tee-compile verify ${shellQuote(inputs.assets)} ${flags}`,
+  ];
+}
+
+/** Verify mode (see the module comment). */
+export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promise<RunResult> {
+  const policy = await actionPolicy(
+    {
+      policyFile: inputs.policyFile,
+      minBuilders: inputs.minBuilders,
+      allowSimulated: inputs.allowSimulated,
+      nonce: inputs.nonce,
+    },
+    deps.defaultImages,
+  );
+  const dir = join(inputs.context.runnerTemp, 'tee-compile-verify');
+  await mkdir(dir, { recursive: true });
+  const repoName = `${inputs.repository.owner}/${inputs.repository.repo}`;
+
+  let release: Release | null = null;
+  let bundles: LocalBundle[];
+  let from: string;
+  if (inputs.artifacts !== null) {
+    bundles = await fromArtifacts(inputs, deps, dir);
+    from = `the workflow artifacts matching ${inputs.artifacts}`;
+    // A consensus job gating a draft: the release the builders attached to.
+    if (inputs.release !== null && inputs.publish)
+      release = await requireRelease(deps, inputs.repository, inputs.release);
+  } else {
+    release = await requireRelease(deps, inputs.repository, inputs.release!);
+    bundles = await fromRelease(inputs, deps, release, dir);
+    from = `release ${inputs.release!} of ${repoName}`;
+  }
+  deps.log.info(
+    `verifying ${bundles.length} bundle${bundles.length === 1 ? '' : 's'} from ${from}`,
+  );
+
+  const named: NamedBundle[] = bundles.map((b) => ({ name: b.name, source: b.bytes }));
+  const result: SetVerification = await verifyBundles(named, policy, { now: deps.now() });
+  for (const { bundle, result: r } of result.bundles)
+    deps.log.info(
+      `${bundle}: ${r.ok ? `verified${r.simulated ? ' (SIMULATED)' : ''}` : `refused: ${r.code}: ${r.message}`}`,
+    );
+  deps.log.info(result.message);
+
+  const agreedName = result.ok ? result.groups[0]?.bundles[0] : undefined;
+  const agreed = bundles.find((b) => b.name === agreedName);
+  let assetChecks: { name: string; ok: boolean; note: string }[] = [];
+  let failure: string | undefined = result.ok
+    ? undefined
+    : `${result.code ?? 'REFUSED'}: ${result.message}`;
+  let published: { tag: string; url: string } | null = null;
+  if (result.ok && agreed !== undefined && release !== null) {
+    const fix = inputs.publish && release.draft;
+    assetChecks = await checkAssets(deps, inputs.repository, release, agreed, fix);
+    const bad = assetChecks.filter((c) => !c.ok);
+    if (bad.length > 0)
+      failure = `ASSET_MISMATCH: release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`;
+    else if (inputs.publish && release.draft) {
+      const r = await deps.github.publishRelease(inputs.repository, release.id);
+      published = { tag: r.tagName, url: r.htmlUrl };
+      deps.log.info(`published release ${r.tagName}`);
+    }
+  }
+
+  const ok = failure === undefined;
+  const verifiedAgreed = result.bundles.find((b) => b.bundle === agreedName)?.result;
+  const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
+  if (ok && agreed !== undefined && verifiedAgreed?.ok === true) {
+    const contents = await readBundle(agreed.bytes);
+    outputs.bundle = agreed.path;
+    outputs['provenance-sha256'] = sha256(contents.provenance);
+    outputs.pcr0 = verifiedAgreed.image.pcr0;
+    outputs.subjects = JSON.stringify(
+      verifiedAgreed.subjects.map((s) => ({ name: s.name, sha256: s.sha256 })),
+    );
+  }
+  const summary = verifySummary({
+    from,
+    result,
+    failure: failure ?? null,
+    minBuilders: policy.minBuilders,
+    assetChecks,
+    published,
+    verifyCommand: verifyCommand(inputs, policy),
+  });
+  const title = ok ? `verified: ${result.message}` : `refused: ${failure!}`;
+  return ok ? { ok, outputs, title, summary } : { ok, failure: failure!, outputs, title, summary };
+}

@@ -1,0 +1,164 @@
+/**
+ * An agent for action tests, on loopback. The real one when the built CLI serves it
+ * (`tee-compile agent --backend local`: real enclave pipeline, software NSM); until then the real
+ * agent service in-process with an executor that builds the way a worker does (the committed
+ * tree's commit and tree from its `.git`, the build command run, the outputs matched by
+ * `output.files`) and attests with a simulated builder from the bundle factory. Either way the
+ * action talks to the agent's real HTTP API.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import picomatch from 'picomatch';
+import type {
+  BuildContext,
+  BuildExecutor,
+  BuildJob,
+  BuildOutcome,
+} from '../../src/agent/executor.js';
+import { TeeCompileError } from '../../src/errors.js';
+import { parseBuildConfig } from '../../src/provenance/index.js';
+import { StandInBackend } from './agent-fakes.js';
+import type { AgentProcess } from './agent-harness.js';
+import { TEST_TOKEN, removeDir, spawnAgent, startTestAgent, tempDir } from './agent-harness.js';
+import type { SimulatedBuilder } from './bundle-factory.js';
+import { BUILDERS, makeBundle } from './bundle-factory.js';
+import { BIN } from './cli.js';
+
+/** A running agent for the action. */
+export interface ActionAgent {
+  url: string;
+  token: string;
+  kind: 'cli' | 'in-process';
+  stop(): Promise<void>;
+}
+
+/** True when the built CLI serves `tee-compile agent` (the real agent with the local backend). */
+export function realAgentAvailable(): boolean {
+  const r = spawnSync(process.execPath, [BIN, 'agent', '--help'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return r.status === 0 && /--backend/.test(r.stdout + r.stderr);
+}
+
+class BuildCommandFailed extends TeeCompileError<'WORKER_BUILD_FAILED'> {}
+
+function run(cmd: string, args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, signal, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
+      err === null
+        ? resolve(stdout)
+        : reject(
+            new BuildCommandFailed(
+              'WORKER_BUILD_FAILED',
+              `${cmd} failed: ${stderr || err.message}`,
+            ),
+          ),
+    );
+  });
+}
+
+async function walk(root: string, dir = root): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(root, p)));
+    else if (e.isFile()) out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+/** Builds like a worker (without an enclave) and attests as a simulated builder. */
+export class FactoryExecutor implements BuildExecutor {
+  readonly jobs: BuildJob[] = [];
+  constructor(private readonly builder: SimulatedBuilder) {}
+
+  async run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
+    this.jobs.push(job);
+    const raw: unknown =
+      job.config ??
+      (JSON.parse(await readFile(join(job.sourceDir, 'build.json'), 'utf8')) as unknown);
+    const config = parseBuildConfig(raw);
+    ctx.onProgress({ kind: 'phase', phase: 'checking inputs' });
+    const commit = (await run('git', ['rev-parse', 'HEAD'], job.sourceDir)).trim();
+    const tree = (await run('git', ['rev-parse', 'HEAD^{tree}'], job.sourceDir)).trim();
+    ctx.onProgress({ kind: 'log', stream: 'stderr', text: `commit ${commit}, tree ${tree}` });
+    ctx.onProgress({ kind: 'phase', phase: 'building' });
+    const log = await run('bash', ['-c', config.input.cmd], job.sourceDir, ctx.signal);
+    if (log !== '') ctx.onProgress({ kind: 'log', stream: 'stdout', text: log });
+    ctx.onProgress({ kind: 'phase', phase: 'attesting' });
+    const matchers = config.output.files.map((g) => picomatch(g));
+    const outputs: Record<string, Uint8Array> = {};
+    for (const f of await walk(job.sourceDir))
+      if (matchers.some((m) => m(f)))
+        outputs[f] = new Uint8Array(await readFile(join(job.sourceDir, f)));
+    const made = await makeBundle({
+      builder: this.builder,
+      language: config.language,
+      outputs,
+      commit,
+      tree,
+      repository: null,
+      nonce: job.nonce,
+      at: Date.now() - 1000,
+      log: `${log}built by ${this.builder.name}\n`,
+    });
+    await writeFile(job.bundleFile, made.bytes);
+    return {
+      bundleFile: job.bundleFile,
+      subjects: made.statement.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256 })),
+      source: { commit, tree },
+    };
+  }
+}
+
+export interface ActionAgentOptions {
+  /** The simulated builder (in-process agent). Default the first of the bundle factory. */
+  builder?: SimulatedBuilder;
+  /** Force the in-process agent even when the CLI serves one. */
+  inProcess?: boolean;
+}
+
+/** Starts an agent (see the module comment). */
+export async function startActionAgent(o: ActionAgentOptions = {}): Promise<ActionAgent> {
+  if (o.inProcess !== true && realAgentAvailable()) {
+    const dir = await tempDir('action-agent-');
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, TEST_TOKEN + '\n', { mode: 0o600 });
+    const p: AgentProcess = await spawnAgent([
+      '--backend',
+      'local',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      join(dir, 'data'),
+      '--token-file',
+      tokenFile,
+    ]);
+    return {
+      url: p.url,
+      token: TEST_TOKEN,
+      kind: 'cli',
+      stop: async () => {
+        p.child.kill('SIGTERM');
+        await p.exited;
+        await removeDir(dir);
+      },
+    };
+  }
+  const agent = await startTestAgent({
+    executor: new FactoryExecutor(o.builder ?? BUILDERS[0]!),
+    backend: new StandInBackend(),
+  });
+  return {
+    url: agent.url,
+    token: TEST_TOKEN,
+    kind: 'in-process',
+    stop: async () => {
+      await agent.stop();
+      await removeDir(agent.dataDir);
+    },
+  };
+}
