@@ -4,9 +4,12 @@
  * Errors are `ActionError`s that say which request failed and what the agent answered
  * (`{"error": {"type", "message", "field"?}}`).
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream, openAsBlob } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import { ActionError } from './errors.js';
 import { readSse } from './sse.js';
@@ -149,7 +152,14 @@ export class AgentClient {
   }
 
   private async refusal(what: string, res: Response): Promise<ActionError> {
-    const text = await readLimited(res, MAX_ERROR_BODY_BYTES).catch(() => '');
+    return this.refusalOf(
+      what,
+      res.status,
+      await readLimited(res, MAX_ERROR_BODY_BYTES).catch(() => ''),
+    );
+  }
+
+  private refusalOf(what: string, status: number, text: string): ActionError {
     let type = '';
     let message = text.trim().slice(0, 500);
     let field: string | undefined;
@@ -163,11 +173,11 @@ export class AgentClient {
     } catch {
       // Not the agent's error form (a proxy's page, say): its text is the message.
     }
-    const hint = res.status === 401 ? " (set the agent-token input to the agent's token)" : '';
+    const hint = status === 401 ? " (set the agent-token input to the agent's token)" : '';
     const where = field === undefined ? '' : `, field ${field}`;
     return new ActionError(
       'AGENT_REJECTED',
-      `${what}: the agent answered HTTP ${res.status}${type === '' ? '' : ` ${type}`}${where}: ${message}${hint}`,
+      `${what}: the agent answered HTTP ${status}${type === '' ? '' : ` ${type}`}${where}: ${message}${hint}`,
       field === undefined ? {} : { path: field },
     );
   }
@@ -177,45 +187,30 @@ export class AgentClient {
     sub: BuildSubmission,
     signal: AbortSignal,
   ): Promise<{ jobId: string; nonce: string }> {
-    const form = new FormData();
-    // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
-    form.set('nonce', sub.nonce);
-    if (sub.config !== null) form.set('config', sub.config);
-    form.set(
-      'source',
-      await openAsBlob(sub.source, { type: 'application/gzip' }),
-      basename(sub.source),
+    const what = 'submitting the build';
+    const res = await postMultipart(`${this.base}/build`, this.headers(), sub, signal).catch(
+      (e: unknown) => {
+        if (signal.aborted) throw abortReason(signal);
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new ActionError(
+          'AGENT_UNREACHABLE',
+          `${what}: no answer from the agent at ${this.base} (${code ?? (e as Error).message})`,
+          { cause: e },
+        );
+      },
     );
-    if (sub.dependencies !== null)
-      form.set(
-        'dependencies',
-        await openAsBlob(sub.dependencies, { type: 'application/x-tar' }),
-        basename(sub.dependencies),
-      );
-    const res = await this.request('submitting the build', '/build', {
-      method: 'POST',
-      body: form,
-      headers: this.headers({ Accept: 'application/json' }),
-      signal,
-    });
+    if (res.status < 200 || res.status >= 300) throw this.refusalOf(what, res.status, res.body);
     let body: unknown;
     try {
-      body = JSON.parse(await readLimited(res, MAX_ERROR_BODY_BYTES));
+      body = JSON.parse(res.body);
     } catch (e) {
-      throw new ActionError(
-        'AGENT_PROTOCOL',
-        'submitting the build: the agent did not answer JSON',
-        {
-          cause: e,
-        },
-      );
+      throw new ActionError('AGENT_PROTOCOL', `${what}: the agent did not answer JSON`, {
+        cause: e,
+      });
     }
     const b = body as { job_id?: unknown; nonce?: unknown };
     if (typeof b.job_id !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(b.job_id))
-      throw new ActionError(
-        'AGENT_PROTOCOL',
-        'submitting the build: the answer has no valid job_id',
-      );
+      throw new ActionError('AGENT_PROTOCOL', `${what}: the answer has no valid job_id`);
     return { jobId: b.job_id, nonce: typeof b.nonce === 'string' ? b.nonce : '' };
   }
 
@@ -394,4 +389,99 @@ function completion(data: Record<string, unknown>): JobCompletion {
     errorType: typeof data.error_type === 'string' ? data.error_type : 'unknown',
     message: typeof data.message === 'string' ? data.message : '',
   };
+}
+
+/**
+ * POSTs a multipart/form-data body streamed from files, with a Content-Length. Built on
+ * node:http rather than fetch so that an early answer (401, 413: the agent refuses before reading
+ * the upload and closes) is read instead of being lost to the broken upload.
+ */
+function postMultipart(
+  url: string,
+  headers: Record<string, string>,
+  sub: BuildSubmission,
+  signal: AbortSignal,
+): Promise<{ status: number; body: string }> {
+  return (async () => {
+    const boundary = `----tee-compile-${randomBytes(12).toString('hex')}`;
+    const parts: (Buffer | { file: string; size: number })[] = [];
+    const field = (name: string, value: string): void => {
+      parts.push(
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+        ),
+      );
+    };
+    const file = async (name: string, path: string, type: string): Promise<void> => {
+      parts.push(
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${basename(path).replace(/"/g, '')}"\r\nContent-Type: ${type}\r\n\r\n`,
+        ),
+        { file: path, size: (await stat(path)).size },
+        Buffer.from('\r\n'),
+      );
+    };
+    // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
+    field('nonce', sub.nonce);
+    if (sub.config !== null) field('config', sub.config);
+    await file('source', sub.source, 'application/gzip');
+    if (sub.dependencies !== null)
+      await file('dependencies', sub.dependencies, 'application/x-tar');
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
+    const u = new URL(url);
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let answered = false;
+      const req = send(u, {
+        method: 'POST',
+        signal,
+        headers: {
+          ...headers,
+          Accept: 'application/json',
+          'Content-Type': `multipart/form-data; boundary=${boundary}`,
+          'Content-Length': String(length),
+        },
+      });
+      req.on('response', (res: IncomingMessage) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (n <= MAX_ERROR_BODY_BYTES) chunks.push(c);
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', (e) => reject(e));
+        // An early answer ends the upload: the rest of the body would not be read.
+        if ((res.statusCode ?? 0) >= 300) stream?.destroy();
+      });
+      req.on('error', (e) => {
+        // A write that fails after the answer arrived (EPIPE once the agent closed) is not news.
+        if (!answered) reject(e);
+      });
+      let stream: ReturnType<typeof createReadStream> | undefined;
+      void (async () => {
+        try {
+          for (const p of parts) {
+            if (answered) break;
+            if (Buffer.isBuffer(p)) {
+              if (!req.write(p)) await new Promise<void>((r) => req.once('drain', r));
+              continue;
+            }
+            stream = createReadStream(p.file, { highWaterMark: 1 << 20 });
+            for await (const c of stream as AsyncIterable<Buffer>) {
+              if (answered) break;
+              if (!req.write(c)) await new Promise<void>((r) => req.once('drain', r));
+            }
+          }
+          if (!answered) req.end();
+        } catch (e) {
+          if (!answered) req.destroy(e as Error);
+        }
+      })();
+    });
+  })();
 }

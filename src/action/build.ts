@@ -232,8 +232,8 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
 
     const builder = builderSlug(verified);
     const prefix =
-      inputs.upload === 'release'
-        ? releaseEvidencePrefix(ctx.repository.repo, inputs.release!, builder)
+      inputs.release !== null
+        ? releaseEvidencePrefix(ctx.repository.repo, inputs.release, builder)
         : artifactEvidencePrefix(ctx.repository.repo, src.commit, builder);
     await mkdir(outDir, { recursive: true });
     const bundleName = `${prefix}${BUNDLE_SUFFIX}`;

@@ -172,7 +172,7 @@ function glob(get: InputGetter, name: string, def: string | null): string | null
   const v = get(name) || def;
   if (v === null) return null;
   try {
-    picomatch(v);
+    picomatch(v, { strictBrackets: true });
   } catch (e) {
     throw bad(name, `not a valid glob: ${(e as Error).message}`);
   }

@@ -1,0 +1,522 @@
+/**
+ * `run(inputs, deps)` over the stand-ins (GitHub's API and artifact service through the real
+ * Octokit and @actions/artifact clients) and an agent: the branches of publishing, the agent's
+ * failures, cancellation and verify mode.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { BuildInputs } from '../../src/action/inputs.js';
+import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
+import type { World } from '../support/action-world.js';
+import {
+  REPO,
+  policyJson,
+  runInProcess,
+  seedBuiltRelease,
+  startWorld,
+  stepContext,
+  uploadBundleArtifact,
+  writeToken,
+} from '../support/action-world.js';
+import { BUILDERS, makeBundle } from '../support/bundle-factory.js';
+
+const HELLO = 'hello from the enclave\n';
+const VERSION = '1.0.0\n';
+
+let w: World;
+beforeAll(async () => {
+  w = await startWorld({ inProcessAgents: true });
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+function tagged(tag: string, files: Record<string, string> = {}) {
+  const co = makeCheckout(files, { tag });
+  return {
+    co,
+    ctx: stepContext(w, { workspace: co.dir, sha: co.commit, ref: `refs/tags/${tag}` }),
+  };
+}
+
+/** A loopback port nobody listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function agentInputs(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'agent-url': w.agent.url,
+    'agent-token': w.agent.token,
+    'allow-simulated': 'true',
+    'github-token': writeToken(w),
+    ...extra,
+  };
+}
+
+function release(tag: string) {
+  const all = w.gh.releasesOf(REPO).filter((r) => r.tagName === tag);
+  expect(all).toHaveLength(1);
+  return all[0]!;
+}
+
+function uploadsOf(releaseId: number): string[] {
+  return w.gh.requests
+    .filter(
+      (r) =>
+        r.server === 'uploads' && r.path.startsWith(`/repos/${REPO}/releases/${releaseId}/assets`),
+    )
+    .map((r) => new URL(r.path, 'http://x').searchParams.get('name') ?? '');
+}
+
+describe('build mode: the release', () => {
+  test("when no release exists, it creates a draft holding the artifacts and this builder's evidence", async () => {
+    const { co, ctx } = tagged('v1.0.0', { 'policy.json': policyJson(BUILDERS, 1) });
+    const { result } = await runInProcess(ctx, agentInputs({ policy: 'policy.json' }));
+    expect(result.ok).toBe(true);
+    const rel = release('v1.0.0');
+    expect(rel.draft).toBe(true);
+    expect(rel.targetCommitish).toBe(co.commit);
+    expect(rel.assets.map((a) => a.name).sort()).toEqual([
+      'VERSION',
+      'hello-v1.0.0.alpha.attestation.cbor',
+      'hello-v1.0.0.alpha.bundle.tar.gz',
+      'hello-v1.0.0.alpha.provenance.json',
+      'hello.txt',
+    ]);
+    expect(rel.assets.find((a) => a.name === 'hello.txt')!.bytes.toString()).toBe(HELLO);
+    expect(result.outputs.verified).toBe('true');
+    expect(JSON.parse(result.outputs.subjects!)).toEqual([
+      { name: 'out/VERSION', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { name: 'out/hello.txt', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
+    const check = w.gh.checkRunsOf(REPO).at(-1)!;
+    expect(check).toMatchObject({
+      name: 'attested build',
+      headSha: co.commit,
+      status: 'completed',
+      conclusion: 'success',
+    });
+    expect(check.output.summary).toContain(
+      'npx tee-compile verify hello-v1.0.0.alpha.bundle.tar.gz',
+    );
+  });
+
+  test('when a draft of the tag exists, it uploads to that draft and creates none', async () => {
+    const seeded = w.gh.seedRelease(REPO, { tag: 'v1.1.0', draft: true });
+    const { ctx } = tagged('v1.1.0');
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(true);
+    expect(release('v1.1.0').id).toBe(seeded.id);
+    expect(seeded.assets.map((a) => a.name)).toContain('hello.txt');
+  });
+
+  test('when a published release already has the artifacts with the same bytes, it keeps them', async () => {
+    const seeded = w.gh.seedRelease(REPO, {
+      tag: 'v1.2.0',
+      assets: [
+        { name: 'hello.txt', bytes: Buffer.from(HELLO) },
+        { name: 'VERSION', bytes: Buffer.from(VERSION) },
+      ],
+    });
+    const ids = seeded.assets.map((a) => a.id);
+    const { ctx } = tagged('v1.2.0');
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(true);
+    expect(uploadsOf(seeded.id).sort()).toEqual([
+      expect.stringMatching(/\.attestation\.cbor$/),
+      expect.stringMatching(/\.bundle\.tar\.gz$/),
+      expect.stringMatching(/\.provenance\.json$/),
+    ]);
+    expect(
+      seeded.assets
+        .filter((a) => ids.includes(a.id))
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(['VERSION', 'hello.txt']);
+    expect(result.summary).toMatch(/`hello.txt` \| `[0-9a-f]{64}` \| kept/);
+  });
+
+  test('when a published release has an artifact with other bytes, it refuses before changing anything', async () => {
+    const seeded = w.gh.seedRelease(REPO, {
+      tag: 'v1.3.0',
+      assets: [{ name: 'hello.txt', bytes: Buffer.from('other\n') }],
+    });
+    const { ctx } = tagged('v1.3.0');
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(false);
+    expect(result.failure).toMatch(
+      /^RELEASE_CONFLICT: release v1.3.0 is published and already has hello.txt with other bytes/,
+    );
+    expect(uploadsOf(seeded.id)).toEqual([]);
+    expect(seeded.assets.map((a) => a.bytes.toString())).toEqual(['other\n']);
+    expect(result.outputs.verified).toBe('false');
+    expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'failure' });
+  });
+
+  test('when a draft has an artifact with other bytes (a re-run after a change), it replaces it', async () => {
+    const seeded = w.gh.seedRelease(REPO, {
+      tag: 'v1.4.0',
+      draft: true,
+      assets: [{ name: 'hello.txt', bytes: Buffer.from('old\n') }],
+    });
+    const oldId = seeded.assets[0]!.id;
+    const { ctx } = tagged('v1.4.0');
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(true);
+    const hello = seeded.assets.filter((a) => a.name === 'hello.txt');
+    expect(hello).toHaveLength(1);
+    expect(hello[0]!.id).not.toBe(oldId);
+    expect(hello[0]!.bytes.toString()).toBe(HELLO);
+  });
+
+  test('when another builder attached an artifact with other bytes, it leaves it for the consensus and warns', async () => {
+    const seeded = w.gh.seedRelease(REPO, {
+      tag: 'v1.5.0',
+      draft: true,
+      assets: [
+        { name: 'hello.txt', bytes: Buffer.from('the other builder\n') },
+        { name: 'hello-v1.5.0.beta.bundle.tar.gz', bytes: Buffer.from('beta') },
+      ],
+    });
+    const { ctx } = tagged('v1.5.0');
+    const { result, log } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(true);
+    expect(seeded.assets.find((a) => a.name === 'hello.txt')!.bytes.toString()).toBe(
+      'the other builder\n',
+    );
+    expect(log.warnings.join('\n')).toContain(
+      'another builder attached hello.txt with other bytes',
+    );
+    expect(seeded.assets.filter((a) => a.name.endsWith('.bundle.tar.gz'))).toHaveLength(2);
+  });
+
+  test('when the release is published and immutable, it refuses to add assets and says how to release instead', async () => {
+    const iw = await startWorld({ immutableReleases: true, inProcessAgents: true });
+    try {
+      const seeded = iw.gh.seedRelease(REPO, { tag: 'v2.0.0' });
+      expect(seeded.immutable).toBe(true);
+      const co = makeCheckout({}, { tag: 'v2.0.0' });
+      const ctx = stepContext(iw, { workspace: co.dir, sha: co.commit, ref: 'refs/tags/v2.0.0' });
+      const { result } = await runInProcess(ctx, {
+        'agent-url': iw.agent.url,
+        'agent-token': iw.agent.token,
+        'allow-simulated': 'true',
+        'github-token': writeToken(iw),
+      });
+      expect(result.ok).toBe(false);
+      expect(result.failure).toContain('is published and immutable');
+      expect(result.failure).toContain('publish: true');
+      expect(iw.gh.requests.filter((r) => r.server === 'uploads')).toEqual([]);
+    } finally {
+      await iw.stop();
+    }
+  });
+
+  test('when publish is true, the draft is published after every upload', async () => {
+    const { ctx } = tagged('v1.6.0');
+    const { result } = await runInProcess(ctx, agentInputs({ publish: 'true' }));
+    expect(result.ok).toBe(true);
+    const rel = release('v1.6.0');
+    expect(rel.draft).toBe(false);
+    const order = w.gh.requests.filter(
+      (r) =>
+        (r.server === 'uploads' && r.path.includes(`/releases/${rel.id}/`)) ||
+        (r.method === 'PATCH' && r.path.endsWith(`/releases/${rel.id}`)),
+    );
+    expect(order.at(-1)!.method).toBe('PATCH');
+    expect(order.filter((r) => r.server === 'uploads')).toHaveLength(5);
+  });
+});
+
+describe('build mode: other destinations', () => {
+  test('when upload is none, only the check run reaches GitHub and the bundle stays on the runner', async () => {
+    const { ctx } = tagged('v3.0.0');
+    const before = w.gh.requests.length;
+    const { result } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
+    expect(result.ok).toBe(true);
+    expect(
+      w.gh.requests.slice(before).map((r) => `${r.method} ${r.path.replace(/\d+$/, 'N')}`),
+    ).toEqual([`POST /repos/${REPO}/check-runs`, `PATCH /repos/${REPO}/check-runs/N`]);
+    expect(result.outputs.bundle).toMatch(/hello-v3\.0\.0\.pcr3-[0-9a-f]{12}\.bundle\.tar\.gz$/);
+  });
+
+  test('when the event is a pull request, the bundle becomes a workflow artifact and the check goes on the head', async () => {
+    const co = makeCheckout();
+    const head = co.commit;
+    const job = w.art.job();
+    const ctx = stepContext(w, {
+      workspace: co.dir,
+      sha: co.commit,
+      ref: 'refs/pull/9/merge',
+      eventName: 'pull_request',
+      event: { pull_request: { number: 9, head: { sha: head } } },
+      job,
+    });
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.ok).toBe(true);
+    const [artifact] = w.art.artifactsOf(job.runBackendId);
+    expect(artifact!.name).toMatch(/^tee-compile-pcr3-[0-9a-f]{12}$/);
+    expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ headSha: head, conclusion: 'success' });
+    expect(result.summary).toContain(
+      `gh run download 4242 --repo ${REPO} --name ${artifact!.name}`,
+    );
+  });
+
+  test('when the token may not write checks, the build still succeeds and says why there is no check', async () => {
+    const { ctx } = tagged('v3.1.0');
+    const token = w.gh.token({ repo: REPO, contents: 'write' });
+    const { result, log } = await runInProcess(ctx, agentInputs({ 'github-token': token }));
+    expect(result.ok).toBe(true);
+    expect(log.warnings.join('\n')).toContain(
+      'no check run: creating the check run: HTTP 403 Resource not accessible by integration',
+    );
+  });
+
+  test('when build.json has another name at the root, its committed text is sent as the config', async () => {
+    const { ctx } = tagged('v3.2.0', {
+      'release.build.json': simpleBuildJson({ output: { files: ['out/hello.txt'] } }),
+    });
+    const { result } = await runInProcess(
+      ctx,
+      agentInputs({ config: 'release.build.json', upload: 'none' }),
+    );
+    expect(result.ok).toBe(true);
+    expect(JSON.parse(result.outputs.subjects!)).toEqual([
+      { name: 'out/hello.txt', sha256: expect.any(String) },
+    ]);
+  });
+});
+
+describe('build mode: failures', () => {
+  test('when the agent cannot be reached, it fails naming the agent and publishes nothing', async () => {
+    const { ctx } = tagged('v4.0.0');
+    const port = await closedPort();
+    const { result } = await runInProcess(
+      ctx,
+      agentInputs({ 'agent-url': `http://127.0.0.1:${port}` }),
+    );
+    expect(result.failure).toBe(
+      `AGENT_UNREACHABLE: submitting the build: no answer from the agent at http://127.0.0.1:${port} (ECONNREFUSED)`,
+    );
+    expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.0.0')).toEqual([]);
+  });
+
+  test('when the agent refuses the token, it says so and points at agent-token', async () => {
+    const { ctx } = tagged('v4.1.0');
+    const { result } = await runInProcess(
+      ctx,
+      agentInputs({ 'agent-token': 'wrong-token-0123456789' }),
+    );
+    expect(result.failure).toContain(
+      'AGENT_REJECTED: submitting the build: the agent answered HTTP 401 unauthorized',
+    );
+    expect(result.failure).toContain('agent-token');
+  });
+
+  test('when the build fails on the agent, the failure is reported and nothing is published', async () => {
+    const { ctx } = tagged('v4.2.0', {
+      'build.json': simpleBuildJson({ input: { cmd: 'echo broken >&2; exit 3' } }),
+    });
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.failure).toMatch(/^BUILD_FAILED: the build failed on the agent/);
+    expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.2.0')).toEqual([]);
+    expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'failure' });
+  });
+
+  test('when the bundle is simulated and simulation is not allowed, it is refused and nothing is published', async () => {
+    const { ctx } = tagged('v4.3.0');
+    const { result } = await runInProcess(ctx, agentInputs({ 'allow-simulated': 'false' }));
+    expect(result.failure).toContain(
+      'BUNDLE_REFUSED: the bundle did not verify, nothing was published: SIMULATED_NOT_ALLOWED',
+    );
+    expect(result.failure).toContain('allow-simulated: true');
+    expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.3.0')).toEqual([]);
+  });
+
+  test('when build.json is invalid, it fails naming the field', async () => {
+    const { ctx } = tagged('v4.4.0', {
+      'build.json': JSON.stringify({
+        language: 'cobol',
+        input: { cmd: 'x' },
+        output: { files: ['a'] },
+      }),
+    });
+    const { result } = await runInProcess(ctx, agentInputs());
+    expect(result.failure).toMatch(/^CONFIG_INVALID: .*language/);
+  });
+
+  test('when the build outlasts the time limit, it fails with TIMEOUT and cancels the agent job', async () => {
+    const { ctx } = tagged('v4.5.0', {
+      'build.json': simpleBuildJson({ input: { cmd: 'sleep 30' } }),
+    });
+    const { result, log } = await runInProcess(ctx, agentInputs(), {
+      tweak: (i) => ((i as BuildInputs).timeoutMs = 1500),
+    });
+    expect(result.failure).toMatch(/^TIMEOUT: /);
+    const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
+    const view = (await (
+      await fetch(`${w.agent.url}/build/${jobId}`, {
+        headers: { Authorization: `Bearer ${w.agent.token}` },
+      })
+    ).json()) as { state: string };
+    expect(view.state).toBe('cancelled');
+  });
+
+  test('when the step is cancelled, the agent job is cancelled and so is the check run', async () => {
+    const { ctx } = tagged('v4.6.0', {
+      'build.json': simpleBuildJson({ input: { cmd: 'sleep 30' } }),
+    });
+    const controller = new AbortController();
+    const { RecordingLog } = await import('../support/action-world.js');
+    const log = new RecordingLog();
+    const origInfo = log.info.bind(log);
+    log.info = (m: string) => {
+      origInfo(m);
+      if (m === 'started') controller.abort('SIGTERM');
+    };
+    const { result } = await runInProcess(ctx, agentInputs(), { signal: controller.signal, log });
+    expect(result.failure).toBe('CANCELLED: the step was cancelled');
+    const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
+    const view = (await (
+      await fetch(`${w.agent.url}/build/${jobId}`, {
+        headers: { Authorization: `Bearer ${w.agent.token}` },
+      })
+    ).json()) as { state: string };
+    expect(view.state).toBe('cancelled');
+    expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'cancelled' });
+  });
+});
+
+describe('verify mode', () => {
+  function verifyCtx(policy: string) {
+    const co = makeCheckout({ 'policy.json': policy });
+    return stepContext(w, { workspace: co.dir, sha: co.commit, ref: 'refs/heads/main' });
+  }
+
+  test('when enough trusted builders agree, it verifies and the release assets match', async () => {
+    await seedBuiltRelease(w, { tag: 'v5.0.0', builders: BUILDERS.slice(0, 2) });
+    const ctx = verifyCtx(policyJson(BUILDERS, 2));
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      release: 'v5.0.0',
+      policy: 'policy.json',
+      'github-token': writeToken(w),
+    });
+    expect(result.ok).toBe(true);
+    expect(result.outputs.verified).toBe('true');
+    expect(result.summary).toContain('**Agreeing builders:** alpha, beta');
+    expect(result.summary).toMatch(/`hello` \| matches/);
+    expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'success' });
+  });
+
+  test('when fewer builders agree than the policy asks, it refuses with QUORUM_NOT_MET', async () => {
+    await seedBuiltRelease(w, { tag: 'v5.1.0', builders: BUILDERS.slice(0, 2) });
+    const ctx = verifyCtx(policyJson(BUILDERS, 3));
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      release: 'v5.1.0',
+      policy: 'policy.json',
+      'github-token': writeToken(w),
+    });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toMatch(
+      /^QUORUM_NOT_MET: 2 distinct trusted builders agree, 3 required/,
+    );
+    expect(result.outputs.verified).toBe('false');
+  });
+
+  test('when a release artifact differs from the attested bytes, it refuses naming the asset', async () => {
+    const { releaseId } = await seedBuiltRelease(w, {
+      tag: 'v5.2.0',
+      builders: BUILDERS.slice(0, 2),
+    });
+    w.gh.tamper(releaseId, 'hello', new Uint8Array([1, 2, 3]));
+    const ctx = verifyCtx(policyJson(BUILDERS, 2));
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      release: 'v5.2.0',
+      policy: 'policy.json',
+      'github-token': writeToken(w),
+    });
+    expect(result.failure).toMatch(
+      /^ASSET_MISMATCH: release v5.2.0 has hello with bytes no agreeing builder attested/,
+    );
+  });
+
+  test('when the release does not exist, it says so', async () => {
+    const ctx = verifyCtx(policyJson(BUILDERS, 1));
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      release: 'v9.9.9',
+      'github-token': writeToken(w),
+    });
+    expect(result.failure).toMatch(/^RELEASE_NOT_FOUND: example\/hello has no release v9\.9\.9/);
+  });
+
+  test("when verifying another repository's public release, a token of this one is enough", async () => {
+    await seedBuiltRelease(w, {
+      tag: 'v0.9.0',
+      builders: BUILDERS.slice(0, 1),
+      repo: 'upstream/lib',
+    });
+    const ctx = verifyCtx(policyJson(BUILDERS, 1));
+    const token = w.gh.token({ repo: REPO, contents: 'read', checks: 'write' });
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      repository: 'upstream/lib',
+      release: 'v0.9.0',
+      policy: 'policy.json',
+      'github-token': token,
+    });
+    expect(result.ok).toBe(true);
+    expect(JSON.parse(result.outputs.subjects!)).toHaveLength(2);
+  });
+
+  test('when the policy file is invalid, it fails naming the policy input and the field', async () => {
+    const ctx = verifyCtx('{"minBuilders": 0}');
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      release: 'v5.0.0',
+      policy: 'policy.json',
+      'github-token': writeToken(w),
+    });
+    expect(result.failure).toMatch(/^INPUT_INVALID: input "policy": .*policy\.json: minBuilders/);
+  });
+
+  test('when bundles come from workflow artifacts of a matrix, the consensus publishes the draft', async () => {
+    const run = w.art.job().runBackendId;
+    // Two builder jobs of one run upload their bundles as workflow artifacts.
+    for (const b of BUILDERS.slice(0, 2))
+      await uploadBundleArtifact(
+        w,
+        w.art.job(run),
+        `tee-compile-${b.name}`,
+        (await makeBundle({ builder: b })).bytes,
+      );
+    const seeded = w.gh.seedRelease(REPO, { tag: 'v6.0.0', draft: true });
+    const co = makeCheckout({ 'policy.json': policyJson(BUILDERS, 2) });
+    const ctx = stepContext(w, {
+      workspace: co.dir,
+      sha: co.commit,
+      ref: 'refs/tags/v6.0.0',
+      job: w.art.job(run),
+    });
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      artifacts: 'tee-compile-*',
+      policy: 'policy.json',
+      publish: 'true',
+      'github-token': writeToken(w),
+    });
+    expect(result.ok).toBe(true);
+    expect(seeded.draft).toBe(false);
+    expect(seeded.assets.map((a) => a.name).sort()).toEqual(['VERSION', 'hello']);
+    expect(result.summary).toContain('attached from the agreed bundle');
+  });
+});
