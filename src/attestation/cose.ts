@@ -50,6 +50,7 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
     fail(
       'CBOR_LIMIT_EXCEEDED',
       `the document is ${bytes.length} bytes; the limit is ${MAX_DOCUMENT_BYTES}`,
+      'document',
     );
   let top = decodeCbor(bytes, 'document');
   let tagged = false;

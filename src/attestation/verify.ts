@@ -92,7 +92,8 @@ async function verify(
 ): Promise<VerifyAttestationResult> {
   const { cose, document } = decodeAttestationParts(bytes);
   const leaf = parseCertificate(document.certificate, 'payload.certificate');
-  // §3.2.3.1 checks validity "now"; for stored evidence "now" is the moment the document was made.
+  // NSM API docs/attestation_process.md §3.2.3.1 checks validity "now"; for stored evidence,
+  // "now" is the moment the document was made.
   const at = opts.at ?? document.timestamp;
   const path = checkPath(leaf, document.cabundle, anchors, at, cache);
 
