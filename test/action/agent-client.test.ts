@@ -1,0 +1,238 @@
+/**
+ * The action's client of the agent: the event stream reader, resuming a dropped stream with
+ * Last-Event-ID against the real agent behind a proxy that cuts the connection, and the checks on
+ * what the agent answers.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { AgentEvent } from '../../src/action/agent-client.js';
+import { AgentClient } from '../../src/action/agent-client.js';
+import { MAX_SSE_LINE_BYTES, readSse } from '../../src/action/sse.js';
+import { packDirectory, writeTarFile } from '../../src/archive/node.js';
+import type { ActionAgent } from '../support/action-agent.js';
+import { startActionAgent } from '../support/action-agent.js';
+import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
+
+async function* chunksOf(...parts: string[]): AsyncGenerator<Uint8Array> {
+  for (const p of parts) yield new TextEncoder().encode(p);
+}
+
+async function collect(parts: string[]) {
+  const out = [];
+  for await (const e of readSse(chunksOf(...parts))) out.push(e);
+  return out;
+}
+
+describe('event stream reader', () => {
+  test('when events use LF, CRLF or CR and split anywhere, each is read once with its id', async () => {
+    const events = await collect([
+      'retry: 2000\n\n: keep-alive\n\nid: 1\nevent: queued\nda',
+      'ta: {"position":0}\n\nid: 2\r\nevent: log\r\ndata: a\r\ndata: b\r',
+      '\n\r\nid: 3\revent: complete\rdata: {}\r\r',
+    ]);
+    expect(events).toEqual([
+      { id: '1', event: 'queued', data: '{"position":0}' },
+      { id: '2', event: 'log', data: 'a\nb' },
+      { id: '3', event: 'complete', data: '{}' },
+    ]);
+  });
+
+  test('when the stream ends inside an event, that event is dropped', async () => {
+    expect(await collect(['id: 1\nevent: log\ndata: x\n'])).toEqual([]);
+  });
+
+  test('when a line exceeds the bound, it is refused as a protocol error', async () => {
+    await expect(collect(['data: ' + 'x'.repeat(MAX_SSE_LINE_BYTES + 1)])).rejects.toHaveCode(
+      'AGENT_PROTOCOL',
+    );
+  });
+});
+
+/** A TCP proxy in front of the agent that cuts the first event stream after its first phase event. */
+class CuttingProxy {
+  readonly requests: string[] = [];
+  private cut = false;
+  private server!: ReturnType<typeof createTcpServer>;
+  private readonly sockets = new Set<Socket>();
+  url = '';
+
+  async start(target: string): Promise<void> {
+    const t = new URL(target);
+    this.server = createTcpServer((client: Socket) => {
+      const upstream = connect(Number(t.port), t.hostname);
+      this.sockets.add(client).add(upstream);
+      let head = '';
+      let events = false;
+      client.on('data', (b: Buffer) => {
+        if (head.length < 4096) {
+          head += b.toString('latin1');
+          const end = head.indexOf('\r\n\r\n');
+          if (end >= 0 && !events) {
+            const req = head.slice(0, end);
+            this.requests.push(req);
+            events = / \/build\/[^ ]+\/events /.test(req.split('\r\n')[0] ?? '');
+          }
+        }
+        upstream.write(b);
+      });
+      let seen = '';
+      upstream.on('data', (b: Buffer) => {
+        client.write(b);
+        if (!events || this.cut) return;
+        seen += b.toString('utf8');
+        if (seen.includes('event: phase')) {
+          this.cut = true;
+          client.destroy();
+          upstream.destroy();
+        }
+      });
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end);
+      upstream.on('error', end);
+      client.on('close', end);
+      upstream.on('close', end);
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+async function sourceArchive(files: Record<string, string>): Promise<string> {
+  const co = makeCheckout(files);
+  const file = join(mkdtempSync(join(tmpdir(), 'src-')), 'source.tar.gz');
+  await writeTarFile(packDirectory(co.dir, { includeDirectories: true }), file, { gzip: true });
+  return file;
+}
+
+describe('agent client', () => {
+  let agent: ActionAgent;
+  beforeAll(async () => {
+    agent = await startActionAgent({ inProcess: true });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  test('when the event stream drops mid-build, it resumes after the last event and misses none', async () => {
+    const proxy = new CuttingProxy();
+    await proxy.start(agent.url);
+    try {
+      const client = new AgentClient({
+        url: proxy.url,
+        token: agent.token,
+        sleep: () => new Promise((r) => setTimeout(r, 20)),
+      });
+      const signal = new AbortController().signal;
+      const source = await sourceArchive({
+        'build.json': simpleBuildJson({ input: { cmd: 'sleep 1; mkdir -p out; echo x > out/x' } }),
+      });
+      const { jobId } = await client.submit(
+        { source, dependencies: null, nonce: 'ab'.repeat(32), config: null },
+        signal,
+      );
+      const events: AgentEvent[] = [];
+      const done = await client.follow(jobId, (e) => events.push(e), signal);
+      expect(done).toEqual({ ok: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      const ids = events.map((e) => e.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids[0]).toBe(1);
+      expect(ids.at(-1)! - ids[0]! + 1).toBe(ids.length);
+      expect(events.at(-1)!.event).toBe('complete');
+      const resumed = proxy.requests.filter((r) => /\/events /.test(r));
+      expect(resumed).toHaveLength(2);
+      expect(resumed[0]).not.toMatch(/last-event-id/i);
+      expect(resumed[1]).toMatch(/\r\nlast-event-id: \d+/i);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("when the job does not exist, following it fails at once with the agent's refusal", async () => {
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    await expect(
+      client.follow(
+        '00000000-0000-4000-8000-000000000000',
+        () => undefined,
+        new AbortController().signal,
+      ),
+    ).rejects.toThrow(/HTTP 404 not_found/);
+  });
+
+  test('when the agent refuses a field, the refusal names it', async () => {
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    const source = await sourceArchive({});
+    const err = await client
+      .submit(
+        { source, dependencies: null, nonce: 'ab'.repeat(32), config: '{"language":"cobol"}' },
+        new AbortController().signal,
+      )
+      .catch((e: unknown) => e);
+    expect(err).toHaveCode('AGENT_REJECTED');
+    expect((err as Error).message).toMatch(/HTTP 400 invalid_request, field config/);
+  });
+});
+
+describe('agent answers that are not the API', () => {
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url?.endsWith('/result')) {
+        res.writeHead(200, { 'content-type': 'application/gzip', etag: `"${'0'.repeat(64)}"` });
+        res.end('not the announced bytes');
+      } else if (req.url === '/build') {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(202, { 'content-type': 'text/html' });
+          res.end('<html>proxy</html>');
+        });
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  test('when the bundle does not match its ETag, the download is refused', async () => {
+    const dest = join(mkdtempSync(join(tmpdir(), 'dl-')), 'b.tar.gz');
+    await expect(
+      new AgentClient({ url, token: null }).downloadResult(
+        'job-1',
+        dest,
+        new AbortController().signal,
+      ),
+    ).rejects.toThrow(/a truncated or altered download/);
+  });
+
+  test('when the submission answer is not JSON, it is a protocol error', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'src-')), 's.tar.gz');
+    writeFileSync(file, 'x');
+    await expect(
+      new AgentClient({ url, token: null }).submit(
+        { source: file, dependencies: null, nonce: 'ab'.repeat(16), config: null },
+        new AbortController().signal,
+      ),
+    ).rejects.toHaveCode('AGENT_PROTOCOL');
+  });
+});
