@@ -18,7 +18,6 @@ export const ACTION_ERROR_CODES = [
   'GITHUB_FAILED', // a GitHub API call failed
   'ARTIFACT_FAILED', // the workflow artifact service failed
   'NO_BUNDLES', // verify mode: no bundle matched
-  'VERIFY_REFUSED', // verify mode: the bundles did not satisfy the trust policy
   'ASSET_MISMATCH', // verify mode: a release asset differs from the attested artifact
 ] as const;
 
