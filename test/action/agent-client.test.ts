@@ -30,7 +30,7 @@ async function collect(parts: string[]) {
 }
 
 describe('event stream reader', () => {
-  test('when events use LF, CRLF or CR and split anywhere, each is read once with its id', async () => {
+  test('when events use LF, CRLF or CR and arrive split anywhere, it reads each once with its id', async () => {
     const events = await collect([
       'retry: 2000\n\n: keep-alive\n\nid: 1\nevent: queued\nda',
       'ta: {"position":0}\n\nid: 2\r\nevent: log\r\ndata: a\r\ndata: b\r',
@@ -43,7 +43,7 @@ describe('event stream reader', () => {
     ]);
   });
 
-  test('when the stream ends inside an event, that event is dropped', async () => {
+  test('when the stream ends inside an event, it drops that event', async () => {
     expect(await collect(['id: 1\nevent: log\ndata: x\n'])).toEqual([]);
   });
 
@@ -162,7 +162,7 @@ describe('agent client', () => {
     }
   });
 
-  test("when the job does not exist, following it fails at once with the agent's refusal", async () => {
+  test("when the job does not exist, it fails at once with the agent's refusal", async () => {
     const client = new AgentClient({ url: agent.url, token: agent.token });
     await expect(
       client.follow(
@@ -173,7 +173,7 @@ describe('agent client', () => {
     ).rejects.toThrow(/HTTP 404 not_found/);
   });
 
-  test('when the agent refuses a field, the refusal names it', async () => {
+  test('when the agent refuses a field, it names the field', async () => {
     const client = new AgentClient({ url: agent.url, token: agent.token });
     const source = await sourceArchive({});
     const err = await client
@@ -214,7 +214,7 @@ describe('agent answers that are not the API', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  test('when the bundle does not match its ETag, the download is refused', async () => {
+  test('when the bundle does not match its ETag, it refuses the download', async () => {
     const dest = join(mkdtempSync(join(tmpdir(), 'dl-')), 'b.tar.gz');
     await expect(
       new AgentClient({ url, token: null }).downloadResult(

@@ -97,7 +97,7 @@ describe('build mode', () => {
     });
   });
 
-  test('when the job is re-run, nothing is duplicated: artifacts are kept and evidence is replaced', async () => {
+  test('when the job is re-run, it duplicates nothing: it keeps the artifacts and replaces the evidence', async () => {
     const [rel] = w.gh.releasesOf(REPO);
     const before = new Map(rel!.assets.map((a) => [a.name, a.id]));
     const r = await runDist({ ...ctx(), runAttempt: '2' }, buildInputs());
@@ -116,7 +116,7 @@ describe('build mode', () => {
     expect(r.summary).toMatch(/`hello.txt` \| `[0-9a-f]{64}` \| kept/);
   });
 
-  test('when a pull request is built, the bundle is a workflow artifact that can be downloaded again', async () => {
+  test('when a pull request is built, it uploads the bundle as a workflow artifact that can be downloaded again', async () => {
     const pr = makeCheckout({ 'src.txt': 'change\n' });
     const job = w.art.job();
     const r = await runDist(
@@ -152,7 +152,7 @@ describe('build mode', () => {
     });
   });
 
-  test('when the step is cancelled (SIGTERM), the agent job is cancelled and the step fails', async () => {
+  test('when the step is cancelled (SIGTERM), it cancels the agent job and fails', async () => {
     const slow = makeCheckout({
       'build.json': JSON.stringify({
         language: 'node',
@@ -210,7 +210,7 @@ describe('verify mode', () => {
     expect(r.summary).toContain('npx tee-compile verify');
   });
 
-  test('when a bundle asset was tampered with, that builder does not count and the release is refused', async () => {
+  test('when a bundle asset was tampered with, it does not count that builder and refuses the release', async () => {
     const { releaseId, bundles } = await seedBuiltRelease(w, {
       tag: 'v2.1.0',
       builders: BUILDERS.slice(0, 2),
@@ -275,7 +275,7 @@ describe('a matrix of builders and a consensus job', () => {
     await m?.stop();
   });
 
-  test('when two trusted builders agree, the consensus job publishes the draft they attached to', async () => {
+  test('when two trusted builders agree, it (the consensus job) publishes the draft they attached to', async () => {
     const co = makeCheckout({ 'policy.json': policyJson(BUILDERS, 2) }, { tag: 'v3.0.0' });
     const ctx = stepContext(m, { workspace: co.dir, sha: co.commit, ref: 'refs/tags/v3.0.0' });
     for (const agent of m.agents) {

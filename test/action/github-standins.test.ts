@@ -35,7 +35,7 @@ async function raw(path: string, init: RequestInit & { token?: string } = {}): P
 }
 
 describe('GitHub REST stand-in', () => {
-  test('when a release is a draft, "get by tag" does not find it and only pushers list it', async () => {
+  test('when a release is a draft, it hides it from "get by tag" and from listings without push access', async () => {
     gh.seedRelease('example/hello', { tag: 'v0.1.0', draft: true });
     const writer = gh.token({ repo: 'example/hello', contents: 'write' });
     const reader = gh.token({ repo: 'example/hello', contents: 'read' });
@@ -56,7 +56,7 @@ describe('GitHub REST stand-in', () => {
     });
   });
 
-  test('when an asset name is taken, the upload is refused with 422 already_exists', async () => {
+  test('when an asset name is taken, it refuses the upload with 422 already_exists', async () => {
     const token = gh.token({ repo: 'example/hello', contents: 'write' });
     const api = octokitGitHub(token, gh.apiUrl);
     const rel = await api.createDraftRelease(repo, {
@@ -92,7 +92,7 @@ describe('GitHub REST stand-in', () => {
     });
   });
 
-  test('when an asset is downloaded as bytes, the API redirects to a signed URL on another host', async () => {
+  test('when an asset is downloaded as bytes, it redirects to a signed URL on another host', async () => {
     const token = gh.token({ repo: 'example/hello', contents: 'write' });
     const rel = gh.seedRelease('example/hello', {
       tag: 'v0.3.0',
@@ -115,7 +115,7 @@ describe('GitHub REST stand-in', () => {
     ).toBe('xyz');
   });
 
-  test('when a release is published with immutability on, assets can no longer be added or deleted', async () => {
+  test('when a release is published with immutability on, it refuses to add or delete assets', async () => {
     const token = gh.token({ repo: 'example/frozen', contents: 'write' });
     const api = octokitGitHub(token, gh.apiUrl);
     const frozen = { owner: 'example', repo: 'frozen' };
@@ -139,7 +139,7 @@ describe('GitHub REST stand-in', () => {
     await expect(api.deleteAsset(frozen, asset.id)).rejects.toThrow('HTTP 422');
   });
 
-  test('when a release has more assets than a page, the client pages through all of them', async () => {
+  test('when a release has more assets than a page, it links the next page and the client reads all', async () => {
     const token = gh.token({ repo: 'example/hello', contents: 'read' });
     const rel = gh.seedRelease('example/hello', {
       tag: 'v0.4.0',
@@ -152,7 +152,7 @@ describe('GitHub REST stand-in', () => {
     expect(await octokitGitHub(token, gh.apiUrl).listAssets(repo, rel.id)).toHaveLength(130);
   });
 
-  test("when the token is wrong, missing rights or the repository private, GitHub's statuses come back", async () => {
+  test("when the token is wrong, lacks rights or the repository is private, it answers GitHub's statuses", async () => {
     expect(
       await (await raw('/repos/example/hello/releases', { token: 'ghs_wrong' })).json(),
     ).toMatchObject({ message: 'Bad credentials', status: '401' });
@@ -202,7 +202,7 @@ describe('artifact service stand-in', () => {
     process.env.ACTIONS_RESULTS_URL = art.resultsUrl;
   }
 
-  test('when a job uploads, another job of the run lists and downloads it; other runs do not see it', async () => {
+  test('when a job uploads, it lets another job of the run list and download it, and hides it from other runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'art-'));
     writeFileSync(join(dir, 'b.bundle.tar.gz'), 'bundle bytes');
     const builder = art.job();
@@ -225,7 +225,7 @@ describe('artifact service stand-in', () => {
     expect(await runArtifacts().list()).toEqual([]);
   });
 
-  test('when a name is taken in the run, CreateArtifact answers Twirp already_exists; a forged token is unauthenticated', async () => {
+  test('when a name is taken in the run, it answers Twirp already_exists, and a forged token unauthenticated', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'art-'));
     writeFileSync(join(dir, 'f'), 'x');
     const job = art.job();

@@ -67,13 +67,13 @@ describe('inputs', () => {
     expect(i.nonceDerived).toBe(true);
   });
 
-  test('when the ref is a branch, upload auto means a workflow artifact', () => {
+  test('when the ref is a branch, it resolves upload auto to a workflow artifact', () => {
     const i = parse({ 'github-token': 't' }, ctx({ GITHUB_REF: 'refs/heads/main' })) as BuildInputs;
     expect(i.upload).toBe('artifact');
     expect(i.release).toBeNull();
   });
 
-  test('when action.yml declares an input, the parser knows it and agrees on its default', () => {
+  test('when action.yml declares an input, it is parsed with the same default', () => {
     const { inputs, outputs } = actionYml();
     const asked = new Set<string>();
     parse({}, ctx({ GITHUB_REF: 'refs/heads/main' }));
@@ -139,7 +139,7 @@ describe('inputs', () => {
     );
   });
 
-  test('when verify mode names another repository, bundles are read from it', () => {
+  test('when verify mode names another repository, it reads the bundles from there', () => {
     const i = parse({
       mode: 'verify',
       repository: 'upstream/lib',
@@ -176,7 +176,7 @@ describe('run context', () => {
     );
   });
 
-  test('when the event is a pull request, the check run goes on the head of the pull request', () => {
+  test('when the event is a pull request, it puts the check run on the head of the pull request', () => {
     const dir = mkdtempSync(join(tmpdir(), 'event-'));
     const head = 'c'.repeat(40);
     writeFileSync(
@@ -205,26 +205,26 @@ describe('nonce', () => {
     expect((parse({ 'github-token': 't' }) as BuildInputs).nonce).toBe(want);
   });
 
-  test('when the run attempt changes, the nonce changes', () => {
+  test('when the run attempt changes, it derives another nonce', () => {
     const a = deriveNonce({ repository: 'o/r', runId: '1', runAttempt: '1' });
     expect(deriveNonce({ repository: 'o/r', runId: '1', runAttempt: '2' })).not.toBe(a);
   });
 });
 
 describe('naming', () => {
-  test('when artifacts share a file name, their whole paths name the assets', () => {
+  test('when artifacts share a file name, it names the assets after their whole paths', () => {
     const names = artifactAssetNames(['dist/a/index.js', 'dist/b/index.js', 'bin/tool']);
     expect(names.get('dist/a/index.js')).toBe('dist_a_index.js');
     expect(names.get('dist/b/index.js')).toBe('dist_b_index.js');
     expect(names.get('bin/tool')).toBe('tool');
   });
 
-  test('when a name has characters GitHub would rewrite, they are replaced first', () => {
+  test('when a name has characters GitHub would rewrite, it replaces them first', () => {
     expect(safeAssetName('my tool (x86).tar.gz')).toBe('my-tool--x86-.tar.gz');
     expect(safeAssetName('..hidden.')).toBe('hidden');
   });
 
-  test('when the policy names the builder, that name is used, else a PCR3 prefix', () => {
+  test('when the policy names the builder, it uses that name, else a PCR3 prefix', () => {
     expect(builderSlug({ builder: { name: 'Example Org', pcr3: 'ab'.repeat(48) } })).toBe(
       'Example-Org',
     );

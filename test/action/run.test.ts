@@ -218,7 +218,7 @@ describe('build mode: the release', () => {
     }
   });
 
-  test('when publish is true, the draft is published after every upload', async () => {
+  test('when publish is true, it publishes the draft after every upload', async () => {
     const { ctx } = tagged('v1.6.0');
     const { result } = await runInProcess(ctx, agentInputs({ publish: 'true' }));
     expect(result.ok).toBe(true);
@@ -235,7 +235,7 @@ describe('build mode: the release', () => {
 });
 
 describe('build mode: other destinations', () => {
-  test('when upload is none, only the check run reaches GitHub and the bundle stays on the runner', async () => {
+  test('when upload is none, it only writes the check run to GitHub and keeps the bundle on the runner', async () => {
     const { ctx } = tagged('v3.0.0');
     const before = w.gh.requests.length;
     const { result } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
@@ -246,7 +246,7 @@ describe('build mode: other destinations', () => {
     expect(result.outputs.bundle).toMatch(/hello-v3\.0\.0\.pcr3-[0-9a-f]{12}\.bundle\.tar\.gz$/);
   });
 
-  test('when the event is a pull request, the bundle becomes a workflow artifact and the check goes on the head', async () => {
+  test('when the event is a pull request, it uploads a workflow artifact and checks the head commit', async () => {
     const co = makeCheckout();
     const head = co.commit;
     const job = w.art.job();
@@ -268,7 +268,7 @@ describe('build mode: other destinations', () => {
     );
   });
 
-  test('when the token may not write checks, the build still succeeds and says why there is no check', async () => {
+  test('when the token may not write checks, it still succeeds and says why there is no check run', async () => {
     const { ctx } = tagged('v3.1.0');
     const token = w.gh.token({ repo: REPO, contents: 'write' });
     const { result, log } = await runInProcess(ctx, agentInputs({ 'github-token': token }));
@@ -278,7 +278,7 @@ describe('build mode: other destinations', () => {
     );
   });
 
-  test('when build.json has another name at the root, its committed text is sent as the config', async () => {
+  test('when build.json has another name at the root, it sends its committed text as the config', async () => {
     const { ctx } = tagged('v3.2.0', {
       'release.build.json': simpleBuildJson({ output: { files: ['out/hello.txt'] } }),
     });
@@ -319,7 +319,7 @@ describe('build mode: failures', () => {
     expect(result.failure).toContain('agent-token');
   });
 
-  test('when the build fails on the agent, the failure is reported and nothing is published', async () => {
+  test('when the build fails on the agent, it reports the failure and publishes nothing', async () => {
     const { ctx } = tagged('v4.2.0', {
       'build.json': simpleBuildJson({ input: { cmd: 'echo broken >&2; exit 3' } }),
     });
@@ -368,7 +368,7 @@ describe('build mode: failures', () => {
     expect(view.state).toBe('cancelled');
   });
 
-  test('when the step is cancelled, the agent job is cancelled and so is the check run', async () => {
+  test('when the step is cancelled, it cancels the agent job and the check run', async () => {
     const { ctx } = tagged('v4.6.0', {
       'build.json': simpleBuildJson({ input: { cmd: 'sleep 30' } }),
     });
@@ -459,7 +459,7 @@ describe('verify mode', () => {
     expect(result.failure).toMatch(/^RELEASE_NOT_FOUND: example\/hello has no release v9\.9\.9/);
   });
 
-  test("when verifying another repository's public release, a token of this one is enough", async () => {
+  test("when verifying another repository's public release, it needs only a token of this one", async () => {
     await seedBuiltRelease(w, {
       tag: 'v0.9.0',
       builders: BUILDERS.slice(0, 1),
@@ -489,7 +489,7 @@ describe('verify mode', () => {
     expect(result.failure).toMatch(/^INPUT_INVALID: input "policy": .*policy\.json: minBuilders/);
   });
 
-  test('when bundles come from workflow artifacts of a matrix, the consensus publishes the draft', async () => {
+  test('when bundles come from workflow artifacts of a matrix, it publishes the draft once they agree', async () => {
     const run = w.art.job().runBackendId;
     // Two builder jobs of one run upload their bundles as workflow artifacts.
     for (const b of BUILDERS.slice(0, 2))
