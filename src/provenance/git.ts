@@ -30,7 +30,7 @@ export async function git(
   } catch (err) {
     throw provenanceError(
       'GIT_FAILED',
-      `cannot run git: ${(err as Error).message}; install git (>= 2.31)`,
+      `cannot run git: ${(err as Error).message}; install git`,
       undefined,
       err,
     );
