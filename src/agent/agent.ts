@@ -1,0 +1,681 @@
+/**
+ * The agent: accepts jobs, keeps them durably, runs them in order within the host's enclave
+ * budget, publishes their events and serves their results. The HTTP layer (./server.ts) is a thin
+ * skin over this class.
+ */
+import { createReadStream } from 'node:fs';
+import { rename, statfs } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { TeeCompileError } from '../errors.js';
+import type { EnclaveBackend } from '../enclave/types.js';
+import type { AgentSettings } from './config.js';
+import { AgentError, isAgentError } from './errors.js';
+import { JobEvents, loadEventFile, readEventFile } from './events.js';
+import type { AgentEvent, AgentEventType } from './events.js';
+import type { BuildExecutor, BuildProgress } from './executor.js';
+import { commitFile, diskUsage } from './fsutil.js';
+import { newJobId, newNonce } from './ids.js';
+import type { Submission } from './intake.js';
+import { INPUT_FILES } from './intake.js';
+import type { JobError, JobRecord, JobState, JobView } from './job.js';
+import { JOB_STATES, isFinished, jobView } from './job.js';
+import type { Logger } from './log.js';
+import { AgentMetrics } from './metrics.js';
+import type { MetricsSnapshot } from './metrics.js';
+import { prepareSource } from './prepare.js';
+import { JobQueue } from './queue.js';
+import { ResourcePool, budgetedBackend } from './resources.js';
+import type { JobPaths } from './store.js';
+import { JobStore } from './store.js';
+import { join } from 'node:path';
+import { access } from 'node:fs/promises';
+
+/** How long `DELETE` waits for a running job's enclave to stop before answering. */
+export const CANCEL_WAIT_MS = 15_000;
+/** How long a measured data-directory size is reused. */
+const USAGE_CACHE_MS = 5_000;
+/** How often old jobs are pruned (also after every job). */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/** Reasons a running job is aborted. */
+type AbortReason = 'cancel' | 'shutdown';
+
+export interface AgentOptions {
+  settings: AgentSettings;
+  backend: EnclaveBackend;
+  executor: BuildExecutor;
+  logger: Logger;
+  clock?: () => number;
+}
+
+/** A slot taken for a submission while its body is read. */
+export interface Admission {
+  id: string;
+  paths: JobPaths;
+  /** The job was recorded: the slot becomes the job. */
+  accepted(): void;
+  /** Gives the slot back (the submission failed); removes the job directory. */
+  release(): Promise<void>;
+}
+
+/** The build service. */
+export class Agent {
+  readonly metrics = new AgentMetrics();
+  readonly settings: AgentSettings;
+  private readonly store: JobStore;
+  private readonly records = new Map<string, JobRecord>();
+  private readonly phases = new Map<string, string>();
+  private readonly live = new Map<string, JobEvents>();
+  private readonly queue: JobQueue;
+  private readonly pool: ResourcePool;
+  private readonly backend: EnclaveBackend;
+  private readonly executor: BuildExecutor;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private accepting = true;
+  private admitting = 0;
+  private singleBuildTaken = false;
+  private usage = { at: 0, bytes: 0 };
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private pruning: Promise<void> | null = null;
+  private sseOpen = 0;
+  private endGrace: () => void = () => undefined;
+  private singleBuildServedResolve: () => void = () => undefined;
+  /** Resolves, in single-build mode, once the one job's result (or its failure) has been fetched. */
+  readonly singleBuildServed: Promise<void>;
+
+  private constructor(o: AgentOptions) {
+    this.settings = o.settings;
+    this.store = new JobStore(o.settings.dataDir);
+    this.backend = o.backend;
+    this.executor = o.executor;
+    this.log = o.logger;
+    this.now = o.clock ?? Date.now;
+    this.pool = new ResourcePool(o.settings.capacity);
+    this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
+    this.singleBuildServed = new Promise((resolve) => (this.singleBuildServedResolve = resolve));
+  }
+
+  /**
+   * Opens the data directory and recovers from the last run: a job that was running is failed
+   * ("agent restarted during the build") and every enclave the backend left is terminated; queued
+   * jobs are queued again in their order.
+   */
+  static async open(o: AgentOptions): Promise<Agent> {
+    const agent = new Agent(o);
+    await agent.recover();
+    return agent;
+  }
+
+  private async recover(): Promise<void> {
+    const found = await this.store.open();
+    for (const id of found.removedIncomplete)
+      this.log.info('removed an upload that never completed', { job_id: id });
+    for (const u of found.unreadable)
+      this.log.error('job record unreadable; left in place', { job_id: u.id, reason: u.reason });
+    const requeue: string[] = [];
+    for (const rec of found.records) {
+      this.records.set(rec.id, rec);
+      this.phases.set(rec.id, rec.state);
+      if (rec.state === 'running') {
+        await this.finishOffline(rec, 'failed', {
+          type: 'agent_restarted',
+          code: 'AGENT_INTERRUPTED',
+          message: 'agent restarted during the build',
+        });
+        this.log.warn('job was running when the agent stopped; marked failed', { job_id: rec.id });
+      } else if (rec.state === 'queued') {
+        if (await this.inputsPresent(rec)) {
+          const backlog = await loadEventFile(this.store.paths(rec.id).events);
+          this.live.set(rec.id, this.openEvents(rec.id, backlog));
+          requeue.push(rec.id);
+        } else {
+          await this.finishOffline(rec, 'failed', {
+            type: 'inputs_lost',
+            code: 'AGENT_SOURCE_INVALID',
+            message: 'the inputs of this queued job were not found after a restart',
+          });
+        }
+      }
+    }
+    if (this.settings.singleBuild && this.records.size > 0) this.singleBuildTaken = true;
+    // Nothing runs yet, so every enclave this backend owns is a leftover of the last run.
+    const orphans = await this.backend.cleanupOrphans(new Set());
+    for (const enclave of orphans) this.log.warn('terminated an orphaned enclave', { enclave });
+    await this.prune();
+    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
+    for (const id of requeue) {
+      this.phases.set(id, 'queued');
+      this.queue.push(id);
+    }
+    if (requeue.length > 0) this.log.info('queued jobs resumed', { count: requeue.length });
+  }
+
+  private async inputsPresent(rec: JobRecord): Promise<boolean> {
+    const p = this.store.paths(rec.id);
+    const needed: string[] = [];
+    if (rec.source.kind === 'archive')
+      needed.push(join(p.inputs, INPUT_FILES.source(rec.source.format)));
+    if (rec.dependencies) needed.push(join(p.inputs, INPUT_FILES.dependencies));
+    for (const f of needed) {
+      try {
+        await access(f);
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Ends a job found on disk at start (not live): record, scratch, a closing `complete` event. */
+  private async finishOffline(rec: JobRecord, state: JobState, error: JobError): Promise<void> {
+    rec.state = state;
+    rec.error = error;
+    rec.finishedAt = this.now();
+    rec.result = null;
+    await this.store.save(rec);
+    await this.store.removeScratch(rec.id);
+    this.phases.set(rec.id, state);
+    const backlog = await loadEventFile(this.store.paths(rec.id).events);
+    const ev = this.openEvents(rec.id, backlog);
+    ev.emit('complete', completeData(rec));
+    await ev.close();
+  }
+
+  private openEvents(id: string, backlog: AgentEvent[] = []): JobEvents {
+    return new JobEvents(this.store.paths(id).events, backlog, (err) =>
+      this.log.warn('cannot write the event log', { job_id: id, error: err.message }),
+    );
+  }
+
+  // ---- submissions ----
+
+  /**
+   * Takes a slot for a new job before its body is read: refuses when stopping (503), in
+   * single-build mode after the one build (409), when the queue is full (503) or the data
+   * directory over its budget (507).
+   */
+  async admit(): Promise<Admission> {
+    if (!this.accepting) throw new AgentError('AGENT_UNAVAILABLE', 'the agent is shutting down');
+    if (this.settings.singleBuild && this.singleBuildTaken)
+      throw new AgentError(
+        'AGENT_SINGLE_BUILD_USED',
+        'this agent runs a single build and already accepted it',
+      );
+    if (this.queue.length + this.admitting >= this.settings.limits.maxQueuedJobs)
+      throw new AgentError('AGENT_UNAVAILABLE', 'the queue is full; try again later');
+    if (this.settings.singleBuild) this.singleBuildTaken = true;
+    this.admitting++;
+    let settled = false;
+    const settle = (accepted: boolean): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.admitting--;
+      if (!accepted && this.settings.singleBuild) this.singleBuildTaken = false;
+      return true;
+    };
+    try {
+      await this.checkDisk();
+      const id = newJobId();
+      const paths = await this.store.create(id);
+      return {
+        id,
+        paths,
+        accepted: () => void settle(true),
+        release: async () => {
+          if (settle(false)) await this.store.remove(id);
+        },
+      };
+    } catch (err) {
+      settle(false);
+      throw err;
+    }
+  }
+
+  /** Records a submitted job (durably) and queues it. */
+  async accept(adm: Admission, sub: Submission): Promise<JobRecord> {
+    const rec: JobRecord = {
+      version: 1,
+      id: adm.id,
+      state: 'queued',
+      createdAt: this.now(),
+      startedAt: null,
+      finishedAt: null,
+      nonce: sub.nonce ?? newNonce(),
+      source:
+        sub.source.kind === 'git'
+          ? sub.source
+          : {
+              kind: 'archive',
+              format: sub.source.format,
+              name: sub.source.name,
+              bytes: sub.source.bytes,
+            },
+      config: sub.config,
+      dependencies: sub.dependencies ? { bytes: sub.dependencies.bytes } : null,
+      error: null,
+      result: null,
+    };
+    if (!this.accepting) throw new AgentError('AGENT_UNAVAILABLE', 'the agent is shutting down');
+    await this.store.save(rec);
+    adm.accepted();
+    this.records.set(rec.id, rec);
+    this.phases.set(rec.id, 'queued');
+    const ev = this.openEvents(rec.id);
+    this.live.set(rec.id, ev);
+    this.queue.push(rec.id);
+    ev.emit('queued', { job_id: rec.id, position: this.queue.position(rec.id) });
+    this.usage.bytes += rec.source.kind === 'archive' ? rec.source.bytes : 0;
+    this.log.info('job accepted', {
+      job_id: rec.id,
+      source: rec.source.kind === 'git' ? 'repo_url' : rec.source.format,
+      nonce_from: sub.nonce === null ? 'agent' : 'client',
+      dependencies: rec.dependencies ? 'client' : 'agent',
+    });
+    return rec;
+  }
+
+  // ---- reading ----
+
+  /** A job's record, or AGENT_NOT_FOUND. */
+  get(id: string): JobRecord {
+    const rec = this.records.get(id);
+    if (!rec) throw new AgentError('AGENT_NOT_FOUND', 'no such job');
+    return rec;
+  }
+
+  /** A job as clients see it. */
+  view(id: string): JobView {
+    const rec = this.get(id);
+    return jobView(rec, this.phases.get(id) ?? rec.state, this.now());
+  }
+
+  /**
+   * Streams a job's events after `afterId` to `send`, then calls `end` after `complete`. Live jobs
+   * replay their backlog then follow; finished ones are read from their file. Returns a function
+   * that stops the subscription.
+   */
+  async followEvents(
+    id: string,
+    afterId: number,
+    send: (e: AgentEvent) => void | Promise<void>,
+    end: () => void,
+  ): Promise<() => void> {
+    this.get(id);
+    this.sseOpen++;
+    let counted = true;
+    const done = (): void => {
+      if (counted) this.sseOpen--;
+      counted = false;
+    };
+    const ev = this.live.get(id);
+    if (ev) {
+      const unsubscribe = ev.subscribe(
+        afterId,
+        (e) => void send(e),
+        () => {
+          done();
+          end();
+        },
+      );
+      return () => {
+        unsubscribe();
+        done();
+      };
+    }
+    await readEventFile(this.store.paths(id).events, afterId, send);
+    done();
+    end();
+    return () => undefined;
+  }
+
+  /** The bundle of a succeeded job; 409 while it is not finished or when it has no result. */
+  result(id: string): { file: string; sha256: string; bytes: number } {
+    const rec = this.get(id);
+    if (!isFinished(rec.state))
+      throw new AgentError(
+        'AGENT_NOT_FINISHED',
+        `the job is ${rec.state}; its result is not ready`,
+      );
+    if (rec.state !== 'succeeded' || rec.result === null) {
+      this.noteResultFetched(id);
+      const e = rec.error;
+      throw new AgentError(
+        'AGENT_NO_RESULT',
+        `the job ${rec.state === 'cancelled' ? 'was cancelled' : 'failed'}: ${e?.message ?? 'no result'}`,
+      );
+    }
+    return {
+      file: this.store.paths(id).result,
+      sha256: rec.result.sha256,
+      bytes: rec.result.bytes,
+    };
+  }
+
+  /** Called when a result has been sent in full (or a failed job's answer given). */
+  noteResultFetched(id: string): void {
+    if (!this.settings.singleBuild) return;
+    const rec = this.records.get(id);
+    if (rec && isFinished(rec.state)) this.singleBuildServedResolve();
+  }
+
+  /** Numbers for `/metrics`. */
+  snapshot(): MetricsSnapshot {
+    const jobsByState = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<
+      JobState,
+      number
+    >;
+    for (const r of this.records.values()) jobsByState[r.state]++;
+    const inUse = this.pool.inUse;
+    return {
+      jobsByState,
+      queueLength: this.queue.length,
+      runningJobs: this.queue.active,
+      runningEnclaves: inUse.enclaves,
+      enclaveCpusInUse: inUse.cpus,
+      enclaveMemoryMiBInUse: inUse.memoryMiB,
+      capacity: this.pool.capacity,
+      dataBytes: this.usage.bytes,
+      sseSubscribers: this.sseOpen,
+    };
+  }
+
+  // ---- cancelling ----
+
+  /**
+   * Cancels a job: a queued one leaves the queue; a running one is aborted and its enclave
+   * stopped (waits up to CANCEL_WAIT_MS for that). 409 when it already ended.
+   */
+  async cancel(id: string): Promise<JobView> {
+    const rec = this.get(id);
+    if (isFinished(rec.state))
+      throw new AgentError('AGENT_ALREADY_FINISHED', `the job already ended (${rec.state})`);
+    if (this.queue.remove(id)) {
+      rec.state = 'cancelled';
+      rec.finishedAt = this.now();
+      rec.error = {
+        type: 'cancelled',
+        code: 'AGENT_CANCELLED',
+        message: 'cancelled before it started',
+      };
+      await this.store.save(rec);
+      await this.store.removeScratch(id);
+      this.phases.set(id, 'cancelled');
+      await this.closeEvents(id, rec);
+      this.metrics.jobFinished('cancelled', null);
+      this.log.info('job cancelled while queued', { job_id: id });
+      return this.view(id);
+    }
+    const done = this.queue.abort(id, 'cancel' satisfies AbortReason);
+    if (done) {
+      this.phases.set(id, 'cancelling');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, CANCEL_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    return this.view(id);
+  }
+
+  // ---- running ----
+
+  private setPhase(id: string, phase: string, detail: Record<string, unknown> = {}): void {
+    if (this.phases.get(id) === phase) return;
+    this.phases.set(id, phase);
+    this.emit(id, 'phase', { phase, ...detail });
+  }
+
+  private emit(id: string, type: AgentEventType, data: Record<string, unknown>): void {
+    this.live.get(id)?.emit(type, data);
+  }
+
+  private async closeEvents(id: string, rec: JobRecord): Promise<void> {
+    const ev = this.live.get(id);
+    if (!ev) return;
+    ev.emit('complete', completeData(rec));
+    await ev.close();
+    this.live.delete(id);
+  }
+
+  private async runJob(id: string, signal: AbortSignal): Promise<void> {
+    const rec = this.records.get(id);
+    if (!rec) return;
+    const p = this.store.paths(id);
+    try {
+      rec.state = 'running';
+      rec.startedAt = this.now();
+      await this.store.save(rec);
+      this.phases.set(id, 'preparing');
+      this.emit(id, 'started', { job_id: id });
+      this.emit(id, 'phase', { phase: 'preparing' });
+      this.log.info('job started', { job_id: id, queued_ms: rec.startedAt - rec.createdAt });
+      await this.build(rec, p, signal);
+    } catch (err) {
+      const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
+      rec.state = reason === 'cancel' ? 'cancelled' : 'failed';
+      rec.error = this.classify(err, reason);
+      rec.result = null;
+      if (rec.error.type === 'internal')
+        this.log.error('job failed with an internal error', {
+          job_id: id,
+          error: (err as Error)?.stack ?? String(err),
+        });
+    }
+    rec.finishedAt = this.now();
+    try {
+      await this.store.save(rec);
+    } catch (err) {
+      this.log.error('cannot save the job record', { job_id: id, error: (err as Error).message });
+    }
+    await this.store.removeScratch(id).catch(() => undefined);
+    this.phases.set(id, rec.state);
+    await this.closeEvents(id, rec);
+    const buildSeconds = rec.startedAt === null ? null : (rec.finishedAt - rec.startedAt) / 1000;
+    this.metrics.jobFinished(rec.state, buildSeconds);
+    this.log.info('job finished', {
+      job_id: id,
+      state: rec.state,
+      build_ms: rec.startedAt === null ? null : rec.finishedAt - rec.startedAt,
+      error_type: rec.error?.type,
+      error_code: rec.error?.code,
+      bytes: rec.result?.bytes,
+    });
+    void this.prune();
+  }
+
+  private async build(rec: JobRecord, p: JobPaths, signal: AbortSignal): Promise<void> {
+    const id = rec.id;
+    const src = await prepareSource(rec, {
+      inputs: {
+        source:
+          rec.source.kind === 'archive'
+            ? join(p.inputs, INPUT_FILES.source(rec.source.format))
+            : null,
+      },
+      workDir: p.work,
+      maxTreeBytes: this.settings.limits.maxSourceTreeBytes,
+      clone: {
+        depth: this.settings.limits.cloneDepth,
+        timeoutMs: this.settings.limits.cloneTimeoutMs,
+        allowHttp: this.settings.allowHttpRepos,
+      },
+      signal,
+    });
+    if (signal.aborted) throw new AgentError('AGENT_CANCELLED', 'cancelled');
+    const backend = budgetedBackend(this.backend, this.pool, {
+      signal,
+      onWaiting: (req) =>
+        this.setPhase(id, 'waiting-for-resources', { cpus: req.cpus, memory_mib: req.memoryMiB }),
+      onStarted: (enclave) => this.log.info('enclave started', { job_id: id, enclave: enclave.id }),
+    });
+    const outcome = await this.executor.run(
+      {
+        jobId: id,
+        sourceDir: src.dir,
+        repository: src.repository,
+        config: rec.config,
+        dependencySet: rec.dependencies ? join(p.inputs, INPUT_FILES.dependencies) : null,
+        nonce: rec.nonce,
+        workDir: p.work,
+        bundleFile: p.resultTmp,
+      },
+      { signal, backend, onProgress: (pr) => this.progress(id, pr) },
+    );
+    this.setPhase(id, 'storing-result');
+    if (outcome.bundleFile !== p.resultTmp) await rename(outcome.bundleFile, p.resultTmp);
+    const { sha256, bytes } = await hashFile(p.resultTmp);
+    // The result is in place (fsynced, renamed, directory fsynced) before the record says so.
+    await commitFile(p.resultTmp, p.result);
+    rec.result = { sha256, bytes, subjects: outcome.subjects, source: outcome.source };
+    rec.state = 'succeeded';
+    rec.error = null;
+    this.usage.bytes += bytes;
+  }
+
+  private progress(id: string, pr: BuildProgress): void {
+    if (pr.kind === 'phase') this.setPhase(id, pr.phase, pr.detail);
+    else this.emit(id, 'log', { stream: pr.stream, text: pr.text });
+  }
+
+  private classify(err: unknown, reason: AbortReason | undefined): JobError {
+    if (reason === 'cancel')
+      return { type: 'cancelled', code: 'AGENT_CANCELLED', message: 'cancelled by the client' };
+    if (reason === 'shutdown')
+      return {
+        type: 'agent_stopped',
+        code: 'AGENT_CANCELLED',
+        message: 'the agent was stopped during the build',
+      };
+    if (isAgentError(err)) {
+      const types: Partial<Record<string, string>> = {
+        AGENT_SOURCE_INVALID: 'source_invalid',
+        AGENT_CLONE_FAILED: 'clone_failed',
+        AGENT_RESOURCES_EXCEEDED: 'resources_exceeded',
+        AGENT_CANCELLED: 'cancelled',
+      };
+      return { type: types[err.code] ?? 'internal', code: err.code, message: err.message };
+    }
+    if (err instanceof TeeCompileError) {
+      const code = String((err as TeeCompileError).code);
+      const source = code.startsWith('ARCHIVE_');
+      return { type: source ? 'source_invalid' : 'build_failed', code, message: err.message };
+    }
+    return {
+      type: 'internal',
+      message: `internal error: ${(err as Error)?.message ?? String(err)}`,
+    };
+  }
+
+  // ---- disk ----
+
+  private async checkDisk(): Promise<void> {
+    const now = this.now();
+    if (now - this.usage.at > USAGE_CACHE_MS)
+      this.usage = { at: now, bytes: await diskUsage(this.settings.dataDir) };
+    const l = this.settings.limits;
+    if (this.usage.bytes > l.maxDataBytes)
+      throw new AgentError(
+        'AGENT_STORAGE_FULL',
+        `the data directory holds ${this.usage.bytes} bytes, over its budget of ${l.maxDataBytes}`,
+      );
+    const fs = await statfs(this.settings.dataDir);
+    const free = fs.bavail * fs.bsize;
+    if (free < l.minFreeBytes)
+      throw new AgentError(
+        'AGENT_STORAGE_FULL',
+        `only ${free} bytes free on the data directory's file system`,
+      );
+  }
+
+  /**
+   * Removes finished jobs older than the retention age, then the oldest while results add up to
+   * more than the retention budget. In single-build mode the one job is kept.
+   */
+  prune(): Promise<void> {
+    this.pruning ??= this.pruneNow().finally(() => (this.pruning = null));
+    return this.pruning;
+  }
+
+  private async pruneNow(): Promise<void> {
+    if (this.settings.singleBuild) return;
+    const now = this.now();
+    const finished = [...this.records.values()]
+      .filter((r) => isFinished(r.state) && r.finishedAt !== null)
+      .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    let total = finished.reduce((n, r) => n + (r.result?.bytes ?? 0), 0);
+    const { maxAgeMs, maxTotalBytes } = this.settings.retention;
+    for (const r of finished) {
+      const expired = now - (r.finishedAt ?? now) > maxAgeMs;
+      if (!expired && total <= maxTotalBytes) continue;
+      await this.store.remove(r.id);
+      this.records.delete(r.id);
+      this.phases.delete(r.id);
+      total -= r.result?.bytes ?? 0;
+      this.usage.bytes = Math.max(0, this.usage.bytes - (r.result?.bytes ?? 0));
+      this.log.info('job pruned', { job_id: r.id, reason: expired ? 'age' : 'total_bytes' });
+    }
+  }
+
+  // ---- stopping ----
+
+  /**
+   * Stops the agent: no new jobs; running builds get `shutdownGraceMs` to finish, then are
+   * aborted (their enclaves stopped) and marked failed (`agent_stopped`); queued jobs stay queued
+   * on disk and resume at the next start.
+   */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    this.queue.pause();
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.queue.active > 0) {
+      this.log.info('waiting for running builds', {
+        running: this.queue.active,
+        grace_ms: this.settings.shutdownGraceMs,
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.queue.idle(),
+        new Promise<void>((r) => {
+          this.endGrace = r;
+          timer = setTimeout(r, this.settings.shutdownGraceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const id of this.queue.runningIds()) {
+        this.log.warn('stopping a running build', { job_id: id });
+        void this.queue.abort(id, 'shutdown' satisfies AbortReason);
+      }
+      await this.queue.idle();
+    }
+    await this.pruning;
+    for (const ev of this.live.values()) await ev.close();
+    await this.store.close();
+  }
+
+  /** Cuts the shutdown grace period short (a second signal). */
+  hurryShutdown(): void {
+    this.endGrace();
+  }
+}
+
+function completeData(rec: JobRecord): Record<string, unknown> {
+  if (rec.state === 'succeeded') return { ok: true, job_id: rec.id, sha256: rec.result?.sha256 };
+  return {
+    ok: false,
+    job_id: rec.id,
+    error_type: rec.error?.type ?? 'internal',
+    message: rec.error?.message ?? '',
+  };
+}
+
+async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file, {
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: h.digest('hex'), bytes };
+}

@@ -1,0 +1,52 @@
+/**
+ * The seam between the agent and the build pipeline: the agent prepares a job's source and hands
+ * it to a `BuildExecutor`, which runs the build in an enclave of the given backend and writes the
+ * bundle. The real one is a thin adapter over the client's `runBuild` (./pipeline-executor.ts).
+ */
+import type { EnclaveBackend } from '../enclave/types.js';
+import type { JobSubject } from './job.js';
+
+/** What one build needs. */
+export interface BuildJob {
+  jobId: string;
+  /** Source root (with `.git` when the commit is bound). */
+  sourceDir: string;
+  /** Repository URL to record (a `repo_url` job), or null. */
+  repository: string | null;
+  /** build.json override, or null for the repository's build.json. */
+  config: Record<string, unknown> | null;
+  /** A dependency set prepared by the client, or null: the executor fetches them on the host. */
+  dependencySet: string | null;
+  /** Hex nonce for the attestation. */
+  nonce: string;
+  /** Scratch directory of the job (removed after the build). */
+  workDir: string;
+  /** Where the bundle must be written. */
+  bundleFile: string;
+}
+
+/** Progress of a build, turned into `phase` and `log` events. */
+export type BuildProgress =
+  | { kind: 'phase'; phase: string; detail?: Record<string, unknown> }
+  | { kind: 'log'; stream: string; text: string };
+
+/** What a finished build gives back. */
+export interface BuildOutcome {
+  /** The bundle (normally `job.bundleFile`). */
+  bundleFile: string;
+  subjects: JobSubject[];
+  source: { commit: string | null; tree: string } | null;
+}
+
+export interface BuildContext {
+  /** Aborted when the job is cancelled or the agent stops; the enclave must then be stopped. */
+  signal: AbortSignal;
+  /** The backend to start enclaves with (it takes the job's share of the host's resources). */
+  backend: EnclaveBackend;
+  onProgress: (p: BuildProgress) => void;
+}
+
+/** Runs one build; throws a typed error when it fails. */
+export interface BuildExecutor {
+  run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome>;
+}

@@ -1,0 +1,136 @@
+/**
+ * The real executor: runs a job's build through the client pipeline (`runBuild`, the library
+ * behind `tee-compile build`) in an enclave of the job's budgeted backend, and turns its typed
+ * events into the agent's `phase` and `log` events.
+ *
+ * `runBuild` takes a git checkout and fetches the dependencies itself. Two kinds of job need more:
+ * a source without `.git` (only its tree is bound, the commit is null) and a dependency set sent
+ * by the client. Those go through `directBuild` (./direct-build.ts), which composes the same
+ * library parts (provenance, protocol, images) with the prepared inputs.
+ */
+import { lstat, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildEvent } from '../client/run-build.js';
+import { runBuild } from '../client/run-build.js';
+import type { ImageCatalog } from '../enclave/images.js';
+import { directBuild } from './direct-build.js';
+import type {
+  BuildContext,
+  BuildExecutor,
+  BuildJob,
+  BuildOutcome,
+  BuildProgress,
+} from './executor.js';
+
+export interface PipelineExecutorOptions {
+  catalog: ImageCatalog;
+  /** Where dependency sets fetched by the agent are cached between builds. */
+  cacheDir: string;
+  /** Environment of git and the package tools (proxies, registry settings). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** True when `dir` holds a `.git` directory (the agent refused gitdir links when preparing). */
+async function hasGitDir(dir: string): Promise<boolean> {
+  try {
+    return (await lstat(join(dir, '.git'))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Maps the pipeline's events to the agent's. */
+export function progressOf(e: BuildEvent): BuildProgress[] {
+  switch (e.type) {
+    case 'prepared':
+      return [
+        {
+          kind: 'phase',
+          phase: 'inputs-prepared',
+          detail: {
+            commit: e.source.commit,
+            tree: e.source.tree,
+            dependencies: e.dependencies,
+            input_bytes: e.inputBytes,
+          },
+        },
+      ];
+    case 'enclave':
+      return [
+        e.state === 'starting'
+          ? { kind: 'phase', phase: 'starting-enclave' }
+          : {
+              kind: 'phase',
+              phase: 'enclave-running',
+              detail: { backend: e.isolation?.backend ?? null },
+            },
+      ];
+    case 'phase':
+      return [
+        { kind: 'phase', phase: e.phase, ...(e.detail ? { detail: { detail: e.detail } } : {}) },
+      ];
+    case 'log':
+      return e.lines.length === 0
+        ? []
+        : [{ kind: 'log', stream: 'build', text: e.lines.join('\n') }];
+    default:
+      return [];
+  }
+}
+
+/** The executor over the client pipeline. */
+export class PipelineExecutor implements BuildExecutor {
+  constructor(private readonly o: PipelineExecutorOptions) {}
+
+  async run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
+    let configFile: string | undefined;
+    if (job.config !== null) {
+      // Written where the client cannot choose a path; the pipeline reads and checks it again.
+      configFile = join(job.workDir, 'build.override.json');
+      await writeFile(configFile, JSON.stringify(job.config, null, 2) + '\n', { mode: 0o640 });
+    }
+    const onEvent = (e: BuildEvent): void => {
+      for (const p of progressOf(e)) ctx.onProgress(p);
+    };
+    const nonce = new Uint8Array(Buffer.from(job.nonce, 'hex'));
+    const env = this.o.env ?? process.env;
+    if ((await hasGitDir(job.sourceDir)) && job.dependencySet === null) {
+      const r = await runBuild({
+        dir: job.sourceDir,
+        out: job.bundleFile,
+        backend: ctx.backend,
+        catalog: this.o.catalog,
+        ...(configFile !== undefined ? { configFile } : {}),
+        nonce,
+        // The committed tree is what is built; files the archive adds beside it do not count.
+        allowDirty: true,
+        cacheDir: this.o.cacheDir,
+        env,
+        onEvent,
+        signal: ctx.signal,
+        buildId: job.jobId,
+      });
+      return {
+        bundleFile: r.bundle.path,
+        subjects: r.subjects,
+        source: { commit: r.source.commit, tree: r.source.tree },
+      };
+    }
+    const r = await directBuild({
+      dir: job.sourceDir,
+      out: job.bundleFile,
+      scratch: job.workDir,
+      backend: ctx.backend,
+      catalog: this.o.catalog,
+      configText: configFile === undefined ? null : await readFile(configFile, 'utf8'),
+      nonce,
+      dependencySet: job.dependencySet,
+      repository: job.repository,
+      env,
+      onEvent,
+      signal: ctx.signal,
+      buildId: job.jobId,
+    });
+    return { bundleFile: job.bundleFile, subjects: r.subjects, source: r.source };
+  }
+}
