@@ -3,7 +3,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inputMerkleRoot, parseBuildConfig, parsePackageLock } from '../../src/provenance/index.js';
 import { readFileSync } from 'node:fs';
-import { runCli } from '../support/cli.js';
+import { runBin, runCli } from '../support/cli.js';
 import { GIT_ENV, git, makeRepo, tempDir, writeFiles } from '../support/provenance-git.js';
 
 const npmFixture = new URL('../fixtures/provenance/npm-v3', import.meta.url).pathname;
@@ -158,5 +158,12 @@ describe('tee-compile inputs', () => {
     const r = await runCli(['inputs', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^usage: tee-compile inputs/);
+  });
+
+  it('when run as the built executable, it prints the same JSON as in-process', async () => {
+    const bin = await runBin(['inputs', 'apps/web', '--json'], { cwd: repo, env: GIT_ENV });
+    const cli = await runCli(['inputs', 'apps/web', '--json'], { cwd: repo, env: GIT_ENV });
+    expect(bin.code).toBe(0);
+    expect(bin.stdout).toBe(cli.stdout);
   });
 });
