@@ -303,8 +303,14 @@ export function buildStatement(params: StatementParams): ProvenanceStatement {
     ...toolchainDescriptors(params.toolchain),
   ];
   const internal: ProvenanceStatement['predicate']['buildDefinition']['internalParameters'] = {
-    image: { ...params.image },
-    nonce: typeof params.nonce === 'string' ? params.nonce : toHex(params.nonce),
+    // Hex is recorded in lower case, whatever case the caller used.
+    image: {
+      ...params.image,
+      pcr0: params.image.pcr0.toLowerCase(),
+      pcr1: params.image.pcr1.toLowerCase(),
+      pcr2: params.image.pcr2.toLowerCase(),
+    },
+    nonce: typeof params.nonce === 'string' ? params.nonce.toLowerCase() : toHex(params.nonce),
     network: 'none',
     isolation: { ...params.isolation },
     inputMerkleRoot: '',

@@ -159,6 +159,14 @@ describe('buildStatement', () => {
     );
   });
 
+  it('when hex parameters come in upper case, it records them in lower case', () => {
+    const up = buildStatement(
+      params({ nonce: 'ABCDEF01', image: { ...params().image, pcr0: PCR('A') } }),
+    );
+    expect(up.predicate.buildDefinition.internalParameters.nonce).toBe('abcdef01');
+    expect(up.predicate.buildDefinition.internalParameters.image.pcr0).toBe(PCR('a'));
+  });
+
   it('when a parameter is wrong, it refuses with STATEMENT_INVALID naming the field', () => {
     expect(() => buildStatement(params({ outputs: [] }))).toThrowWithCode('STATEMENT_INVALID');
     expect(() => buildStatement(params({ nonce: 'xyz' }))).toThrow(/internalParameters\.nonce/);
