@@ -30,10 +30,9 @@ import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SECTION_HEADER_SIZE, formatDescribeEifJson } from '../../src/eif/index.js';
+import type * as EifIndex from '../../src/eif/index.js';
 import type { EifDescription } from '../../src/eif/index.js';
-import { describeEifFile } from '../../src/eif/node.js';
-import { SIMULATED_FORMAT } from '../../src/enclave/images.js';
+import type * as EifNode from '../../src/eif/node.js';
 import type { StandinErrorCode, StandinFailure } from './nitro-standin-errors.js';
 import { NITRO_EXIT, StandinError, errorMessage } from './nitro-standin-errors.js';
 import type { EnclaveRecord, StandinConfig } from './nitro-standin-state.js';
@@ -232,7 +231,31 @@ interface BootImage {
 
 const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 
+/**
+ * The EIF code, loaded only by the commands that read EIFs: describe-enclaves and
+ * terminate-enclave start fast, as the backend polls them.
+ */
+async function eifCode(): Promise<{
+  describeEifFile: typeof EifNode.describeEifFile;
+  formatDescribeEifJson: typeof EifIndex.formatDescribeEifJson;
+  sectionHeaderSize: number;
+  simulatedFormat: string;
+}> {
+  const [node, index, images] = await Promise.all([
+    import('../../src/eif/node.js'),
+    import('../../src/eif/index.js'),
+    import('../../src/enclave/images.js'),
+  ]);
+  return {
+    describeEifFile: node.describeEifFile,
+    formatDescribeEifJson: index.formatDescribeEifJson,
+    sectionHeaderSize: index.SECTION_HEADER_SIZE,
+    simulatedFormat: images.SIMULATED_FORMAT,
+  };
+}
+
 async function bootImage(path: string, d: EifDescription): Promise<BootImage | string> {
+  const { sectionHeaderSize, simulatedFormat } = await eifCode();
   const ramdisks = d.sections.filter((s) => s.type === 'ramdisk');
   const app = ramdisks[ramdisks.length - 1];
   if (app === undefined || ramdisks.length < 2) return 'the EIF has no application ramdisk';
@@ -240,9 +263,9 @@ async function bootImage(path: string, d: EifDescription): Promise<BootImage | s
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(app.size);
-    await fh.read(buf, 0, app.size, app.offset + SECTION_HEADER_SIZE);
+    await fh.read(buf, 0, app.size, app.offset + sectionHeaderSize);
     const json = JSON.parse(buf.toString('utf8')) as Partial<BootImage> & { format?: unknown };
-    if (json.format !== SIMULATED_FORMAT || typeof json.name !== 'string')
+    if (json.format !== simulatedFormat || typeof json.name !== 'string')
       return 'the application ramdisk is not a simulated image';
     return {
       name: json.name,
@@ -314,6 +337,7 @@ async function runEnclave(state: string, a: RunArgs, user: string): Promise<stri
       `At least ${minMiB} MB must be allocated (which is ${MEMORY_EIF_RATIO} times the EIF file size)`,
       ['memory', String(a.memoryMiB), String(minMiB)],
     );
+  const { describeEifFile } = await eifCode();
   let description: EifDescription | undefined;
   try {
     description = await describeEifFile(a.eifPath, { checks: 'report' });
@@ -544,6 +568,7 @@ async function terminateCommand(state: string, args: string[], user: string): Pr
 async function describeEifCommand(args: string[]): Promise<string> {
   const p = parseArgs(args, { options: ['eif-path'] });
   requireArgs(p, ['eif-path']);
+  const { describeEifFile, formatDescribeEifJson } = await eifCode();
   try {
     return formatDescribeEifJson(await describeEifFile(one(p, 'eif-path')!, { checks: 'report' }));
   } catch (e) {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
+import type { EifInput } from '../../src/eif/index.js';
 import type { ImageCatalog, ImageEntry } from '../../src/enclave/images.js';
 import { simulatedEifInput } from '../../src/enclave/images.js';
 import { loadImageCatalog } from '../../src/enclave/images-node.js';
@@ -24,12 +25,16 @@ import {
   initState,
   liveRecords,
   readCalls,
+  readConfig,
   updateConfig,
   withLock,
 } from './nitro-standin-state.js';
 import { workerBundle } from './sandbox-worker.js';
+import { existsSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The worker as `npm run build` compiles it. */
+const LIB_WORKER = join(ROOT, 'lib/worker/main.js');
 /** The role the stand-in host attests as (PCR3). */
 export const STANDIN_ROLE = 'arn:aws:iam::000000000000:role/tee-compile-nitro-standin';
 /** Its instance id (enclave ids are `<instance>-enc<slot>`). */
@@ -48,6 +53,8 @@ export function standinBundles(): Promise<{ cli: string; bridge: string }> {
       },
       outdir: dir,
       outExtension: { '.js': '.mjs' },
+      chunkNames: 'chunks/[name]-[hash]',
+      splitting: true,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -93,7 +100,10 @@ export interface StandinHost {
   runCalls(): string[][];
   /** Running enclaves, of every user. */
   enclaves(): EnclaveRecord[];
+  config(): StandinConfig;
   configure(change: Partial<StandinConfig>): void;
+  /** The input of the go image's simulated EIF, with `over` applied (for EIFs made to fail). */
+  eifInput(over?: Partial<EifInput>): EifInput;
   /** Kills every enclave and removes the host's files. */
   remove(): Promise<void>;
 }
@@ -125,11 +135,11 @@ async function publish(imagesDir: string, entry: ImageEntry): Promise<[ImageEntr
 
 /** Options of {@link createStandinHost}. */
 export interface StandinHostOptions {
-  /** CPU pool as cores (default 4 cores of 2 threads: CPUs 1-4 and 5-8). */
+  /** CPU pool as cores (default 6 cores of 2 threads: CPUs 1-6 and their siblings 7-12). */
   cores?: number[][];
   /** Hugepage pool (default 16384 MiB). */
   memoryMiB?: number;
-  /** Worker the enclaves run (default the bundled worker). */
+  /** Worker the enclaves run (default the compiled lib/worker/main.js, else the bundled worker). */
   workerEntry?: string;
 }
 
@@ -142,15 +152,17 @@ export async function createStandinHost(o: StandinHostOptions = {}): Promise<Sta
   initState(stateDir, {
     instanceId: STANDIN_INSTANCE,
     cores: o.cores ?? [
-      [1, 5],
-      [2, 6],
-      [3, 7],
-      [4, 8],
+      [1, 7],
+      [2, 8],
+      [3, 9],
+      [4, 10],
+      [5, 11],
+      [6, 12],
     ],
     memoryMiB: o.memoryMiB ?? 16384,
     hugepageMiB: 2,
     node: process.execPath,
-    workerEntry: o.workerEntry ?? (await workerBundle()),
+    workerEntry: o.workerEntry ?? (existsSync(LIB_WORKER) ? LIB_WORKER : await workerBundle()),
     simulatedRole: STANDIN_ROLE,
   });
   await mkdir(imagesDir);
@@ -212,7 +224,12 @@ export async function createStandinHost(o: StandinHostOptions = {}): Promise<Sta
         .filter((c) => c.argv[0] === 'run-enclave')
         .map((c) => c.argv),
     enclaves: () => withLock(stateDir, () => liveRecords(stateDir)),
+    config: () => readConfig(stateDir),
     configure: (change) => updateConfig(stateDir, change),
+    eifInput: (over = {}) => ({
+      ...simulatedEifInput(base.images.find((i) => i.name === 'go') ?? base.images[0]!),
+      ...over,
+    }),
     remove: async () => {
       for (const r of withLock(stateDir, () => liveRecords(stateDir))) {
         try {
