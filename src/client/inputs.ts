@@ -45,6 +45,8 @@ export interface PrepareOptions {
   dir: string;
   /** build.json to use instead of `<dir>/build.json`. */
   configFile?: string;
+  /** build.json already read with `readProjectConfig` (then `configFile` is not read again). */
+  project?: ProjectConfig;
   /** Build the committed tree even when the work tree has changes. */
   allowDirty?: boolean;
   /** Where dependency sets are cached between builds (default `~/.cache/tee-compile`). */
@@ -56,6 +58,19 @@ export interface PrepareOptions {
 /** The default cache directory: `$XDG_CACHE_HOME/tee-compile` or `~/.cache/tee-compile`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME ?? join(env.HOME ?? homedir(), '.cache'), 'tee-compile');
+}
+
+/** build.json as read and validated by the client (the worker parses the same bytes again). */
+export interface ProjectConfig {
+  config: BuildConfig;
+  bytes: Uint8Array;
+  file: string;
+}
+
+/** Reads and validates the project's build.json (`configFile`, default `<dir>/build.json`). */
+export async function readProjectConfig(dir: string, configFile?: string): Promise<ProjectConfig> {
+  const file = configFile ?? join(dir, 'build.json');
+  return { ...(await readConfig(file)), file };
 }
 
 async function readConfig(file: string): Promise<{ config: BuildConfig; bytes: Uint8Array }> {
@@ -148,8 +163,11 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
   const env = o.env ?? process.env;
   const source = await readGitSource(o.dir, { allowDirty: o.allowDirty === true, env });
   const workdir = source.workdir ?? '.';
-  const configFile = o.configFile ?? join(o.dir, 'build.json');
-  const { config, bytes } = await readConfig(configFile);
+  const {
+    config,
+    bytes,
+    file: configFile,
+  } = o.project ?? (await readProjectConfig(o.dir, o.configFile));
   const tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
   try {
     const sourceFile = join(tmp, 'source.tar');

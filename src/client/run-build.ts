@@ -7,7 +7,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
 import { decodeAttestation } from '../attestation/index.js';
-import { readBundle } from '../bundle/index.js';
+import { BUNDLE_ATTESTATION, BUNDLE_PROVENANCE, BundleError } from '../bundle/index.js';
+import { collect, gunzipBounded, readTar } from '../archive/index.js';
 import type {
   Enclave,
   EnclaveBackend,
@@ -23,7 +24,7 @@ import type { ClientInput, SessionEvent } from '../protocol/index.js';
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';
 import { toHex } from '../util/hex.js';
 import type { PreparedInputs } from './inputs.js';
-import { prepareInputs } from './inputs.js';
+import { prepareInputs, readProjectConfig } from './inputs.js';
 
 /** Resources when build.json sets none. */
 export const DEFAULT_CPUS = 2;
@@ -117,6 +118,26 @@ async function explain(err: unknown, enclave: Enclave): Promise<unknown> {
   return new EnclaveError('ENCLAVE_EXITED', `${exit.message} (${err.message})`, { cause: err });
 }
 
+/** Largest attestation document read back from a bundle. */
+const MAX_ATTESTATION_BYTES = 64 * 1024;
+
+/**
+ * attestation.cbor of a bundle, read without unpacking the artifacts (it is the second entry).
+ * Only to report PCR3: verification is `tee-compile verify`'s job.
+ */
+async function bundleAttestation(file: string): Promise<Uint8Array> {
+  for await (const e of readTar(gunzipBounded(fileChunks(file), 1024 ** 4))) {
+    if (e.path === BUNDLE_ATTESTATION && e.type === 'file' && e.size <= MAX_ATTESTATION_BYTES)
+      return collect(e.body);
+    if (e.type === 'file') for await (const _ of e.body);
+    if (e.path !== BUNDLE_PROVENANCE) break;
+  }
+  throw new BundleError(
+    'BUNDLE_MEMBER_MISSING',
+    `${file}: no attestation.cbor where the layout puts it`,
+  );
+}
+
 /** Runs one build (see the module comment). Throws our typed errors; the bundle is at `out` on success. */
 export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
   const nonce = o.nonce ?? new Uint8Array(randomBytes(DEFAULT_NONCE_BYTES));
@@ -124,17 +145,46 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
     throw new RangeError(
       `nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${nonce.length})`,
     );
-  const prepared: PreparedInputs = await prepareInputs({
-    dir: o.dir,
-    ...(o.configFile !== undefined ? { configFile: o.configFile } : {}),
-    ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
-    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-    ...(o.env !== undefined ? { env: o.env } : {}),
+  // build.json first: a malformed one is refused before anything starts.
+  const project = await readProjectConfig(o.dir, o.configFile);
+  const { config } = project;
+  const entry = findImage(o.catalog, {
+    language: config.language,
+    ...(config.image?.name !== undefined ? { name: config.image.name } : {}),
+    ...(config.image?.version !== undefined ? { version: config.image.version } : {}),
+    ...(o.backend.name === 'nitro' ? { measured: true } : {}),
   });
+  const image: ImageRef = { name: entry.name, version: entry.version, language: entry.language };
+  const timeoutS = config.timeout ?? DEFAULT_TIMEOUT_S;
+  // The enclave boots while the inputs are prepared: neither needs the other.
+  o.onEvent?.({ type: 'enclave', state: 'starting' });
+  const starting = o.backend.start({
+    buildId: o.buildId ?? randomUUID(),
+    image,
+    cpus: config.resources?.cpus ?? DEFAULT_CPUS,
+    memoryMiB: config.resources?.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    timeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS,
+  });
+  let prepared: PreparedInputs;
+  try {
+    prepared = await prepareInputs({
+      dir: o.dir,
+      project,
+      ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
+      ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+      ...(o.env !== undefined ? { env: o.env } : {}),
+    });
+  } catch (e) {
+    await starting.then(
+      (enc) => enc.stop(),
+      () => undefined,
+    );
+    throw e;
+  }
   let enclave: Enclave | undefined;
   const partial = `${o.out}.partial-${process.pid}`;
   try {
-    const { config, source, workdir } = prepared;
+    const { source, workdir } = prepared;
     o.onEvent?.({
       type: 'prepared',
       source: {
@@ -151,22 +201,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
         (prepared.depsArchive?.size ?? 0) +
         prepared.configBytes.length,
     });
-    const entry = findImage(o.catalog, {
-      language: config.language,
-      ...(config.image?.name !== undefined ? { name: config.image.name } : {}),
-      ...(config.image?.version !== undefined ? { version: config.image.version } : {}),
-      ...(o.backend.name === 'nitro' ? { measured: true } : {}),
-    });
-    const image: ImageRef = { name: entry.name, version: entry.version, language: entry.language };
-    const timeoutS = config.timeout ?? DEFAULT_TIMEOUT_S;
-    o.onEvent?.({ type: 'enclave', state: 'starting' });
-    enclave = await o.backend.start({
-      buildId: o.buildId ?? randomUUID(),
-      image,
-      cpus: config.resources?.cpus ?? DEFAULT_CPUS,
-      memoryMiB: config.resources?.memoryMiB ?? DEFAULT_MEMORY_MIB,
-      timeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS,
-    });
+    enclave = await starting;
     o.onEvent?.({
       type: 'enclave',
       state: 'running',
@@ -208,8 +243,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       throw await explain(err, enclave);
     }
     await rename(partial, o.out);
-    const contents = await readBundle(fileChunks(o.out));
-    const doc = decodeAttestation(contents.attestation);
+    const doc = decodeAttestation(await bundleAttestation(o.out));
     const pcr = (i: number): string => toHex(doc.pcrs.get(i) ?? new Uint8Array(0));
     return {
       bundle: { path: o.out, size: session.bundle.size, sha256: session.bundle.sha256 },
@@ -231,7 +265,13 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
   } finally {
     await rm(partial, { force: true });
     await prepared.cleanup();
+    // Whatever happened, the enclave is single-use: it goes now.
     if (enclave) await enclave.stop();
+    else
+      await starting.then(
+        (enc) => enc.stop(),
+        () => undefined,
+      );
   }
 }
 

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -278,6 +278,12 @@ function isolationReport(
   };
 }
 
+/** `SIGKILL` for 9: the sandbox's shell reports a killed worker as status 128 + n. */
+function signalName(n: number): string {
+  const found = Object.entries(constants.signals).find(([, v]) => v === n);
+  return found ? found[0] : `signal ${n}`;
+}
+
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL');
@@ -534,7 +540,7 @@ class LocalEnclave implements Enclave {
       exit = {
         state: 'failed',
         reason: 'killed',
-        message: `the worker was killed (${signal ?? `signal ${code! - 128}`})`,
+        message: `the worker was killed (${signal ?? signalName(code! - 128)})`,
       };
     else if (this._state === 'starting')
       exit = {

@@ -283,6 +283,11 @@ async function runBuild(
   });
   report.phase('building', config.input.cmd.slice(0, 200));
   const timeoutS = config.timeout ?? DEFAULT_BUILD_TIMEOUT_S;
+  // The toolchain does not change during the build: identify it (hashing its binaries) meanwhile.
+  const toolchainFound = detectToolchain(config.language, env).then(
+    (t) => ({ ok: true as const, t }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
   const result = await runCommand({
     cmd: config.input.cmd,
     cwd: workdirPath,
@@ -320,16 +325,16 @@ async function runBuild(
 
   report.phase('collecting-outputs');
   const outputs = await collectOutputs(layout.src, build.request.workdir, config.output.files);
-  const toolchain = await detectToolchain(config.language, {
-    ...env,
-    PATH: env.PATH ?? toolEnv.PATH,
-  }).catch((e: unknown) => {
+  const found = await toolchainFound;
+  if (!found.ok)
     throw new WorkerError(
       'WORKER_INTERNAL',
-      `cannot identify the toolchain: ${(e as Error).message}`,
-      { cause: e },
+      `cannot identify the toolchain: ${(found.e as Error).message}`,
+      {
+        cause: found.e,
+      },
     );
-  });
+  const toolchain = found.t;
   const statement = buildStatement({
     source,
     config,

@@ -112,6 +112,11 @@ export async function startWorker(
     nsmInfo.simulated = { iamRole: sim.role, instanceId: sim.instanceId };
   }
   const nsm = new NsmClient(transport);
+  if (o.nsm.kind === 'simulated') {
+    // The software NSM issues its certificate chain on the first attestation: issue it now, while
+    // the client connects, rather than after the build. The document is thrown away.
+    void nsm.attest({}).catch(() => undefined);
+  }
   const described = await nsm.describeNsm();
   const pcr = async (i: number): Promise<string> => toHex((await nsm.describePcr(i)).data);
   const pcrs = { pcr0: await pcr(0), pcr1: await pcr(1), pcr2: await pcr(2) };

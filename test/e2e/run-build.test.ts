@@ -1,0 +1,105 @@
+/**
+ * `runBuild`, the library call behind `tee-compile build` and the agent: typed progress events,
+ * and a worker killed mid-build reported by the client (ENCLAVE_EXITED) and by the backend.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BuildEvent } from '../../src/client/run-build.js';
+import { runBuild } from '../../src/client/run-build.js';
+import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import type { LocalBackend } from '../../src/enclave/local.js';
+import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
+import type { TestRepo } from '../support/build-repo.js';
+import { goProject, makeRepo } from '../support/build-repo.js';
+import { sandboxBackend } from '../support/sandbox-worker.js';
+
+let work: string;
+let backend: LocalBackend;
+const repos: TestRepo[] = [];
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tc-run-'));
+  backend = await sandboxBackend();
+});
+afterAll(async () => {
+  for (const r of repos) await r.remove();
+  await rm(work, { recursive: true, force: true });
+});
+
+/** SIGKILLs the worker process of enclave `id` (found by its command line). */
+async function killWorker(id: string): Promise<void> {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv[0]?.endsWith('node') && argv.includes('--enclave-id') && argv.includes(id)) {
+      process.kill(Number(pid), 'SIGKILL');
+      return;
+    }
+  }
+  throw new Error(`no worker for ${id}`);
+}
+
+describe('runBuild', () => {
+  it('when a build succeeds, it reports typed events in order and returns the bundle and its subjects', async () => {
+    const r = await makeRepo(goProject('echo one; echo two > out.txt'));
+    repos.push(r);
+    const events: BuildEvent[] = [];
+    const res = await runBuild({
+      dir: r.dir,
+      out: join(work, 'ok.tar.gz'),
+      backend,
+      catalog: await loadImageCatalog(),
+      cacheDir: join(work, 'cache'),
+      onEvent: (e) => events.push(e),
+    });
+    const types = [
+      ...new Set(events.map((e) => (e.type === 'phase' ? `phase:${e.phase}` : e.type))),
+    ];
+    expect(types).toEqual([
+      'enclave',
+      'prepared',
+      'connected',
+      'phase:receiving',
+      'inputs-sent',
+      'phase:verifying-source',
+      'phase:verifying-dependencies',
+      'phase:building',
+      'log',
+      'phase:collecting-outputs',
+      'phase:attesting',
+      'phase:sending',
+      'result',
+    ]);
+    expect(res.subjects.map((s) => s.name)).toEqual(['out.txt']);
+    expect(res.source.commit).toBe(r.commit);
+    expect(res.nonce).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('when the worker is killed mid-build, the client reports ENCLAVE_EXITED and the backend the kill', async () => {
+    const r = await makeRepo(goProject('echo started; sleep 60; echo done > out.txt'));
+    repos.push(r);
+    let enclave: Enclave | undefined;
+    const spying: LocalBackend = Object.create(backend) as LocalBackend;
+    spying.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const err = await runBuild({
+      dir: r.dir,
+      out: join(work, 'killed.tar.gz'),
+      backend: spying,
+      catalog: await loadImageCatalog(),
+      cacheDir: join(work, 'cache'),
+      onEvent: (e) => {
+        if (e.type === 'log' && e.lines.includes('started') && enclave) void killWorker(enclave.id);
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toHaveCode('ENCLAVE_EXITED');
+    expect((err as Error).message).toMatch(
+      /the worker was killed \(SIGKILL\).*closed the connection before the end/,
+    );
+    await expect(enclave!.exited).resolves.toMatchObject({
+      state: 'failed',
+      reason: 'killed',
+      exitCode: 137,
+    });
+  });
+});
