@@ -374,12 +374,12 @@ describe('nitro backend resources and nitro-cli refusals', () => {
   it('when two builds start at once, they get distinct CIDs and names and both run', async () => {
     const b = backend();
     const [x, y] = await Promise.all([b.start(spec()), b.start(spec())]);
-    expect(x!.id).not.toBe(y!.id);
+    expect(x.id).not.toBe(y.id);
     const records = host.enclaves();
     const cids = records.map((r) => r.cid);
     expect(new Set(cids).size).toBe(2);
     expect(new Set(records.map((r) => r.name)).size).toBe(2);
-    await Promise.all([x!.stop(), y!.stop()]);
+    await Promise.all([x.stop(), y.stop()]);
     expect(host.enclaves()).toEqual([]);
   });
 });
