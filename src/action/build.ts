@@ -12,12 +12,10 @@ import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { BundleVerified } from '../verify/index.js';
 import { verifyBundle } from '../verify/index.js';
-import type { AgentEvent } from './agent-client.js';
 import { AgentClient } from './agent-client.js';
 import type { RunDeps, RunResult } from './deps.js';
 import { ActionError } from './errors.js';
 import type { BuildInputs } from './inputs.js';
-import { stripControl } from './markdown.js';
 import {
   ATTESTATION_SUFFIX,
   BUNDLE_SUFFIX,
@@ -33,49 +31,11 @@ import type { ReleaseFile } from './release.js';
 import { publishToRelease } from './release.js';
 import type { PreparedSource } from './source.js';
 import { prepareSource } from './source.js';
+import { eventPrinter } from './progress.js';
 import type { Destination } from './summary.js';
 import { buildSummary } from './summary.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** Prints agent events: a log group per phase, build output with workflow commands disabled. */
-function eventPrinter(deps: RunDeps): { onEvent: (e: AgentEvent) => void; close: () => void } {
-  let open = false;
-  const close = (): void => {
-    if (open) deps.log.endGroup();
-    open = false;
-  };
-  return {
-    close,
-    onEvent(e) {
-      const d = e.data;
-      switch (e.event) {
-        case 'queued':
-          deps.log.info(
-            `queued${typeof d.position === 'number' ? ` (position ${d.position})` : ''}`,
-          );
-          break;
-        case 'started':
-          deps.log.info('started');
-          break;
-        case 'phase': {
-          close();
-          const phase = typeof d.phase === 'string' ? stripControl(d.phase).slice(0, 80) : '?';
-          deps.log.startGroup(`build: ${phase}`);
-          open = true;
-          break;
-        }
-        case 'log':
-          if (typeof d.text === 'string' && d.text !== '')
-            deps.log.untrusted(d.text.replace(/\n$/, ''));
-          break;
-        case 'complete':
-          close();
-          break;
-      }
-    },
-  };
-}
 
 /** Runs the build on the agent; returns the bundle file, verified. */
 async function buildOnAgent(

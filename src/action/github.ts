@@ -160,8 +160,30 @@ function asset(a: RawAsset): ReleaseAsset {
   };
 }
 
+/** A GitHub API for a step without a token: every call says which input is missing. */
+function noToken(): GitHubApi {
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new ActionError('INPUT_INVALID', 'input "github-token": empty, and this step needs GitHub', {
+        path: 'github-token',
+      }),
+    );
+  return {
+    findRelease: refuse,
+    createDraftRelease: refuse,
+    publishRelease: refuse,
+    listAssets: refuse,
+    uploadAsset: refuse,
+    deleteAsset: refuse,
+    downloadAsset: refuse,
+    createCheckRun: refuse,
+    completeCheckRun: refuse,
+  };
+}
+
 /** The GitHub API over Octokit, authenticated with `token`, at `baseUrl` (GITHUB_API_URL). */
 export function octokitGitHub(token: string, baseUrl: string): GitHubApi {
+  if (token === '') return noToken();
   const octokit = getOctokit(token, { baseUrl, userAgent: 'tee-compile-action' });
   const call = async <T>(what: string, permission: string, f: () => Promise<T>): Promise<T> => {
     try {

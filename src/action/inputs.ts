@@ -227,8 +227,8 @@ export function parseInputs(get: InputGetter, context: RunContext): ActionInputs
         'release',
         'verify mode needs a release tag (the release input, or a workflow run on a tag) or the artifacts input',
       );
-    if (common.githubToken === '' && artifacts === null)
-      throw bad('github-token', 'required to read the release');
+    if (common.githubToken === '' && (artifacts === null || common.publish))
+      throw bad('github-token', 'required to read or publish the release');
     return {
       ...common,
       mode,

@@ -278,6 +278,14 @@ describe('build mode: other destinations', () => {
     );
   });
 
+  test('when github-token is empty and nothing goes to a release, it builds without a check run', async () => {
+    const { ctx } = tagged('v3.3.0');
+    const before = w.gh.requests.length;
+    const { result } = await runInProcess(ctx, agentInputs({ 'github-token': '', upload: 'none' }));
+    expect(result.ok).toBe(true);
+    expect(w.gh.requests.length).toBe(before);
+  });
+
   test('when build.json has another name at the root, it sends its committed text as the config', async () => {
     const { ctx } = tagged('v3.2.0', {
       'release.build.json': simpleBuildJson({ output: { files: ['out/hello.txt'] } }),
