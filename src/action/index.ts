@@ -16,6 +16,7 @@ import { isActionError } from './errors.js';
 import { octokitGitHub } from './github.js';
 import { parseInputs } from './inputs.js';
 import { run } from './run.js';
+import { failureSummary } from './summary.js';
 
 /** The published image list, shipped next to the action's bundle (dist/ -> ../enclave/). */
 const CATALOG = fileURLToPath(new URL('../enclave/images.json', import.meta.url));
@@ -34,6 +35,16 @@ function actionLog(): ActionLog {
       process.stdout.write(`::stop-commands::${token}\n${text}\n::${token}::\n`);
     },
   };
+}
+
+/** Writes the job summary when the runner provides one (not when run by hand). */
+async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  try {
+    await core.summary.addRaw(markdown).write();
+  } catch (e) {
+    core.warning(`the job summary could not be written: ${(e as Error).message}`);
+  }
 }
 
 /** Runs the action as the runner starts it; never throws (failures go to `core.setFailed`). */
@@ -60,12 +71,15 @@ export async function main(): Promise<void> {
     };
     const result = await run(inputs, deps);
     for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);
-    await core.summary.addRaw(result.summary).write();
+    await writeSummary(result.summary);
     if (!result.ok) core.setFailed(result.failure ?? 'failed');
   } catch (e) {
     core.setOutput('verified', 'false');
-    if (isActionError(e)) core.setFailed(`${e.code}: ${e.message}`);
-    else core.setFailed(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+    const message = isActionError(e)
+      ? `${e.code}: ${e.message}`
+      : `internal error: ${(e as Error)?.stack ?? String(e)}`;
+    await writeSummary(failureSummary('tee-compile', message));
+    core.setFailed(message);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -261,6 +261,7 @@ describe('bad inputs', () => {
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]).toMatch(new RegExp(`^INPUT_INVALID: input "${name}": `));
     expect(r.outputs.verified).toBe('false');
+    expect(r.summary).toContain(`input "${name}"`);
     expect(w.gh.requests.length).toBe(before);
   });
 });
