@@ -41,6 +41,7 @@ import {
   WORKER_VSOCK_PORT,
   consoleFile,
   isAlive,
+  killEnclave,
   liveRecords,
   logCall,
   readConfig,
@@ -518,11 +519,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Terminates one enclave: kills its worker's process group and drops its record. */
 async function terminate(state: string, rec: EnclaveRecord): Promise<Record<string, unknown>> {
   withLock(state, () => writeRecord(state, { ...rec, state: 'TERMINATING' }));
-  try {
-    process.kill(-rec.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
+  killEnclave(rec);
   for (let i = 0; i < 500 && isAlive(rec); i++) await sleep(10);
   withLock(state, () => removeRecord(state, rec));
   process.stderr.write(`Successfully terminated enclave ${rec.id}.\n`);

@@ -161,6 +161,50 @@ export function liveRecords(dir: string): EnclaveRecord[] {
   return live;
 }
 
+/** The pids of every process descended from `pid` (the build commands a worker started). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(d));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Ends an enclave: kills its worker and everything the worker started, whatever process group
+ * those are in (the build command runs in a group of its own), as terminating a real enclave
+ * ends everything in it.
+ */
+export function killEnclave(rec: Pick<EnclaveRecord, 'pid' | 'id'>): void {
+  if (!isAlive(rec)) return;
+  for (const p of [rec.pid, ...descendants(rec.pid)])
+    for (const target of [-p, p]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // Not a group leader, or gone already.
+      }
+    }
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);

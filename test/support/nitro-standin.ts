@@ -23,6 +23,7 @@ import {
   STATE_ENV,
   USER_ENV,
   initState,
+  killEnclave,
   liveRecords,
   readCalls,
   readConfig,
@@ -231,13 +232,7 @@ export async function createStandinHost(o: StandinHostOptions = {}): Promise<Sta
       ...over,
     }),
     remove: async () => {
-      for (const r of withLock(stateDir, () => liveRecords(stateDir))) {
-        try {
-          process.kill(-r.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      for (const r of withLock(stateDir, () => liveRecords(stateDir))) killEnclave(r);
       await rm(dir, { recursive: true, force: true });
     },
   };
