@@ -135,6 +135,8 @@ export interface ProbeResult {
   up: boolean;
   /** Its status line, or why there was none. */
   detail: string;
+  /** The bridge command itself cannot run (not installed): trying again will not help. */
+  unusable?: boolean;
 }
 
 /**
@@ -152,7 +154,12 @@ export async function probeWorker(
   try {
     bridge = await openBridge(argv, env);
   } catch (e) {
-    return { up: false, detail: `cannot start the bridge: ${(e as Error).message}` };
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      up: false,
+      detail: `cannot start the bridge (${argv[0]}): ${(e as Error).message}`,
+      unusable: code === 'ENOENT' || code === 'EACCES',
+    };
   }
   return new Promise((resolve) => {
     let got = '';

@@ -99,6 +99,18 @@ export class NitroEnclave implements Enclave {
         return;
       }
       last = probe.detail;
+      if (probe.unusable === true) {
+        await this.terminate({
+          state: 'failed',
+          reason: 'boot-failed',
+          message: `the vsock bridge cannot run: ${last}`,
+        });
+        throw new NitroError(
+          'ENCLAVE_START_FAILED',
+          'BRIDGE_FAILED',
+          `enclave ${this.id} started, but the vsock bridge cannot run: ${last} (install socat 1.7.4 or later, or set bridgeCommand); the enclave was terminated`,
+        );
+      }
       if (Date.now() >= deadline) {
         const seconds = Math.round(this.host.bootTimeoutMs / 1000);
         await this.terminate({

@@ -18,6 +18,7 @@ import { isNitroError } from '../../src/enclave/nitro-errors.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
 import type { StandinHost } from '../support/nitro-standin.js';
 import { createStandinHost } from '../support/nitro-standin.js';
+import { killEnclave } from '../support/nitro-standin-state.js';
 
 let host: StandinHost;
 let worker: string;
@@ -192,6 +193,17 @@ describe('nitro backend lifecycle', () => {
   });
 });
 
+describe('nitro backend stop', () => {
+  it('when the enclave ended just before stop, terminate-enclave’s E11 is taken as already gone', async () => {
+    const enclave = await backend({ pollIntervalMs: 60_000 }).start(spec());
+    killEnclave(host.enclaves().find((r) => r.id === enclave.id)!);
+    await enclave.stop();
+    await expect(enclave.exited).resolves.toMatchObject({ state: 'stopped', reason: 'stopped' });
+    expect(terminations(enclave.id)).toBe(1);
+    expect(host.enclaves()).toEqual([]);
+  });
+});
+
 describe('nitro backend boot', () => {
   it('when the worker never answers, start fails with BOOT_TIMEOUT and the enclave is terminated', async () => {
     await withWorker(scripts.hang, async () => {
@@ -204,6 +216,19 @@ describe('nitro backend boot', () => {
       const id = /enclave (i-[0-9a-f]+-enc[0-9a-f]+)/.exec(e.message)?.[1];
       expect(terminations(id!)).toBe(1);
     });
+  });
+
+  it('when the bridge command is not installed, start fails at once with BRIDGE_FAILED and the enclave is terminated', async () => {
+    const e = await refusal(
+      backend({
+        bridgeCommand: [join(host.dir, 'no-socat'), '-', 'VSOCK-CONNECT:{cid}:{port}'],
+      }).start(spec()),
+    );
+    expect(e).toMatchObject({ code: 'ENCLAVE_START_FAILED', failure: 'BRIDGE_FAILED' });
+    expect(e.message).toContain('install socat');
+    const id = /enclave (i-[0-9a-f]+-enc[0-9a-f]+)/.exec(e.message)?.[1];
+    expect(terminations(id!)).toBe(1);
+    expect(host.enclaves()).toEqual([]);
   });
 
   it('when the worker exits while booting, start fails with BOOT_FAILED', async () => {
