@@ -53,6 +53,7 @@ export interface GitHubApi {
     o: { tag: string; targetCommitish: string; name: string; body: string },
   ): Promise<Release>;
   publishRelease(repo: RepoRef, id: number): Promise<Release>;
+  deleteRelease(repo: RepoRef, id: number): Promise<void>;
   listAssets(repo: RepoRef, releaseId: number): Promise<ReleaseAsset[]>;
   uploadAsset(
     release: Release,
@@ -172,6 +173,7 @@ function noToken(): GitHubApi {
     findRelease: refuse,
     createDraftRelease: refuse,
     publishRelease: refuse,
+    deleteRelease: refuse,
     listAssets: refuse,
     uploadAsset: refuse,
     deleteAsset: refuse,
@@ -204,17 +206,20 @@ export function octokitGitHub(token: string, baseUrl: string): GitHubApi {
           throw githubError(`reading the release ${tag}`, e, READ);
       }
       // Drafts have no tag yet as far as "get by tag" is concerned: look for one in the list.
+      // Of several drafts of one tag (builders that created theirs at once), the oldest wins, so
+      // that every builder settles on the same one.
       return call(`listing the releases of ${repo.owner}/${repo.repo}`, READ, async () => {
         let pages = 0;
+        let oldest: RawRelease | null = null;
         for await (const page of octokit.paginate.iterator(octokit.rest.repos.listReleases, {
           ...repo,
           per_page: 100,
         })) {
-          const hit = (page.data as RawRelease[]).find((r) => r.tag_name === tag);
-          if (hit !== undefined) return release(hit);
+          for (const r of page.data as RawRelease[])
+            if (r.tag_name === tag && r.draft && (oldest === null || r.id < oldest.id)) oldest = r;
           if (++pages >= MAX_RELEASE_PAGES) break;
         }
-        return null;
+        return oldest === null ? null : release(oldest);
       });
     },
     createDraftRelease: (repo, o) =>
@@ -233,6 +238,10 @@ export function octokitGitHub(token: string, baseUrl: string): GitHubApi {
       call('publishing the release', WRITE, async () => {
         const r = await octokit.rest.repos.updateRelease({ ...repo, release_id: id, draft: false });
         return release(r.data);
+      }),
+    deleteRelease: (repo, id) =>
+      call('deleting a duplicate draft release', WRITE, async () => {
+        await octokit.rest.repos.deleteRelease({ ...repo, release_id: id });
       }),
     listAssets: (repo, releaseId) =>
       call('listing the release assets', READ, async () => {

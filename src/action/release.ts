@@ -60,13 +60,21 @@ export async function publishToRelease(api: GitHubApi, o: PublishOptions): Promi
   let release = await api.findRelease(o.repo, o.tag);
   let created = false;
   if (release === null) {
-    release = await api.createDraftRelease(o.repo, {
+    const mine = await api.createDraftRelease(o.repo, {
       tag: o.tag,
       targetCommitish: o.commit,
       name: o.tag,
       body: o.body,
     });
-    created = true;
+    // Another builder may have created a draft at the same moment: all settle on the oldest.
+    const settled = await api.findRelease(o.repo, o.tag);
+    if (settled !== null && settled.id !== mine.id) {
+      await api.deleteRelease(o.repo, mine.id);
+      release = settled;
+    } else {
+      release = mine;
+      created = true;
+    }
   }
   const rel = release;
   let existing = await api.listAssets(o.repo, rel.id);

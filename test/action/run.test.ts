@@ -116,6 +116,23 @@ describe('build mode: the release', () => {
     expect(seeded.assets.map((a) => a.name)).toContain('hello.txt');
   });
 
+  test('when another builder created a draft of the tag at the same moment, it settles on the older one', async () => {
+    const older = w.gh.seedRelease(REPO, { tag: 'v1.1.1', draft: true });
+    const { ctx } = tagged('v1.1.1');
+    let calls = 0;
+    const { result } = await runInProcess(ctx, agentInputs(), {
+      // The other builder's draft is not listed yet when this one looks first.
+      github: (api) => ({
+        ...api,
+        findRelease: (repo, tag) =>
+          calls++ === 0 ? Promise.resolve(null) : api.findRelease(repo, tag),
+      }),
+    });
+    expect(result.ok).toBe(true);
+    expect(release('v1.1.1').id).toBe(older.id);
+    expect(older.assets.map((a) => a.name)).toContain('hello.txt');
+  });
+
   test('when a published release already has the artifacts with the same bytes, it keeps them', async () => {
     const seeded = w.gh.seedRelease(REPO, {
       tag: 'v1.2.0',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ActionLog, RunDeps, RunResult } from '../../src/action/deps.js';
 import { runArtifacts } from '../../src/action/artifacts.js';
 import { readRunContext } from '../../src/action/context.js';
+import type { GitHubApi } from '../../src/action/github.js';
 import { octokitGitHub } from '../../src/action/github.js';
 import type { ActionInputs } from '../../src/action/inputs.js';
 import { parseInputs } from '../../src/action/inputs.js';
@@ -153,7 +154,13 @@ export function actionInputs(ctx: RunnerContext, withValues: Record<string, stri
 export async function runInProcess(
   ctx: RunnerContext,
   withValues: Record<string, string>,
-  o: { signal?: AbortSignal; log?: RecordingLog; tweak?: (i: ActionInputs) => void } = {},
+  o: {
+    signal?: AbortSignal;
+    log?: RecordingLog;
+    tweak?: (i: ActionInputs) => void;
+    /** Wraps the GitHub client (to stage what GitHub shows when). */
+    github?: (api: GitHubApi) => GitHubApi;
+  } = {},
 ): Promise<{ result: RunResult; log: RecordingLog; inputs: ActionInputs }> {
   const inputs = actionInputs(ctx, withValues);
   o.tweak?.(inputs);
@@ -167,7 +174,7 @@ export async function runInProcess(
   const log = o.log ?? new RecordingLog();
   images ??= loadImageCatalog().then(trustedImages);
   const deps: RunDeps = {
-    github: octokitGitHub(inputs.githubToken, ctx.apiUrl),
+    github: (o.github ?? ((a: GitHubApi) => a))(octokitGitHub(inputs.githubToken, ctx.apiUrl)),
     artifacts: runArtifacts(),
     log,
     now: () => Date.now(),
