@@ -7,7 +7,7 @@
  * stay queued on disk for the next start. A second signal cuts the grace period short.
  */
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AgentError } from '../../agent/errors.js';
 import type { AgentConfigFile } from '../../agent/config.js';
 import { readConfigFile, resolveSettings } from '../../agent/config.js';
@@ -69,7 +69,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let settings;
   let file: AgentConfigFile = {};
   try {
-    if (values.config !== undefined) file = await readConfigFile(join(io.cwd, values.config));
+    if (values.config !== undefined) file = await readConfigFile(resolve(io.cwd, values.config));
     settings = await resolveSettings(
       file,
       {
