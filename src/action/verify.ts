@@ -17,7 +17,13 @@ import { ActionError } from './errors.js';
 import type { Release } from './github.js';
 import type { VerifyInputs } from './inputs.js';
 import { shellQuote } from './markdown.js';
-import { BUNDLE_SUFFIX, artifactAssetNames, safeAssetName } from './naming.js';
+import {
+  BUNDLE_SUFFIX,
+  artifactAssetNames,
+  builderSlug,
+  releaseEvidencePrefix,
+  safeAssetName,
+} from './naming.js';
 import { actionPolicy } from './policy.js';
 import { verifySummary } from './summary.js';
 
@@ -153,6 +159,37 @@ async function checkAssets(
   return out;
 }
 
+/**
+ * Attaches the verified bundles of the agreeing builders to the release under the release's
+ * naming (`<repo>-<tag>.<builder>.bundle.tar.gz`); one already there with the same bytes is kept.
+ */
+async function attachBundles(
+  deps: RunDeps,
+  repo: RepoRef,
+  release: Release,
+  bundles: LocalBundle[],
+  result: SetVerification,
+): Promise<{ name: string; ok: boolean; note: string }[]> {
+  const agreeing = new Set(result.groups[0]?.bundles ?? []);
+  const assets = await deps.github.listAssets(repo, release.id);
+  const out: { name: string; ok: boolean; note: string }[] = [];
+  for (const { bundle, result: r } of result.bundles) {
+    const local = bundles.find((b) => b.name === bundle);
+    if (!r.ok || !agreeing.has(bundle) || local === undefined) continue;
+    const name = `${releaseEvidencePrefix(repo.repo, release.tagName, builderSlug(r))}${BUNDLE_SUFFIX}`;
+    const asset = assets.find((a) => a.name === name && a.state === 'uploaded');
+    if (
+      asset !== undefined &&
+      sha256(await deps.github.downloadAsset(repo, asset.id)) === sha256(local.bytes)
+    )
+      continue;
+    if (asset !== undefined) await deps.github.deleteAsset(repo, asset.id);
+    await deps.github.uploadAsset(release, name, local.bytes, 'application/gzip');
+    out.push({ name, ok: true, note: 'bundle attached from the workflow artifacts' });
+  }
+  return out;
+}
+
 function verifyCommand(inputs: VerifyInputs, policy: TrustPolicy): string[] {
   const repo = `${inputs.repository.owner}/${inputs.repository.repo}`;
   const flags = [
@@ -223,6 +260,9 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   if (result.ok && agreed !== undefined && release !== null) {
     const fix = inputs.publish && release.draft;
     assetChecks = await checkAssets(deps, inputs.repository, release, agreed, fix);
+    // Bundles that came as workflow artifacts go onto the release too: consumers verify from it.
+    if (fix && inputs.artifacts !== null)
+      assetChecks.push(...(await attachBundles(deps, inputs.repository, release, bundles, result)));
     const bad = assetChecks.filter((c) => !c.ok);
     if (bad.length > 0)
       failure = `ASSET_MISMATCH: release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`;

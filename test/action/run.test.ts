@@ -541,7 +541,12 @@ describe('verify mode', () => {
     });
     expect(result.ok).toBe(true);
     expect(seeded.draft).toBe(false);
-    expect(seeded.assets.map((a) => a.name).sort()).toEqual(['VERSION', 'hello']);
+    expect(seeded.assets.map((a) => a.name).sort()).toEqual([
+      'VERSION',
+      'hello',
+      'hello-v6.0.0.alpha.bundle.tar.gz',
+      'hello-v6.0.0.beta.bundle.tar.gz',
+    ]);
     expect(result.summary).toContain('attached from the agreed bundle');
   });
 });
