@@ -13,6 +13,8 @@ import type { Enclave, EnclaveExit, EnclaveSpec, EnclaveState, IsolationReport }
 
 /** Longest a single boot probe waits for an answer. */
 const PROBE_TIMEOUT_MS = 5000;
+/** Longest delay a Node timer takes (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** terminate-enclave attempts before giving up on an enclave. */
 const TERMINATE_ATTEMPTS = 3;
 
@@ -33,8 +35,8 @@ export interface EnclaveHost {
   forget(id: string): void;
 }
 
-const sleep = (ms: number): Promise<void> =>
-  new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
+// Not unref'd: while an enclave boots, this wait may be all that keeps the process alive.
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** A running Nitro Enclave (see the module comment). */
 export class NitroEnclave implements Enclave {
@@ -42,7 +44,6 @@ export class NitroEnclave implements Enclave {
   private resolveExit!: (e: EnclaveExit) => void;
   private _state: EnclaveState = 'starting';
   private done = false;
-  private finalExit: EnclaveExit | undefined;
   private terminating: Promise<void> | undefined;
   private pending: EnclaveExit | undefined;
   private bridge: BridgeStream | undefined;
@@ -59,13 +60,16 @@ export class NitroEnclave implements Enclave {
     private readonly host: EnclaveHost,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
-    this.timer = setTimeout(() => {
-      void this.terminate({
-        state: 'failed',
-        reason: 'timeout',
-        message: `the enclave reached its time limit of ${Math.round(spec.timeoutMs / 1000)} s and was terminated`,
-      });
-    }, spec.timeoutMs);
+    this.timer = setTimeout(
+      () => {
+        void this.terminate({
+          state: 'failed',
+          reason: 'timeout',
+          message: `the enclave reached its time limit of ${Math.round(spec.timeoutMs / 1000)} s and was terminated`,
+        });
+      },
+      Math.min(spec.timeoutMs, MAX_TIMER_MS),
+    );
     this.timer.unref();
   }
 
@@ -231,16 +235,10 @@ export class NitroEnclave implements Enclave {
   private finish(e: EnclaveExit): void {
     if (this.done) return;
     this.done = true;
-    this.finalExit = e;
     clearTimeout(this.timer);
     this._state = e.state;
     this.bridge?.destroy();
     this.host.forget(this.id);
     this.resolveExit(e);
-  }
-
-  /** How it ended, once it has. */
-  get exit(): EnclaveExit | undefined {
-    return this.finalExit;
   }
 }

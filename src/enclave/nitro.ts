@@ -40,6 +40,8 @@ import {
 import { EnclaveError } from './errors.js';
 import type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport } from './types.js';
 
+export type { NitroBackendConfig, NitroBackendConfigInput } from './nitro-config.js';
+
 /** Longest build-id part of an enclave name. */
 const MAX_NAME_BUILD_CHARS = 64;
 /** Delay of the describe-enclaves poll after a bridge ended (the worker exits just after). */
@@ -311,8 +313,9 @@ export class NitroBackend implements EnclaveBackend {
 
   private watch(): void {
     if (this.pollTimer !== undefined) return;
+    // Kept referenced: the enclaves are not children of this process, and it must live to see
+    // them end; the timer stops when the last one has.
     this.pollTimer = setInterval(() => void this.poll(), this.config.pollIntervalMs);
-    this.pollTimer.unref();
   }
 
   /** One describe-enclaves: every watched enclave no longer running has ended. */
