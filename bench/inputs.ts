@@ -10,9 +10,11 @@
  * The tree (bench/.work/inputs-tree, git-ignored) is generated once: BENCH_FILES files (default
  * 20000) of mixed sizes, BENCH_MIB MiB in all (default 1100), deterministic content (AES-CTR of
  * zeros under a fixed key). Every measurement reads from the page cache: the tree is read once
- * before timing, so the figures compare hashing and per-file overhead, not the disk.
+ * before timing, so the figures compare hashing and per-file overhead, not the disk. Besides wall
+ * time, each row shows the CPU time spent (user + system, child processes included), which stays
+ * meaningful on a machine shared with other work; the ratios are given for both.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -72,10 +74,35 @@ function generate(): { files: string[]; bytes: number } {
   return { files, bytes };
 }
 
-async function time<T>(fn: () => Promise<T> | T): Promise<{ seconds: number; value: T }> {
+interface Measured<T> {
+  seconds: number;
+  cpu: number;
+  value: T;
+}
+
+async function time<T>(fn: () => Promise<T> | T): Promise<Measured<T>> {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const value = await fn();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+  const c = process.cpuUsage(c0);
+  return {
+    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    cpu: (c.user + c.system) / 1e6,
+    value,
+  };
+}
+
+/** Runs a shell script under bash's `time`, returning stdout and the children's CPU seconds. */
+function timedShell(script: string, cwd: string): { stdout: string; cpu: number } {
+  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; time ( ${script} )`], {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const last = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { stdout: r.stdout.trim(), cpu: (last[0] ?? 0) + (last[1] ?? 0) };
 }
 
 /** node:crypto over every file's bytes, one file after another (the raw hashing floor). */
@@ -98,24 +125,21 @@ async function nodeRaw(files: string[], algorithm: string): Promise<string> {
 }
 
 /** `openssl dgst` over the concatenation of every file (cat | openssl). */
-function opensslRaw(algorithm: string): string {
-  const r = spawnSync(
-    'sh',
-    ['-c', `find . -type f -name '*.dat' -print0 | xargs -0 cat | openssl dgst -${algorithm}`],
-    { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 },
+function opensslRaw(algorithm: string): { stdout: string; cpu: number } {
+  return timedShell(
+    `find . -type f -name '*.dat' -print0 | xargs -0 cat | openssl dgst -${algorithm}`,
+    ROOT,
   );
-  if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout.trim();
 }
 
-function gitWriteTree(format: 'sha1' | 'sha256'): string {
+function gitWriteTree(format: 'sha1' | 'sha256'): { stdout: string; cpu: number } {
   rmSync(join(ROOT, '.git'), { recursive: true, force: true });
-  const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
-  execFileSync('git', ['init', '-q', `--object-format=${format}`], { cwd: ROOT, env });
-  execFileSync('git', ['add', '-A'], { cwd: ROOT, env });
-  const tree = execFileSync('git', ['write-tree'], { cwd: ROOT, env, encoding: 'utf8' }).trim();
+  const r = timedShell(
+    `git init -q --object-format=${format} && git add -A && git write-tree`,
+    ROOT,
+  );
   rmSync(join(ROOT, '.git'), { recursive: true, force: true });
-  return tree;
+  return r;
 }
 
 async function main(): Promise<void> {
@@ -125,44 +149,59 @@ async function main(): Promise<void> {
   readdirSync(ROOT); // warm the page cache with one full read
   await nodeRaw(files, 'sha256');
 
-  const rows: { name: string; seconds: number }[] = [];
-  const run = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+  const rows: { name: string; seconds: number; cpu: number }[] = [];
+  const run = async <T>(
+    name: string,
+    fn: () => Promise<T> | T,
+    childCpu?: (v: T) => number,
+  ): Promise<T> => {
     const r = await time(fn);
-    rows.push({ name, seconds: r.seconds });
+    rows.push({ name, seconds: r.seconds, cpu: r.cpu + (childCpu?.(r.value) ?? 0) });
     return r.value;
   };
+  const cpuOf = (v: { cpu: number }): number => v.cpu;
   const ours1 = await run('computeTreeId sha1', () => computeTreeId(ROOT, 'sha1'));
-  const git1 = await run('git add -A && git write-tree (sha1)', () => gitWriteTree('sha1'));
+  const git1 = await run('git add -A && git write-tree (sha1)', () => gitWriteTree('sha1'), cpuOf);
   const ours256 = await run('computeTreeId sha256', () => computeTreeId(ROOT, 'sha256'));
-  const git256 = await run('git add -A && git write-tree (sha256)', () => gitWriteTree('sha256'));
+  const git256 = await run(
+    'git add -A && git write-tree (sha256)',
+    () => gitWriteTree('sha256'),
+    cpuOf,
+  );
   await run('node:crypto sha1, raw bytes', () => nodeRaw(files, 'sha1'));
   await run('node:crypto sha256, raw bytes', () => nodeRaw(files, 'sha256'));
-  await run('openssl dgst -sha1, raw bytes', () => opensslRaw('sha1'));
-  await run('openssl dgst -sha256, raw bytes', () => opensslRaw('sha256'));
-  if (ours1 !== git1 || ours256 !== git256) {
-    throw new Error(`tree ids differ: ours ${ours1} / ${ours256}, git ${git1} / ${git256}`);
-  }
-
-  const by = (n: string): number => rows.find((r) => r.name === n)!.seconds;
-  process.stdout.write(
-    `\n${files.length} files, ${mb.toFixed(0)} MB (page cache warm); tree ids equal git's\n\n`,
-  );
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.name.padEnd(40)} ${r.seconds.toFixed(2).padStart(7)} s ${(mb / r.seconds).toFixed(0).padStart(7)} MB/s\n`,
+  await run('openssl dgst -sha1, raw bytes', () => opensslRaw('sha1'), cpuOf);
+  await run('openssl dgst -sha256, raw bytes', () => opensslRaw('sha256'), cpuOf);
+  if (ours1 !== git1.stdout || ours256 !== git256.stdout) {
+    throw new Error(
+      `tree ids differ: ours ${ours1} / ${ours256}, git ${git1.stdout} / ${git256.stdout}`,
     );
   }
-  const ratio = (a: string, b: string): string => (by(b) / by(a)).toFixed(2);
-  process.stdout.write('\nspeed ratios (higher is better for computeTreeId)\n');
-  process.stdout.write(
-    `  vs git write-tree          sha1 ${ratio('computeTreeId sha1', 'git add -A && git write-tree (sha1)')}x   sha256 ${ratio('computeTreeId sha256', 'git add -A && git write-tree (sha256)')}x\n`,
+
+  const row = (n: string): { seconds: number; cpu: number } => rows.find((r) => r.name === n)!;
+  const out = (s: string): boolean => process.stdout.write(s);
+  out(`\n${files.length} files, ${mb.toFixed(0)} MB (page cache warm); tree ids equal git's\n\n`);
+  out(
+    `${''.padEnd(40)} ${'wall'.padStart(9)} ${'MB/s'.padStart(7)} ${'CPU'.padStart(9)} ${'MB/CPU-s'.padStart(9)}\n`,
   );
-  process.stdout.write(
-    `  vs node:crypto raw bytes   sha1 ${ratio('computeTreeId sha1', 'node:crypto sha1, raw bytes')}x   sha256 ${ratio('computeTreeId sha256', 'node:crypto sha256, raw bytes')}x\n`,
-  );
-  process.stdout.write(
-    `  vs openssl dgst raw bytes  sha1 ${ratio('computeTreeId sha1', 'openssl dgst -sha1, raw bytes')}x   sha256 ${ratio('computeTreeId sha256', 'openssl dgst -sha256, raw bytes')}x\n`,
-  );
+  for (const r of rows) {
+    out(
+      `${r.name.padEnd(40)} ${r.seconds.toFixed(2).padStart(7)} s ${(mb / r.seconds).toFixed(0).padStart(7)} ` +
+        `${r.cpu.toFixed(2).padStart(7)} s ${(mb / r.cpu).toFixed(0).padStart(9)}\n`,
+    );
+  }
+  const ratio = (a: string, b: string): string => {
+    const x = row(a);
+    const y = row(b);
+    return `${(y.seconds / x.seconds).toFixed(2)}x wall, ${(y.cpu / x.cpu).toFixed(2)}x CPU`;
+  };
+  out('\nspeed of computeTreeId relative to (higher is better)\n');
+  for (const f of ['sha1', 'sha256'] as const) {
+    const ours = `computeTreeId ${f}`;
+    out(`  ${f.padEnd(6)} git write-tree: ${ratio(ours, `git add -A && git write-tree (${f})`)}\n`);
+    out(`  ${f.padEnd(6)} node:crypto raw: ${ratio(ours, `node:crypto ${f}, raw bytes`)}\n`);
+    out(`  ${f.padEnd(6)} openssl raw:     ${ratio(ours, `openssl dgst -${f}, raw bytes`)}\n`);
+  }
 }
 
 await main();
