@@ -97,6 +97,11 @@ function parseArgs(
     if (eq > 0) got.push(a.slice(eq + 1));
     else {
       while (i + 1 < args.length && !args[i + 1]!.startsWith('--')) {
+        // clap takes `-18` for an unknown short flag, not a value (`test_parse_enclave_cid_negative`).
+        if (args[i + 1]!.startsWith('-'))
+          throw new UsageError(
+            `Found argument '${args[i + 1]}' which wasn't expected, or isn't valid in this context`,
+          );
         got.push(args[++i]!);
         if (!spec.multi?.includes(name)) break;
       }
