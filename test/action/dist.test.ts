@@ -15,6 +15,7 @@ import { parseStatement } from '../../src/provenance/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';
 import { makeCheckout } from '../support/action-repo.js';
+import { agentJobState } from '../support/action-agent.js';
 import { runStep } from '../support/action-runner.js';
 import type { World } from '../support/action-world.js';
 import {
@@ -178,12 +179,7 @@ describe('build mode', () => {
     );
     expect(r.code).toBe(1);
     expect(r.errors.join('\n')).toContain('CANCELLED: the step was cancelled');
-    const view = (await (
-      await fetch(`${w.agent.url}/build/${jobId}`, {
-        headers: { Authorization: `Bearer ${w.agent.token}` },
-      })
-    ).json()) as { state: string };
-    expect(view.state).toBe('cancelled');
+    expect(await agentJobState(w.agent, jobId)).toBe('cancelled');
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'cancelled' });
   });
 });

@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { BuildInputs } from '../../src/action/inputs.js';
+import { agentJobState } from '../support/action-agent.js';
 import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
 import type { World } from '../support/action-world.js';
 import {
@@ -385,12 +386,7 @@ describe('build mode: failures', () => {
     });
     expect(result.failure).toMatch(/^TIMEOUT: /);
     const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
-    const view = (await (
-      await fetch(`${w.agent.url}/build/${jobId}`, {
-        headers: { Authorization: `Bearer ${w.agent.token}` },
-      })
-    ).json()) as { state: string };
-    expect(view.state).toBe('cancelled');
+    expect(await agentJobState(w.agent, jobId)).toBe('cancelled');
   });
 
   test('when the step is cancelled, it cancels the agent job and the check run', async () => {
@@ -408,12 +404,7 @@ describe('build mode: failures', () => {
     const { result } = await runInProcess(ctx, agentInputs(), { signal: controller.signal, log });
     expect(result.failure).toBe('CANCELLED: the step was cancelled');
     const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
-    const view = (await (
-      await fetch(`${w.agent.url}/build/${jobId}`, {
-        headers: { Authorization: `Bearer ${w.agent.token}` },
-      })
-    ).json()) as { state: string };
-    expect(view.state).toBe('cancelled');
+    expect(await agentJobState(w.agent, jobId)).toBe('cancelled');
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'cancelled' });
   });
 });

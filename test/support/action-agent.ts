@@ -24,12 +24,15 @@ import { TEST_TOKEN, removeDir, spawnAgent, startTestAgent, tempDir } from './ag
 import type { SimulatedBuilder } from './bundle-factory.js';
 import { BUILDERS, makeBundle } from './bundle-factory.js';
 import { BIN } from './cli.js';
+import { cliEnv } from './sandbox-worker.js';
 
 /** A running agent for the action. */
 export interface ActionAgent {
   url: string;
   token: string;
   kind: 'cli' | 'in-process';
+  /** The agent's log lines (JSON), for messages when a test fails. */
+  logs: Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -127,20 +130,25 @@ export async function startActionAgent(o: ActionAgentOptions = {}): Promise<Acti
     const dir = await tempDir('action-agent-');
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, TEST_TOKEN + '\n', { mode: 0o600 });
-    const p: AgentProcess = await spawnAgent([
-      '--backend',
-      'local',
-      '--listen',
-      '127.0.0.1:0',
-      '--data-dir',
-      join(dir, 'data'),
-      '--token-file',
-      tokenFile,
-    ]);
+    const p: AgentProcess = await spawnAgent(
+      [
+        '--backend',
+        'local',
+        '--listen',
+        '127.0.0.1:0',
+        '--data-dir',
+        join(dir, 'data'),
+        '--token-file',
+        tokenFile,
+      ],
+      // The worker as the enclave images ship it (one bundled file).
+      await cliEnv(),
+    );
     return {
       url: p.url,
       token: TEST_TOKEN,
       kind: 'cli',
+      logs: p.logs,
       stop: async () => {
         p.child.kill('SIGTERM');
         await p.exited;
@@ -156,9 +164,28 @@ export async function startActionAgent(o: ActionAgentOptions = {}): Promise<Acti
     url: agent.url,
     token: TEST_TOKEN,
     kind: 'in-process',
+    logs: agent.logs,
     stop: async () => {
       await agent.stop();
       await removeDir(agent.dataDir);
     },
   };
+}
+
+/** The state of an agent job (`GET /build/{id}`); a failure to ask carries the agent's last logs. */
+export async function agentJobState(agent: ActionAgent, jobId: string): Promise<string> {
+  try {
+    const res = await fetch(`${agent.url}/build/${jobId}`, {
+      headers: { Authorization: `Bearer ${agent.token}` },
+    });
+    return ((await res.json()) as { state: string }).state;
+  } catch (e) {
+    throw new Error(
+      `cannot read job ${jobId} from the agent (${(e as Error).message}); its last logs:\n${agent.logs
+        .slice(-20)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+      { cause: e },
+    );
+  }
 }
