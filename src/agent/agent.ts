@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { rename, statfs } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { TeeCompileError } from '../errors.js';
-import type { EnclaveBackend } from '../enclave/types.js';
+import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
 import type { AgentSettings } from './config.js';
 import { AgentError, isAgentError } from './errors.js';
 import { JobEvents, loadEventFile, readEventFile } from './events.js';
@@ -25,6 +25,7 @@ import type { MetricsSnapshot } from './metrics.js';
 import { prepareSource } from './prepare.js';
 import { JobQueue } from './queue.js';
 import { ResourcePool, budgetedBackend } from './resources.js';
+import type { ResourceRequest } from './resources.js';
 import type { JobPaths } from './store.js';
 import { JobStore } from './store.js';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ export const CANCEL_WAIT_MS = 15_000;
 const USAGE_CACHE_MS = 5_000;
 /** How often old jobs are pruned (also after every job). */
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** A result is kept at least this long after its job ended, whatever the retention says: its client needs time to fetch it. */
+export const MIN_RESULT_HOLD_MS = 15 * 60_000;
 
 /** Reasons a running job is aborted. */
 type AbortReason = 'cancel' | 'shutdown';
@@ -46,6 +49,8 @@ export interface AgentOptions {
   executor: BuildExecutor;
   logger: Logger;
   clock?: () => number;
+  /** What the backend really takes for a spec (see `BudgetHooks.sizing`). */
+  sizing?: (spec: EnclaveSpec) => ResourceRequest;
 }
 
 /** A slot taken for a submission while its body is read. */
@@ -72,6 +77,7 @@ export class Agent {
   private readonly executor: BuildExecutor;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly sizing: ((spec: EnclaveSpec) => ResourceRequest) | undefined;
   private accepting = true;
   private admitting = 0;
   private singleBuildTaken = false;
@@ -91,6 +97,7 @@ export class Agent {
     this.executor = o.executor;
     this.log = o.logger;
     this.now = o.clock ?? Date.now;
+    this.sizing = o.sizing;
     this.pool = new ResourcePool(o.settings.capacity);
     this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
     this.singleBuildServed = new Promise((resolve) => (this.singleBuildServedResolve = resolve));
@@ -507,6 +514,7 @@ export class Agent {
       onWaiting: (req) =>
         this.setPhase(id, 'waiting-for-resources', { cpus: req.cpus, memory_mib: req.memoryMiB }),
       onStarted: (enclave) => this.log.info('enclave started', { job_id: id, enclave: enclave.id }),
+      ...(this.sizing ? { sizing: this.sizing } : {}),
     });
     const outcome = await this.executor.run(
       {
@@ -605,7 +613,9 @@ export class Agent {
     let total = finished.reduce((n, r) => n + (r.result?.bytes ?? 0), 0);
     const { maxAgeMs, maxTotalBytes } = this.settings.retention;
     for (const r of finished) {
-      const expired = now - (r.finishedAt ?? now) > maxAgeMs;
+      const age = now - (r.finishedAt ?? now);
+      if (age < MIN_RESULT_HOLD_MS) break;
+      const expired = age > maxAgeMs;
       if (!expired && total <= maxTotalBytes) continue;
       await this.store.remove(r.id);
       this.records.delete(r.id);

@@ -108,6 +108,11 @@ export interface BudgetHooks {
   onWaiting?: (req: ResourceRequest) => void;
   /** Called when an enclave of this job has started. */
   onStarted?: (enclave: Enclave) => void;
+  /**
+   * What the backend will really take for a spec (nitro rounds CPUs up to whole cores); default:
+   * what the spec asks for.
+   */
+  sizing?: (spec: EnclaveSpec) => ResourceRequest;
 }
 
 /**
@@ -131,7 +136,7 @@ export function budgetedBackend(
     name: inner.name,
     started,
     async start(spec: EnclaveSpec): Promise<Enclave> {
-      const req = { cpus: spec.cpus, memoryMiB: spec.memoryMiB };
+      const req = hooks.sizing?.(spec) ?? { cpus: spec.cpus, memoryMiB: spec.memoryMiB };
       pool.check(req);
       const inUse = pool.inUse;
       const c = pool.capacity;

@@ -2,7 +2,8 @@
  * Starting and stopping a whole agent: data directory, recovery, HTTP server.
  */
 import type { Server } from 'node:http';
-import type { EnclaveBackend } from '../enclave/types.js';
+import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import type { ResourceRequest } from './resources.js';
 import { Agent } from './agent.js';
 import type { TokenCheck } from './auth.js';
 import type { AgentSettings } from './config.js';
@@ -30,6 +31,8 @@ export interface StartOptions {
   logger: Logger;
   token: TokenCheck | null;
   clock?: () => number;
+  /** What the backend really takes for a spec (nitro: whole cores). */
+  sizing?: (spec: EnclaveSpec) => ResourceRequest;
 }
 
 /** Opens the data directory (recovering from the last run) and starts serving. */
@@ -40,6 +43,7 @@ export async function startAgent(o: StartOptions): Promise<RunningAgent> {
     executor: o.executor,
     logger: o.logger,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.sizing ? { sizing: o.sizing } : {}),
   });
   const server = createAgentServer({ agent, logger: o.logger, token: o.token });
   let url: string;

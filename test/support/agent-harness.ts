@@ -41,6 +41,8 @@ export interface TestAgentOptions {
   auth?: boolean;
   /** Reuse a data directory (restart). */
   dataDir?: string;
+  /** The agent's clock (ms), for retention tests. */
+  clock?: () => number;
 }
 
 /** Makes a temporary directory removed by the returned function. */
@@ -86,6 +88,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
     executor: o.executor,
     logger: createLogger(out, 'debug'),
     token: tokenFile ? await readTokenFile(tokenFile) : null,
+    ...(o.clock ? { clock: o.clock } : {}),
   });
   return {
     url: running.url,

@@ -16,6 +16,9 @@ import { createLogger } from '../../agent/log.js';
 import { PipelineExecutor } from '../../agent/pipeline-executor.js';
 import { startAgent } from '../../agent/service.js';
 import { createBackend } from '../../enclave/backends.js';
+import { detectThreadsPerCore, enclaveCpuCount } from '../../enclave/nitro-sizing.js';
+import type { EnclaveSpec } from '../../enclave/types.js';
+import type { ResourceRequest } from '../../agent/resources.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
 import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
@@ -109,14 +112,33 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         ...settings.local,
         ...(workerEntry ? { workerEntry } : {}),
       },
-      nitro: { dataDir: settings.dataDir, ...settings.nitro },
+      // The backend refuses what cannot fit in the pool; the agent's budget makes builds wait
+      // for it instead.
+      nitro: {
+        dataDir: settings.dataDir,
+        pool: { cpus: settings.capacity.cpus, memoryMiB: settings.capacity.memoryMiB },
+        ...settings.nitro,
+      },
+    });
+    // nitro gives enclaves whole cores: the budget counts what is really taken.
+    const threads = settings.backend === 'nitro' ? await detectThreadsPerCore() : 1;
+    const sizing = (spec: EnclaveSpec): ResourceRequest => ({
+      cpus: enclaveCpuCount(spec.cpus, threads),
+      memoryMiB: spec.memoryMiB,
     });
     const executor = new PipelineExecutor({
       catalog,
       cacheDir: join(settings.dataDir, 'cache'),
       env: io.env,
     });
-    const running = await startAgent({ settings, backend, executor, logger: log, token });
+    const running = await startAgent({
+      settings,
+      backend,
+      executor,
+      logger: log,
+      token,
+      ...(settings.backend === 'nitro' ? { sizing } : {}),
+    });
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals): void => {

@@ -1,0 +1,200 @@
+/**
+ * The agent's life across stops and time (stand-in backend, scripted executor): graceful stop and
+ * restart on the same data directory, retention by age and by total size, the queue bound.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MIN_RESULT_HOLD_MS } from '../../src/agent/agent.js';
+import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
+import type { TestAgent } from '../support/agent-harness.js';
+import {
+  json,
+  removeDir,
+  startTestAgent,
+  tempDir,
+  waitFinished,
+  waitFor,
+} from '../support/agent-harness.js';
+import { writeProject, zipDir } from '../support/agent-sources.js';
+
+let work: string;
+let zipB64: string;
+
+function config(cmd: string): Record<string, unknown> {
+  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] } };
+}
+
+async function submit(agent: TestAgent, cmd: string): Promise<string> {
+  const res = await agent.fetch('/build', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ source_data: zipB64, config: config(cmd) }),
+  });
+  expect(res.status).toBe(202);
+  return (await json<{ job_id: string }>(res)).job_id;
+}
+
+beforeAll(async () => {
+  work = await tempDir('tc-agent-life-');
+  await writeProject(join(work, 'proj'), { 'build.json': JSON.stringify(config('ok')) });
+  await zipDir(join(work, 'proj'), join(work, 's.zip'));
+  zipB64 = (await readFile(join(work, 's.zip'))).toString('base64');
+});
+
+afterAll(async () => {
+  await removeDir(work);
+});
+
+describe('agent lifecycle', () => {
+  it('when stopped during a build, the build fails as agent_stopped, queued jobs resume at the next start, and a queued job whose inputs vanished fails as inputs_lost', async () => {
+    const dataDir = await tempDir('tc-agent-life-data-');
+    const executor = new ScriptedExecutor();
+    const backend = new StandInBackend();
+    const first = await startTestAgent({
+      dataDir,
+      executor,
+      backend,
+      config: { maxConcurrent: 1, shutdownGraceSeconds: 0.2 },
+    });
+    const running = await submit(first, 'hold');
+    const kept = await submit(first, 'ok');
+    const lost = await submit(first, 'ok');
+    await waitFor(() => executor.holding().includes(running));
+    await first.stop();
+    expect(backend.running.size).toBe(0);
+    await rm(join(dataDir, 'jobs', lost, 'inputs', 'source.zip'));
+
+    const second = await startTestAgent({
+      dataDir,
+      executor: new ScriptedExecutor(),
+      backend: new StandInBackend(),
+      config: { maxConcurrent: 1 },
+    });
+    try {
+      expect(await json(await second.fetch(`/build/${running}`))).toMatchObject({
+        state: 'failed',
+        error: { type: 'agent_stopped' },
+      });
+      expect(await json(await second.fetch(`/build/${lost}`))).toMatchObject({
+        state: 'failed',
+        error: { type: 'inputs_lost' },
+      });
+      expect((await waitFinished(second.fetch, kept)).state).toBe('succeeded');
+      // The resumed job's events continue its earlier log: ids go on from the first life.
+      const events = await (await second.fetch(`/build/${kept}/events`)).text();
+      const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual(ids.map((_x, i) => i + 1));
+      expect(events).toMatch(/event: queued[\s\S]*event: started[\s\S]*event: complete/);
+    } finally {
+      await second.stop();
+      await removeDir(dataDir);
+    }
+  });
+
+  it('when another live agent holds the data directory, a second one refuses to start; a stale lock is taken over', async () => {
+    const dataDir = await tempDir('tc-agent-life-lock-');
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'agent'], {
+      stdio: 'ignore',
+    });
+    try {
+      await writeFile(join(dataDir, 'agent.pid'), `${holder.pid}\n`);
+      await expect(
+        startTestAgent({
+          dataDir,
+          executor: new ScriptedExecutor(),
+          backend: new StandInBackend(),
+        }),
+      ).rejects.toHaveCode('AGENT_DATA_DIR');
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+      const agent = await startTestAgent({
+        dataDir,
+        executor: new ScriptedExecutor(),
+        backend: new StandInBackend(),
+      });
+      await agent.stop();
+    } finally {
+      holder.kill('SIGKILL');
+      await removeDir(dataDir);
+    }
+  });
+
+  it('when results are older than the retention age or add up to more than its budget, the oldest are pruned, never one younger than the hold time', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const agent = await startTestAgent({
+      executor: new ScriptedExecutor(),
+      backend: new StandInBackend(),
+      clock: () => now,
+      config: { retention: { maxAgeHours: 24, maxTotalBytes: 1 } },
+    });
+    try {
+      const a = await submit(agent, 'ok');
+      await waitFinished(agent.fetch, a);
+      now += MIN_RESULT_HOLD_MS + 1000;
+      const b = await submit(agent, 'ok');
+      await waitFinished(agent.fetch, b);
+      await agent.running.agent.prune();
+      // a is over the size budget and past the hold time; b is within it.
+      expect((await agent.fetch(`/build/${a}`)).status).toBe(404);
+      expect((await agent.fetch(`/build/${b}/result`)).status).toBe(200);
+      now += 25 * 3_600_000;
+      await agent.running.agent.prune();
+      expect((await agent.fetch(`/build/${b}`)).status).toBe(404);
+      expect(agent.logs.filter((l) => l.msg === 'job pruned').map((l) => l.reason)).toEqual([
+        'total_bytes',
+        'age',
+      ]);
+    } finally {
+      await agent.stop();
+      await removeDir(agent.dataDir);
+    }
+  });
+
+  it('when the queue is full, POST /build answers 503 with Retry-After', async () => {
+    const executor = new ScriptedExecutor();
+    const agent = await startTestAgent({
+      executor,
+      backend: new StandInBackend(),
+      config: { maxConcurrent: 1, limits: { maxQueuedJobs: 1 } },
+    });
+    try {
+      const running = await submit(agent, 'hold');
+      await waitFor(() => executor.holding().includes(running));
+      await submit(agent, 'ok');
+      const res = await agent.fetch('/build', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ source_data: zipB64 }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(await json(res)).toMatchObject({ error: { type: 'unavailable' } });
+      executor.release(running);
+    } finally {
+      await agent.stop();
+      await removeDir(agent.dataDir);
+    }
+  });
+
+  it('when a result is asked with HEAD, it answers its length and ETag without a body', async () => {
+    const agent = await startTestAgent({
+      executor: new ScriptedExecutor(),
+      backend: new StandInBackend(),
+    });
+    try {
+      const id = await submit(agent, 'ok');
+      await waitFinished(agent.fetch, id);
+      const head = await agent.fetch(`/build/${id}/result`, { method: 'HEAD' });
+      const get = await agent.fetch(`/build/${id}/result`);
+      const body = Buffer.from(await get.arrayBuffer());
+      expect(head.status).toBe(200);
+      expect(Number(head.headers.get('content-length'))).toBe(body.length);
+      expect(head.headers.get('etag')).toBe(get.headers.get('etag'));
+    } finally {
+      await agent.stop();
+      await removeDir(agent.dataDir);
+    }
+  });
+});
