@@ -29,6 +29,24 @@ import {
 } from '../support/action-world.js';
 import { BUILDERS } from '../support/bundle-factory.js';
 
+/** A lockfile with one registry package, as npm writes it. */
+const LOCK_WITH_PICOCOLORS = {
+  name: 'deps',
+  version: '1.0.0',
+  lockfileVersion: 3,
+  requires: true,
+  packages: {
+    '': { name: 'deps', version: '1.0.0', dependencies: { picocolors: '1.1.1' } },
+    'node_modules/picocolors': {
+      version: '1.1.1',
+      resolved: 'https://registry.npmjs.org/picocolors/-/picocolors-1.1.1.tgz',
+      integrity:
+        'sha512-xceH2snhtb5M9liqDsmEw56le376mTZkEX/jEb/RxNFyegNul7eNslCXP9FDj/Lcu0X8KEyMceP2ntpaHrDEVA==',
+      license: 'ISC',
+    },
+  },
+};
+
 let w: World;
 beforeAll(async () => {
   w = await startWorld();
@@ -151,6 +169,39 @@ describe('build mode', () => {
       headSha: pr.commit,
       conclusion: 'success',
     });
+  });
+
+  test('when the project locks dependencies, it fetches them on the runner and the enclave builds with them', async () => {
+    // Needs the real pipeline: the stand-in executor provides no dependencies to the build.
+    if (w.agent.kind !== 'cli') return;
+    const deps = makeCheckout({
+      'package.json': JSON.stringify({
+        name: 'deps',
+        version: '1.0.0',
+        private: true,
+        dependencies: { picocolors: '1.1.1' },
+      }),
+      'package-lock.json': JSON.stringify(LOCK_WITH_PICOCOLORS, null, 2),
+      'build.json': JSON.stringify({
+        language: 'node',
+        input: {
+          cmd: `npm ci --offline --no-audit --no-fund && mkdir -p out && node -e "require('fs').writeFileSync('out/colors.txt', require('picocolors').green('ok') + '\\n')"`,
+        },
+        output: { files: ['out/colors.txt'] },
+      }),
+    });
+    const r = await runDist(
+      stepContext(w, { workspace: deps.dir, sha: deps.commit }),
+      buildInputs({ upload: 'none' }),
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.stdout).toContain('1 locked dependencies');
+    expect(JSON.parse(r.outputs.subjects!)).toEqual([
+      { name: 'out/colors.txt', sha256: expect.any(String) },
+    ]);
+    const bundle = await readBundle(new Uint8Array(readFileSync(r.outputs.bundle!)));
+    expect(new TextDecoder().decode(bundle.artifacts.get('out/colors.txt'))).toContain('ok');
+    expect(new TextDecoder().decode(bundle.provenance)).toContain('pkg:npm/picocolors@1.1.1');
   });
 
   test('when the step is cancelled (SIGTERM), it cancels the agent job and fails', async () => {

@@ -81,7 +81,16 @@ export function runStep(
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
   writeFileSync(eventFile, JSON.stringify(ctx.event ?? {}));
+  // The job's environment reaches the step: the machine's network settings (CA bundle, proxies).
+  const passed = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) =>
+      /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|https?_proxy|npm_config_registry)$/.test(
+        k,
+      ),
+    ),
+  );
   const env: NodeJS.ProcessEnv = {
+    ...passed,
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LANG: 'C.UTF-8',
