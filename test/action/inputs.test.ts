@@ -88,6 +88,28 @@ describe('inputs', () => {
     expect(outputs.sort()).toEqual(['bundle', 'pcr0', 'provenance-sha256', 'subjects', 'verified']);
   });
 
+  test('when docs/action.md lists the inputs and outputs, it lists exactly those of action.yml with their defaults', () => {
+    const { inputs, outputs } = actionYml();
+    const doc = readFileSync(new URL('../../docs/action.md', import.meta.url), 'utf8');
+    const section = (title: string): string => doc.split(`## ${title}\n`)[1]!.split('\n## ')[0]!;
+    const rows = (text: string) =>
+      [...text.matchAll(/^\| `([a-z0-9-]+)` \| ([^|]*) \|/gm)].map(
+        (m) => [m[1]!, m[2]!.trim()] as const,
+      );
+    const documented = new Map(rows(section('Inputs')));
+    expect([...documented.keys()].sort()).toEqual([...inputs.keys()].sort());
+    for (const [name, def] of documented) {
+      const literal = /^`(.*)`$/.exec(def);
+      if (literal !== null) expect(inputs.get(name)).toBe(literal[1]);
+      else expect(def).toMatch(/^\(|^derived$|^the pushed tag$|^this one$/);
+    }
+    expect(
+      rows(section('Outputs'))
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual([...outputs].sort());
+  });
+
   test.each([
     ['mode', 'bild', 'expected one of build, verify'],
     ['upload', 'releases', 'expected one of auto, release, artifact, none'],
