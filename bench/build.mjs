@@ -12,9 +12,9 @@
 //
 // Needs root or unprivileged user namespaces (the local backend's sandbox), cargo, git.
 import { execFileSync, spawn } from 'node:child_process';
-import { cp, mkdtemp, mkdir, rm, writeFile, open } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readFile, rm, writeFile, open } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -61,16 +61,40 @@ const median = (xs) => {
 };
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
-/** Runs `cmd` with bash in `cwd`; resolves with the wall time in ms. */
-function timed(cmd, cwd, env) {
+/**
+ * CPU time (user + system, ms) of a command and every process it waited for, written by GNU time
+ * to `file`: unlike wall time, it does not grow with the load other processes put on the machine.
+ */
+async function cpuOf(file) {
+  const [u, sy] = (await readFile(file, 'utf8')).trim().split('\n').at(-1).split(' ').map(Number);
+  return (u + sy) * 1000;
+}
+
+/** Runs `argv` under GNU time; resolves with its wall and CPU time (ms) and its stderr. */
+function timed(argv, opts, cpuFile) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('bash', ['-c', cmd], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, ...argv], {
+      ...opts,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) =>
-      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd}: ${code}\n${err}`)),
-    );
+    const lines = [];
+    let buf = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      err += d;
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        lines.push([buf.slice(0, i), performance.now() - t0]);
+        buf = buf.slice(i + 1);
+      }
+    });
+    child.on('close', (code) => {
+      const wall = performance.now() - t0;
+      if (code !== 0) reject(new Error(`${argv.join(' ')}: exit ${code}\n${err}`));
+      else cpuOf(cpuFile).then((cpu) => resolve({ wall, cpu, lines }), reject);
+    });
   });
 }
 
@@ -79,52 +103,38 @@ async function plain(project, config) {
   const dir = await mkdtemp(join(tmpdir(), 'bench-plain-'));
   await cp(project, dir, { recursive: true, filter: (s) => !/\/(\.git|target)$/.test(s) });
   try {
-    return await timed(config.input.cmd, dir, { ...process.env, ...config.input.env });
+    return await timed(
+      ['bash', '-c', config.input.cmd],
+      { cwd: dir, env: { ...process.env, ...config.input.env } },
+      `${dir}.cpu`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}.cpu`, { force: true });
   }
 }
 
-/** An attested build with the CLI; resolves with the wall time and the time of each phase. */
-function attested(project, out) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const marks = [];
-    const child = spawn(
-      process.execPath,
-      [BIN, 'build', project, '--local', '--out', out, '--nonce', '00'.repeat(32)],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let buf = '';
-    let all = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      all += d;
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const m =
-          /^tee-compile: (receiving|verifying-source|verifying-dependencies|building|collecting-outputs|attesting|sending|enclave|source)/.exec(
-            line,
-          );
-        if (m) marks.push([m[1], performance.now() - t0]);
-      }
-    });
-    child.on('close', (code) => {
-      const total = performance.now() - t0;
-      if (code !== 0) reject(new Error(`tee-compile build: ${code}\n${all}`));
-      else resolve({ total, marks: [...marks, ['done', total]] });
-    });
-  });
+const PHASE =
+  /^tee-compile: (source|enclave|receiving|verifying-source|verifying-dependencies|building|collecting-outputs|attesting|sending)/;
+
+/** An attested build with the CLI; resolves with wall and CPU time and each phase's start. */
+async function attested(project, out) {
+  const r = await timed(
+    [process.execPath, BIN, 'build', project, '--local', '--out', out, '--nonce', '00'.repeat(32)],
+    {},
+    `${out}.cpu`,
+  );
+  const marks = [['start', 0]];
+  for (const [line, t] of r.lines) {
+    const m = PHASE.exec(line);
+    if (m) marks.push([m[1], t]);
+  }
+  marks.push(['done', r.wall]);
+  return { ...r, marks };
 }
 
 async function compare(name, project, runs) {
-  const config = JSON.parse(
-    execFileSync('cat', [join(project, 'build.json')], { encoding: 'utf8' }),
-  );
+  const config = JSON.parse(await readFile(join(project, 'build.json'), 'utf8'));
   const work = await mkdtemp(join(tmpdir(), 'bench-out-'));
   const p = [];
   const a = [];
@@ -134,23 +144,31 @@ async function compare(name, project, runs) {
   for (let i = 0; i < runs; i++) {
     p.push(await plain(project, config));
     const r = await attested(project, join(work, `b${i}.tar.gz`));
-    a.push(r.total);
+    a.push(r);
     for (let j = 1; j < r.marks.length; j++) {
       const key = `${r.marks[j - 1][0]} -> ${r.marks[j][0]}`;
       phases.set(key, [...(phases.get(key) ?? []), r.marks[j][1] - r.marks[j - 1][1]]);
     }
     process.stderr.write(
-      `  ${name} run ${i + 1}: plain ${fmt(p.at(-1))}, attested ${fmt(a.at(-1))}\n`,
+      `  ${name} run ${i + 1}: plain ${fmt(p.at(-1).wall)} (cpu ${fmt(p.at(-1).cpu)}), attested ${fmt(r.wall)} (cpu ${fmt(r.cpu)})\n`,
     );
   }
   await rm(work, { recursive: true, force: true });
-  const mp = median(p);
-  const ma = median(a);
-  console.log(`\n${name}: plain median ${fmt(mp)}, attested median ${fmt(ma)}`);
+  const [mp, ma] = [median(p.map((x) => x.wall)), median(a.map((x) => x.wall))];
+  const [cp, ca] = [median(p.map((x) => x.cpu)), median(a.map((x) => x.cpu))];
+  console.log(`\n${name}, ${runs} runs each, medians:`);
   console.log(
-    `  ratio attested/plain ${(ma / mp).toFixed(3)} (+${(((ma - mp) / mp) * 100).toFixed(1)}%), fixed overhead ${fmt(ma - mp)}`,
+    `  wall: plain ${fmt(mp)}, attested ${fmt(ma)}: ratio ${(ma / mp).toFixed(3)} (+${(((ma - mp) / mp) * 100).toFixed(1)}%), overhead ${fmt(ma - mp)}`,
   );
-  console.log('  attested run, median time from one progress line to the next:');
+  console.log(
+    `  cpu:  plain ${fmt(cp)}, attested ${fmt(ca)}: ratio ${(ca / cp).toFixed(3)} (+${(((ca - cp) / cp) * 100).toFixed(1)}%), overhead ${fmt(ca - cp)}`,
+  );
+  console.log(
+    `  load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs`,
+  );
+  console.log('  attested run, median wall time from one progress line to the next:');
   for (const [k, v] of phases) console.log(`    ${k.padEnd(48)} ${fmt(median(v))}`);
 }
 
@@ -245,7 +263,7 @@ async function receiver(mode) {
       }
       await fh?.close();
       // eslint-disable-next-line no-unused-vars
-    for await (const _ of build.stream('deps'));
+      for await (const _ of build.stream('deps'));
       const { WorkerError } = await import(join(ROOT, 'lib/protocol/index.js'));
       return { ok: false, error: new WorkerError('BUILD_FAILED', 'received') };
     },

@@ -33,6 +33,8 @@ export const DEFAULT_MEMORY_MIB = 4096;
 export const DEFAULT_TIMEOUT_S = 3600;
 /** Time an enclave gets beyond the build's own limit: receiving, checking, attesting, sending. */
 export const ENCLAVE_TIME_MARGIN_MS = 10 * 60 * 1000;
+/** How long a worker that delivered its bundle gets to exit on its own before it is stopped. */
+export const WORKER_EXIT_GRACE_MS = 2000;
 /** Random nonce size when none is given. */
 export const DEFAULT_NONCE_BYTES = 32;
 
@@ -242,6 +244,11 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
     } catch (err) {
       throw await explain(err, enclave);
     }
+    // The worker exits by itself once the bundle is sent; let it, rather than kill it.
+    await Promise.race([
+      enclave.exited,
+      new Promise((r) => setTimeout(r, WORKER_EXIT_GRACE_MS).unref()),
+    ]);
     await rename(partial, o.out);
     const doc = decodeAttestation(await bundleAttestation(o.out));
     const pcr = (i: number): string => toHex(doc.pcrs.get(i) ?? new Uint8Array(0));

@@ -24,6 +24,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { MemoryLimit } from './cgroup.js';
 import { createMemoryLimit } from './cgroup.js';
+import { bundledWorker } from './worker-bundle.js';
 import type { ImageCatalog } from './images.js';
 import { findImage } from './images.js';
 import { EnclaveError } from './errors.js';
@@ -67,7 +68,10 @@ export interface LocalBackendOptions {
   simulatedRole?: string;
   /** Run without namespaces when the OS refuses them (recorded). Default false: refuse. */
   allowUnisolated?: boolean;
-  /** The worker script (default: the package's compiled `worker/main.js`). */
+  /**
+   * The worker script (default: the package's compiled `worker/main.js`, bundled into one file
+   * under `stateDir` when esbuild is installed; see ./worker-bundle.ts).
+   */
   workerEntry?: string;
   /** Node binary for the worker (default: this one). */
   nodePath?: string;
@@ -188,7 +192,7 @@ export class LocalBackend implements EnclaveBackend {
       await enclave.launch({
         level: probe.level,
         node: this.opts.nodePath ?? process.execPath,
-        entry: this.opts.workerEntry ?? defaultWorkerEntry(),
+        entry: this.opts.workerEntry ?? (await bundledWorker(defaultWorkerEntry(), this.stateDir)),
         args: [
           '--listen',
           'ipc',

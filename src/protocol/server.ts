@@ -5,7 +5,7 @@
  * error. What the inputs mean is the build handler's business (src/worker/).
  */
 import type { WebSocket } from 'ws';
-import { fileChunks } from '../archive/node.js';
+import { createReadStream } from 'node:fs';
 import type { ImageRef } from '../enclave/types.js';
 import { Channel } from './channel.js';
 import {
@@ -129,7 +129,7 @@ export async function serveBuild(
       subjects: outcome.subjects,
     });
     await ch.sendStream(
-      fileChunks(outcome.bundleFile),
+      createReadStream(outcome.bundleFile, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
       outcome.bundleSize,
       limits.maxFrameBytes,
       'the bundle',

@@ -62,16 +62,22 @@ export interface WorkerImage {
   toolchain: Record<string, string>;
 }
 
+/** What the worker learns from the NSM and its surroundings (needed to attest). */
+export interface EnclaveFacts {
+  nsm: NsmClient;
+  /** PCR0/1/2 as read from the NSM (DescribePCR), hex. */
+  pcrs: { pcr0: string; pcr1: string; pcr2: string };
+  /** DescribeNSM and PCR3/4 as read, recorded in the provenance. */
+  nsmInfo: Record<string, unknown>;
+  isolation: Record<string, unknown>;
+}
+
 /** What the worker knows before any client arrives. */
 export interface WorkerContext {
   image: WorkerImage;
-  /** PCR0/1/2 as read from the NSM (DescribePCR), hex. */
-  pcrs: { pcr0: string; pcr1: string; pcr2: string };
-  nsm: NsmClient;
-  /** DescribeNSM and PCR3/4 as read, recorded in the provenance. */
-  nsmInfo: Record<string, unknown>;
+  /** Found in the background while the client connects and the build runs. */
+  facts: Promise<EnclaveFacts>;
   backend: 'local' | 'nitro';
-  isolation: Record<string, unknown>;
   workspace: string;
   builderVersion: Record<string, string>;
   /** The worker's own environment, from which the toolchain's variables are taken. */
@@ -335,6 +341,11 @@ async function runBuild(
       },
     );
   const toolchain = found.t;
+  const facts = await ctx.facts.catch((e: unknown) => {
+    throw new WorkerError('ATTESTATION_FAILED', `the NSM cannot be used: ${(e as Error).message}`, {
+      cause: e,
+    });
+  });
   const statement = buildStatement({
     source,
     config,
@@ -346,11 +357,11 @@ async function runBuild(
       name: ctx.image.name,
       version: ctx.image.version,
       language: ctx.image.language,
-      ...ctx.pcrs,
+      ...facts.pcrs,
     },
     nonce: build.request.nonce,
-    isolation: ctx.isolation,
-    nsm: ctx.nsmInfo,
+    isolation: facts.isolation,
+    nsm: facts.nsmInfo,
     backend: ctx.backend,
     builderVersion: ctx.builderVersion,
     invocationId: randomUUID(),
@@ -363,7 +374,7 @@ async function runBuild(
   report.phase('attesting');
   let attestation: Uint8Array;
   try {
-    attestation = await ctx.nsm.attest({
+    attestation = await facts.nsm.attest({
       userData: sha256(provenance),
       nonce: fromHex(build.request.nonce, 'nonce'),
     });

@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { acceptOne, listenOnce, serveBuild, DEFAULT_WORKER_LIMITS } from '../protocol/index.js';
 import type { IsolationReport } from '../enclave/types.js';
-import { startWorker } from './start.js';
-import type { WorkerOptions } from './start.js';
+import type { ImageDescriptor } from './image.js';
+import { readImageDescriptor } from './image.js';
+import type { ReadyWorker, WorkerOptions } from './start.js';
 import { WORKER_VERSION } from './version.js';
 
 /** How long the worker waits for its one client. */
@@ -106,7 +107,11 @@ function receiveHandle(): Promise<{
   });
 }
 
-/** Runs the worker; resolves with its exit status. */
+/**
+ * Runs the worker; resolves with its exit status. The worker listens as soon as it knows its image
+ * and prepares the rest (the NSM, its PCRs, its isolation, the build code) while the client
+ * connects; under the device NSM it prepares first, so that an enclave without one fails at start.
+ */
 export async function main(argv: string[]): Promise<number> {
   let opts: WorkerOptions;
   try {
@@ -115,20 +120,30 @@ export async function main(argv: string[]): Promise<number> {
     log(`usage: ${(e as Error).message}`);
     return EXIT_START_FAILED;
   }
-  let ready;
+  const o = opts;
+  const handle = o.listen.kind === 'ipc' ? receiveHandle() : undefined;
+  let image: ImageDescriptor;
   let server: NetServer;
+  let prepared: Promise<ReadyWorker>;
   try {
-    if (opts.listen.kind === 'ipc') {
-      // Ask for the socket first: the backend opens it while the NSM is prepared.
-      const handle = receiveHandle();
-      ready = await startWorker(opts, async () => (await handle).isolation);
+    image = await readImageDescriptor(o.imageFile);
+    const img = image;
+    prepared = import('./start.js').then((m) =>
+      m.startWorker(o, img, handle ? async () => (await handle).isolation : undefined),
+    );
+    // Settled here so that a failure is reported where it is awaited, never as unhandled.
+    prepared.catch(() => undefined);
+    // Without a working NSM there is nothing to attest with: fail at start, not after a build.
+    if (o.nsm.kind === 'device') await (await prepared).facts;
+    if (handle) {
       server = (await handle).server;
       process.send?.({ type: 'listening' });
-    } else {
-      ready = await startWorker(opts);
-      server = await listenOnce(opts.listen.host, opts.listen.port);
+    } else if (o.listen.kind === 'tcp') {
+      server = await listenOnce(o.listen.host, o.listen.port);
       const at = server.address();
       log(`listening on ${typeof at === 'object' && at ? `${at.address}:${at.port}` : String(at)}`);
+    } else {
+      throw new Error('unreachable listen mode');
     }
   } catch (e) {
     log(`cannot start: ${(e as Error).message}`);
@@ -146,8 +161,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const outcome = await serveBuild(
     ws,
-    { worker: `tee-compile-worker/${WORKER_VERSION}`, image: ready.image },
-    ready.handler,
+    {
+      worker: `tee-compile-worker/${WORKER_VERSION}`,
+      image: { name: image.name, version: image.version, language: image.language },
+    },
+    async (build, report) => (await prepared).handler(build, report),
   );
   if (outcome.ok) {
     log(`build delivered (${outcome.subjects} outputs)`);

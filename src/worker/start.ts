@@ -3,18 +3,18 @@
  * through its helper, or the software NSM with the image's simulated PCRs), the PCRs as the NSM
  * reports them, its isolation, and an empty workspace.
  */
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { NsmTransport } from '../attestation/index.js';
 import { NsmClient, SoftwareNsm, pcr3ForIamRole, pcr4ForInstanceId } from '../attestation/index.js';
 import type { IsolationReport } from '../enclave/types.js';
 import type { BuildHandler } from '../protocol/index.js';
 import { fromHex, toHex } from '../util/hex.js';
-import type { WorkerImage } from './build.js';
+import type { EnclaveFacts, WorkerImage } from './build.js';
 import { createBuildHandler } from './build.js';
 import { enclaveIsolation, observeIsolation } from './isolation.js';
 import { HelperNsmTransport } from './nsm-device.js';
+import type { ImageDescriptor } from './image.js';
 import { WORKER_VERSION } from './version.js';
 
 /** The worker's options (from its command line). */
@@ -34,37 +34,15 @@ export interface WorkerOptions {
 export interface ReadyWorker {
   image: WorkerImage;
   handler: BuildHandler;
-}
-
-const pcrHex = z.string().regex(/^[0-9a-f]{96}$/, 'expected 96 lower-case hex digits');
-const imageSchema = z.object({
-  name: z.string().min(1).max(128),
-  version: z.string().min(1).max(64),
-  language: z.enum(['rust', 'node', 'go']),
-  toolchain: z.record(z.string(), z.string()),
-  simulated: z.object({ pcr0: pcrHex, pcr1: pcrHex, pcr2: pcrHex }).optional(),
-});
-
-/** Largest image.json read. */
-const MAX_IMAGE_JSON_BYTES = 64 * 1024;
-
-async function readImage(file: string): Promise<z.infer<typeof imageSchema>> {
-  const text = await readFile(file, 'utf8');
-  if (text.length > MAX_IMAGE_JSON_BYTES)
-    throw new Error(`${file} is larger than ${MAX_IMAGE_JSON_BYTES} bytes`);
-  const r = imageSchema.safeParse(JSON.parse(text));
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new Error(`${file}: ${i ? `${i.path.join('.')}: ${i.message}` : 'invalid'}`);
-  }
-  return r.data;
+  /** Settles once the NSM has been reached (rejects when it cannot be). */
+  facts: Promise<EnclaveFacts>;
 }
 
 /** Default simulated instance id (PCR4): fixed, so a simulated builder is recognisable. */
 export const DEFAULT_SIMULATED_INSTANCE_ID = 'i-00000000000000000';
 
 async function simulatedNsm(
-  image: z.infer<typeof imageSchema>,
+  image: ImageDescriptor,
   o: WorkerOptions,
 ): Promise<{ transport: NsmTransport; role: string; instanceId: string }> {
   if (image.simulated === undefined)
@@ -87,21 +65,12 @@ async function simulatedNsm(
   return { transport, role: o.simulatedRole, instanceId };
 }
 
-/**
- * Prepares the worker. `hostIsolation` (local backend) resolves with what the backend says it set
- * up; the worker records what it observes itself.
- */
-export async function startWorker(
+/** What the worker learns from the NSM and its surroundings; needed only when it attests. */
+async function enclaveFacts(
   o: WorkerOptions,
+  image: ImageDescriptor,
   hostIsolation?: () => Promise<IsolationReport>,
-): Promise<ReadyWorker> {
-  const image = await readImage(o.imageFile);
-  await mkdir(o.workspace, { recursive: true });
-  const existing = await readdir(o.workspace);
-  if (existing.length > 0)
-    throw new Error(
-      `the workspace ${o.workspace} is not empty: a worker builds once, in a fresh workspace`,
-    );
+): Promise<EnclaveFacts> {
   let transport: NsmTransport;
   const nsmInfo: Record<string, unknown> = {};
   if (o.nsm.kind === 'device') {
@@ -114,7 +83,7 @@ export async function startWorker(
   const nsm = new NsmClient(transport);
   if (o.nsm.kind === 'simulated') {
     // The software NSM issues its certificate chain on the first attestation: issue it now, while
-    // the client connects, rather than after the build. The document is thrown away.
+    // the build runs, rather than after it. The document is thrown away.
     void nsm.attest({}).catch(() => undefined);
   }
   const described = await nsm.describeNsm();
@@ -132,6 +101,35 @@ export async function startWorker(
     o.nsm.kind === 'device'
       ? enclaveIsolation()
       : await observeIsolation(o.workspace, hostIsolation ? await hostIsolation() : undefined);
+  return { nsm, pcrs, nsmInfo, isolation: { ...isolation } };
+}
+
+/**
+ * Prepares the worker: checks the workspace and returns the build handler at once; the NSM, its
+ * PCRs and the isolation are found in the background (`facts`) and awaited only to attest.
+ * `hostIsolation` (local backend) resolves with what the backend says it set up; the worker
+ * records what it observes itself.
+ */
+export async function startWorker(
+  o: WorkerOptions,
+  image: ImageDescriptor,
+  hostIsolation?: () => Promise<IsolationReport>,
+): Promise<ReadyWorker> {
+  await mkdir(o.workspace, { recursive: true });
+  const existing = await readdir(o.workspace);
+  if (existing.length > 0)
+    throw new Error(
+      `the workspace ${o.workspace} is not empty: a worker builds once, in a fresh workspace`,
+    );
+  if (
+    o.nsm.kind === 'simulated' &&
+    (image.simulated === undefined || o.simulatedRole === undefined)
+  )
+    throw new Error(
+      '--nsm simulated needs --simulated-role and simulated PCRs in the image descriptor',
+    );
+  const facts = enclaveFacts(o, image, hostIsolation);
+  facts.catch(() => undefined);
   const worker: WorkerImage = {
     name: image.name,
     version: image.version,
@@ -140,14 +138,11 @@ export async function startWorker(
   };
   const handler = createBuildHandler({
     image: worker,
-    pcrs,
-    nsm,
-    nsmInfo,
+    facts,
     backend: o.nsm.kind === 'device' ? 'nitro' : 'local',
-    isolation: { ...isolation },
     workspace: o.workspace,
     builderVersion: { 'tee-compile-worker': WORKER_VERSION, node: process.version },
     env: process.env,
   });
-  return { image: worker, handler };
+  return { image: worker, handler, facts };
 }
