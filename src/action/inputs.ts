@@ -5,7 +5,6 @@
  */
 import { isAbsolute, join, normalize, posix } from 'node:path';
 import picomatch from 'picomatch';
-import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../protocol/index.js';
 import { MAX_MIN_BUILDERS } from '../verify/index.js';
 import type { RepoRef, RunContext } from './context.js';
 import { parseRepo } from './context.js';
@@ -13,6 +12,13 @@ import { ActionError } from './errors.js';
 import { hasControl } from './markdown.js';
 import { deriveNonce } from './nonce.js';
 
+/**
+ * Nonce sizes the agent and the enclave protocol accept (bytes). Kept here rather than imported
+ * so that the action's bundle does not carry the protocol's WebSocket code; a test holds them
+ * equal to the protocol's.
+ */
+export const MIN_NONCE_BYTES = 16;
+export const MAX_NONCE_BYTES = 64;
 /** Longest wait for the agent, in minutes (a week: self-hosted jobs may run that long). */
 export const MAX_TIMEOUT_MINUTES = 7 * 24 * 60;
 /** Default wait for the agent, in minutes: the default build limit (1 h) plus queueing. */

@@ -176,6 +176,15 @@ describe('inputs', () => {
     );
   });
 
+  test('when the protocol changes its nonce bounds, the action follows', async () => {
+    const protocol = await import('../../src/protocol/index.js');
+    const { MIN_NONCE_BYTES, MAX_NONCE_BYTES } = await import('../../src/action/inputs.js');
+    expect([MIN_NONCE_BYTES, MAX_NONCE_BYTES]).toEqual([
+      protocol.MIN_NONCE_BYTES,
+      protocol.MAX_NONCE_BYTES,
+    ]);
+  });
+
   test('when a nonce is given, it is used as is (lower case) instead of the derived one', () => {
     const i = parse({
       nonce: '0xABCDEF0123456789ABCDEF0123456789',
