@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { ActionError } from './errors.js';
 import { postMultipart } from './multipart.js';
 import { readSse } from './sse.js';
@@ -309,19 +310,19 @@ export class AgentClient {
       throw new ActionError('AGENT_PROTOCOL', `downloading the bundle of job ${jobId}: empty body`);
     const hash = createHash('sha256');
     let bytes = 0;
-    const out = createWriteStream(dest, { mode: 0o644 });
+    const body = res.body;
     try {
-      for await (const c of chunks(res.body)) {
-        hash.update(c);
-        bytes += c.length;
-        if (!out.write(c)) await new Promise<void>((r) => out.once('drain', r));
-      }
-      await new Promise<void>((resolve, reject) => {
-        out.once('error', reject);
-        out.end(resolve);
-      });
+      await pipeline(
+        async function* () {
+          for await (const c of chunks(body)) {
+            hash.update(c);
+            bytes += c.length;
+            yield c;
+          }
+        },
+        createWriteStream(dest, { mode: 0o644 }),
+      );
     } catch (e) {
-      out.destroy();
       await rm(dest, { force: true });
       if (signal.aborted) throw abortReason(signal);
       throw new ActionError(

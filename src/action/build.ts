@@ -61,6 +61,7 @@ async function buildOnAgent(
     inputs.timeoutMs,
   );
   let jobId: string | null = null;
+  let finished = false;
   const printer = eventPrinter(deps);
   try {
     deps.log.info(`submitting the build to the agent at ${inputs.agentUrl}`);
@@ -82,6 +83,7 @@ async function buildOnAgent(
       );
     deps.log.info(`agent job ${jobId}`);
     const done = await client.follow(jobId, printer.onEvent, controller.signal);
+    finished = true;
     if (!done.ok)
       throw new ActionError(
         'BUILD_FAILED',
@@ -97,8 +99,8 @@ async function buildOnAgent(
     deps.log.info(`bundle received: ${got.bytes} bytes, sha256 ${got.sha256}`);
     return { file, sha256: got.sha256, jobId };
   } catch (e) {
-    // Leave no enclave running for a step that is gone.
-    if (jobId !== null && controller.signal.aborted) {
+    // Leave no enclave running for a step that is gone (cancelled, timed out, or lost track).
+    if (jobId !== null && !finished) {
       deps.log.warning(`cancelling agent job ${jobId}`);
       await client.cancel(jobId);
     }
