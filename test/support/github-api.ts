@@ -11,9 +11,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Listening, LoggedRequest } from './github-http.js';
+import { CheckRuns } from './github-checks.js';
+import type { StoredCheckRun } from './github-checks.js';
 import { HttpFailure, Signer, listen, readBody } from './github-http.js';
+import { DOCS, fail, iso, validation } from './github-errors.js';
 
-const DOCS = 'https://docs.github.com/rest';
+export type { StoredCheckRun } from './github-checks.js';
+
 /** Lifetime of a signed asset download URL (GitHub's are short-lived). */
 const DOWNLOAD_URL_MS = 5 * 60_000;
 
@@ -59,51 +63,10 @@ export interface StoredRelease {
   assets: StoredAsset[];
 }
 
-export interface StoredCheckRun {
-  id: number;
-  repo: string;
-  name: string;
-  headSha: string;
-  status: string;
-  conclusion: string | null;
-  detailsUrl: string | null;
-  startedAt: string | null;
-  completedAt: string | null;
-  output: { title: string | null; summary: string | null; text: string | null };
-  updates: number;
-}
-
 interface RepoState extends Required<StandInRepo> {
   id: number;
   tags: Map<string, string>;
   usedByImmutable: Set<string>;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function fail(
-  status: number,
-  message: string,
-  docs = DOCS,
-  extra: Record<string, unknown> = {},
-): HttpFailure {
-  return new HttpFailure(status, {
-    message,
-    documentation_url: docs,
-    status: String(status),
-    ...extra,
-  });
-}
-
-function validation(resource: string, code: string, field: string, docs = DOCS): HttpFailure {
-  return new HttpFailure(422, {
-    message: 'Validation Failed',
-    errors: [{ resource, code, field }],
-    documentation_url: docs,
-    status: '422',
-  });
 }
 
 /** GitHub renames asset files: special characters become `.`, and leading or trailing dots go. */
@@ -117,7 +80,10 @@ export class GitHubStandIn {
   private readonly repos = new Map<string, RepoState>();
   private readonly tokens = new Map<string, TokenGrant[]>();
   private readonly releases: StoredRelease[] = [];
-  private readonly checkRuns: StoredCheckRun[] = [];
+  private readonly checks = new CheckRuns(
+    () => this.nextId++,
+    () => iso(this.now()),
+  );
   private readonly signer = new Signer();
   private nextId = 1000;
   private clock = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -187,7 +153,7 @@ export class GitHubStandIn {
   }
 
   checkRunsOf(repo: string): StoredCheckRun[] {
-    return this.checkRuns.filter((c) => c.repo === repo.toLowerCase());
+    return this.checks.of(repo);
   }
 
   /** Adds a release directly (a test's starting point), e.g. a published one with assets. */
@@ -394,32 +360,6 @@ export class GitHubStandIn {
     };
   }
 
-  private checkJson(c: StoredCheckRun): Record<string, unknown> {
-    const [owner, repo] = c.repo.split('/');
-    return {
-      id: c.id,
-      name: c.name,
-      node_id: `CR_${Buffer.from(String(c.id)).toString('base64url')}`,
-      head_sha: c.headSha,
-      external_id: '',
-      url: `${this.api.url}/repos/${owner}/${repo}/check-runs/${c.id}`,
-      html_url: `https://github.com/${c.repo}/runs/${c.id}`,
-      details_url: c.detailsUrl,
-      status: c.status,
-      conclusion: c.conclusion,
-      started_at: c.startedAt,
-      completed_at: c.completedAt,
-      output: {
-        ...c.output,
-        annotations_count: 0,
-        annotations_url: `${this.api.url}/repos/${owner}/${repo}/check-runs/${c.id}/annotations`,
-      },
-      check_suite: { id: c.id + 1 },
-      app: { id: 15368, slug: 'github-actions', name: 'GitHub Actions' },
-      pull_requests: [],
-    };
-  }
-
   // ---- state changes ----
 
   private newRelease(state: RepoState, b: Record<string, unknown>): StoredRelease {
@@ -614,102 +554,20 @@ export class GitHubStandIn {
         return this.json(res, 204, undefined);
       }
     }
-    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(p)) && method === 'POST') {
-      const docs = `${DOCS}/checks/runs#create-a-check-run`;
-      const state = this.access(grants, m[1]!, m[2]!, 'checks', docs);
-      const b = await this.jsonBody(req);
-      if (typeof b.name !== 'string' || b.name === '')
-        throw validation('CheckRun', 'missing_field', 'name', docs);
-      if (typeof b.head_sha !== 'string' || !/^[0-9a-f]{40}$/.test(b.head_sha))
-        throw fail(422, `No commit found for SHA: ${String(b.head_sha)}`, docs);
-      const run: StoredCheckRun = {
-        id: this.nextId++,
-        repo: `${state.owner}/${state.repo}`.toLowerCase(),
-        name: b.name,
-        headSha: b.head_sha,
-        status: 'queued',
-        conclusion: null,
-        detailsUrl: typeof b.details_url === 'string' ? b.details_url : null,
-        startedAt: null,
-        completedAt: null,
-        output: { title: null, summary: null, text: null },
-        updates: 0,
-      };
-      this.applyCheck(run, b, docs);
-      this.checkRuns.push(run);
-      return this.json(res, 201, this.checkJson(run));
-    }
-    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs\/(\d+)$/.exec(p))) {
-      const docs = `${DOCS}/checks/runs#update-a-check-run`;
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/.exec(p))) {
+      const docs = `${DOCS}/checks/runs`;
       const state = this.access(grants, m[1]!, m[2]!, method === 'GET' ? 'read' : 'checks', docs);
-      const run = this.checkRuns.find(
-        (c) => c.id === Number(m![3]) && c.repo === `${state.owner}/${state.repo}`.toLowerCase(),
-      );
-      if (run === undefined) throw fail(404, 'Not Found', docs);
-      if (method === 'GET') return this.json(res, 200, this.checkJson(run));
-      if (method === 'PATCH') {
-        this.applyCheck(run, await this.jsonBody(req), docs);
-        run.updates++;
-        return this.json(res, 200, this.checkJson(run));
-      }
+      const repo = `${state.owner}/${state.repo}`.toLowerCase();
+      const id = m[3] === undefined ? null : Number(m[3]);
+      const body = method === 'GET' ? {} : await this.jsonBody(req);
+      const [status, json] = this.checks.handle(method, repo, id, body, this.api.url);
+      return this.json(res, status, json);
     }
     throw fail(404, 'Not Found');
   }
 
   private clockReal(): number {
     return Date.now();
-  }
-
-  private applyCheck(run: StoredCheckRun, b: Record<string, unknown>, docs: string): void {
-    const STATUSES = ['queued', 'in_progress', 'completed', 'waiting', 'requested', 'pending'];
-    const CONCLUSIONS = [
-      'action_required',
-      'cancelled',
-      'failure',
-      'neutral',
-      'success',
-      'skipped',
-      'stale',
-      'timed_out',
-    ];
-    if (b.status !== undefined && (typeof b.status !== 'string' || !STATUSES.includes(b.status)))
-      throw validation('CheckRun', 'invalid', 'status', docs);
-    if (
-      b.conclusion !== undefined &&
-      (typeof b.conclusion !== 'string' || !CONCLUSIONS.includes(b.conclusion))
-    )
-      throw validation('CheckRun', 'invalid', 'conclusion', docs);
-    // Giving a conclusion completes the run; completing one needs a conclusion.
-    if (b.status === 'completed' && typeof b.conclusion !== 'string' && run.conclusion === null)
-      throw fail(422, 'Invalid request.\n\n"conclusion" wasn\'t supplied.', docs);
-    if (b.output !== undefined) {
-      const o = b.output as Record<string, unknown>;
-      if (
-        typeof o !== 'object' ||
-        o === null ||
-        typeof o.title !== 'string' ||
-        typeof o.summary !== 'string'
-      )
-        throw fail(422, 'Invalid request.\n\n"title", "summary" weren\'t supplied.', docs);
-      if (o.summary.length > 65535)
-        throw fail(
-          422,
-          'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.',
-          docs,
-        );
-      run.output = {
-        title: o.title,
-        summary: o.summary,
-        text: typeof o.text === 'string' ? o.text : null,
-      };
-    }
-    if (typeof b.details_url === 'string') run.detailsUrl = b.details_url;
-    if (typeof b.started_at === 'string') run.startedAt = b.started_at;
-    if (typeof b.conclusion === 'string') {
-      run.conclusion = b.conclusion;
-      run.status = 'completed';
-      run.completedAt = typeof b.completed_at === 'string' ? b.completed_at : iso(this.now());
-    } else if (typeof b.status === 'string') run.status = b.status;
   }
 
   // ---- the uploads host ----
