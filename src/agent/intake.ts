@@ -281,6 +281,12 @@ export async function readMultipartSubmission(
     if (!claim(name)) return;
     const limit = name === 'config' ? MAX_CONFIG_BYTES : MAX_MULTIPART_FIELD_BYTES;
     if (info.valueTruncated || Buffer.byteLength(value) > limit) return fail(tooLarge(name, limit));
+    // Checked as it arrives: a bad field is refused before a large upload after it is read.
+    try {
+      checkField(name, value, repos);
+    } catch (err) {
+      return fail(err);
+    }
     fields.set(name, value);
   });
 
@@ -346,6 +352,15 @@ export async function readMultipartSubmission(
   }
   if (failure) throw failure as Error;
   return finishMultipart(fields, files, inputs, repos);
+}
+
+/** Checks one multipart text field on its own (the combination is checked at the end). */
+function checkField(name: string, value: string, repos: RepoUrlPolicy): void {
+  if (name === 'nonce' && value !== '') parseNonce(value);
+  else if (name === 'repo_url') parseRepoUrl(value, repos);
+  else if (name === 'ref' || name === 'repo_ref') parseRepoRef(value, name);
+  else if (name === 'source_name') parseSourceName(value);
+  else if (name === 'config') parseConfigText(value);
 }
 
 interface MultipartFiles {

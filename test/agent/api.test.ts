@@ -5,11 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
+  TEST_TOKEN,
   json,
   removeDir,
   startTestAgent,
@@ -290,6 +292,33 @@ describe('agent API (stand-in backend)', () => {
         'source',
       );
     });
+  });
+
+  it('when a multipart field is bad, it answers before the rest of the upload is sent', async () => {
+    const boundary = 'tc-test-boundary';
+    const url = new URL(`${agent.url}/build`);
+    const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${TEST_TOKEN}`,
+          'Content-Type': `multipart/form-data; boundary=${boundary}`,
+          'Content-Length': String(64 * 1024 * 1024),
+        },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      // Only the first field: the announced 64 MiB never follow.
+      req.write(
+        `--${boundary}\r\nContent-Disposition: form-data; name="nonce"\r\n\r\nnot-hex\r\n--${boundary}\r\n`,
+      );
+    });
+    expect(status.status).toBe(400);
+    expect(JSON.parse(status.body)).toMatchObject({ error: { field: 'nonce' } });
   });
 
   it('when the body is neither JSON nor multipart, it answers 415', async () => {

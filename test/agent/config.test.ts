@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readTokenFile } from '../../src/agent/auth.js';
+import { parseNitroBackendConfig } from '../../src/enclave/nitro-config.js';
 import {
   NITRO_MAX_ENCLAVES,
   countCpuList,
@@ -105,6 +107,23 @@ describe('agent configuration', () => {
     expect(s.capacity).toEqual({ enclaves: NITRO_MAX_ENCLAVES, cpus: 6, memoryMiB: 24576 });
     expect(countCpuList('0-3,8')).toBe(5);
     expect(await readNitroAllocator(join(dir, 'missing.yaml'))).toBeNull();
+  });
+
+  it('when the example configuration is read, it is valid for the agent and for the nitro backend', async () => {
+    const example = fileURLToPath(new URL('../../agent/agent.example.json', import.meta.url));
+    const s = await resolveSettings(
+      await readConfigFile(example),
+      {},
+      { cwd: '/', allocatorFile: join(dir, 'none.yaml') },
+    );
+    expect(s).toMatchObject({
+      backend: 'nitro',
+      dataDir: '/var/lib/tee-compile-agent',
+      capacity: { enclaves: 4 },
+    });
+    expect(parseNitroBackendConfig({ dataDir: s.dataDir, ...s.nitro })).toMatchObject({
+      imagesDir: '/var/lib/tee-compile-agent/eif',
+    });
   });
 
   it('when the token file holds a short token, it is refused; a good one is read without its newline', async () => {
