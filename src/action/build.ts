@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileChunks } from '../archive/node.js';
 import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
@@ -301,6 +301,7 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
         runId: ctx.runId,
         runAttempt: ctx.runAttempt,
         assetNames,
+        policy: inputs.policyFile === null ? null : relative(ctx.workspace, inputs.policyFile),
         destination,
       }),
     };

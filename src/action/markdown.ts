@@ -61,3 +61,8 @@ export function title(s: string): string {
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9._/:=@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/** A glob for a POSIX shell command line: left for the shell to expand when it is a plain one. */
+export function shellGlob(s: string): string {
+  return /^[A-Za-z0-9._*?/+-]+$/.test(s) ? s : shellQuote(s);
+}

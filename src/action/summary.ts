@@ -39,6 +39,8 @@ export interface BuildSummaryData {
   runAttempt: string;
   /** Subject name -> release asset name. */
   assetNames: Map<string, string>;
+  /** The policy file, relative to the repository, or null. */
+  policy: string | null;
   destination: Destination;
 }
 
@@ -103,7 +105,8 @@ export function buildSummary(d: BuildSummaryData): string {
     '',
   );
   const sim = v.simulated ? ' --allow-simulated' : '';
-  const verify = `npx tee-compile verify ${shellQuote(d.bundleName)} --commit ${v.source.commit ?? ''} --nonce ${d.nonce}${sim}`;
+  const policy = d.policy === null ? '' : ` --policy ${shellQuote(d.policy)}`;
+  const verify = `npx tee-compile verify ${shellQuote(d.bundleName)} --commit ${v.source.commit ?? ''} --nonce ${d.nonce}${policy}${sim}`;
   const dest = d.destination;
   if (dest.kind === 'release') {
     out.push(

@@ -16,7 +16,7 @@ import type { RunDeps, RunResult } from './deps.js';
 import { ActionError } from './errors.js';
 import type { Release } from './github.js';
 import type { VerifyInputs } from './inputs.js';
-import { shellQuote } from './markdown.js';
+import { shellGlob, shellQuote } from './markdown.js';
 import {
   BUNDLE_SUFFIX,
   artifactAssetNames,
@@ -194,7 +194,9 @@ function verifyCommand(inputs: VerifyInputs, policy: TrustPolicy): string[] {
   const repo = `${inputs.repository.owner}/${inputs.repository.repo}`;
   const flags = [
     `--min-builders ${policy.minBuilders}`,
-    ...(inputs.policyFile !== null ? ['--policy policy.json'] : []),
+    ...(inputs.policyFile !== null
+      ? [`--policy ${shellQuote(relative(inputs.context.workspace, inputs.policyFile))}`]
+      : []),
     ...(inputs.nonce !== null ? [`--nonce ${inputs.nonce}`] : []),
     ...(policy.allowSimulated ? ['--allow-simulated'] : []),
   ].join(' ');
@@ -205,7 +207,7 @@ function verifyCommand(inputs: VerifyInputs, policy: TrustPolicy): string[] {
     ];
   return [
     `gh release download ${shellQuote(inputs.release!)} --repo ${repo} --pattern ${shellQuote(inputs.assets)}`,
-    `npx tee-compile verify ${shellQuote(inputs.assets)} ${flags}`,
+    `npx tee-compile verify ${shellGlob(inputs.assets)} ${flags}`,
   ];
 }
 

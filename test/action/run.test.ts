@@ -78,7 +78,7 @@ function uploadsOf(releaseId: number): string[] {
 describe('build mode: the release', () => {
   test("when no release exists, it creates a draft holding the artifacts and this builder's evidence", async () => {
     const { co, ctx } = tagged('v1.0.0', { 'policy.json': policyJson(BUILDERS, 1) });
-    const { result } = await runInProcess(ctx, agentInputs({ policy: 'policy.json' }));
+    const { result, inputs } = await runInProcess(ctx, agentInputs({ policy: 'policy.json' }));
     expect(result.ok).toBe(true);
     const rel = release('v1.0.0');
     expect(rel.draft).toBe(true);
@@ -104,7 +104,7 @@ describe('build mode: the release', () => {
       conclusion: 'success',
     });
     expect(check.output.summary).toContain(
-      'npx tee-compile verify hello-v1.0.0.alpha.bundle.tar.gz',
+      `npx tee-compile verify hello-v1.0.0.alpha.bundle.tar.gz --commit ${co.commit} --nonce ${(inputs as BuildInputs).nonce} --policy policy.json --allow-simulated`,
     );
   });
 
@@ -427,6 +427,9 @@ describe('verify mode', () => {
     expect(result.ok).toBe(true);
     expect(result.outputs.verified).toBe('true');
     expect(result.summary).toContain('**Agreeing builders:** alpha, beta');
+    expect(result.summary).toContain(
+      'npx tee-compile verify *.bundle.tar.gz --min-builders 2 --policy policy.json --allow-simulated',
+    );
     expect(result.summary).toMatch(/`hello` \| matches/);
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'success' });
   });
