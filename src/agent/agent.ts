@@ -3,45 +3,35 @@
  * budget, publishes their events and serves their results. The HTTP layer (./server.ts) is a thin
  * skin over this class.
  */
-import { createReadStream } from 'node:fs';
-import { rename, statfs } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { TeeCompileError } from '../errors.js';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
 import type { AgentSettings } from './config.js';
-import { AgentError, isAgentError } from './errors.js';
-import { JobEvents, loadEventFile, readEventFile } from './events.js';
-import type { AgentEvent, AgentEventType } from './events.js';
-import type { BuildExecutor, BuildProgress } from './executor.js';
-import { commitFile, diskUsage } from './fsutil.js';
+import { DiskBudget } from './disk.js';
+import { AgentError } from './errors.js';
+import { EventHub } from './event-hub.js';
+import type { AgentEvent } from './events.js';
+import type { BuildExecutor } from './executor.js';
 import { newJobId, newNonce } from './ids.js';
 import type { Submission } from './intake.js';
 import { INPUT_FILES } from './intake.js';
 import type { JobError, JobRecord, JobState, JobView } from './job.js';
 import { JOB_STATES, isFinished, jobView } from './job.js';
+import type { AbortReason } from './job-outcome.js';
+import { completeEvent } from './job-outcome.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
-import { prepareSource } from './prepare.js';
 import { JobQueue } from './queue.js';
-import { ResourcePool, budgetedBackend } from './resources.js';
+import { ResourcePool } from './resources.js';
 import type { ResourceRequest } from './resources.js';
+import { runJob } from './runner.js';
+import { PRUNE_INTERVAL_MS, selectPrunable } from './retention.js';
 import type { JobPaths } from './store.js';
 import { JobStore } from './store.js';
-import { join } from 'node:path';
-import { access } from 'node:fs/promises';
 
 /** How long `DELETE` waits for a running job's enclave to stop before answering. */
 export const CANCEL_WAIT_MS = 15_000;
-/** How long a measured data-directory size is reused. */
-const USAGE_CACHE_MS = 5_000;
-/** How often old jobs are pruned (also after every job). */
-const PRUNE_INTERVAL_MS = 10 * 60_000;
-/** A result is kept at least this long after its job ended, whatever the retention says: its client needs time to fetch it. */
-export const MIN_RESULT_HOLD_MS = 15 * 60_000;
-
-/** Reasons a running job is aborted. */
-type AbortReason = 'cancel' | 'shutdown';
 
 export interface AgentOptions {
   settings: AgentSettings;
@@ -69,10 +59,10 @@ export class Agent {
   readonly settings: AgentSettings;
   private readonly store: JobStore;
   private readonly records = new Map<string, JobRecord>();
-  private readonly phases = new Map<string, string>();
-  private readonly live = new Map<string, JobEvents>();
+  private readonly events: EventHub;
   private readonly queue: JobQueue;
   private readonly pool: ResourcePool;
+  private readonly disk: DiskBudget;
   private readonly backend: EnclaveBackend;
   private readonly executor: BuildExecutor;
   private readonly log: Logger;
@@ -81,10 +71,8 @@ export class Agent {
   private accepting = true;
   private admitting = 0;
   private singleBuildTaken = false;
-  private usage = { at: 0, bytes: 0 };
   private pruneTimer: NodeJS.Timeout | null = null;
   private pruning: Promise<void> | null = null;
-  private sseOpen = 0;
   private endGrace: () => void = () => undefined;
   private singleBuildServedResolve: () => void = () => undefined;
   /** Resolves, in single-build mode, once the one job's result (or its failure) has been fetched. */
@@ -99,6 +87,8 @@ export class Agent {
     this.now = o.clock ?? Date.now;
     this.sizing = o.sizing;
     this.pool = new ResourcePool(o.settings.capacity);
+    this.events = new EventHub((id) => this.store.paths(id).events, o.logger);
+    this.disk = new DiskBudget(o.settings.dataDir, o.settings.limits, this.now);
     this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
     this.singleBuildServed = new Promise((resolve) => (this.singleBuildServedResolve = resolve));
   }
@@ -123,7 +113,7 @@ export class Agent {
     const requeue: string[] = [];
     for (const rec of found.records) {
       this.records.set(rec.id, rec);
-      this.phases.set(rec.id, rec.state);
+      this.events.notePhase(rec.id, rec.state);
       if (rec.state === 'running') {
         await this.finishOffline(rec, 'failed', {
           type: 'agent_restarted',
@@ -133,8 +123,7 @@ export class Agent {
         this.log.warn('job was running when the agent stopped; marked failed', { job_id: rec.id });
       } else if (rec.state === 'queued') {
         if (await this.inputsPresent(rec)) {
-          const backlog = await loadEventFile(this.store.paths(rec.id).events);
-          this.live.set(rec.id, this.openEvents(rec.id, backlog));
+          await this.events.open(rec.id, true);
           requeue.push(rec.id);
         } else {
           await this.finishOffline(rec, 'failed', {
@@ -153,7 +142,7 @@ export class Agent {
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     for (const id of requeue) {
-      this.phases.set(id, 'queued');
+      this.events.notePhase(id, 'queued');
       this.queue.push(id);
     }
     if (requeue.length > 0) this.log.info('queued jobs resumed', { count: requeue.length });
@@ -183,17 +172,8 @@ export class Agent {
     rec.result = null;
     await this.store.save(rec);
     await this.store.removeScratch(rec.id);
-    this.phases.set(rec.id, state);
-    const backlog = await loadEventFile(this.store.paths(rec.id).events);
-    const ev = this.openEvents(rec.id, backlog);
-    ev.emit('complete', completeData(rec));
-    await ev.close();
-  }
-
-  private openEvents(id: string, backlog: AgentEvent[] = []): JobEvents {
-    return new JobEvents(this.store.paths(id).events, backlog, (err) =>
-      this.log.warn('cannot write the event log', { job_id: id, error: err.message }),
-    );
+    this.events.notePhase(rec.id, state);
+    await this.events.complete(rec.id, completeEvent(rec));
   }
 
   // ---- submissions ----
@@ -223,7 +203,7 @@ export class Agent {
       return true;
     };
     try {
-      await this.checkDisk();
+      await this.disk.check();
       const id = newJobId();
       const paths = await this.store.create(id);
       return {
@@ -268,12 +248,11 @@ export class Agent {
     await this.store.save(rec);
     adm.accepted();
     this.records.set(rec.id, rec);
-    this.phases.set(rec.id, 'queued');
-    const ev = this.openEvents(rec.id);
-    this.live.set(rec.id, ev);
+    this.events.notePhase(rec.id, 'queued');
+    await this.events.open(rec.id);
     this.queue.push(rec.id);
-    ev.emit('queued', { job_id: rec.id, position: this.queue.position(rec.id) });
-    this.usage.bytes += rec.source.kind === 'archive' ? rec.source.bytes : 0;
+    this.events.emit(rec.id, 'queued', { job_id: rec.id, position: this.queue.position(rec.id) });
+    this.disk.add(rec.source.kind === 'archive' ? rec.source.bytes : 0);
     this.log.info('job accepted', {
       job_id: rec.id,
       source: rec.source.kind === 'git' ? 'repo_url' : rec.source.format,
@@ -295,7 +274,7 @@ export class Agent {
   /** A job as clients see it. */
   view(id: string): JobView {
     const rec = this.get(id);
-    return jobView(rec, this.phases.get(id) ?? rec.state, this.now());
+    return jobView(rec, this.events.phase(id) ?? rec.state, this.now());
   }
 
   /**
@@ -303,38 +282,14 @@ export class Agent {
    * replay their backlog then follow; finished ones are read from their file. Returns a function
    * that stops the subscription.
    */
-  async followEvents(
+  followEvents(
     id: string,
     afterId: number,
     send: (e: AgentEvent) => void | Promise<void>,
     end: () => void,
   ): Promise<() => void> {
     this.get(id);
-    this.sseOpen++;
-    let counted = true;
-    const done = (): void => {
-      if (counted) this.sseOpen--;
-      counted = false;
-    };
-    const ev = this.live.get(id);
-    if (ev) {
-      const unsubscribe = ev.subscribe(
-        afterId,
-        (e) => void send(e),
-        () => {
-          done();
-          end();
-        },
-      );
-      return () => {
-        unsubscribe();
-        done();
-      };
-    }
-    await readEventFile(this.store.paths(id).events, afterId, send);
-    done();
-    end();
-    return () => undefined;
+    return this.events.follow(id, afterId, send, end);
   }
 
   /** The bundle of a succeeded job; 409 while it is not finished or when it has no result. */
@@ -383,8 +338,8 @@ export class Agent {
       enclaveCpusInUse: inUse.cpus,
       enclaveMemoryMiBInUse: inUse.memoryMiB,
       capacity: this.pool.capacity,
-      dataBytes: this.usage.bytes,
-      sseSubscribers: this.sseOpen,
+      dataBytes: this.disk.bytes,
+      sseSubscribers: this.events.subscribers,
     };
   }
 
@@ -408,15 +363,15 @@ export class Agent {
       };
       await this.store.save(rec);
       await this.store.removeScratch(id);
-      this.phases.set(id, 'cancelled');
-      await this.closeEvents(id, rec);
+      this.events.notePhase(id, 'cancelled');
+      await this.events.complete(id, completeEvent(rec));
       this.metrics.jobFinished('cancelled', null);
       this.log.info('job cancelled while queued', { job_id: id });
       return this.view(id);
     }
     const done = this.queue.abort(id, 'cancel' satisfies AbortReason);
     if (done) {
-      this.phases.set(id, 'cancelling');
+      this.events.notePhase(id, 'cancelling');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, CANCEL_WAIT_MS)))]);
       clearTimeout(timer);
@@ -426,173 +381,23 @@ export class Agent {
 
   // ---- running ----
 
-  private setPhase(id: string, phase: string, detail: Record<string, unknown> = {}): void {
-    if (this.phases.get(id) === phase) return;
-    this.phases.set(id, phase);
-    this.emit(id, 'phase', { phase, ...detail });
-  }
-
-  private emit(id: string, type: AgentEventType, data: Record<string, unknown>): void {
-    this.live.get(id)?.emit(type, data);
-  }
-
-  private async closeEvents(id: string, rec: JobRecord): Promise<void> {
-    const ev = this.live.get(id);
-    if (!ev) return;
-    ev.emit('complete', completeData(rec));
-    await ev.close();
-    this.live.delete(id);
-  }
-
   private async runJob(id: string, signal: AbortSignal): Promise<void> {
     const rec = this.records.get(id);
     if (!rec) return;
-    const p = this.store.paths(id);
-    try {
-      rec.state = 'running';
-      rec.startedAt = this.now();
-      await this.store.save(rec);
-      this.phases.set(id, 'preparing');
-      this.emit(id, 'started', { job_id: id });
-      this.emit(id, 'phase', { phase: 'preparing' });
-      this.log.info('job started', { job_id: id, queued_ms: rec.startedAt - rec.createdAt });
-      await this.build(rec, p, signal);
-    } catch (err) {
-      const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
-      rec.state = reason === 'cancel' ? 'cancelled' : 'failed';
-      rec.error = this.classify(err, reason);
-      rec.result = null;
-      if (rec.error.type === 'internal')
-        this.log.error('job failed with an internal error', {
-          job_id: id,
-          error: (err as Error)?.stack ?? String(err),
-        });
-    }
-    rec.finishedAt = this.now();
-    try {
-      await this.store.save(rec);
-    } catch (err) {
-      this.log.error('cannot save the job record', { job_id: id, error: (err as Error).message });
-    }
-    await this.store.removeScratch(id).catch(() => undefined);
-    this.phases.set(id, rec.state);
-    await this.closeEvents(id, rec);
-    const buildSeconds = rec.startedAt === null ? null : (rec.finishedAt - rec.startedAt) / 1000;
-    this.metrics.jobFinished(rec.state, buildSeconds);
-    this.log.info('job finished', {
-      job_id: id,
-      state: rec.state,
-      build_ms: rec.startedAt === null ? null : rec.finishedAt - rec.startedAt,
-      error_type: rec.error?.type,
-      error_code: rec.error?.code,
-      bytes: rec.result?.bytes,
-    });
-    void this.prune();
-  }
-
-  private async build(rec: JobRecord, p: JobPaths, signal: AbortSignal): Promise<void> {
-    const id = rec.id;
-    const src = await prepareSource(rec, {
-      inputs: {
-        source:
-          rec.source.kind === 'archive'
-            ? join(p.inputs, INPUT_FILES.source(rec.source.format))
-            : null,
-      },
-      workDir: p.work,
-      maxTreeBytes: this.settings.limits.maxSourceTreeBytes,
-      clone: {
-        depth: this.settings.limits.cloneDepth,
-        timeoutMs: this.settings.limits.cloneTimeoutMs,
-        allowHttp: this.settings.allowHttpRepos,
-      },
-      signal,
-    });
-    if (signal.aborted) throw new AgentError('AGENT_CANCELLED', 'cancelled');
-    const backend = budgetedBackend(this.backend, this.pool, {
-      signal,
-      onWaiting: (req) =>
-        this.setPhase(id, 'waiting-for-resources', { cpus: req.cpus, memory_mib: req.memoryMiB }),
-      onStarted: (enclave) => this.log.info('enclave started', { job_id: id, enclave: enclave.id }),
+    await runJob(rec, signal, {
+      settings: this.settings,
+      store: this.store,
+      events: this.events,
+      pool: this.pool,
+      backend: this.backend,
+      executor: this.executor,
+      disk: this.disk,
+      metrics: this.metrics,
+      log: this.log,
+      now: this.now,
       ...(this.sizing ? { sizing: this.sizing } : {}),
     });
-    const outcome = await this.executor.run(
-      {
-        jobId: id,
-        sourceDir: src.dir,
-        repository: src.repository,
-        config: rec.config,
-        dependencySet: rec.dependencies ? join(p.inputs, INPUT_FILES.dependencies) : null,
-        nonce: rec.nonce,
-        workDir: p.work,
-        bundleFile: p.resultTmp,
-      },
-      { signal, backend, onProgress: (pr) => this.progress(id, pr) },
-    );
-    this.setPhase(id, 'storing-result');
-    if (outcome.bundleFile !== p.resultTmp) await rename(outcome.bundleFile, p.resultTmp);
-    const { sha256, bytes } = await hashFile(p.resultTmp);
-    // The result is in place (fsynced, renamed, directory fsynced) before the record says so.
-    await commitFile(p.resultTmp, p.result);
-    rec.result = { sha256, bytes, subjects: outcome.subjects, source: outcome.source };
-    rec.state = 'succeeded';
-    rec.error = null;
-    this.usage.bytes += bytes;
-  }
-
-  private progress(id: string, pr: BuildProgress): void {
-    if (pr.kind === 'phase') this.setPhase(id, pr.phase, pr.detail);
-    else this.emit(id, 'log', { stream: pr.stream, text: pr.text });
-  }
-
-  private classify(err: unknown, reason: AbortReason | undefined): JobError {
-    if (reason === 'cancel')
-      return { type: 'cancelled', code: 'AGENT_CANCELLED', message: 'cancelled by the client' };
-    if (reason === 'shutdown')
-      return {
-        type: 'agent_stopped',
-        code: 'AGENT_CANCELLED',
-        message: 'the agent was stopped during the build',
-      };
-    if (isAgentError(err)) {
-      const types: Partial<Record<string, string>> = {
-        AGENT_SOURCE_INVALID: 'source_invalid',
-        AGENT_CLONE_FAILED: 'clone_failed',
-        AGENT_RESOURCES_EXCEEDED: 'resources_exceeded',
-        AGENT_CANCELLED: 'cancelled',
-      };
-      return { type: types[err.code] ?? 'internal', code: err.code, message: err.message };
-    }
-    if (err instanceof TeeCompileError) {
-      const code = String((err as TeeCompileError).code);
-      const source = code.startsWith('ARCHIVE_');
-      return { type: source ? 'source_invalid' : 'build_failed', code, message: err.message };
-    }
-    return {
-      type: 'internal',
-      message: `internal error: ${(err as Error)?.message ?? String(err)}`,
-    };
-  }
-
-  // ---- disk ----
-
-  private async checkDisk(): Promise<void> {
-    const now = this.now();
-    if (now - this.usage.at > USAGE_CACHE_MS)
-      this.usage = { at: now, bytes: await diskUsage(this.settings.dataDir) };
-    const l = this.settings.limits;
-    if (this.usage.bytes > l.maxDataBytes)
-      throw new AgentError(
-        'AGENT_STORAGE_FULL',
-        `the data directory holds ${this.usage.bytes} bytes, over its budget of ${l.maxDataBytes}`,
-      );
-    const fs = await statfs(this.settings.dataDir);
-    const free = fs.bavail * fs.bsize;
-    if (free < l.minFreeBytes)
-      throw new AgentError(
-        'AGENT_STORAGE_FULL',
-        `only ${free} bytes free on the data directory's file system`,
-      );
+    void this.prune();
   }
 
   /**
@@ -606,23 +411,16 @@ export class Agent {
 
   private async pruneNow(): Promise<void> {
     if (this.settings.singleBuild) return;
-    const now = this.now();
-    const finished = [...this.records.values()]
-      .filter((r) => isFinished(r.state) && r.finishedAt !== null)
-      .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    let total = finished.reduce((n, r) => n + (r.result?.bytes ?? 0), 0);
-    const { maxAgeMs, maxTotalBytes } = this.settings.retention;
-    for (const r of finished) {
-      const age = now - (r.finishedAt ?? now);
-      if (age < MIN_RESULT_HOLD_MS) break;
-      const expired = age > maxAgeMs;
-      if (!expired && total <= maxTotalBytes) continue;
+    for (const { record: r, reason } of selectPrunable(
+      this.records.values(),
+      this.now(),
+      this.settings.retention,
+    )) {
       await this.store.remove(r.id);
       this.records.delete(r.id);
-      this.phases.delete(r.id);
-      total -= r.result?.bytes ?? 0;
-      this.usage.bytes = Math.max(0, this.usage.bytes - (r.result?.bytes ?? 0));
-      this.log.info('job pruned', { job_id: r.id, reason: expired ? 'age' : 'total_bytes' });
+      this.events.forget(r.id);
+      this.disk.subtract(r.result?.bytes ?? 0);
+      this.log.info('job pruned', { job_id: r.id, reason });
     }
   }
 
@@ -658,7 +456,7 @@ export class Agent {
       await this.queue.idle();
     }
     await this.pruning;
-    for (const ev of this.live.values()) await ev.close();
+    await this.events.closeAll();
     await this.store.close();
   }
 
@@ -666,26 +464,4 @@ export class Agent {
   hurryShutdown(): void {
     this.endGrace();
   }
-}
-
-function completeData(rec: JobRecord): Record<string, unknown> {
-  if (rec.state === 'succeeded') return { ok: true, job_id: rec.id, sha256: rec.result?.sha256 };
-  return {
-    ok: false,
-    job_id: rec.id,
-    error_type: rec.error?.type ?? 'internal',
-    message: rec.error?.message ?? '',
-  };
-}
-
-async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, {
-    highWaterMark: 1 << 20,
-  }) as AsyncIterable<Buffer>) {
-    h.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: h.digest('hex'), bytes };
 }

@@ -22,7 +22,8 @@ import { checkBearer } from './auth.js';
 import type { AgentErrorCode } from './errors.js';
 import { AgentError, isAgentError } from './errors.js';
 import { isJobId } from './ids.js';
-import { mediaType, readJsonSubmission, readMultipartSubmission } from './intake.js';
+import { mediaType, readJsonSubmission } from './intake.js';
+import { readMultipartSubmission } from './multipart.js';
 import type { Logger } from './log.js';
 import { SseStream } from './sse.js';
 

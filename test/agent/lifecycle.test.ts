@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MIN_RESULT_HOLD_MS } from '../../src/agent/agent.js';
+import { MIN_RESULT_HOLD_MS } from '../../src/agent/retention.js';
 import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
