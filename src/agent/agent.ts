@@ -252,7 +252,9 @@ export class Agent {
     await this.events.open(rec.id);
     this.queue.push(rec.id);
     this.events.emit(rec.id, 'queued', { job_id: rec.id, position: this.queue.position(rec.id) });
-    this.disk.add(rec.source.kind === 'archive' ? rec.source.bytes : 0);
+    this.disk.add(
+      (rec.source.kind === 'archive' ? rec.source.bytes : 0) + (rec.dependencies?.bytes ?? 0),
+    );
     this.log.info('job accepted', {
       job_id: rec.id,
       source: rec.source.kind === 'git' ? 'repo_url' : rec.source.format,

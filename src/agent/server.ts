@@ -90,6 +90,17 @@ function route(path: string): Route | null {
   return { name: 'job', id };
 }
 
+/** A refusal whose answer carries more: the `Allow` header, fields beside `type` and `message`. */
+class DetailedRefusal extends AgentError {
+  constructor(
+    code: AgentErrorCode,
+    message: string,
+    readonly details: { allow?: string[]; extra?: Record<string, unknown> },
+  ) {
+    super(code, message);
+  }
+}
+
 function sendJson(
   res: ServerResponse,
   status: number,
@@ -153,18 +164,9 @@ function fail(req: IncomingMessage, res: ServerResponse, err: unknown, o: Server
     const [status] = ERROR_STATUS[err.code];
     if (err.code === 'AGENT_UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
     if (err.code === 'AGENT_UNAVAILABLE') headers['Retry-After'] = '30';
-    if (err.code === 'AGENT_METHOD_NOT_ALLOWED')
-      headers.Allow = (err.cause as string[] | undefined)?.join(', ') ?? '';
-    const extra: Record<string, unknown> = {};
-    if (err.code === 'AGENT_NO_RESULT') {
-      const id = /^\/build\/([^/]+)\/result/.exec(req.url ?? '')?.[1];
-      if (id !== undefined) {
-        const rec = o.agent.get(id);
-        extra.job_state = rec.state;
-        if (rec.error) extra.job_error = rec.error;
-      }
-    }
-    sendJson(res, status, errorBody(err, extra), headers);
+    const details = err instanceof DetailedRefusal ? err.details : {};
+    if (details.allow) headers.Allow = details.allow.join(', ');
+    sendJson(res, status, errorBody(err, details.extra), headers);
   } else {
     o.logger.error('internal error', { error: (err as Error)?.stack ?? String(err) });
     sendJson(res, 500, { error: { type: 'internal', message: 'internal error' } }, headers);
@@ -226,8 +228,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ServerOption
 }
 
 function notAllowed(name: Route['name']): AgentError {
-  return new AgentError('AGENT_METHOD_NOT_ALLOWED', `allowed: ${ALLOWED[name].join(', ')}`, {
-    cause: ALLOWED[name],
+  return new DetailedRefusal('AGENT_METHOD_NOT_ALLOWED', `allowed: ${ALLOWED[name].join(', ')}`, {
+    allow: ALLOWED[name],
   });
 }
 
@@ -300,7 +302,17 @@ async function result(
   id: string,
   head: boolean,
 ): Promise<void> {
-  const r = agent.result(id);
+  let r;
+  try {
+    r = agent.result(id);
+  } catch (err) {
+    if (!isAgentError(err) || err.code !== 'AGENT_NO_RESULT') throw err;
+    // The job exists and ended without a result: the answer says how it ended.
+    const rec = agent.get(id);
+    throw new DetailedRefusal(err.code, err.message, {
+      extra: { job_state: rec.state, ...(rec.error ? { job_error: rec.error } : {}) },
+    });
+  }
   const etag = `"${r.sha256}"`;
   const headers = {
     'Content-Type': 'application/gzip',
