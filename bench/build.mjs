@@ -12,7 +12,8 @@
 //
 // Needs root or unprivileged user namespaces (the local backend's sandbox), cargo, git.
 import { execFileSync, spawn } from 'node:child_process';
-import { cp, mkdtemp, mkdir, readFile, rm, writeFile, open } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { cp, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,14 +255,13 @@ async function receiver(mode) {
     async (build) => {
       await build.readAll('config');
       await build.readAll('commit');
-      const fh = mode === 'disk' ? await open(join(dir, 'source'), 'w') : null;
+      // Several writes in flight (a write stream), as a receiver that keeps up should.
+      const out =
+        mode === 'disk' ? createWriteStream(join(dir, 'source'), { highWaterMark: 8 << 20 }) : null;
       for await (const c of build.stream('source')) {
-        if (fh) {
-          let off = 0;
-          while (off < c.length) off += (await fh.write(c, off, c.length - off)).bytesWritten;
-        }
+        if (out && !out.write(c)) await new Promise((r) => out.once('drain', r));
       }
-      await fh?.close();
+      if (out) await new Promise((r) => out.end(r));
       // eslint-disable-next-line no-unused-vars
       for await (const _ of build.stream('deps'));
       const { WorkerError } = await import(join(ROOT, 'lib/protocol/index.js'));
