@@ -281,8 +281,12 @@ export async function submitBuild(
     return result;
   } catch (err) {
     // Tell the worker why we stop when it does not know yet; a refusal it sent needs no answer.
-    if (err instanceof ProtocolError && !ch.error) ch.fail(err);
-    else ch.terminate();
+    // A channel that already failed (our cancel, a drop) is closing: its queued frames, such as
+    // the cancel, must still go out, so it is not cut off here.
+    if (!ch.error) {
+      if (err instanceof ProtocolError) ch.fail(err);
+      else ch.terminate();
+    }
     throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -144,8 +144,10 @@ export async function serveBuild(
 
 async function refuse(ch: Channel, err: unknown): Promise<SessionOutcome> {
   // The channel's own failure (dropped connection, timeout) wins: the peer never saw our error.
+  // A cancel is the client's own word, whatever the connection did after it.
   const lost = ch.error;
-  if (lost && lost.code !== 'PROTOCOL_LIMIT' && lost.code !== 'PROTOCOL_MALFORMED') {
+  const cancelled = isProtocolError(err) && err.code === 'PROTOCOL_CANCELLED';
+  if (lost && !cancelled && lost.code !== 'PROTOCOL_LIMIT' && lost.code !== 'PROTOCOL_MALFORMED') {
     ch.terminate();
     return { ok: false, code: lost.code, message: lost.message, sentToClient: false };
   }
@@ -280,43 +282,50 @@ class InputReader {
     if (this.nextIndex === INPUT_NAMES.length) this.onAllRead();
   }
 
+  private async *chunks(name: InputName): AsyncGenerator<Buffer> {
+    const size = this.take(name);
+    let got = 0;
+    while (got < size) {
+      const item = await this.ch.next();
+      if (item.kind === 'text') throw interruption(item.text, name);
+      if (got + item.data.length > size)
+        throw new ProtocolError(
+          'PROTOCOL_MALFORMED',
+          `the client sent more bytes for input '${name}' than announced (${size})`,
+        );
+      got += item.data.length;
+      yield item.data;
+    }
+    this.done();
+  }
+
   api(): Pick<ReceivedBuild, 'readAll' | 'stream'> {
     return {
       readAll: async (name) => {
-        const size = this.take(name);
         const parts: Buffer[] = [];
-        await this.ch.receiveBytes(size, (c) => void parts.push(c), `input '${name}'`);
-        this.done();
-        return Buffer.concat(parts, size);
+        for await (const c of this.chunks(name)) parts.push(c);
+        return Buffer.concat(parts);
       },
-      stream: (name) => {
-        const size = this.take(name);
-        const ch = this.ch;
-        const done = (): void => this.done();
-        return (async function* () {
-          let got = 0;
-          while (got < size) {
-            const item = await ch.next();
-            if (item.kind === 'text') {
-              ch.unshift(item);
-              throw new ProtocolError(
-                'PROTOCOL_MALFORMED',
-                `the client sent a message in the middle of input '${name}'`,
-              );
-            }
-            if (got + item.data.length > size)
-              throw new ProtocolError(
-                'PROTOCOL_MALFORMED',
-                `the client sent more bytes for input '${name}' than announced (${size})`,
-              );
-            got += item.data.length;
-            yield item.data;
-          }
-          done();
-        })();
-      },
+      stream: (name) => this.chunks(name),
     };
   }
+}
+
+/** A text message where input bytes were expected: a cancel, the client's error, or a violation. */
+function interruption(text: string, name: InputName): ProtocolError {
+  let msg: ReturnType<typeof parseClientMessage>;
+  try {
+    msg = parseClientMessage(text);
+  } catch (e) {
+    return e as ProtocolError;
+  }
+  if (msg.type === 'cancel')
+    return new ProtocolError('PROTOCOL_CANCELLED', `the client cancelled: ${msg.reason}`);
+  if (msg.type === 'error') return clientGaveUp(msg);
+  return new ProtocolError(
+    'PROTOCOL_MALFORMED',
+    `the client sent '${msg.type}' in the middle of input '${name}'`,
+  );
 }
 
 /** After the inputs: watch the connection so that a cancel or a drop stops the build. */

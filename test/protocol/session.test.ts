@@ -317,6 +317,30 @@ describe('protocol session', () => {
     expect(aborted).toHaveCode('PROTOCOL_CANCELLED');
   });
 
+  it('when the client cancels during the upload, the worker reports PROTOCOL_CANCELLED, not a malformed input', async () => {
+    worker = await startTestWorker(echoHandler(new Uint8Array(1), {}));
+    const ac = new AbortController();
+    const source = generatedInput(256 * 1024 * 1024);
+    let sent = 0;
+    const cancelling = {
+      size: source.size,
+      open: async function* () {
+        for await (const c of source.open()) {
+          sent += c.length;
+          if (sent === 4 * 1024 * 1024) ac.abort();
+          yield c;
+        }
+      },
+    };
+    await expect(
+      submitBuild(await connectTo(worker.port), submission({ source: cancelling }), {
+        bundleFile: join(worker.dir, 'b'),
+        signal: ac.signal,
+      }),
+    ).rejects.toHaveCode('PROTOCOL_CANCELLED');
+    await expect(worker.outcome).resolves.toMatchObject({ ok: false, code: 'PROTOCOL_CANCELLED' });
+  });
+
   it('when the client goes silent, the worker drops it with PROTOCOL_IDLE_TIMEOUT', async () => {
     worker = await startTestWorker(echoHandler(new Uint8Array(1), {}), {
       limits: { idleTimeoutMs: 300 },
