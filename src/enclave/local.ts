@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
@@ -240,12 +240,24 @@ export class LocalBackend implements EnclaveBackend {
       if (cmdline.includes(rec.id)) killGroup(rec.pid);
       await rm(rec.workspace, { recursive: true, force: true });
       await rm(rec.meta, { recursive: true, force: true });
-      if (rec.cgroup)
-        await rm(rec.cgroup, { recursive: false, force: true }).catch(() => undefined);
+      // A cgroup directory goes with rmdir once its processes are gone.
+      if (rec.cgroup) await removeCgroupDir(rec.cgroup);
       await rm(join(runDir, n), { force: true });
       removed.push(rec.id);
     }
     return removed;
+  }
+}
+
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY') return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

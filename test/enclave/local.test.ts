@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { decodeAttestation, pcr3ForIamRole } from '../../src/attestation/index.js';
 import { readBundle } from '../../src/bundle/index.js';
+import { createMemoryLimit } from '../../src/enclave/cgroup.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import { DEFAULT_SIMULATED_ROLE, WORKSPACE_PATH } from '../../src/enclave/local.js';
 import { loadImageCatalog } from '../../src/enclave/images-node.js';
@@ -96,16 +97,19 @@ describe('local backend lifecycle', () => {
     await mkdir(workspace, { recursive: true });
     await mkdir(meta, { recursive: true });
     await mkdir(join(state, 'run'), { recursive: true });
+    const memory = await createMemoryLimit(`tee-compile-${id}`, 256 * 1024 * 1024);
     const orphan = spawn('sleep', ['300', id], { detached: true, stdio: 'ignore' });
     const gone = new Promise((r) => orphan.once('exit', r));
+    const cgroup = memory.dir ? { cgroup: memory.dir } : {};
     await writeFile(
       join(state, 'run', `${id}.json`),
-      JSON.stringify({ id, pid: orphan.pid, workspace, meta }),
+      JSON.stringify({ id, pid: orphan.pid, workspace, meta, ...cgroup }),
     );
     const removed = await b.cleanupOrphans();
     await gone;
     expect(removed).toEqual([id]);
     expect(existsSync(workspace)).toBe(false);
+    if (memory.dir) expect(existsSync(memory.dir)).toBe(false);
     expect(existsSync(join(state, 'run', `${id}.json`))).toBe(false);
     await rm(state, { recursive: true, force: true });
   });
