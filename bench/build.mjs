@@ -1,6 +1,6 @@
 // Benchmark of attested builds against plain builds, and of the client -> worker channel.
 //
-//   npm run build && node bench/build.mjs [--runs 5] [--large-modules 18] [--skip-large] [--skip-throughput]
+//   npm run build && node bench/build.mjs [--runs 5] [--large-modules 24] [--skip-tiny] [--skip-large] [--skip-throughput]
 //
 // 1. A tiny project (examples/rust-hello) and a generated Rust crate whose build takes 30 s or
 //    more are each built plain (their own command, in a fresh copy) and attested
@@ -25,7 +25,8 @@ const BIN = join(ROOT, 'bin/tee-compile.js');
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
-    'large-modules': { type: 'string', default: '18' },
+    'large-modules': { type: 'string', default: '24' },
+    'skip-tiny': { type: 'boolean', default: false },
     'skip-large': { type: 'boolean', default: false },
     'skip-throughput': { type: 'boolean', default: false },
     receiver: { type: 'string' },
@@ -322,11 +323,13 @@ if (args.receiver) {
   await receiver(args.receiver);
 } else {
   const runs = Number(args.runs);
-  const tiny = await tinyProject();
-  try {
-    await compare('tiny project (examples/rust-hello)', tiny, runs);
-  } finally {
-    await rm(tiny, { recursive: true, force: true });
+  if (!args['skip-tiny']) {
+    const tiny = await tinyProject();
+    try {
+      await compare('tiny project (examples/rust-hello)', tiny, runs);
+    } finally {
+      await rm(tiny, { recursive: true, force: true });
+    }
   }
   if (!args['skip-large']) {
     const large = await largeProject(Number(args['large-modules']));

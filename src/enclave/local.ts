@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
@@ -75,7 +75,7 @@ export interface LocalBackendOptions {
   workerEntry?: string;
   /** Node binary for the worker (default: this one). */
   nodePath?: string;
-  /** Where per-build directories and records live (default `<tmpdir>/tee-compile`). */
+  /** Where per-build directories, records and the worker bundle live (default `<tmpdir>/tee-compile-<uid>`, private). */
   stateDir?: string;
   /** The fixed path the workspace appears at inside the sandbox. */
   workspacePath?: string;
@@ -137,7 +137,9 @@ export class LocalBackend implements EnclaveBackend {
   readonly simulatedRole: string;
 
   constructor(private readonly opts: LocalBackendOptions = {}) {
-    this.stateDir = opts.stateDir ?? join(tmpdir(), 'tee-compile');
+    // Per user: the state directory holds the worker script the backend runs, so no other user
+    // may be able to write in it (a shared /tmp path could be planted).
+    this.stateDir = opts.stateDir ?? join(tmpdir(), `tee-compile-${process.getuid?.() ?? 'user'}`);
     this.workspacePath = opts.workspacePath ?? WORKSPACE_PATH;
     this.simulatedRole = opts.simulatedRole ?? DEFAULT_SIMULATED_ROLE;
   }
@@ -165,6 +167,7 @@ export class LocalBackend implements EnclaveBackend {
         `this system refuses the namespaces the local backend isolates builds with (${probe.refusal ?? 'unknown reason'}); ` +
           'run as root, enable unprivileged user namespaces, or pass --allow-unisolated to build without isolation (recorded in the provenance)',
       );
+    await ensurePrivateDir(this.stateDir);
     const image = await (
       this.opts.resolveImage ?? ((r: ImageRef) => catalogImage(r, this.opts.catalog))
     )(spec.image);
@@ -247,6 +250,18 @@ export class LocalBackend implements EnclaveBackend {
     }
     return removed;
   }
+}
+
+/** Creates `dir` (0700) or checks that it is a directory of ours that nobody else can write in. */
+async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)
+    throw new EnclaveError(
+      'ENCLAVE_START_FAILED',
+      `the state directory ${dir} must be a directory owned by this user and writable by nobody else`,
+    );
 }
 
 async function removeCgroupDir(dir: string): Promise<void> {

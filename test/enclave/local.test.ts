@@ -119,7 +119,7 @@ describe('local backend builds', () => {
   it('when two builds run at once, each has the fixed workspace to itself and sees no other build', async () => {
     const cmd = [
       'pwd > out.txt',
-      'ls -A /tmp/tee-compile/builds | wc -l >> out.txt',
+      `ls -A ${join(tmpdir(), `tee-compile-${process.getuid!()}`, 'builds')} | wc -l >> out.txt`,
       `ls -A ${WORKSPACE_PATH}/src >> out.txt`,
       'sleep 1',
     ].join('; ');
