@@ -1,6 +1,6 @@
 // Benchmark of attested builds against plain builds, and of the client -> worker channel.
 //
-//   npm run build && node bench/build.mjs [--runs 5] [--large-modules 24] [--skip-tiny] [--skip-large] [--skip-throughput]
+//   npm run build && node bench/build.mjs [--runs 5] [--large-modules 26] [--throughput-runs 3] [--skip-tiny] [--skip-large] [--skip-throughput]
 //
 // 1. A tiny project (examples/rust-hello) and a generated Rust crate whose build takes 30 s or
 //    more are each built plain (their own command, in a fresh copy) and attested
@@ -25,10 +25,11 @@ const BIN = join(ROOT, 'bin/tee-compile.js');
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
-    'large-modules': { type: 'string', default: '24' },
+    'large-modules': { type: 'string', default: '26' },
     'skip-tiny': { type: 'boolean', default: false },
     'skip-large': { type: 'boolean', default: false },
     'skip-throughput': { type: 'boolean', default: false },
+    'throughput-runs': { type: 'string', default: '3' },
     receiver: { type: 'string' },
   },
 });
@@ -245,11 +246,11 @@ async function receiver(mode) {
   );
   const server = await listenOnce('127.0.0.1', 0);
   process.stdout.write(`${server.address().port}\n`);
+  const dir = await mkdtemp(join(tmpdir(), 'bench-recv-'));
   const ws = await acceptOne(server, {
     maxPayload: DEFAULT_WORKER_LIMITS.maxFrameBytes,
     timeoutMs: 60_000,
   });
-  const dir = await mkdtemp(join(tmpdir(), 'bench-recv-'));
   await serveBuild(
     ws,
     { worker: 'bench', image: { name: 'bench', version: '0', language: 'rust' } },
@@ -310,17 +311,21 @@ async function throughput(mode) {
     t1 = performance.now();
     if (e.code !== 'BUILD_FAILED') throw e;
   });
-  await new Promise((r) => child.once('close', r));
   const s = (t1 - t0) / 1000;
   console.log(
     `  1 GiB, receiver ${mode === 'disk' ? 'writing to disk' : 'discarding'}: ${s.toFixed(2)} s, ${(GIB / 1e6 / s).toFixed(0)} MB/s`,
   );
+  const closed = new Promise((r) => child.once('close', r));
+  const timer = setTimeout(() => child.kill(), 10_000);
+  await closed;
+  clearTimeout(timer);
 }
 
 // --- main -----------------------------------------------------------------------------------
 
 if (args.receiver) {
   await receiver(args.receiver);
+  process.exit(0);
 } else {
   const runs = Number(args.runs);
   if (!args['skip-tiny']) {
@@ -341,7 +346,9 @@ if (args.receiver) {
   }
   if (!args['skip-throughput']) {
     console.log('\nclient -> worker channel (WebSocket over loopback TCP, separate processes):');
-    await throughput('discard');
-    await throughput('disk');
+    for (let i = 0; i < Number(args['throughput-runs']); i++) {
+      await throughput('discard');
+      await throughput('disk');
+    }
   }
 }

@@ -92,6 +92,9 @@ export class Channel {
       if (ws.readyState === ws.OPEN) ws.ping();
     }, interval);
     this.pingTimer.unref();
+    // Sockets are handed over paused (acceptOne, the client's open) so that no frame is emitted
+    // before the listeners above exist; from here on, the receive queue does the pausing.
+    if (ws.isPaused) ws.resume();
   }
 
   /** The error that ended the channel, if any. */

@@ -120,7 +120,11 @@ function opened(ws: WebSocket, timeoutMs: number): Promise<void> {
       if (err) reject(err);
       else resolve();
     };
-    const onOpen = (): void => done();
+    const onOpen = (): void => {
+      // Paused until the Channel listens (see Channel's constructor).
+      ws.pause();
+      done();
+    };
     const onError = (e: Error): void =>
       done(
         new ProtocolError(

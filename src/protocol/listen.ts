@@ -32,7 +32,7 @@ export function listenOnce(host: string, port: number): Promise<NetServer> {
 /**
  * Accepts the first WebSocket upgrade on `server` and closes the listener. Plain HTTP requests get
  * 426; an upgrade racing the first gets 409 (single use). Rejects with `PROTOCOL_TIMEOUT` when
- * nobody connects in time.
+ * nobody connects in time. The WebSocket comes paused; a `Channel` resumes it.
  */
 export function acceptOne(server: NetServer, opts: AcceptOptions): Promise<WebSocket> {
   const http = createServer((_req, res) => {
@@ -78,7 +78,11 @@ export function acceptOne(server: NetServer, opts: AcceptOptions): Promise<WebSo
       // else 426, and idle ones its request timeout.
       server.off('connection', onConnection);
       server.close();
-      wss.handleUpgrade(req, socket, head, (ws) => resolve(ws));
+      // Paused until a Channel takes it: a message emitted before anyone listens would be lost.
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.pause();
+        resolve(ws);
+      });
     });
   });
 }

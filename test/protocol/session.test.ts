@@ -4,13 +4,22 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { BuildHandler, SessionEvent } from '../../src/protocol/index.js';
-import { ProtocolError, WorkerError, submitBuild } from '../../src/protocol/index.js';
+import type { AddressInfo } from 'node:net';
+import {
+  ProtocolError,
+  WorkerError,
+  acceptOne,
+  listenOnce,
+  serveBuild,
+  submitBuild,
+} from '../../src/protocol/index.js';
 import type { TestWorker } from '../support/build-protocol.js';
 import {
   bundleFile,
   bytesInput,
   connectTo,
   generatedInput,
+  TEST_IMAGE,
   sha256,
   startTestWorker,
   submission,
@@ -113,6 +122,28 @@ describe('protocol session', () => {
     expect(pausedSeen).toBe(true);
     // Without backpressure the sender would run the whole input ahead of the consumer.
     expect(maxAhead).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('when the worker starts serving a while after accepting, no early message is lost', async () => {
+    const server = await listenOnce('127.0.0.1', 0);
+    const port = (server.address() as AddressInfo).port;
+    const served = (async () => {
+      const ws = await acceptOne(server, { maxPayload: 1 << 22, timeoutMs: 10_000 });
+      // The client's hello arrives during this pause.
+      await new Promise((r) => setTimeout(r, 300));
+      return serveBuild(ws, { worker: 'late', image: TEST_IMAGE }, async (build) => {
+        for (const name of ['config', 'commit', 'source', 'deps'] as const)
+          for await (const _ of build.stream(name));
+        return { ok: false, error: new WorkerError('BUILD_FAILED', 'served late') };
+      });
+    })();
+    await expect(
+      submitBuild(await connectTo(port), submission(), {
+        bundleFile: '/dev/null',
+        limits: { totalTimeoutMs: 5000 },
+      }),
+    ).rejects.toHaveCode('BUILD_FAILED');
+    await expect(served).resolves.toMatchObject({ code: 'BUILD_FAILED' });
   });
 
   it('when the client offers only an unknown version, both sides refuse with PROTOCOL_VERSION', async () => {
