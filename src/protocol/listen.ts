@@ -17,10 +17,22 @@ export interface AcceptOptions {
   timeoutMs: number;
 }
 
-/** Opens a listening TCP socket on `host:port`. */
+/** Connections accepted by `listenOnce` before `acceptOne` took the server over. */
+const early = new WeakMap<NetServer, { sockets: Socket[]; hold: (s: Socket) => void }>();
+
+/**
+ * Opens a listening TCP socket on `host:port`. Connections that arrive before `acceptOne` is
+ * called are held (paused) and handed to it, so the address may be announced at once.
+ */
 export function listenOnce(host: string, port: number): Promise<NetServer> {
   return new Promise((resolve, reject) => {
-    const server = createNetServer();
+    const server = createNetServer({ pauseOnConnect: true });
+    const held = {
+      sockets: [] as Socket[],
+      hold: (s: Socket): void => void held.sockets.push(s),
+    };
+    early.set(server, held);
+    server.on('connection', held.hold);
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {
       server.off('error', reject);
@@ -49,8 +61,17 @@ export function acceptOne(server: NetServer, opts: AcceptOptions): Promise<WebSo
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
     http.emit('connection', s);
+    // listenOnce's server accepts paused; the HTTP server reads from here on.
+    s.resume();
   };
+  const held = early.get(server);
+  if (held) {
+    server.off('connection', held.hold);
+    early.delete(server);
+  }
   server.on('connection', onConnection);
+  // Connections held by listenOnce go to the HTTP server now.
+  for (const s of held?.sockets ?? []) onConnection(s);
   return new Promise((resolve, reject) => {
     let taken = false;
     const timer = setTimeout(() => {

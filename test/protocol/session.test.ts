@@ -146,6 +146,27 @@ describe('protocol session', () => {
     await expect(served).resolves.toMatchObject({ code: 'BUILD_FAILED' });
   });
 
+  it('when a client connects before the worker starts accepting, its connection is served', async () => {
+    const server = await listenOnce('127.0.0.1', 0);
+    const port = (server.address() as AddressInfo).port;
+    const sock = await connectTo(port);
+    await new Promise((r) => setTimeout(r, 200));
+    const served = acceptOne(server, { maxPayload: 1 << 22, timeoutMs: 10_000 }).then((ws) =>
+      serveBuild(ws, { worker: 'late', image: TEST_IMAGE }, async (build) => {
+        for (const name of ['config', 'commit', 'source', 'deps'] as const)
+          for await (const _ of build.stream(name));
+        return { ok: false, error: new WorkerError('BUILD_FAILED', 'accepted late') };
+      }),
+    );
+    await expect(
+      submitBuild(sock, submission(), {
+        bundleFile: '/dev/null',
+        limits: { totalTimeoutMs: 5000 },
+      }),
+    ).rejects.toHaveCode('BUILD_FAILED');
+    await expect(served).resolves.toMatchObject({ code: 'BUILD_FAILED' });
+  });
+
   it('when the client offers only an unknown version, both sides refuse with PROTOCOL_VERSION', async () => {
     worker = await startTestWorker(echoHandler(new Uint8Array(1), {}));
     const err = await submitBuild(await connectTo(worker.port), submission(), {
