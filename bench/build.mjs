@@ -166,6 +166,13 @@ async function compare(name, project, runs) {
   console.log(
     `  cpu:  plain ${fmt(cp)}, attested ${fmt(ca)}: ratio ${(ca / cp).toFixed(3)} (+${(((ca - cp) / cp) * 100).toFixed(1)}%), overhead ${fmt(ca - cp)}`,
   );
+  // Runs alternate, so each plain run has an attested neighbour under the same machine load:
+  // the median of the pairwise figures is robust to load that drifts during the benchmark.
+  const pairRatio = median(p.map((x, i) => a[i].wall / x.wall));
+  const pairOverhead = median(p.map((x, i) => a[i].wall - x.wall));
+  console.log(
+    `  pairwise (plain run i, attested run i): median ratio ${pairRatio.toFixed(3)}, median overhead ${fmt(pairOverhead)}`,
+  );
   console.log(
     `  load average ${loadavg()
       .map((l) => l.toFixed(1))

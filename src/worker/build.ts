@@ -96,7 +96,7 @@ function refusal(
 ): WorkerError | ProtocolError {
   if (isProtocolError(err) || err instanceof WorkerError) return err;
   if (err instanceof ArchiveError || err instanceof ProvenanceError) {
-    return new WorkerError(code, `${what}: ${err.message}`, {
+    return new WorkerError(code, `${what} (${err.code}): ${err.message}`, {
       ...(err.path ? { path: err.path } : {}),
       cause: err,
     });
@@ -274,7 +274,19 @@ async function runBuild(
     throw refusal(e, 'DEPENDENCY_INVALID', 'the lockfile cannot be read');
   });
   const depEnv = await checkDependencies(layout, dependencies, config).catch((e: unknown) => {
-    throw refusal(e, 'DEPENDENCY_MISMATCH', 'the dependency set does not match the lockfile');
+    // Bytes that are not what the lockfile pins are a mismatch; anything else makes the set unusable.
+    const mismatch =
+      e instanceof ProvenanceError &&
+      ['DEPENDENCY_DIGEST_MISMATCH', 'DEPENDENCY_MISSING', 'DEPENDENCY_UNEXPECTED_FILE'].includes(
+        e.code,
+      );
+    throw refusal(
+      e,
+      mismatch ? 'DEPENDENCY_MISMATCH' : 'DEPENDENCY_INVALID',
+      mismatch
+        ? 'the dependency set does not match the lockfile'
+        : 'the dependencies cannot be used',
+    );
   });
 
   for (const d of [layout.home, layout.tmp, layout.cache, layout.out])
