@@ -15,7 +15,12 @@ import { ImageCatalogError } from '../../enclave/images.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
 import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
 import { isProvenanceError } from '../../provenance/index.js';
-import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, isProtocolError, isWorkerError } from '../../protocol/index.js';
+import {
+  MAX_NONCE_BYTES,
+  MIN_NONCE_BYTES,
+  isProtocolError,
+  isWorkerError,
+} from '../../protocol/index.js';
 import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
@@ -49,10 +54,13 @@ const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_U
 
 function parseNonce(hex: string): Uint8Array {
   const t = hex.startsWith('0x') ? hex.slice(2) : hex;
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(t)) throw new UsageError('--nonce must be hex (an even number of digits)');
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(t))
+    throw new UsageError('--nonce must be hex (an even number of digits)');
   const n = t.length / 2;
   if (n < MIN_NONCE_BYTES || n > MAX_NONCE_BYTES)
-    throw new UsageError(`--nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${n})`);
+    throw new UsageError(
+      `--nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${n})`,
+    );
   return new Uint8Array(Buffer.from(t, 'hex'));
 }
 
@@ -68,7 +76,8 @@ function progress(io: CliIo): (e: BuildEvent) => void {
           `source ${e.source.repository ?? '(no remote)'} commit ${e.source.commit ?? '-'} tree ${e.source.tree}` +
             (e.workdir === '.' ? '' : ` (workdir ${e.workdir})`),
         );
-        if (e.source.dirty) say('the work tree has uncommitted changes: building the committed tree only');
+        if (e.source.dirty)
+          say('the work tree has uncommitted changes: building the committed tree only');
         say(`${e.language}, ${e.dependencies} locked dependencies, ${e.inputBytes} bytes of input`);
         break;
       case 'enclave':
@@ -120,7 +129,10 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
   writeLine(io.stdout, `bundle  ${r.bundle.path}`);
   writeLine(io.stdout, `source  ${r.source.commit ?? '-'} (tree ${r.source.tree})`);
   writeLine(io.stdout, `nonce   ${r.nonce}`);
-  writeLine(io.stdout, `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: local backend, software NSM)' : ''}`);
+  writeLine(
+    io.stdout,
+    `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: local backend, software NSM)' : ''}`,
+  );
 }
 
 /** Prints a failure; returns the exit status. */
@@ -143,7 +155,10 @@ function failure(io: CliIo, err: unknown): number {
     isAttestationError(err) ||
     err instanceof ImageCatalogError;
   if (!known) throw err;
-  writeLine(io.stderr, `tee-compile build: ${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`);
+  writeLine(
+    io.stderr,
+    `tee-compile build: ${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`,
+  );
   if (isWorkerError(err) && err.logTail && err.logTail.length > 0) {
     writeLine(io.stderr, 'tee-compile build: last lines of the build log:');
     for (const l of err.logTail) writeLine(io.stderr, `  | ${l}`);
@@ -173,11 +188,17 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, USAGE);
     return EXIT_OK;
   }
-  if (positionals.length > 1) throw new UsageError(`one project directory at most (got ${positionals.length})`);
+  if (positionals.length > 1)
+    throw new UsageError(`one project directory at most (got ${positionals.length})`);
   if (!values.local)
-    throw new UsageError('choose where to build: --local (the nitro backend runs through the agent on a Nitro host)');
+    throw new UsageError(
+      'choose where to build: --local (the nitro backend runs through the agent on a Nitro host)',
+    );
   const role = values['simulated-role'] ?? DEFAULT_SIMULATED_ROLE;
-  if (!ARN.test(role)) throw new UsageError(`--simulated-role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${role}`);
+  if (!ARN.test(role))
+    throw new UsageError(
+      `--simulated-role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${role}`,
+    );
   const nonce = values.nonce !== undefined ? parseNonce(values.nonce) : undefined;
   const dir = resolve(io.cwd, positionals[0] ?? '.');
   const out = resolve(io.cwd, values.out ?? `${basename(dir)}.bundle.tar.gz`);
@@ -197,7 +218,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       env: io.env,
     });
     const onEvent = progress(io);
-    if (nonce === undefined) writeLine(io.stderr, 'tee-compile: no --nonce given: using a random one (printed with the result)');
+    if (nonce === undefined)
+      writeLine(
+        io.stderr,
+        'tee-compile: no --nonce given: using a random one (printed with the result)',
+      );
     const result = await runBuild({
       dir,
       out,
