@@ -3,17 +3,16 @@
  * behind `tee-compile build`) in an enclave of the job's budgeted backend, and turns its typed
  * events into the agent's `phase` and `log` events.
  *
- * `runBuild` takes a git checkout and fetches the dependencies itself. Two kinds of job need more:
- * a source without `.git` (only its tree is bound, the commit is null) and a dependency set sent
- * by the client. Those go through `directBuild` (./direct-build.ts), which composes the same
- * library parts (provenance, protocol, images) with the prepared inputs.
+ * A source with `.git` is built from its committed tree (commit bound); one without is built
+ * from its files (only the tree is bound, the commit is null). A dependency set sent by the
+ * client is passed on as is (the worker checks it against the lockfile); otherwise the pipeline
+ * fetches the locked dependencies here.
  */
-import { lstat, readFile, writeFile } from 'node:fs/promises';
+import { lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildEvent } from '../client/run-build.js';
 import { runBuild } from '../client/run-build.js';
 import type { ImageCatalog } from '../enclave/images.js';
-import { directBuild } from './direct-build.js';
 import type {
   BuildContext,
   BuildExecutor,
@@ -94,43 +93,29 @@ export class PipelineExecutor implements BuildExecutor {
     };
     const nonce = new Uint8Array(Buffer.from(job.nonce, 'hex'));
     const env = this.o.env ?? process.env;
-    if ((await hasGitDir(job.sourceDir)) && job.dependencySet === null) {
-      const r = await runBuild({
-        dir: job.sourceDir,
-        out: job.bundleFile,
-        backend: ctx.backend,
-        catalog: this.o.catalog,
-        ...(configFile !== undefined ? { configFile } : {}),
-        nonce,
-        // The committed tree is what is built; files the archive adds beside it do not count.
-        allowDirty: true,
-        cacheDir: this.o.cacheDir,
-        env,
-        onEvent,
-        signal: ctx.signal,
-        buildId: job.jobId,
-      });
-      return {
-        bundleFile: r.bundle.path,
-        subjects: r.subjects,
-        source: { commit: r.source.commit, tree: r.source.tree },
-      };
-    }
-    const r = await directBuild({
+    const git = await hasGitDir(job.sourceDir);
+    const r = await runBuild({
       dir: job.sourceDir,
       out: job.bundleFile,
-      scratch: job.workDir,
       backend: ctx.backend,
       catalog: this.o.catalog,
-      configText: configFile === undefined ? null : await readFile(configFile, 'utf8'),
+      ...(configFile !== undefined ? { configFile } : {}),
       nonce,
-      dependencySet: job.dependencySet,
-      repository: job.repository,
+      // The committed tree is what is built; files the archive adds beside it do not count.
+      allowDirty: true,
+      sourceKind: git ? 'git' : 'files',
+      ...(job.dependencySet !== null ? { dependencySet: job.dependencySet } : {}),
+      ...(job.repository !== null ? { repository: job.repository } : {}),
+      cacheDir: this.o.cacheDir,
       env,
       onEvent,
       signal: ctx.signal,
       buildId: job.jobId,
     });
-    return { bundleFile: job.bundleFile, subjects: r.subjects, source: r.source };
+    return {
+      bundleFile: r.bundle.path,
+      subjects: r.subjects,
+      source: { commit: r.source.commit, tree: r.source.tree },
+    };
   }
 }

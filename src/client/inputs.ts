@@ -7,11 +7,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packDirectory, writeTarFile } from '../archive/node.js';
 import type { BuildConfig, GitSource, LockedDependency } from '../provenance/index.js';
 import { canonicalJson, parseBuildConfigText, ProvenanceError } from '../provenance/index.js';
 import {
+  computeTreeId,
   fetchDependencySet,
   readGitSource,
   readLockedDependencies,
@@ -53,6 +54,21 @@ export interface PrepareOptions {
   cacheDir?: string;
   /** Environment of git and the fetching tools. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `git` (default): the committed tree of the repository holding `dir`, commit bound.
+   * `files`: the files under `sourceRoot` as they are, without git: only the tree is bound
+   * (commit null), e.g. an uploaded archive without `.git`.
+   */
+  sourceKind?: 'git' | 'files';
+  /** For `files`: the root of the source (default `dir`); `dir` must be inside it. */
+  sourceRoot?: string;
+  /**
+   * A dependency set prepared elsewhere (a tar file), sent as is instead of fetching here: the
+   * worker checks every file of it against the lockfile either way.
+   */
+  dependencySet?: string;
+  /** Repository URL to record, overriding the one git reports (or the absence of one). */
+  repository?: string;
 }
 
 /** The default cache directory: `$XDG_CACHE_HOME/tee-compile` or `~/.cache/tee-compile`. */
@@ -158,11 +174,37 @@ async function dependencySet(
   }
 }
 
+/** `.git` entries are never part of a git tree. */
+const isGitDir = (rel: string): boolean => basename(rel) === '.git';
+
+/**
+ * The source as plain files: tree id computed from them (SHA-1 object format, as git would
+ * store them), no commit, and a deterministic archive of the same files.
+ */
+async function filesSource(
+  root: string,
+  dir: string,
+  archive: string,
+): Promise<{ source: GitSource; workdir: string; bytes: number }> {
+  const rel = relative(resolve(root), resolve(dir));
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new ProvenanceError('SOURCE_NOT_GIT', `${dir} is not inside the source root ${root}`);
+  }
+  const tree = await computeTreeId(root, 'sha1', { exclude: isGitDir });
+  const written = await writeTarFile(packDirectory(root, { exclude: isGitDir }), archive);
+  const source: GitSource = {
+    commit: null,
+    tree,
+    objectFormat: 'sha1',
+    dirty: false,
+    commitObject: null,
+  };
+  return { source, workdir: rel === '' ? '.' : rel.split(sep).join('/'), bytes: written.bytes };
+}
+
 /** Prepares the inputs of a build of the project in `o.dir` (see the module comment). */
 export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> {
   const env = o.env ?? process.env;
-  const source = await readGitSource(o.dir, { allowDirty: o.allowDirty === true, env });
-  const workdir = source.workdir ?? '.';
   const {
     config,
     bytes,
@@ -171,14 +213,25 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
   const tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
   try {
     const sourceFile = join(tmp, 'source.tar');
-    const written = await writeGitTreeArchive(o.dir, source.commit!, sourceFile, { env });
-    const deps = await dependencySet(
-      o.dir,
-      workdir,
-      config,
-      o.cacheDir ?? defaultCacheDir(env),
-      env,
-    );
+    let source: GitSource;
+    let workdir: string;
+    let archiveBytes: number;
+    if (o.sourceKind === 'files') {
+      ({
+        source,
+        workdir,
+        bytes: archiveBytes,
+      } = await filesSource(o.sourceRoot ?? o.dir, o.dir, sourceFile));
+    } else {
+      source = await readGitSource(o.dir, { allowDirty: o.allowDirty === true, env });
+      workdir = source.workdir ?? '.';
+      archiveBytes = (await writeGitTreeArchive(o.dir, source.commit!, sourceFile, { env })).bytes;
+    }
+    if (o.repository !== undefined) source.repository = o.repository;
+    const deps =
+      o.dependencySet !== undefined
+        ? { file: o.dependencySet, size: (await stat(o.dependencySet)).size }
+        : await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env);
     const dependencies = await readLockedDependencies(o.dir, config.language, { workdir });
     return {
       source,
@@ -187,7 +240,7 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       configBytes: bytes,
       configFile,
       dependencies,
-      sourceArchive: { file: sourceFile, size: written.bytes },
+      sourceArchive: { file: sourceFile, size: archiveBytes },
       depsArchive: deps,
       cleanup: () => rm(tmp, { recursive: true, force: true }),
     };

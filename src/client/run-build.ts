@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
-import { decodeAttestation } from '../attestation/index.js';
+import { SIMULATION_ROOT, decodeAttestation } from '../attestation/index.js';
 import { BUNDLE_ATTESTATION, BUNDLE_PROVENANCE, BundleError } from '../bundle/index.js';
 import { collect, gunzipBounded, readTar } from '../archive/index.js';
 import type {
@@ -22,8 +22,8 @@ import { findImage } from '../enclave/images.js';
 import type { BuildConfig } from '../provenance/index.js';
 import type { ClientInput, SessionEvent } from '../protocol/index.js';
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';
-import { toHex } from '../util/hex.js';
-import type { PreparedInputs } from './inputs.js';
+import { bytesEqual, toHex } from '../util/hex.js';
+import type { PrepareOptions, PreparedInputs } from './inputs.js';
 import { prepareInputs, readProjectConfig } from './inputs.js';
 
 /** Resources when build.json sets none. */
@@ -70,6 +70,13 @@ export interface RunBuildOptions {
   signal?: AbortSignal;
   /** Build id (enclave names); default a random UUID. */
   buildId?: string;
+  /** Where the source comes from (see `PrepareOptions`): a git checkout (default) or plain files. */
+  sourceKind?: PrepareOptions['sourceKind'];
+  sourceRoot?: string;
+  /** A dependency set prepared elsewhere (tar file), sent instead of fetching one. */
+  dependencySet?: string;
+  /** Repository URL to record instead of the one git reports. */
+  repository?: string;
 }
 
 /** A finished build. */
@@ -175,6 +182,10 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
       ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
       ...(o.env !== undefined ? { env: o.env } : {}),
+      ...(o.sourceKind !== undefined ? { sourceKind: o.sourceKind } : {}),
+      ...(o.sourceRoot !== undefined ? { sourceRoot: o.sourceRoot } : {}),
+      ...(o.dependencySet !== undefined ? { dependencySet: o.dependencySet } : {}),
+      ...(o.repository !== undefined ? { repository: o.repository } : {}),
     });
   } catch (e) {
     await starting.then(
@@ -266,7 +277,8 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       nonce: toHex(nonce),
       image: { ...image, pcr0: pcr(0), pcr1: pcr(1), pcr2: pcr(2) },
       builderPcr3: pcr(3),
-      simulated: o.backend.name === 'local',
+      // From the evidence, not the backend's name: a nitro stand-in attests with the software NSM too.
+      simulated: doc.cabundle[0] !== undefined && bytesEqual(doc.cabundle[0], SIMULATION_ROOT.der),
       isolation: enclave.isolation,
     };
   } finally {

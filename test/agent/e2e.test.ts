@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { normalizeRepositoryUrl } from '../../src/provenance/index.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   TEST_TOKEN,
@@ -185,8 +184,8 @@ describe('agent with the real pipeline (local backend)', () => {
         source: { commit },
       });
       const v = await verifyResult(await result(id), { nonce: nonceOf(n), commit });
-      // Recorded as the provenance module normalises the URL it was cloned from.
-      expect(v.source.repository).toBe(normalizeRepositoryUrl(`${served.url}/hello.git`));
+      // Recorded as the URL it was cloned from, scheme and port included.
+      expect(v.source.repository).toBe(`${served.url}/hello.git`);
     }
     // git really spoke the dumb protocol to the static server.
     expect(served.requests).toContain('/hello.git/info/refs');
