@@ -1,9 +1,10 @@
 /**
- * `tee-compile build [dir] --local …`: builds the committed source of the repository holding
+ * `tee-compile build [dir] --local|--backend nitro …`: builds the committed source of the repository holding
  * `dir` inside a single-use enclave and writes the attested bundle. A thin layer over
  * `runBuild` (src/client/run-build.ts): flags in, progress to stderr, the result to stdout.
  */
-import { basename, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isArchiveError } from '../../archive/index.js';
 import { isAttestationError } from '../../attestation/index.js';
@@ -13,7 +14,11 @@ import { runBuild } from '../../client/run-build.js';
 import { isEnclaveError } from '../../enclave/errors.js';
 import { ImageCatalogError } from '../../enclave/images.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
-import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
+import type { EnclaveBackend } from '../../enclave/types.js';
+import type { ImageCatalog } from '../../enclave/images.js';
+import { createBackend } from '../../enclave/backends.js';
+import { DEFAULT_SIMULATED_ROLE } from '../../enclave/local.js';
+import { NitroConfigError } from '../../enclave/nitro-errors.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
   MAX_NONCE_BYTES,
@@ -27,6 +32,7 @@ import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.
 
 const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
     [--simulated-role <arn>] [--allow-dirty] [--allow-unisolated] [--json]
+       tee-compile build [dir] --backend nitro --nitro-config <file> [--config …] [--nonce …] [--out …]
 
 Builds the committed source of the git repository holding <dir> (default: the current directory)
 inside a fresh, single-use enclave, and writes the attested bundle (provenance.json,
@@ -37,6 +43,11 @@ commit ids, each dependency against the lockfile; the build has no network.
   --local                  the local backend: a sandboxed process (network, mount and pid
                            namespaces, memory cgroup) attesting with the software NSM; its
                            bundles say SIMULATED and verify only with --allow-simulated
+  --backend <local|nitro>  where to build; --local is --backend local. nitro: a Nitro
+                           Enclave started with nitro-cli on this host (see docs/nitro-backend.md)
+  --nitro-config <file>    the nitro backend's settings, JSON (imagesDir, nitroCli, bridge, …)
+  --images <file>          the image catalog (default: enclave/images.json shipped with
+                           tee-compile), e.g. to try images not yet published
   --config <file>          build.json to use (default: <dir>/build.json)
   --nonce <hex>            the nonce to bind the attestation to, ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes
                            (default: 32 random bytes, printed)
@@ -131,7 +142,7 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
   writeLine(io.stdout, `nonce   ${r.nonce}`);
   writeLine(
     io.stdout,
-    `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: local backend, software NSM)' : ''}`,
+    `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: software NSM, not Nitro hardware)' : ''}`,
   );
 }
 
@@ -166,6 +177,54 @@ function failure(io: CliIo, err: unknown): number {
   return EXIT_CODES_USAGE.has(err.code) ? EXIT_USAGE : EXIT_REFUSED;
 }
 
+/** Makes the chosen backend; a bad nitro settings file is a usage error naming the field. */
+async function makeBackend(
+  name: 'local' | 'nitro',
+  catalog: ImageCatalog,
+  io: CliIo,
+  o: { role: string; allowUnisolated: boolean; nitroConfig: string | undefined },
+): Promise<EnclaveBackend> {
+  if (name === 'local') {
+    const workerEntry = io.env.TEE_COMPILE_WORKER;
+    return createBackend('local', {
+      catalog,
+      env: io.env,
+      local: {
+        simulatedRole: o.role,
+        allowUnisolated: o.allowUnisolated,
+        ...(workerEntry ? { workerEntry } : {}),
+      },
+    });
+  }
+  let settings: unknown;
+  try {
+    settings = JSON.parse(await readFile(o.nitroConfig!, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--nitro-config ${o.nitroConfig}: ${(e as Error).message}`);
+  }
+  // As in the agent's configuration file: a relative imagesDir is relative to the file.
+  if (
+    settings !== null &&
+    typeof settings === 'object' &&
+    typeof (settings as { imagesDir?: unknown }).imagesDir === 'string'
+  ) {
+    const s = settings as { imagesDir: string };
+    settings = { ...s, imagesDir: resolve(dirname(o.nitroConfig!), s.imagesDir) };
+  }
+  try {
+    return createBackend('nitro', {
+      catalog,
+      env: io.env,
+      nitro: settings,
+      log: (m) => writeLine(io.stderr, `tee-compile: ${m}`),
+    });
+  } catch (e) {
+    if (e instanceof NitroConfigError)
+      throw new UsageError(`--nitro-config ${o.nitroConfig}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** `tee-compile build`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -174,6 +233,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     strict: true,
     options: {
       local: { type: 'boolean', default: false },
+      backend: { type: 'string' },
+      'nitro-config': { type: 'string' },
+      images: { type: 'string' },
       config: { type: 'string' },
       nonce: { type: 'string' },
       out: { type: 'string' },
@@ -190,10 +252,27 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length > 1)
     throw new UsageError(`one project directory at most (got ${positionals.length})`);
-  if (!values.local)
+  if (values.local && values.backend !== undefined && values.backend !== 'local')
+    throw new UsageError(`--local and --backend ${values.backend} contradict each other`);
+  const backendName = values.backend ?? (values.local ? 'local' : undefined);
+  if (backendName === undefined)
     throw new UsageError(
-      'choose where to build: --local (the nitro backend runs through the agent on a Nitro host)',
+      'choose where to build: --local (a simulated enclave, anywhere), or --backend nitro --nitro-config <file> (on a Nitro host)',
     );
+  if (backendName !== 'local' && backendName !== 'nitro')
+    throw new UsageError(`--backend must be local or nitro (got ${backendName})`);
+  if (backendName === 'nitro') {
+    if (values['nitro-config'] === undefined)
+      throw new UsageError(
+        '--backend nitro needs --nitro-config <file> (see docs/nitro-backend.md)',
+      );
+    if (values['simulated-role'] !== undefined || values['allow-unisolated'])
+      throw new UsageError(
+        '--simulated-role and --allow-unisolated apply to the local backend only',
+      );
+  } else if (values['nitro-config'] !== undefined) {
+    throw new UsageError('--nitro-config applies to --backend nitro only');
+  }
   const role = values['simulated-role'] ?? DEFAULT_SIMULATED_ROLE;
   if (!ARN.test(role))
     throw new UsageError(
@@ -208,14 +287,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const catalog = await loadImageCatalog();
-    const workerEntry = io.env.TEE_COMPILE_WORKER;
-    const backend = new LocalBackend({
-      catalog,
-      simulatedRole: role,
+    const catalog = await loadImageCatalog(
+      values.images !== undefined ? resolve(io.cwd, values.images) : undefined,
+    );
+    const backend = await makeBackend(backendName, catalog, io, {
+      role,
       allowUnisolated: values['allow-unisolated'],
-      ...(workerEntry ? { workerEntry } : {}),
-      env: io.env,
+      nitroConfig:
+        values['nitro-config'] === undefined ? undefined : resolve(io.cwd, values['nitro-config']),
     });
     const onEvent = progress(io);
     if (nonce === undefined)
