@@ -22,7 +22,6 @@
 import { z } from 'zod';
 import { TeeCompileError } from '../errors.js';
 import type { EifInput } from '../eif/index.js';
-import { assembleEif, bytesSource, describeEif } from '../eif/index.js';
 import type { TrustedImage } from '../verify/types.js';
 
 /** Languages an image can build. */
@@ -282,6 +281,9 @@ export function simulatedEifInput(image: ImageIdentity): EifInput {
 
 /** PCR0/1/2 of the simulated EIF of `image`, measured like any EIF. */
 export async function computeSimulatedPcrs(image: ImageIdentity): Promise<PcrSet> {
+  // Loaded on demand: the EIF code (and the X.509 library it uses for signed images) is only
+  // needed here, not by every command that reads the catalog.
+  const { assembleEif, bytesSource, describeEif } = await import('../eif/index.js');
   const eif = await assembleEif(simulatedEifInput(image));
   const { measurements } = await describeEif(bytesSource(eif));
   return { pcr0: measurements.pcr0, pcr1: measurements.pcr1, pcr2: measurements.pcr2 };

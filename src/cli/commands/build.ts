@@ -16,8 +16,7 @@ import { ImageCatalogError } from '../../enclave/images.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
 import type { EnclaveBackend } from '../../enclave/types.js';
 import type { ImageCatalog } from '../../enclave/images.js';
-import { createBackend } from '../../enclave/backends.js';
-import { DEFAULT_SIMULATED_ROLE } from '../../enclave/local.js';
+import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
 import { NitroConfigError } from '../../enclave/nitro-errors.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
@@ -186,16 +185,17 @@ async function makeBackend(
 ): Promise<EnclaveBackend> {
   if (name === 'local') {
     const workerEntry = io.env.TEE_COMPILE_WORKER;
-    return createBackend('local', {
+    return new LocalBackend({
       catalog,
       env: io.env,
-      local: {
-        simulatedRole: o.role,
-        allowUnisolated: o.allowUnisolated,
-        ...(workerEntry ? { workerEntry } : {}),
-      },
+      simulatedRole: o.role,
+      allowUnisolated: o.allowUnisolated,
+      ...(workerEntry ? { workerEntry } : {}),
     });
   }
+  // On demand: the nitro backend brings the EIF code and its X.509 library, which a local build
+  // never needs.
+  const { createBackend } = await import('../../enclave/backends.js');
   let settings: unknown;
   try {
     settings = JSON.parse(await readFile(o.nitroConfig!, 'utf8'));
