@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('the verify path runs in browsers', () => {
-  it.each(['src/verify/index.ts', 'src/bundle/index.ts'])(
+  it.each(['src/index.ts', 'src/verify/index.ts', 'src/bundle/index.ts'])(
     'when %s is bundled for the browser, nothing reachable from it imports a Node module',
     async (entry) => {
       const r = await build({
