@@ -241,6 +241,8 @@ export class Agent {
             },
       config: sub.config,
       dependencies: sub.dependencies ? { bytes: sub.dependencies.bytes } : null,
+      workdir: sub.workdir,
+      repository: sub.repository,
       error: null,
       result: null,
     };

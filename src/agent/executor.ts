@@ -11,9 +11,14 @@ export interface BuildJob {
   jobId: string;
   /** Source root (with `.git` when the commit is bound). */
   sourceDir: string;
-  /** Repository URL to record (a `repo_url` job), or null. */
+  /**
+   * Directory of build.json relative to `sourceDir`, where the build runs (`.`: the root); it has
+   * been checked to be a real directory of the source.
+   */
+  workdir: string;
+  /** Repository URL to record (a `repo_url` job's, or the client's `repository`), or null. */
   repository: string | null;
-  /** build.json override, or null for the repository's build.json. */
+  /** build.json override (for the build.json of `workdir`), or null for the source's own. */
   config: Record<string, unknown> | null;
   /** A dependency set prepared by the client, or null: the executor fetches them on the host. */
   dependencySet: string | null;

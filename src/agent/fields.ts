@@ -1,7 +1,8 @@
 /**
  * Validation of the fields of `POST /build`, shared by the JSON and the multipart forms. Every
- * refusal names its field. All of these values are attacker-controlled; none of them becomes a
- * path (files are named by the agent).
+ * refusal names its field. All of these values are attacker-controlled; none of them names a file
+ * of the agent's (files are named by the agent). `workdir` is a path inside the extracted source:
+ * checked here for its form, and on disk once the source is there (./prepare.ts).
  */
 import { isIP } from 'node:net';
 import { isProvenanceError, parseBuildConfig } from '../provenance/index.js';
@@ -19,6 +20,10 @@ export const MAX_REPO_REF_LENGTH = 255;
 export const MAX_SOURCE_NAME_LENGTH = 255;
 /** Largest `config` (JSON text of the build.json override). */
 export const MAX_CONFIG_BYTES = 64 * 1024;
+/** Longest `workdir` (bytes of UTF-8). */
+export const MAX_WORKDIR_BYTES = 1024;
+/** Longest `repository` (the recorded URL). */
+export const MAX_REPOSITORY_LENGTH = 2048;
 
 /** Hosts never cloned from: the EC2 instance metadata service holds the host's IAM credentials. */
 const DENIED_HOSTS = new Set(['169.254.169.254', '[fd00:ec2::254]', 'metadata.google.internal']);
@@ -48,19 +53,24 @@ export interface RepoUrlPolicy {
   allowedHosts: string[] | null;
 }
 
+/** True when `value` holds a C0 or C1 control character (NUL included) or DEL. */
+function hasControl(value: string): boolean {
+  for (const c of value) {
+    const n = c.codePointAt(0)!;
+    if (n < 0x20 || (n >= 0x7f && n <= 0x9f)) return true;
+  }
+  return false;
+}
+
 /**
- * An `https://` repository URL (`http://` only when the configuration allows it). Never `file:`,
- * ssh, git's `ext::` or a local path; no credentials, query or fragment; never the instance
- * metadata service.
+ * The checks `repo_url` and `repository` share: an absolute `https://` URL (`http://` when
+ * allowed) without whitespace, control characters, credentials, query or fragment.
  */
-export function parseRepoUrl(value: string, policy: RepoUrlPolicy, field = 'repo_url'): string {
-  if (value.length === 0 || value.length > MAX_REPO_URL_LENGTH)
-    throw badField(field, `expected a URL of at most ${MAX_REPO_URL_LENGTH} characters`);
+function parseHttpUrl(value: string, allowHttp: boolean, field: string, maxLength: number): URL {
+  if (value.length === 0 || value.length > maxLength)
+    throw badField(field, `expected a URL of at most ${maxLength} characters`);
   // Control characters and spaces could smuggle options or headers into git's requests.
-  if (
-    /[\s\\]/.test(value) ||
-    [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
-  )
+  if (/[\s\\]/.test(value) || hasControl(value))
     throw badField(field, 'contains whitespace or control characters');
   let url: URL;
   try {
@@ -68,22 +78,78 @@ export function parseRepoUrl(value: string, policy: RepoUrlPolicy, field = 'repo
   } catch {
     throw badField(field, 'expected an absolute https:// URL');
   }
-  const allowed = policy.allowHttp ? ['https:', 'http:'] : ['https:'];
+  const allowed = allowHttp ? ['https:', 'http:'] : ['https:'];
   if (!allowed.includes(url.protocol))
     throw badField(
       field,
-      `only ${policy.allowHttp ? 'https:// and http://' : 'https://'} URLs are accepted`,
+      `only ${allowHttp ? 'https:// and http://' : 'https://'} URLs are accepted`,
     );
   if (url.username !== '' || url.password !== '')
     throw badField(field, 'credentials in the URL are not accepted');
-  if (url.search !== '' || url.hash !== '')
+  // `URL` drops an empty query or fragment (`…/repo?`); the text still had one.
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value))
     throw badField(field, 'a query or fragment is not accepted');
+  return url;
+}
+
+/**
+ * An `https://` repository URL (`http://` only when the configuration allows it). Never `file:`,
+ * ssh, git's `ext::` or a local path; no credentials, query or fragment; never the instance
+ * metadata service.
+ */
+export function parseRepoUrl(value: string, policy: RepoUrlPolicy, field = 'repo_url'): string {
+  const url = parseHttpUrl(value, policy.allowHttp, field, MAX_REPO_URL_LENGTH);
   const host = url.hostname.toLowerCase();
   if (host === '' || DENIED_HOSTS.has(host) || (isIP(host) === 4 && host.startsWith('169.254.')))
     throw badField(field, `host '${host}' is not accepted`);
   if (policy.allowedHosts !== null && !policy.allowedHosts.includes(host))
     throw badField(field, `host '${host}' is not in this agent's allowed repository hosts`);
   return url.href;
+}
+
+/**
+ * The repository an uploaded source is recorded as coming from (the provenance's
+ * `source.repository`): an `https://` URL naming a repository (`http://` only when the
+ * configuration allows plain HTTP), without credentials, query or fragment. It is never fetched,
+ * so any host may be named; it is the client's statement, beside the commit and tree the enclave
+ * binds. Returned as the URL parser spells it.
+ */
+export function parseRepository(
+  value: string,
+  policy: Pick<RepoUrlPolicy, 'allowHttp'>,
+  field = 'repository',
+): string {
+  const url = parseHttpUrl(value, policy.allowHttp, field, MAX_REPOSITORY_LENGTH);
+  if (url.pathname.replace(/\/+$/, '') === '')
+    throw badField(field, "expected a repository's URL, such as https://github.com/owner/repo");
+  return url.href;
+}
+
+/**
+ * The directory of build.json inside the source, where the build runs: `.` (the source root) or
+ * a relative POSIX path of real names, never leaving the source nor entering `.git`. Whether it
+ * exists is known only once the source is prepared.
+ */
+export function parseWorkdir(value: string, field = 'workdir'): string {
+  if (value.length === 0)
+    throw badField(field, "expected '.' or a relative path inside the source, got ''");
+  if (Buffer.byteLength(value) > MAX_WORKDIR_BYTES)
+    throw badField(field, `longer than ${MAX_WORKDIR_BYTES} bytes`);
+  if (hasControl(value)) throw badField(field, 'contains control characters');
+  if (value.includes('\\'))
+    throw badField(field, "expected a POSIX path ('/' between names, no backslash)");
+  if (value === '.') return value;
+  if (value.startsWith('/'))
+    throw badField(field, 'expected a path relative to the source root, not an absolute one');
+  const parts = value.split('/');
+  if (parts.includes('..')) throw badField(field, "must not leave the source ('..')");
+  if (parts.includes(''))
+    throw badField(field, "has an empty component ('//', or a '/' at the end)");
+  if (parts.some((p) => /^\.+$/.test(p)))
+    throw badField(field, "has a component of dots only; give '.' alone for the source root");
+  if (parts.some((p) => p.toLowerCase() === '.git'))
+    throw badField(field, 'must not be inside .git');
+  return value;
 }
 
 /**

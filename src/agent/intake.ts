@@ -17,7 +17,9 @@ import {
   parseNonce,
   parseRepoRef,
   parseRepoUrl,
+  parseRepository,
   parseSourceName,
+  parseWorkdir,
   sniffArchive,
 } from './fields.js';
 import { firstIssue } from './zod-issues.js';
@@ -43,7 +45,15 @@ export interface Submission {
     | { kind: 'git'; repoUrl: string; ref: string | null };
   config: Record<string, unknown> | null;
   dependencies: { file: string; bytes: number } | null;
+  /** Directory of build.json inside the source (`.` for the root), checked for its form. */
+  workdir: string;
+  /** Repository to record for an uploaded source, or null. */
+  repository: string | null;
 }
+
+/** Why `repository` is refused beside `repo_url`. */
+export const REPOSITORY_WITH_REPO_URL =
+  'only with an uploaded source: a repo_url job records the URL it was cloned from';
 
 /** Names of the files in a job's inputs directory. */
 export const INPUT_FILES = {
@@ -96,7 +106,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 const nullable = <T extends z.ZodType>(t: T) => t.nullable().optional();
 
-/** Kettle's JSON body, plus `config` and `dependencies_data`. */
+/** Kettle's JSON body, plus `config`, `dependencies_data`, `workdir` and `repository`. */
 const JsonBody = z.strictObject({
   nonce: nullable(z.string()),
   repo_url: nullable(z.string()),
@@ -105,6 +115,8 @@ const JsonBody = z.strictObject({
   source_name: nullable(z.string()),
   config: nullable(z.unknown()),
   dependencies_data: nullable(z.string()),
+  workdir: nullable(z.string()),
+  repository: nullable(z.string()),
 });
 
 async function writeArchive(
@@ -144,6 +156,10 @@ export async function readJsonSubmission(
   const b = parsed.data;
   const nonce = b.nonce == null ? null : parseNonce(b.nonce);
   const config = b.config == null ? null : parseConfig(b.config);
+  const workdir = b.workdir == null ? '.' : parseWorkdir(b.workdir);
+  const repository = b.repository == null ? null : parseRepository(b.repository, repos);
+  if (repository !== null && b.repo_url != null)
+    throw badField('repository', REPOSITORY_WITH_REPO_URL);
   const source = await jsonSource(b, inputs, limits, repos);
   let dependencies: Submission['dependencies'] = null;
   if (b.dependencies_data != null) {
@@ -156,7 +172,7 @@ export async function readJsonSubmission(
     await writeFile(file, bytes, { mode: 0o640, flag: 'wx' });
     dependencies = { file, bytes: bytes.length };
   }
-  return { nonce, source, config, dependencies };
+  return { nonce, source, config, dependencies, workdir, repository };
 }
 
 async function jsonSource(

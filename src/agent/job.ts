@@ -44,7 +44,11 @@ export interface JobResult {
   source: { commit: string | null; tree: string } | null;
 }
 
-/** The record of a job as written to `job.json`. */
+/**
+ * The record of a job as written to `job.json`. Fields added after version 1 was first written
+ * (`workdir`, `repository`) may be absent from older records; the store reads them as `.` and
+ * null.
+ */
 export interface JobRecord {
   version: 1;
   id: string;
@@ -60,6 +64,10 @@ export interface JobRecord {
   config: Record<string, unknown> | null;
   /** A dependency set prepared by the client (size in bytes), or null: the agent fetches them. */
   dependencies: { bytes: number } | null;
+  /** Directory of build.json inside the source, where the build runs (`.`: the source root). */
+  workdir: string;
+  /** Repository to record for an uploaded source (`repository`), or null. */
+  repository: string | null;
   error: JobError | null;
   result: JobResult | null;
 }
@@ -101,8 +109,14 @@ export function jobView(r: JobRecord, phase: string, now: number): JobView {
     nonce: r.nonce,
     source:
       r.source.kind === 'git'
-        ? { repo_url: r.source.repoUrl, repo_ref: r.source.ref }
-        : { archive: r.source.format, source_name: r.source.name, bytes: r.source.bytes },
+        ? { repo_url: r.source.repoUrl, repo_ref: r.source.ref, workdir: r.workdir }
+        : {
+            archive: r.source.format,
+            source_name: r.source.name,
+            bytes: r.source.bytes,
+            workdir: r.workdir,
+            repository: r.repository,
+          },
   };
   if (r.error) view.error = { ...r.error };
   if (r.result) {

@@ -19,11 +19,13 @@ import {
   parseNonce,
   parseRepoRef,
   parseRepoUrl,
+  parseRepository,
   parseSourceName,
+  parseWorkdir,
   sniffArchive,
 } from './fields.js';
 import type { IntakeLimits, Submission } from './intake.js';
-import { INPUT_FILES, checkDeclaredLength, tooLarge } from './intake.js';
+import { INPUT_FILES, REPOSITORY_WITH_REPO_URL, checkDeclaredLength, tooLarge } from './intake.js';
 
 /** Largest text field of a multipart body (other than `config`). */
 export const MAX_MULTIPART_FIELD_BYTES = 8 * 1024;
@@ -50,13 +52,22 @@ function limiter(field: string, limit: number, count: (n: number) => void): Tran
   });
 }
 
-const MULTIPART_FIELDS = new Set(['nonce', 'repo_url', 'repo_ref', 'ref', 'source_name', 'config']);
+const MULTIPART_FIELDS = new Set([
+  'nonce',
+  'repo_url',
+  'repo_ref',
+  'ref',
+  'source_name',
+  'config',
+  'workdir',
+  'repository',
+]);
 const MULTIPART_FILES = new Set(['source', 'dependencies', 'config']);
 
 /**
  * Reads the multipart form into `inputs`: file parts `source` (.zip or .tar.gz), `dependencies`
  * (a dependency set tar) and `config` (build.json); fields `nonce`, `repo_url`, `ref` (or
- * `repo_ref`), `source_name`, `config` (JSON text).
+ * `repo_ref`), `source_name`, `config` (JSON text), `workdir`, `repository`.
  */
 export async function readMultipartSubmission(
   req: IncomingMessage,
@@ -195,6 +206,8 @@ function checkField(name: string, value: string, repos: RepoUrlPolicy): void {
   else if (name === 'ref' || name === 'repo_ref') parseRepoRef(value, name);
   else if (name === 'source_name') parseSourceName(value);
   else if (name === 'config') parseConfigText(value);
+  else if (name === 'workdir') parseWorkdir(value);
+  else if (name === 'repository') parseRepository(value, repos);
 }
 
 interface MultipartFiles {
@@ -228,6 +241,12 @@ async function finishMultipart(
   const refField = fields.has('ref') ? 'ref' : 'repo_ref';
   const ref = fields.get(refField);
   const dependencies = files.deps ?? null;
+  const workdirText = fields.get('workdir');
+  const workdir = workdirText === undefined ? '.' : parseWorkdir(workdirText);
+  const repositoryText = fields.get('repository');
+  const repository = repositoryText === undefined ? null : parseRepository(repositoryText, repos);
+  if (repository !== null && repoUrl !== undefined)
+    throw badField('repository', REPOSITORY_WITH_REPO_URL);
   if (repoUrl !== undefined && files.source)
     throw badField('repo_url', 'give either repo_url or a source file, not both');
   if (repoUrl !== undefined) {
@@ -241,6 +260,8 @@ async function finishMultipart(
       },
       config,
       dependencies,
+      workdir,
+      repository,
     };
   }
   if (ref !== undefined) throw badField(refField, 'only with repo_url');
@@ -272,5 +293,7 @@ async function finishMultipart(
     source: { kind: 'archive', file, format, name, bytes: files.source.bytes },
     config,
     dependencies,
+    workdir,
+    repository,
   };
 }

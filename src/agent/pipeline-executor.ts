@@ -4,9 +4,11 @@
  * events into the agent's `phase` and `log` events.
  *
  * A source with `.git` is built from its committed tree (commit bound); one without is built
- * from its files (only the tree is bound, the commit is null). A dependency set sent by the
- * client is passed on as is (the worker checks it against the lockfile); otherwise the pipeline
- * fetches the locked dependencies here.
+ * from its files (only the tree is bound, the commit is null). Either way the build runs in the
+ * job's workdir, which the provenance records (git tells it for a repository; for plain files it
+ * is computed from the source root). A dependency set sent by the client is passed on as is (the
+ * worker checks it against the lockfile); otherwise the pipeline fetches the locked dependencies
+ * here.
  */
 import { lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -84,7 +86,8 @@ export class PipelineExecutor implements BuildExecutor {
   async run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
     let configFile: string | undefined;
     if (job.config !== null) {
-      // Written where the client cannot choose a path; the pipeline reads and checks it again.
+      // Written where the client cannot choose a path; the pipeline reads and checks it again, as
+      // the build.json of the workdir.
       configFile = join(job.workDir, 'build.override.json');
       await writeFile(configFile, JSON.stringify(job.config, null, 2) + '\n', { mode: 0o640 });
     }
@@ -95,7 +98,8 @@ export class PipelineExecutor implements BuildExecutor {
     const env = this.o.env ?? process.env;
     const git = await hasGitDir(job.sourceDir);
     const r = await runBuild({
-      dir: job.sourceDir,
+      dir: join(job.sourceDir, job.workdir),
+      sourceRoot: job.sourceDir,
       out: job.bundleFile,
       backend: ctx.backend,
       catalog: this.o.catalog,

@@ -5,6 +5,10 @@
  * An uploaded repository's `.git` is the client's: its config could name commands git runs
  * (core.fsmonitor, filters, diff drivers) and its alternates or gitdir links could point at other
  * repositories on the host. It is reduced to object data and refs before git ever reads it.
+ *
+ * The job's `workdir` (where build.json is) must then be a real directory of the prepared source:
+ * no symbolic link on the way (it could lead out of the source), and no `.git` of its own on the
+ * way (git, run there, would read that repository's unsanitised config instead of the root's).
  */
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -67,6 +71,36 @@ export async function prepareSource(rec: JobRecord, opts: PrepareOptions): Promi
   const root = await sourceRoot(dest);
   await sanitizeGitDir(root);
   return { dir: root, repository: null };
+}
+
+/**
+ * Checks `workdir` (already checked for its form) inside the prepared source `root`: refuses,
+ * naming the field, a workdir that does not exist, is not a directory, passes through a symbolic
+ * link, or holds a `.git` below the source root.
+ */
+export async function checkWorkdir(root: string, workdir: string): Promise<void> {
+  const bad = (why: string): AgentError =>
+    new AgentError('AGENT_SOURCE_INVALID', `workdir: '${workdir}' ${why}`, { path: 'workdir' });
+  let dir = root;
+  for (const part of workdir === '.' ? [] : workdir.split('/')) {
+    dir = join(dir, part);
+    const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ENAMETOOLONG')
+        return undefined;
+      throw err;
+    });
+    if (st === undefined) throw bad('does not exist in the source');
+    if (st.isSymbolicLink()) throw bad(`is not a directory in the source ('${part}' is a link)`);
+    if (!st.isDirectory()) throw bad('is not a directory in the source');
+    const nested = await lstat(join(dir, '.git')).then(
+      () => true,
+      () => false,
+    );
+    if (nested)
+      throw bad(
+        `has a .git of its own in '${part}' (a nested repository); send that repository itself`,
+      );
+  }
 }
 
 /**

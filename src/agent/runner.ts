@@ -17,7 +17,7 @@ import type { AbortReason } from './job-outcome.js';
 import { completeEvent, jobErrorOf } from './job-outcome.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
-import { prepareSource } from './prepare.js';
+import { prepareSource, checkWorkdir } from './prepare.js';
 import type { ResourcePool, ResourceRequest } from './resources.js';
 import { budgetedBackend } from './resources.js';
 import type { JobPaths, JobStore } from './store.js';
@@ -109,6 +109,7 @@ async function build(
     },
     signal,
   });
+  await checkWorkdir(src.dir, rec.workdir);
   if (signal.aborted) throw new AgentError('AGENT_CANCELLED', 'cancelled');
   const backend = budgetedBackend(c.backend, c.pool, {
     signal,
@@ -121,7 +122,9 @@ async function build(
     {
       jobId: id,
       sourceDir: src.dir,
-      repository: src.repository,
+      workdir: rec.workdir,
+      // A repo_url job records its clone URL; the two are never both given.
+      repository: src.repository ?? rec.repository,
       config: rec.config,
       dependencySet: rec.dependencies ? join(p.inputs, INPUT_FILES.dependencies) : null,
       nonce: rec.nonce,

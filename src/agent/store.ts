@@ -13,7 +13,8 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentError } from './errors.js';
+import { AgentError, isAgentError } from './errors.js';
+import { parseWorkdir } from './fields.js';
 import { writeFileAtomic } from './fsutil.js';
 import { isJobId } from './ids.js';
 import type { JobRecord } from './job.js';
@@ -194,5 +195,22 @@ function parseRecord(text: string, id: string): JobRecord | string {
     typeof r.source !== 'object'
   )
     return 'record is incomplete';
+  // Written before these fields existed: the source root, nothing to record.
+  r.workdir ??= '.';
+  r.repository ??= null;
+  if (typeof r.workdir !== 'string' || !isWorkdir(r.workdir))
+    return 'record has an invalid workdir';
+  if (r.repository !== null && typeof r.repository !== 'string')
+    return 'record has an invalid repository';
   return r as JobRecord;
+}
+
+function isWorkdir(value: string): boolean {
+  try {
+    parseWorkdir(value);
+    return true;
+  } catch (err) {
+    if (isAgentError(err)) return false;
+    throw err;
+  }
 }

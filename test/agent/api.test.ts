@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
@@ -31,6 +31,9 @@ let work: string;
 let zipB64: string;
 let zipFile: string;
 let tgzFile: string;
+/** A source whose build.json is in `examples/hello` only (none at the root). */
+let nestedFile: string;
+let nestedB64: string;
 
 beforeAll(async () => {
   work = await tempDir('tc-agent-api-');
@@ -41,6 +44,19 @@ beforeAll(async () => {
   await zipDir(proj, zipFile);
   await tarGzDir(proj, tgzFile);
   zipB64 = (await readFile(zipFile)).toString('base64');
+  const nested = join(work, 'nested');
+  await writeProject(nested, {
+    'README.md': '# examples\n',
+    'examples/hello/build.json': JSON.stringify(buildJson('ok')),
+    'examples/hello/src/a.txt': 'a\n',
+    'examples/notes.txt': 'not a directory\n',
+    'vendor/lib/build.json': JSON.stringify(buildJson('ok')),
+    'vendor/lib/.git/config': '[core]\n\tfsmonitor = touch /tmp/never\n',
+  });
+  await symlink('hello', join(nested, 'examples', 'link'));
+  nestedFile = join(work, 'nested.zip');
+  await zipDir(nested, nestedFile);
+  nestedB64 = (await readFile(nestedFile)).toString('base64');
 });
 
 afterAll(async () => {
@@ -192,6 +208,101 @@ describe('agent API (stand-in backend)', () => {
     expect(executor.jobs.find((j) => j.jobId === job_id)?.config).toEqual(buildJson('logs:3'));
   });
 
+  it('when JSON gives workdir and repository, it records them and builds from the build.json of that directory', async () => {
+    const res = await post(agent, {
+      nonce: NONCE,
+      source_data: nestedB64,
+      workdir: 'examples/hello',
+      repository: 'https://github.com/example/hello',
+    });
+    expect(res.status).toBe(202);
+    const { job_id } = await json<{ job_id: string }>(res);
+    // The source root has no build.json: only the workdir's can make this build succeed.
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'succeeded',
+      source: { workdir: 'examples/hello', repository: 'https://github.com/example/hello' },
+    });
+    const job = executor.jobs.find((j) => j.jobId === job_id)!;
+    expect({ workdir: job.workdir, repository: job.repository }).toEqual({
+      workdir: 'examples/hello',
+      repository: 'https://github.com/example/hello',
+    });
+    const record = JSON.parse(
+      await readFile(join(agent.dataDir, 'jobs', job_id, 'job.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      workdir: 'examples/hello',
+      repository: 'https://github.com/example/hello',
+    });
+  });
+
+  it('when curl gives workdir and repository as multipart fields, it records them and builds there', async () => {
+    const r = await curl([
+      '-X',
+      'POST',
+      `${agent.url}/build`,
+      '-H',
+      `Authorization: Bearer ${TEST_TOKEN}`,
+      '-F',
+      'workdir=examples/hello',
+      '-F',
+      'repository=https://git.example.org/group/sub/hello',
+      '-F',
+      `source=@${nestedFile}`,
+    ]);
+    expect(r.status).toBe(202);
+    const { job_id } = JSON.parse(r.body) as { job_id: string };
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'succeeded',
+      source: {
+        workdir: 'examples/hello',
+        repository: 'https://git.example.org/group/sub/hello',
+      },
+    });
+    expect(executor.jobs.find((j) => j.jobId === job_id)).toMatchObject({
+      workdir: 'examples/hello',
+      repository: 'https://git.example.org/group/sub/hello',
+    });
+  });
+
+  it('when neither workdir nor repository is given, the build runs at the source root and records no repository', async () => {
+    const { job_id } = await json<{ job_id: string }>(await post(agent, { source_data: zipB64 }));
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'succeeded',
+      source: { workdir: '.', repository: null },
+    });
+    expect(executor.jobs.find((j) => j.jobId === job_id)).toMatchObject({
+      workdir: '.',
+      repository: null,
+    });
+  });
+
+  describe('when the workdir is not a directory of the source, the job fails as source_invalid naming it, before any enclave', () => {
+    const cases: [string, string, string][] = [
+      ['missing', 'examples/nothing-here', 'does not exist in the source'],
+      ['below a file', 'examples/notes.txt/x', 'is not a directory in the source'],
+      ['a file', 'examples/notes.txt', 'is not a directory in the source'],
+      ['through a symbolic link', 'examples/link', "'link' is a link"],
+      ['in a nested repository', 'vendor/lib', 'has a .git of its own'],
+    ];
+    it.each(cases)('%s', async (_name, workdir, reason) => {
+      const started = backend.started.length;
+      const { job_id } = await json<{ job_id: string }>(
+        await post(agent, { source_data: nestedB64, workdir }),
+      );
+      const view = await waitFinished(agent.fetch, job_id);
+      expect(view).toMatchObject({
+        state: 'failed',
+        error: { type: 'source_invalid', code: 'AGENT_SOURCE_INVALID' },
+      });
+      const { message } = view.error as { message: string };
+      expect(message.startsWith(`workdir: '${workdir}' `)).toBe(true);
+      expect(message).toContain(reason);
+      expect(executor.jobs.some((j) => j.jobId === job_id)).toBe(false);
+      expect(backend.started.length).toBe(started);
+    });
+  });
+
   describe('when a JSON body field is wrong, it answers 400 naming the field', () => {
     const cases: [string, Record<string, unknown>, string][] = [
       ['nonce not hex', { nonce: 'zz'.repeat(16), source_data: 'UEsFBg==' }, 'nonce'],
@@ -240,6 +351,74 @@ describe('agent API (stand-in backend)', () => {
         'dependencies_data',
       ],
       ['unknown field', { source_data: 'UEsFBg==', colour: 'red' }, 'colour'],
+      ['workdir not a string', { source_data: 'UEsFBg==', workdir: 42 }, 'workdir'],
+      ['workdir empty', { source_data: 'UEsFBg==', workdir: '' }, 'workdir'],
+      ['workdir absolute', { source_data: 'UEsFBg==', workdir: '/etc' }, 'workdir'],
+      ['workdir with ..', { source_data: 'UEsFBg==', workdir: 'examples/../..' }, 'workdir'],
+      ['workdir with an empty component', { source_data: 'UEsFBg==', workdir: 'a//b' }, 'workdir'],
+      ['workdir ending in /', { source_data: 'UEsFBg==', workdir: 'examples/' }, 'workdir'],
+      ['workdir with a . component', { source_data: 'UEsFBg==', workdir: './examples' }, 'workdir'],
+      [
+        'workdir with a dots-only component',
+        { source_data: 'UEsFBg==', workdir: 'a/...' },
+        'workdir',
+      ],
+      ['workdir with NUL', { source_data: 'UEsFBg==', workdir: 'a\u0000b' }, 'workdir'],
+      ['workdir with a newline', { source_data: 'UEsFBg==', workdir: 'a\nb' }, 'workdir'],
+      ['workdir with a backslash', { source_data: 'UEsFBg==', workdir: 'a\\b' }, 'workdir'],
+      ['workdir inside .git', { source_data: 'UEsFBg==', workdir: '.git/hooks' }, 'workdir'],
+      ['workdir too long', { source_data: 'UEsFBg==', workdir: 'a/'.repeat(512) + 'a' }, 'workdir'],
+      ['repository not a string', { source_data: 'UEsFBg==', repository: ['x'] }, 'repository'],
+      [
+        'repository not a URL',
+        { source_data: 'UEsFBg==', repository: 'example/hello' },
+        'repository',
+      ],
+      [
+        'repository over ssh',
+        { source_data: 'UEsFBg==', repository: 'ssh://git@example.com/o/r.git' },
+        'repository',
+      ],
+      [
+        'repository over http when not allowed',
+        { source_data: 'UEsFBg==', repository: 'http://example.com/o/r' },
+        'repository',
+      ],
+      [
+        'repository with credentials',
+        { source_data: 'UEsFBg==', repository: 'https://token@example.com/o/r' },
+        'repository',
+      ],
+      [
+        'repository with a query',
+        { source_data: 'UEsFBg==', repository: 'https://example.com/o/r?tab=code' },
+        'repository',
+      ],
+      [
+        'repository with a fragment',
+        { source_data: 'UEsFBg==', repository: 'https://example.com/o/r#readme' },
+        'repository',
+      ],
+      [
+        'repository with whitespace',
+        { source_data: 'UEsFBg==', repository: 'https://example.com/o/r\n' },
+        'repository',
+      ],
+      [
+        'repository without a path',
+        { source_data: 'UEsFBg==', repository: 'https://example.com/' },
+        'repository',
+      ],
+      [
+        'repository too long',
+        { source_data: 'UEsFBg==', repository: `https://example.com/${'o'.repeat(2048)}` },
+        'repository',
+      ],
+      [
+        'repository with repo_url',
+        { repo_url: 'https://example.com/r.git', repository: 'https://example.com/o/r' },
+        'repository',
+      ],
     ];
     it.each(cases)('%s', async (_name, body, field) => {
       await expectError(await post(agent, body), 400, 'invalid_request', field);
@@ -269,6 +448,29 @@ describe('agent API (stand-in backend)', () => {
       ],
       ['ref without repo_url', (f) => f.append('ref', 'main'), 'ref'],
       ['config not JSON', (f) => f.append('config', '{'), 'config'],
+      ['workdir with ..', (f) => f.append('workdir', '../outside'), 'workdir'],
+      ['workdir empty', (f) => f.append('workdir', ''), 'workdir'],
+      [
+        'workdir given twice',
+        (f) => {
+          f.append('workdir', 'examples');
+          f.append('workdir', 'examples');
+        },
+        'workdir',
+      ],
+      [
+        'repository with a query',
+        (f) => f.append('repository', 'https://e.com/o/r?x=1'),
+        'repository',
+      ],
+      [
+        'repository with repo_url',
+        (f) => {
+          f.append('repository', 'https://example.com/o/r');
+          f.append('repo_url', 'https://example.com/r.git');
+        },
+        'repository',
+      ],
     ];
     it.each(cases)('%s', async (_name, add, field) => {
       const form = new FormData();
@@ -585,6 +787,33 @@ describe('agent queue and budget (stand-in backend)', () => {
     try {
       await expectError(await post(agent, { nonce: 'xy' }), 400, 'invalid_request', 'nonce');
       expect((await post(agent, { source_data: zipB64 })).status).toBe(202);
+    } finally {
+      await agent.stop();
+      await removeDir(agent.dataDir);
+    }
+  });
+});
+
+describe('agent that accepts plain HTTP repositories (stand-in backend)', () => {
+  it('when allowHttpRepos is set, an http:// repository is accepted and recorded as sent', async () => {
+    const executor = new ScriptedExecutor();
+    const agent = await startTestAgent({
+      executor,
+      backend: new StandInBackend(),
+      config: { allowHttpRepos: true },
+    });
+    try {
+      const res = await post(agent, {
+        source_data: zipB64,
+        repository: 'http://127.0.0.1:8080/example/hello',
+      });
+      expect(res.status).toBe(202);
+      const { job_id } = await json<{ job_id: string }>(res);
+      expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+        state: 'succeeded',
+        source: { repository: 'http://127.0.0.1:8080/example/hello' },
+      });
+      expect(executor.jobs[0]?.repository).toBe('http://127.0.0.1:8080/example/hello');
     } finally {
       await agent.stop();
       await removeDir(agent.dataDir);

@@ -268,6 +268,133 @@ describe('agent with the real pipeline (local backend)', () => {
     });
   });
 
+  it('when curl posts a checkout whose build.json is in a subdirectory, with workdir and repository, the bundle records both and verifies against the repository', async () => {
+    const nested = join(work, 'nested');
+    await writeProject(nested, {
+      'README.md': '# several projects\n',
+      ...Object.fromEntries(
+        Object.entries(goProject('cat message.txt > out.txt')).map(([k, v]) => [
+          `examples/hello/${k}`,
+          v,
+        ]),
+      ),
+      'examples/hello/message.txt': 'built in a subdirectory\n',
+    });
+    const nestedCommit = await commitAll(nested);
+    const zip = join(work, 'nested.zip');
+    await zipDir(nested, zip);
+    const nonce = nonceOf(20);
+    const repository = 'https://github.com/example/nested';
+    const r = await curl([
+      '-X',
+      'POST',
+      `${agent.url}/build`,
+      '-H',
+      `Authorization: Bearer ${TEST_TOKEN}`,
+      '-F',
+      `nonce=${nonce}`,
+      '-F',
+      'workdir=examples/hello',
+      '-F',
+      `repository=${repository}`,
+      '-F',
+      `source=@${zip}`,
+    ]);
+    expect(r.status).toBe(202);
+    const { job_id } = JSON.parse(r.body) as { job_id: string };
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'succeeded',
+      source: { workdir: 'examples/hello', repository, commit: nestedCommit },
+    });
+    const bundle = await result(job_id);
+    const v = await verifyResult(bundle, { nonce, commit: nestedCommit, repository });
+    expect(v.source).toMatchObject({ repository, commit: nestedCommit });
+    const ep = v.statement.predicate.buildDefinition.externalParameters;
+    expect(ep.workdir).toBe('examples/hello');
+    expect(ep.source.repository).toBe(repository);
+    // Outputs are named from the source root.
+    expect(v.subjects).toEqual([
+      {
+        name: 'examples/hello/out.txt',
+        sha256: createHash('sha256').update('built in a subdirectory\n').digest('hex'),
+      },
+    ]);
+    // The repository is checked, not only shown: another one is refused.
+    await expect(
+      verifyResult(bundle, { nonce, repository: 'https://github.com/example/other' }),
+    ).rejects.toThrow(/REPOSITORY_MISMATCH/);
+  });
+
+  it("when JSON carries files without .git, a workdir, a config and a repository, the config is that directory's build.json and the tree is the whole source's", async () => {
+    const files = {
+      'README.md': '# plain files\n',
+      'tools/gen/go.mod': 'module example.com/gen\n\ngo 1.19\n',
+      // Replaced by the config sent: this command would fail the build.
+      'tools/gen/build.json': goProject('exit 7')['build.json']!,
+      'tools/gen/message.txt': 'from the override\n',
+    };
+    const plain = join(work, 'plain-nested');
+    await writeProject(plain, files);
+    const tgz = join(work, 'plain-nested.tar.gz');
+    await tarGzDir(plain, tgz);
+    const nonce = nonceOf(21);
+    const repository = 'https://git.example.org/tools/gen';
+    const override = JSON.parse(goProject('cat message.txt > out.txt')['build.json']!) as Record<
+      string,
+      unknown
+    >;
+    const res = await agent.fetch('/build', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        nonce,
+        source_data: (await readFile(tgz)).toString('base64'),
+        workdir: 'tools/gen',
+        config: override,
+        repository,
+      }),
+    });
+    expect(res.status).toBe(202);
+    const { job_id } = await json<{ job_id: string }>(res);
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({ state: 'succeeded' });
+    const check = join(work, 'plain-nested-git');
+    await writeProject(check, files);
+    await commitAll(check);
+    const tree = await git(check, 'rev-parse', 'HEAD^{tree}');
+    const v = await verifyResult(await result(job_id), { nonce, repository });
+    expect(v.source).toEqual({ repository, commit: null, tree });
+    const ep = v.statement.predicate.buildDefinition.externalParameters;
+    expect(ep.workdir).toBe('tools/gen');
+    expect(ep.config.input.cmd).toBe('cat message.txt > out.txt');
+    expect(v.subjects.map((s) => s.name)).toEqual(['tools/gen/out.txt']);
+  });
+
+  it('when the workdir is in the archive but not in the commit, the enclave refuses it and the job fails cleanly', async () => {
+    const dirty = join(work, 'dirty');
+    await writeProject(dirty, goProject('true'));
+    await commitAll(dirty);
+    // Beside the commit, not in it: the committed tree is what is built.
+    await writeProject(dirty, {
+      'extra/go.mod': 'module example.com/extra\n\ngo 1.19\n',
+      'extra/build.json': goProject('true')['build.json']!,
+    });
+    const zip = join(work, 'dirty.zip');
+    await zipDir(dirty, zip);
+    const res = await agent.fetch('/build', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        source_data: (await readFile(zip)).toString('base64'),
+        workdir: 'extra',
+      }),
+    });
+    const { job_id } = await json<{ job_id: string }>(res);
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'failed',
+      error: { type: 'build_failed', code: 'WORKDIR_INVALID' },
+    });
+  });
+
   it('when 4 builds are submitted at once with --max-concurrent 2, all finish, each result verifies with its own nonce, and all differ', async () => {
     const zip = join(work, 'source.zip');
     const data = (await readFile(zip)).toString('base64');

@@ -93,6 +93,59 @@ describe('agent lifecycle', () => {
     }
   });
 
+  it('when job records were written before workdir and repository existed, they still load: at the source root, with no repository', async () => {
+    const dataDir = await tempDir('tc-agent-life-old-');
+    const holder = new ScriptedExecutor();
+    const first = await startTestAgent({
+      dataDir,
+      executor: holder,
+      backend: new StandInBackend(),
+      config: { maxConcurrent: 1, shutdownGraceSeconds: 0.2 },
+    });
+    const finished = await submit(first, 'ok');
+    await waitFinished(first.fetch, finished);
+    // A held build keeps the next job queued when the agent stops.
+    const running = await submit(first, 'hold');
+    const queued = await submit(first, 'ok');
+    await waitFor(() => holder.holding().includes(running));
+    await first.stop();
+    for (const id of [finished, queued]) {
+      const file = join(dataDir, 'jobs', id, 'job.json');
+      const record = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      expect(record).toMatchObject({ workdir: '.', repository: null });
+      delete record.workdir;
+      delete record.repository;
+      await writeFile(file, JSON.stringify(record) + '\n');
+    }
+
+    const executor = new ScriptedExecutor();
+    const second = await startTestAgent({
+      dataDir,
+      executor,
+      backend: new StandInBackend(),
+      config: { maxConcurrent: 1 },
+    });
+    try {
+      expect(await json(await second.fetch(`/build/${finished}`))).toMatchObject({
+        state: 'succeeded',
+        source: { archive: 'zip', workdir: '.', repository: null },
+      });
+      expect(await waitFinished(second.fetch, queued)).toMatchObject({
+        state: 'succeeded',
+        source: { workdir: '.', repository: null },
+      });
+      expect(executor.jobs.map((j) => [j.jobId, j.workdir, j.repository])).toEqual([
+        [queued, '.', null],
+      ]);
+      expect(second.logs.filter((l) => l.msg === 'job record unreadable; left in place')).toEqual(
+        [],
+      );
+    } finally {
+      await second.stop();
+      await removeDir(dataDir);
+    }
+  });
+
   it('when another live agent holds the data directory, a second one refuses to start; a stale lock is taken over', async () => {
     const dataDir = await tempDir('tc-agent-life-lock-');
     const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'agent'], {

@@ -2,9 +2,10 @@
  * An agent for action tests, on loopback. The real one when the built CLI serves it
  * (`tee-compile agent --backend local`: real enclave pipeline, software NSM); until then the real
  * agent service in-process with an executor that builds the way a worker does (the committed
- * tree's commit and tree from its `.git`, the build command run, the outputs matched by
- * `output.files`) and attests with a simulated builder from the bundle factory. Either way the
- * action talks to the agent's real HTTP API.
+ * tree's commit and tree from its `.git`, the build command run in the job's workdir, the outputs
+ * matched by `output.files`) and attests with a simulated builder from the bundle factory, which
+ * records the job's repository but no workdir. Either way the action talks to the agent's real
+ * HTTP API.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -80,30 +81,30 @@ export class FactoryExecutor implements BuildExecutor {
 
   async run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
     this.jobs.push(job);
+    // The build runs where build.json is; outputs are named relative to it.
+    const dir = join(job.sourceDir, job.workdir);
     const raw: unknown =
-      job.config ??
-      (JSON.parse(await readFile(join(job.sourceDir, 'build.json'), 'utf8')) as unknown);
+      job.config ?? (JSON.parse(await readFile(join(dir, 'build.json'), 'utf8')) as unknown);
     const config = parseBuildConfig(raw);
     ctx.onProgress({ kind: 'phase', phase: 'checking inputs' });
     const commit = (await run('git', ['rev-parse', 'HEAD'], job.sourceDir)).trim();
     const tree = (await run('git', ['rev-parse', 'HEAD^{tree}'], job.sourceDir)).trim();
     ctx.onProgress({ kind: 'log', stream: 'stderr', text: `commit ${commit}, tree ${tree}` });
     ctx.onProgress({ kind: 'phase', phase: 'building' });
-    const log = await run('bash', ['-c', config.input.cmd], job.sourceDir, ctx.signal);
+    const log = await run('bash', ['-c', config.input.cmd], dir, ctx.signal);
     if (log !== '') ctx.onProgress({ kind: 'log', stream: 'stdout', text: log });
     ctx.onProgress({ kind: 'phase', phase: 'attesting' });
     const matchers = config.output.files.map((g) => picomatch(g));
     const outputs: Record<string, Uint8Array> = {};
-    for (const f of await walk(job.sourceDir))
-      if (matchers.some((m) => m(f)))
-        outputs[f] = new Uint8Array(await readFile(join(job.sourceDir, f)));
+    for (const f of await walk(dir))
+      if (matchers.some((m) => m(f))) outputs[f] = new Uint8Array(await readFile(join(dir, f)));
     const made = await makeBundle({
       builder: this.builder,
       language: config.language,
       outputs,
       commit,
       tree,
-      repository: null,
+      repository: job.repository,
       nonce: job.nonce,
       at: Date.now() - 1000,
       log: `${log}built by ${this.builder.name}\n`,

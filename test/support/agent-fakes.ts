@@ -8,6 +8,7 @@
  *   `hold`          starts an enclave and waits until the job is aborted or `release(jobId)`
  *   `logs:<n>`      logs n lines, then succeeds
  *
+ * Its artifact lists the files of the job's workdir, where the build would run.
  * The real pipeline with the local backend is used by the end-to-end tests.
  */
 import { createHash } from 'node:crypto';
@@ -97,12 +98,10 @@ export class ScriptedExecutor implements BuildExecutor {
 
   async run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
     this.jobs.push(job);
+    const dir = join(job.sourceDir, job.workdir);
     const config =
       job.config ??
-      (JSON.parse(await readFile(join(job.sourceDir, 'build.json'), 'utf8')) as Record<
-        string,
-        unknown
-      >);
+      (JSON.parse(await readFile(join(dir, 'build.json'), 'utf8')) as Record<string, unknown>);
     const input = config.input as { cmd: string };
     const resources = (config.resources ?? {}) as { cpus?: number; memoryMiB?: number };
     ctx.onProgress({ kind: 'phase', phase: 'starting-enclave' });
@@ -130,7 +129,7 @@ export class ScriptedExecutor implements BuildExecutor {
       for (let i = 0; i < lines; i++)
         ctx.onProgress({ kind: 'log', stream: 'stdout', text: `line ${i}` });
       ctx.onProgress({ kind: 'phase', phase: 'attesting' });
-      const files = (await readdir(job.sourceDir)).sort();
+      const files = (await readdir(dir)).sort();
       const artifact = `nonce=${job.nonce}\nfiles=${files.join(',')}\n`;
       await writeTarFile(
         [

@@ -40,17 +40,19 @@ export function goProject(cmd: string, outputs = ['out.txt']): Record<string, st
 
 /**
  * Verifies a bundle with the real verifier, simulation allowed, expecting `nonce` (and `commit`
- * when given); throws with the refusal when it does not verify.
+ * and `repository`, the policy's `source.repository`, when given); throws with the refusal when it
+ * does not verify.
  */
 export async function verifyResult(
   bytes: Uint8Array,
-  expect: { nonce: string; commit?: string },
+  expect: { nonce: string; commit?: string; repository?: string },
 ): Promise<BundleVerified> {
   const policy = await loadTrustPolicy({
     flags: {
       nonce: expect.nonce,
       allowSimulated: true,
       ...(expect.commit ? { commit: expect.commit } : {}),
+      ...(expect.repository ? { repository: expect.repository } : {}),
     },
   });
   const r = await verifyBundle(bytes, policy, { now: Date.now() });
