@@ -48,6 +48,10 @@ export interface BuildSubmission {
   nonce: string;
   /** build.json text sent as the `config` field, or null to let the agent read the source's. */
   config: string | null;
+  /** Directory of build.json in the source, where the agent builds (`.`: the root, not sent). */
+  workdir: string;
+  /** Repository URL the agent records as the source's, or null. */
+  repository: string | null;
 }
 
 export interface AgentClientOptions {

@@ -1,18 +1,20 @@
 /**
  * Build mode: prepare the committed source and its dependencies, have the agent build them in a
- * fresh enclave (its events streamed into the log, one group per phase), verify the bundle with the
- * nonce and commit this step asked for, and only then publish: to the release of the tag (as a
- * draft unless asked to publish), as a workflow artifact, or nowhere.
+ * fresh enclave (its events streamed into the log, one group per phase) in the directory of the
+ * `config` input, recording this repository as the source's, verify the bundle with the nonce,
+ * commit and repository this step asked for, and only then publish: to the release of the tag (as
+ * a draft unless asked to publish), as a workflow artifact, or nowhere.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { fileChunks } from '../archive/node.js';
 import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { BundleVerified } from '../verify/index.js';
-import { verifyBundle } from '../verify/index.js';
+import { normaliseRepository, verifyBundle } from '../verify/index.js';
 import { AgentClient } from './agent-client.js';
+import { repositoryUrl } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
 import { ActionError } from './errors.js';
 import type { BuildInputs } from './inputs.js';
@@ -42,6 +44,7 @@ async function buildOnAgent(
   inputs: BuildInputs,
   deps: RunDeps,
   src: PreparedSource,
+  repository: string,
   work: string,
 ): Promise<{ file: string; sha256: string; jobId: string }> {
   const client = new AgentClient({ url: inputs.agentUrl, token: inputs.agentToken });
@@ -70,8 +73,10 @@ async function buildOnAgent(
         source: src.archive.file,
         dependencies: src.dependencies?.file ?? null,
         nonce: inputs.nonce,
-        // The agent reads build.json from the source; a differently named file is sent along.
-        config: inputs.config === 'build.json' ? null : src.configText,
+        // The agent reads the workdir's build.json from the source; another file is sent along.
+        config: posix.basename(inputs.config) === 'build.json' ? null : src.configText,
+        workdir: src.workdir,
+        repository,
       },
       controller.signal,
     );
@@ -118,6 +123,7 @@ async function verifyOwnBundle(
   deps: RunDeps,
   file: string,
   commit: string,
+  repository: string,
 ): Promise<{ verified: BundleVerified; contents: BundleContents }> {
   const policy = await actionPolicy(
     {
@@ -126,6 +132,7 @@ async function verifyOwnBundle(
       allowSimulated: inputs.allowSimulated,
       nonce: inputs.nonce,
       commit,
+      repository,
     },
     deps.defaultImages,
   );
@@ -158,6 +165,13 @@ async function verifyOwnBundle(
 /** Build mode (see the module comment). */
 export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<RunResult> {
   const ctx = inputs.context;
+  const repository = repositoryUrl(ctx);
+  if (normaliseRepository(repository) === null)
+    throw new ActionError(
+      'INPUT_INVALID',
+      `GITHUB_SERVER_URL: ${JSON.stringify(repository)} is not a repository URL the bundle can record (https://host/owner/repo)`,
+      { path: 'GITHUB_SERVER_URL' },
+    );
   const work = join(ctx.runnerTemp, `tee-compile-work-${randomBytes(6).toString('hex')}`);
   const outDir = join(ctx.runnerTemp, 'tee-compile');
   try {
@@ -173,6 +187,11 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
         signal: deps.signal,
       });
       deps.log.info(`commit ${src.commit}, tree ${src.tree}`);
+      deps.log.info(
+        src.workdir === '.'
+          ? `build.json at the repository root (${inputs.config})`
+          : `build.json in ${src.workdir} (${inputs.config}): the build runs there`,
+      );
       deps.log.info(`source archive: ${src.archive.bytes} bytes, sha256 ${src.archive.sha256}`);
       deps.log.info(
         src.dependencies === null
@@ -186,8 +205,14 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
     if (src.commit !== ctx.sha)
       deps.log.warning(`building the checked-out commit ${src.commit}, not GITHUB_SHA ${ctx.sha}`);
 
-    const built = await buildOnAgent(inputs, deps, src, work);
-    const { verified, contents } = await verifyOwnBundle(inputs, deps, built.file, src.commit);
+    const built = await buildOnAgent(inputs, deps, src, repository, work);
+    const { verified, contents } = await verifyOwnBundle(
+      inputs,
+      deps,
+      built.file,
+      src.commit,
+      repository,
+    );
     deps.log.info(
       `verified${verified.simulated ? ' (SIMULATED)' : ''}: ${verified.subjects.length} artifacts, image ${verified.image.name} ${verified.image.version}`,
     );
@@ -291,6 +316,7 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
       summary: buildSummary({
         verified,
         repository: ctx.repository,
+        repositoryUrl: repository,
         serverUrl: ctx.serverUrl,
         bundleName,
         bundleSha256: built.sha256,

@@ -105,6 +105,14 @@ function readEvent(path: string | undefined): EventPayload {
   }
 }
 
+/**
+ * The repository's URL on its GitHub server (`GITHUB_SERVER_URL/owner/repo`): what build mode has
+ * the agent record as the source's repository, and checks in the bundle.
+ */
+export function repositoryUrl(ctx: Pick<RunContext, 'serverUrl' | 'repository'>): string {
+  return `${ctx.serverUrl}/${ctx.repository.owner}/${ctx.repository.repo}`;
+}
+
 /** Reads the run context from the runner's environment. */
 export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
   const repoText = env.GITHUB_REPOSITORY ?? '';

@@ -52,7 +52,7 @@ interface CommonInputs {
 /** Inputs of build mode. */
 export interface BuildInputs extends CommonInputs {
   mode: 'build';
-  /** build.json, relative to the workspace (POSIX separators). */
+  /** build.json, relative to the workspace (POSIX separators); its directory is the workdir. */
   config: string;
   agentUrl: string;
   agentToken: string | null;
@@ -136,11 +136,22 @@ function hexNonce(get: InputGetter): string | null {
   return v.toLowerCase();
 }
 
-/** A path inside the workspace, relative (POSIX) — what `config` is. */
+/**
+ * A file path inside the workspace, relative (POSIX), anywhere below the root — what `config` is
+ * (its directory is the build's workdir).
+ */
 function workspacePath(get: InputGetter, name: string, def: string): string {
   const v = get(name) || def;
   const p = posix.normalize(v.replace(/\\/g, '/'));
-  if (isAbsolute(v) || p === '..' || p.startsWith('../') || p === '.' || p.endsWith('/'))
+  if (
+    isAbsolute(v) ||
+    hasControl(v) ||
+    p === '..' ||
+    p.startsWith('../') ||
+    p === '.' ||
+    p.endsWith('/') ||
+    p.split('/').includes('.git')
+  )
     throw bad(name, `expected a file path inside the repository, got ${JSON.stringify(v)}`);
   return p.replace(/^\.\//, '');
 }

@@ -1,7 +1,7 @@
 /**
  * The build submission as the agent's intake reads it: multipart/form-data with the fields first
- * (`nonce`, `config`) and the files after (`source`, `dependencies`), streamed from disk with a
- * Content-Length.
+ * (`nonce`, `workdir`, `repository`, `config`) and the files after (`source`, `dependencies`),
+ * streamed from disk with a Content-Length.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -47,6 +47,8 @@ export function postMultipart(
     };
     // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
     field('nonce', sub.nonce);
+    if (sub.workdir !== '.') field('workdir', sub.workdir);
+    if (sub.repository !== null) field('repository', sub.repository);
     if (sub.config !== null) field('config', sub.config);
     await file('source', sub.source, 'application/gzip');
     if (sub.dependencies !== null)

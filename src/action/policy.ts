@@ -1,7 +1,7 @@
 /**
  * The trust policy of one run, built in one place from the `policy` file and the inputs that act
- * as flags (`min-builders`, `allow-simulated`, and in build mode the nonce and commit the action
- * itself asked for). A bad file or value is refused naming the input.
+ * as flags (`min-builders`, `allow-simulated`, and in build mode the nonce, commit and repository
+ * the action itself asked for). A bad file or value is refused naming the input.
  */
 import type { PolicyFlags, TrustPolicy, TrustedImage } from '../verify/index.js';
 import { isVerifyError } from '../verify/index.js';
@@ -15,6 +15,8 @@ export interface PolicyInputs {
   allowSimulated: boolean;
   nonce?: string | null;
   commit?: string;
+  /** The repository the bundle must record (build mode: this one, checked beforehand). */
+  repository?: string;
 }
 
 const FLAG_INPUTS: Record<string, string> = {
@@ -32,6 +34,7 @@ export async function actionPolicy(
   if (p.minBuilders !== null) flags.minBuilders = p.minBuilders;
   if (p.nonce !== undefined && p.nonce !== null) flags.nonce = p.nonce;
   if (p.commit !== undefined) flags.commit = p.commit;
+  if (p.repository !== undefined) flags.repository = p.repository;
   try {
     return await loadTrustPolicy({
       ...(p.policyFile === null ? {} : { policyFile: p.policyFile }),

@@ -2,12 +2,14 @@
  * The build's inputs as the runner prepares them: the committed tree of the workspace's HEAD with
  * its `.git` (a one-commit shallow copy, so that the agent and the enclave can bind the commit:
  * the tree id is recomputed from the files and the commit id from the commit object), packed as a
- * deterministic .tar.gz; build.json as committed; and the locked dependencies fetched here, where
- * the workflow's registry credentials are (the enclave checks each one against the lockfile).
- * Uncommitted changes in the workspace are never sent.
+ * deterministic .tar.gz; build.json as committed, wherever it is in the repository (its directory
+ * is the build's workdir: the agent builds there, and the provenance records it); and the locked
+ * dependencies of that directory fetched here, where the workflow's registry credentials are (the
+ * enclave checks each one against the lockfile). Uncommitted changes in the workspace are never
+ * sent.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { packDirectory, writeTarFile } from '../archive/node.js';
 import type { BuildConfig } from '../provenance/index.js';
@@ -28,6 +30,8 @@ export interface PreparedSource {
   dir: string;
   commit: string;
   tree: string;
+  /** Directory of build.json relative to the repository root (`.` at the root), POSIX. */
+  workdir: string;
   config: BuildConfig;
   /** build.json exactly as committed. */
   configText: string;
@@ -40,7 +44,7 @@ export interface PreparedSource {
 export interface PrepareOptions {
   /** The job's checkout (GITHUB_WORKSPACE). */
   workspace: string;
-  /** build.json, relative to the workspace. */
+  /** build.json, relative to the workspace (the repository root), POSIX, inside it. */
   config: string;
   /** Scratch directory (created; the caller removes it). */
   tempDir: string;
@@ -121,6 +125,30 @@ async function copyCommit(commit: string, dest: string, o: PrepareOptions): Prom
   await git(['update-ref', '-d', 'refs/tee-compile/source'], dest, o);
 }
 
+/**
+ * Checks that every component of `workdir` is a directory of the committed tree, not a symbolic
+ * link (the agent and the enclave refuse a workdir reached through one).
+ */
+async function checkWorkdir(dir: string, workdir: string, config: string): Promise<void> {
+  let at = dir;
+  for (const part of workdir === '.' ? [] : workdir.split('/')) {
+    at = join(at, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (st === undefined)
+      throw new ActionError(
+        'CONFIG_INVALID',
+        `${config} is not in the committed tree: commit a build.json (or point the config input at it)`,
+        { path: 'config' },
+      );
+    if (!st.isDirectory())
+      throw new ActionError(
+        'CONFIG_INVALID',
+        `${config}: ${workdir} is not a directory of the committed tree (a symbolic link or a file)`,
+        { path: 'config' },
+      );
+  }
+}
+
 async function readConfig(
   dir: string,
   path: string,
@@ -152,18 +180,14 @@ async function readConfig(
 
 /** Prepares the source archive, build.json and the dependency set (see the module comment). */
 export async function prepareSource(o: PrepareOptions): Promise<PreparedSource> {
-  if (posix.dirname(o.config) !== '.')
-    throw new ActionError(
-      'INPUT_INVALID',
-      `input "config": ${o.config} is not at the repository root; the agent builds from the root, so build.json must be there`,
-      { path: 'config' },
-    );
+  const workdir = posix.dirname(o.config);
   await mkdir(o.tempDir, { recursive: true });
   const commit = await headOf(o);
   const dir = join(o.tempDir, 'source');
   await rm(dir, { recursive: true, force: true });
   await copyCommit(commit, dir, o);
   const tree = await git(['rev-parse', 'HEAD^{tree}'], dir, o);
+  await checkWorkdir(dir, workdir, o.config);
   const { config, text } = await readConfig(dir, o.config);
 
   const archiveFile = join(o.tempDir, 'source.tar.gz');
@@ -183,8 +207,8 @@ export async function prepareSource(o: PrepareOptions): Promise<PreparedSource> 
   const setDir = join(o.tempDir, 'dependencies');
   let dependencies: PreparedSource['dependencies'] = null;
   try {
-    const fetched = await fetchDependencySet(dir, config.language, setDir, {
-      workdir: '.',
+    const fetched = await fetchDependencySet(join(dir, workdir), config.language, setDir, {
+      workdir,
       allowUnpinned: config.allowUnpinnedDependencies === true,
       env: o.env,
     });
@@ -205,6 +229,7 @@ export async function prepareSource(o: PrepareOptions): Promise<PreparedSource> 
     dir,
     commit,
     tree,
+    workdir,
     config,
     configText: text,
     archive: { file: archiveFile, bytes: archive.bytes, sha256: archive.sha256 },

@@ -28,6 +28,8 @@ export type Destination =
 export interface BuildSummaryData {
   verified: BundleVerified;
   repository: RepoRef;
+  /** The repository's URL, recorded in the bundle and checked (`--repo`). */
+  repositoryUrl: string;
   serverUrl: string;
   bundleName: string;
   bundleSha256: string;
@@ -94,6 +96,7 @@ export function buildSummary(d: BuildSummaryData): string {
       }),
     ),
     '',
+    `- **Source repository:** ${v.source.repository === null ? 'not recorded' : code(v.source.repository)}`,
     ...sourceLines(v, d.serverUrl, d.repository),
     ...imageLines(v),
     `- **Builder:** ${v.builder.name === null ? 'not named by the policy' : text(v.builder.name)} (PCR3 ${code(v.builder.pcr3)})`,
@@ -101,12 +104,12 @@ export function buildSummary(d: BuildSummaryData): string {
     `- **Nonce:** ${code(d.nonce)}${d.nonceDerived ? ` (derived from run ${text(d.runId)}, attempt ${text(d.runAttempt)}; see the action's documentation)` : ''}`,
     `- **Provenance sha256:** ${code(d.provenanceSha256)}`,
     `- **Bundle:** ${code(d.bundleName)} (sha256 ${code(d.bundleSha256)}), agent job ${code(d.jobId)}`,
-    `- **Verification:** passed${v.simulated ? ' (SIMULATED)' : ''}: attestation, image and builder measurements, provenance, every artifact digest, nonce and commit`,
+    `- **Verification:** passed${v.simulated ? ' (SIMULATED)' : ''}: attestation, image and builder measurements, provenance, every artifact digest, nonce, commit and repository`,
     '',
   );
   const sim = v.simulated ? ' --allow-simulated' : '';
   const policy = d.policy === null ? '' : ` --policy ${shellQuote(d.policy)}`;
-  const verify = `npx tee-compile verify ${shellQuote(d.bundleName)} --commit ${v.source.commit ?? ''} --nonce ${d.nonce}${policy}${sim}`;
+  const verify = `npx tee-compile verify ${shellQuote(d.bundleName)} --repo ${shellQuote(d.repositoryUrl)} --commit ${v.source.commit ?? ''} --nonce ${d.nonce}${policy}${sim}`;
   const dest = d.destination;
   if (dest.kind === 'release') {
     out.push(

@@ -141,7 +141,14 @@ describe('agent client', () => {
         'build.json': simpleBuildJson({ input: { cmd: 'sleep 1; mkdir -p out; echo x > out/x' } }),
       });
       const { jobId } = await client.submit(
-        { source, dependencies: null, nonce: 'ab'.repeat(32), config: null },
+        {
+          source,
+          dependencies: null,
+          nonce: 'ab'.repeat(32),
+          config: null,
+          workdir: '.',
+          repository: null,
+        },
         signal,
       );
       const events: AgentEvent[] = [];
@@ -173,12 +180,66 @@ describe('agent client', () => {
     ).rejects.toThrow(/HTTP 404 not_found/);
   });
 
+  test('when workdir and repository are submitted, the agent records them for the job', async () => {
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    const source = await sourceArchive({ 'tools/gen/build.json': simpleBuildJson() });
+    const signal = new AbortController().signal;
+    const { jobId } = await client.submit(
+      {
+        source,
+        dependencies: null,
+        nonce: 'ab'.repeat(32),
+        config: null,
+        workdir: 'tools/gen',
+        repository: 'https://github.com/example/hello',
+      },
+      signal,
+    );
+    expect(await client.follow(jobId, () => undefined, signal)).toMatchObject({ ok: true });
+    const view = (await (
+      await fetch(`${agent.url}/build/${jobId}`, {
+        headers: { Authorization: `Bearer ${agent.token}` },
+      })
+    ).json()) as Record<string, unknown>;
+    expect(view.source).toMatchObject({
+      workdir: 'tools/gen',
+      repository: 'https://github.com/example/hello',
+    });
+  });
+
+  test('when the agent refuses the repository, it names that field', async () => {
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    const source = await sourceArchive({});
+    const err = await client
+      .submit(
+        {
+          source,
+          dependencies: null,
+          nonce: 'ab'.repeat(32),
+          config: null,
+          workdir: '.',
+          repository: 'https://token@github.com/example/hello',
+        },
+        new AbortController().signal,
+      )
+      .catch((e: unknown) => e);
+    expect(err).toHaveCode('AGENT_REJECTED');
+    expect((err as Error).message).toMatch(/HTTP 400 invalid_request, field repository/);
+  });
+
   test('when the agent refuses a field, it names the field', async () => {
     const client = new AgentClient({ url: agent.url, token: agent.token });
     const source = await sourceArchive({});
     const err = await client
       .submit(
-        { source, dependencies: null, nonce: 'ab'.repeat(32), config: '{"language":"cobol"}' },
+        {
+          source,
+          dependencies: null,
+          nonce: 'ab'.repeat(32),
+          config: '{"language":"cobol"}',
+          workdir: '.',
+          repository: null,
+        },
         new AbortController().signal,
       )
       .catch((e: unknown) => e);
@@ -230,7 +291,14 @@ describe('agent answers that are not the API', () => {
     writeFileSync(file, 'x');
     await expect(
       new AgentClient({ url, token: null }).submit(
-        { source: file, dependencies: null, nonce: 'ab'.repeat(16), config: null },
+        {
+          source: file,
+          dependencies: null,
+          nonce: 'ab'.repeat(16),
+          config: null,
+          workdir: '.',
+          repository: null,
+        },
         new AbortController().signal,
       ),
     ).rejects.toHaveCode('AGENT_PROTOCOL');

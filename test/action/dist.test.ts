@@ -47,9 +47,15 @@ const LOCK_WITH_PICOCOLORS = {
   },
 };
 
+/**
+ * GITHUB_SERVER_URL of the stand-in: not github.com, as on GitHub Enterprise Cloud with data
+ * residency (whose artifact service the artifact client supports, unlike a GHES one).
+ */
+const SERVER_URL = 'https://octo-corp.ghe.com';
+
 let w: World;
 beforeAll(async () => {
-  w = await startWorld();
+  w = await startWorld({ serverUrl: SERVER_URL });
 });
 afterAll(async () => {
   await w?.stop();
@@ -65,8 +71,15 @@ function buildInputs(extra: Record<string, string> = {}): Record<string, string>
   };
 }
 
-async function verifies(bytes: Uint8Array, nonce: string, commit: string): Promise<boolean> {
-  const policy = await loadTrustPolicy({ flags: { nonce, commit, allowSimulated: true } });
+async function verifies(
+  bytes: Uint8Array,
+  nonce: string,
+  commit: string,
+  repository = `${SERVER_URL}/${REPO}`,
+): Promise<boolean> {
+  const policy = await loadTrustPolicy({
+    flags: { nonce, commit, repository, allowSimulated: true },
+  });
   const r = await verifyBundle(bytes, policy, { now: Date.now() });
   if (!r.ok) throw new Error(`${r.code}: ${r.message}`);
   return r.ok;
@@ -96,7 +109,9 @@ describe('build mode', () => {
       r.outputs.bundle!.split('/').pop(),
     ]);
     expect(r.summary).toContain('## Attested build: verified');
-    expect(r.summary).toContain(`--commit ${co.commit} --nonce ${nonce1} --allow-simulated`);
+    expect(r.summary).toContain(
+      `--repo ${SERVER_URL}/${REPO} --commit ${co.commit} --nonce ${nonce1} --allow-simulated`,
+    );
 
     const [rel] = w.gh.releasesOf(REPO);
     expect(rel).toMatchObject({ tagName: 'v1.0.0', draft: true });
@@ -149,6 +164,7 @@ describe('build mode', () => {
       }),
       buildInputs(),
     );
+    expect(r.errors).toEqual([]);
     expect(r.code).toBe(0);
     const [artifact] = w.art.artifactsOf(job.runBackendId);
     expect(artifact!.name).toMatch(/^tee-compile-/);
@@ -202,6 +218,45 @@ describe('build mode', () => {
     const bundle = await readBundle(new Uint8Array(readFileSync(r.outputs.bundle!)));
     expect(new TextDecoder().decode(bundle.artifacts.get('out/colors.txt'))).toContain('ok');
     expect(new TextDecoder().decode(bundle.provenance)).toContain('pkg:npm/picocolors@1.1.1');
+  });
+
+  test('when config is the build.json of a subdirectory, the real agent builds there and the bundle records the workdir and this repository', async () => {
+    const nested = makeCheckout({
+      'examples/hello/build.json': JSON.stringify({
+        language: 'node',
+        input: { cmd: 'mkdir -p out && printf "hello from examples/hello\\n" > out/greeting.txt' },
+        output: { files: ['out/greeting.txt'] },
+      }),
+      'examples/hello/README.md': '# one of several examples\n',
+    });
+    const r = await runDist(
+      stepContext(w, { workspace: nested.dir, sha: nested.commit }),
+      buildInputs({ config: 'examples/hello/build.json', upload: 'none' }),
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.code).toBe(0);
+    // The subdirectory's build.json, not the root's (out/hello.txt, out/VERSION).
+    expect(JSON.parse(r.outputs.subjects!)).toEqual([
+      { name: 'examples/hello/out/greeting.txt', sha256: expect.any(String) },
+    ]);
+    const bytes = new Uint8Array(readFileSync(r.outputs.bundle!));
+    const bundle = await readBundle(bytes);
+    expect(new TextDecoder().decode(bundle.artifacts.get('examples/hello/out/greeting.txt'))).toBe(
+      'hello from examples/hello\n',
+    );
+    const ep = parseStatement(bundle.provenance).predicate.buildDefinition.externalParameters;
+    expect(ep.source.repository).toBe(`${SERVER_URL}/${REPO}`);
+    expect(ep.source.gitCommit).toBe(nested.commit);
+    // The in-process stand-in agent records no workdir; the real one records where it built.
+    if (w.agent.kind === 'cli') expect(ep.workdir).toBe('examples/hello');
+    expect(await verifies(bytes, nonce1, nested.commit)).toBe(true);
+    await expect(
+      verifies(bytes, nonce1, nested.commit, 'https://github.com/someone/else'),
+    ).rejects.toThrow(/^REPOSITORY_MISMATCH/);
+    expect(r.summary).toContain(`- **Source repository:** \`${SERVER_URL}/${REPO}\``);
+    expect(r.summary).toContain(
+      `--repo ${SERVER_URL}/${REPO} --commit ${nested.commit} --nonce ${nonce1} --allow-simulated`,
+    );
   });
 
   test('when the step is cancelled (SIGTERM), it cancels the agent job and fails', async () => {

@@ -67,6 +67,15 @@ describe('inputs', () => {
     expect(i.nonceDerived).toBe(true);
   });
 
+  test('when config names a build.json in a subdirectory, it is accepted as a POSIX path from the root', () => {
+    expect(
+      (parse({ 'github-token': 't', config: './examples/cli/build.json' }) as BuildInputs).config,
+    ).toBe('examples/cli/build.json');
+    expect(
+      (parse({ 'github-token': 't', config: 'tools\\gen\\tee.json' }) as BuildInputs).config,
+    ).toBe('tools/gen/tee.json');
+  });
+
   test('when the ref is a branch, it resolves upload auto to a workflow artifact', () => {
     const i = parse({ 'github-token': 't' }, ctx({ GITHUB_REF: 'refs/heads/main' })) as BuildInputs;
     expect(i.upload).toBe('artifact');
@@ -124,6 +133,9 @@ describe('inputs', () => {
     ['agent-url', 'http://user:pw@host', 'credentials do not belong in the URL'],
     ['config', '../build.json', 'expected a file path inside the repository'],
     ['config', '/etc/passwd', 'expected a file path inside the repository'],
+    ['config', 'examples/../../build.json', 'expected a file path inside the repository'],
+    ['config', 'examples/\nbuild.json', 'expected a file path inside the repository'],
+    ['config', '.git/build.json', 'expected a file path inside the repository'],
     ['release', 'v1 .0', 'expected a tag name'],
     ['release', 'a..b', 'expected a tag name'],
     ['check-name', 'x'.repeat(101), 'at most 100 printable characters'],

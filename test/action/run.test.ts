@@ -3,11 +3,16 @@
  * Octokit and @actions/artifact clients) and an agent: the branches of publishing, the agent's
  * failures, cancellation and verify mode.
  */
+import { symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { BuildInputs } from '../../src/action/inputs.js';
-import { agentJobState } from '../support/action-agent.js';
+import type { BuildContext, BuildJob, BuildOutcome } from '../../src/agent/executor.js';
+import { FactoryExecutor, agentJobState } from '../support/action-agent.js';
+import { StandInBackend } from '../support/agent-fakes.js';
+import { removeDir, startTestAgent } from '../support/agent-harness.js';
 import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
 import type { World } from '../support/action-world.js';
 import {
@@ -104,7 +109,7 @@ describe('build mode: the release', () => {
       conclusion: 'success',
     });
     expect(check.output.summary).toContain(
-      `npx tee-compile verify hello-v1.0.0.alpha.bundle.tar.gz --commit ${co.commit} --nonce ${(inputs as BuildInputs).nonce} --policy policy.json --allow-simulated`,
+      `npx tee-compile verify hello-v1.0.0.alpha.bundle.tar.gz --repo https://github.com/${REPO} --commit ${co.commit} --nonce ${(inputs as BuildInputs).nonce} --policy policy.json --allow-simulated`,
     );
   });
 
@@ -319,6 +324,91 @@ describe('build mode: other destinations', () => {
   });
 });
 
+describe('build mode: where build.json is', () => {
+  /** The agent's view of the job the step submitted. */
+  async function agentJob(log: { lines: string[] }): Promise<Record<string, unknown>> {
+    const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
+    const res = await fetch(`${w.agent.url}/build/${jobId}`, {
+      headers: { Authorization: `Bearer ${w.agent.token}` },
+    });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  const greeting = (dir: string) =>
+    simpleBuildJson({
+      input: { cmd: `mkdir -p out && printf "hello from ${dir}\\n" > out/greeting.txt` },
+      output: { files: ['out/greeting.txt'] },
+    });
+
+  test('when config is the build.json of a subdirectory, the agent builds there and records this repository', async () => {
+    const { ctx } = tagged('v5.0.0', { 'examples/hello/build.json': greeting('examples/hello') });
+    const { result, log } = await runInProcess(
+      ctx,
+      agentInputs({ config: 'examples/hello/build.json', upload: 'none' }),
+    );
+    expect(result.ok).toBe(true);
+    // Not the root's build.json (out/hello.txt, out/VERSION): the subdirectory's, named from the root.
+    expect(JSON.parse(result.outputs.subjects!)).toEqual([
+      { name: 'examples/hello/out/greeting.txt', sha256: expect.any(String) },
+    ]);
+    expect(await agentJob(log)).toMatchObject({
+      state: 'succeeded',
+      source: { workdir: 'examples/hello', repository: `https://github.com/${REPO}` },
+    });
+    expect(log.lines).toContain(
+      'build.json in examples/hello (examples/hello/build.json): the build runs there',
+    );
+    expect(result.summary).toContain(`- **Source repository:** \`https://github.com/${REPO}\``);
+    expect(result.summary).toMatch(
+      /--repo https:\/\/github\.com\/example\/hello --commit [0-9a-f]{40} /,
+    );
+  });
+
+  test('when config has another name in a subdirectory, its committed text is sent as the config of that directory', async () => {
+    const { ctx } = tagged('v5.1.0', { 'tools/gen/tee.json': greeting('tools/gen') });
+    const { result, log } = await runInProcess(
+      ctx,
+      agentInputs({ config: 'tools/gen/tee.json', upload: 'none' }),
+    );
+    expect(result.ok).toBe(true);
+    expect(JSON.parse(result.outputs.subjects!)).toEqual([
+      { name: 'tools/gen/out/greeting.txt', sha256: expect.any(String) },
+    ]);
+    expect(await agentJob(log)).toMatchObject({ source: { workdir: 'tools/gen' } });
+  });
+
+  test('when the directory of config is a symbolic link in the commit, it fails naming config and sends nothing', async () => {
+    const { co } = tagged('v5.2.0', { 'examples/hello/build.json': greeting('examples/hello') });
+    symlinkSync('hello', join(co.dir, 'examples', 'link'));
+    co.commit_('link');
+    const ctx = stepContext(w, { workspace: co.dir, sha: co.commit, ref: 'refs/tags/v5.2.0' });
+    const { result, log } = await runInProcess(
+      ctx,
+      agentInputs({ config: 'examples/link/build.json', upload: 'none' }),
+    );
+    expect(result.failure).toBe(
+      'CONFIG_INVALID: examples/link/build.json: examples/link is not a directory of the committed tree (a symbolic link or a file)',
+    );
+    expect(log.lines.join('\n')).not.toContain('agent job');
+  });
+
+  test('when GITHUB_SERVER_URL and GITHUB_REPOSITORY make no repository URL, it fails naming the variable before anything runs', async () => {
+    const { co } = tagged('v5.3.0');
+    const ctx = stepContext(w, {
+      workspace: co.dir,
+      sha: co.commit,
+      ref: 'refs/tags/v5.3.0',
+      serverUrl: 'http://localhost:8080',
+    });
+    const before = w.gh.requests.length;
+    const { result } = await runInProcess(ctx, agentInputs({ upload: 'none', 'github-token': '' }));
+    expect(result.failure).toMatch(
+      /^INPUT_INVALID: GITHUB_SERVER_URL: "http:\/\/localhost:8080\/example\/hello" /,
+    );
+    expect(w.gh.requests.length).toBe(before);
+  });
+});
+
 describe('build mode: failures', () => {
   test('when the agent cannot be reached, it fails naming the agent and publishes nothing', async () => {
     const { ctx } = tagged('v4.0.0');
@@ -363,6 +453,30 @@ describe('build mode: failures', () => {
     );
     expect(result.failure).toContain('allow-simulated: true');
     expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.3.0')).toEqual([]);
+  });
+
+  test('when the bundle records another repository than this one, it is refused and nothing is published', async () => {
+    // An agent that records what it likes: the action's own check must catch it.
+    class OtherRepository extends FactoryExecutor {
+      override run(job: BuildJob, ctx: BuildContext): Promise<BuildOutcome> {
+        return super.run({ ...job, repository: 'https://github.com/someone/else' }, ctx);
+      }
+    }
+    const other = await startTestAgent({
+      executor: new OtherRepository(BUILDERS[0]!),
+      backend: new StandInBackend(),
+    });
+    try {
+      const { ctx } = tagged('v4.3.1');
+      const { result } = await runInProcess(ctx, agentInputs({ 'agent-url': other.url }));
+      expect(result.failure).toBe(
+        `BUNDLE_REFUSED: the bundle did not verify, nothing was published: REPOSITORY_MISMATCH: built from repository https://github.com/someone/else, expected https://github.com/${REPO}`,
+      );
+      expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.3.1')).toEqual([]);
+    } finally {
+      await other.stop();
+      await removeDir(other.dataDir);
+    }
   });
 
   test('when build.json is invalid, it fails naming the field', async () => {

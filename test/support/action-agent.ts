@@ -9,7 +9,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import picomatch from 'picomatch';
 import type {
   BuildContext,
@@ -96,8 +96,12 @@ export class FactoryExecutor implements BuildExecutor {
     ctx.onProgress({ kind: 'phase', phase: 'attesting' });
     const matchers = config.output.files.map((g) => picomatch(g));
     const outputs: Record<string, Uint8Array> = {};
+    // Matched in the workdir, named from the source root, as the worker names them.
     for (const f of await walk(dir))
-      if (matchers.some((m) => m(f))) outputs[f] = new Uint8Array(await readFile(join(dir, f)));
+      if (matchers.some((m) => m(f)))
+        outputs[job.workdir === '.' ? f : posix.join(job.workdir, f)] = new Uint8Array(
+          await readFile(join(dir, f)),
+        );
     const made = await makeBundle({
       builder: this.builder,
       language: config.language,

@@ -18,6 +18,8 @@ export const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url
 /** The workflow run a step belongs to. */
 export interface RunnerContext {
   apiUrl: string;
+  /** GITHUB_SERVER_URL; default https://github.com. */
+  serverUrl?: string;
   repository: string;
   sha: string;
   ref: string;
@@ -98,7 +100,7 @@ export function runStep(
     CI: 'true',
     GITHUB_ACTIONS: 'true',
     GITHUB_API_URL: ctx.apiUrl,
-    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_SERVER_URL: ctx.serverUrl ?? 'https://github.com',
     GITHUB_REPOSITORY: ctx.repository,
     GITHUB_SHA: ctx.sha,
     GITHUB_REF: ctx.ref,

@@ -40,12 +40,21 @@ export interface World {
 
 /** Starts the stand-ins and one agent per builder (one by default). */
 export async function startWorld(
-  o: { builders?: SimulatedBuilder[]; immutableReleases?: boolean; inProcessAgents?: boolean } = {},
+  o: {
+    builders?: SimulatedBuilder[];
+    immutableReleases?: boolean;
+    inProcessAgents?: boolean;
+    /** GITHUB_SERVER_URL of the stand-in (default https://github.com). */
+    serverUrl?: string;
+  } = {},
 ): Promise<World> {
-  const gh = await GitHubStandIn.start([
-    { owner: 'example', repo: 'hello', immutableReleases: o.immutableReleases ?? false },
-    { owner: 'upstream', repo: 'lib' },
-  ]);
+  const gh = await GitHubStandIn.start(
+    [
+      { owner: 'example', repo: 'hello', immutableReleases: o.immutableReleases ?? false },
+      { owner: 'upstream', repo: 'lib' },
+    ],
+    o.serverUrl === undefined ? {} : { serverUrl: o.serverUrl },
+  );
   const art = await ArtifactServiceStandIn.start();
   const agents: ActionAgent[] = [];
   for (const b of o.builders ?? [undefined])
@@ -80,6 +89,7 @@ export function stepContext(
 ): RunnerContext {
   return {
     apiUrl: w.gh.apiUrl,
+    serverUrl: w.gh.serverUrl,
     repository: REPO,
     ref: 'refs/heads/main',
     artifacts: w.art,
@@ -125,7 +135,7 @@ export function runnerEnv(ctx: RunnerContext, runnerTemp: string): NodeJS.Proces
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     GITHUB_API_URL: ctx.apiUrl,
-    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_SERVER_URL: ctx.serverUrl ?? 'https://github.com',
     GITHUB_REPOSITORY: ctx.repository,
     GITHUB_SHA: ctx.sha,
     GITHUB_REF: ctx.ref,
@@ -169,7 +179,7 @@ export async function runInProcess(
     ACTIONS_RUNTIME_TOKEN: ctx.artifacts.runtimeToken(ctx.job),
     ACTIONS_RESULTS_URL: ctx.artifacts.resultsUrl,
     GITHUB_WORKSPACE: ctx.workspace,
-    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_SERVER_URL: ctx.serverUrl ?? 'https://github.com',
   });
   const log = o.log ?? new RecordingLog();
   images ??= loadImageCatalog().then(trustedImages);

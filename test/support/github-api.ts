@@ -74,15 +74,27 @@ export function githubAssetName(name: string): string {
   return name.replace(/[^A-Za-z0-9._+-]/g, '.').replace(/^\.+|\.+$/g, '') || 'default';
 }
 
+/** Options of the stand-in. */
+export interface StandInOptions {
+  /**
+   * GITHUB_SERVER_URL: the web host that `html_url`s name (never served: clients only build
+   * links and repository URLs from it). Default https://github.com.
+   */
+  serverUrl?: string;
+}
+
 /** The stand-in: three servers and the state behind them. */
 export class GitHubStandIn {
   readonly requests: LoggedRequest[] = [];
+  /** GITHUB_SERVER_URL (see `StandInOptions`). */
+  serverUrl = 'https://github.com';
   private readonly repos = new Map<string, RepoState>();
   private readonly tokens = new Map<string, TokenGrant[]>();
   private readonly releases: StoredRelease[] = [];
   private readonly checks = new CheckRuns(
     () => this.nextId++,
     () => iso(this.now()),
+    () => this.serverUrl,
   );
   private readonly signer = new Signer();
   private nextId = 1000;
@@ -101,8 +113,9 @@ export class GitHubStandIn {
     return this.uploads.url;
   }
 
-  static async start(repos: StandInRepo[]): Promise<GitHubStandIn> {
+  static async start(repos: StandInRepo[], o: StandInOptions = {}): Promise<GitHubStandIn> {
     const gh = new GitHubStandIn();
+    if (o.serverUrl !== undefined) gh.serverUrl = o.serverUrl;
     for (const r of repos) gh.addRepo(r);
     const onError = (res: ServerResponse, e: unknown): void => gh.sendError(res, e);
     gh.api = await listen('api', gh.requests, (q, s, u) => gh.handleApi(q, s, u), onError);
@@ -326,7 +339,7 @@ export class GitHubStandIn {
       download_count: a.downloads,
       created_at: a.createdAt,
       updated_at: a.createdAt,
-      browser_download_url: `https://github.com/${rel.repo}/releases/download/${encodeURIComponent(rel.tagName)}/${encodeURIComponent(a.name)}`,
+      browser_download_url: `${this.serverUrl}/${rel.repo}/releases/download/${encodeURIComponent(rel.tagName)}/${encodeURIComponent(a.name)}`,
     };
   }
 
@@ -340,7 +353,7 @@ export class GitHubStandIn {
       url: base,
       assets_url: `${base}/assets`,
       upload_url: `${this.uploads.url}/repos/${owner}/${repo}/releases/${rel.id}/assets{?name,label}`,
-      html_url: `https://github.com/${rel.repo}/releases/tag/${encodeURIComponent(htmlTag)}`,
+      html_url: `${this.serverUrl}/${rel.repo}/releases/tag/${encodeURIComponent(htmlTag)}`,
       id: rel.id,
       author: this.user(),
       node_id: `RE_${Buffer.from(String(rel.id)).toString('base64url')}`,

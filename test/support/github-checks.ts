@@ -26,6 +26,7 @@ export class CheckRuns {
   constructor(
     private readonly nextId: () => number,
     private readonly timestamp: () => string,
+    private readonly serverUrl: () => string,
   ) {}
 
   of(repo: string): StoredCheckRun[] {
@@ -84,7 +85,7 @@ export class CheckRuns {
       head_sha: c.headSha,
       external_id: '',
       url: `${apiUrl}/repos/${owner}/${repo}/check-runs/${c.id}`,
-      html_url: `https://github.com/${c.repo}/runs/${c.id}`,
+      html_url: `${this.serverUrl()}/${c.repo}/runs/${c.id}`,
       details_url: c.detailsUrl,
       status: c.status,
       conclusion: c.conclusion,
