@@ -152,6 +152,10 @@ describe('agent lifecycle', () => {
       stdio: 'ignore',
     });
     try {
+      // spawn() returns before the child has exec'd: wait until its command line is its own.
+      await waitFor(async () =>
+        (await readFile(`/proc/${holder.pid}/cmdline`, 'utf8').catch(() => '')).includes('agent'),
+      );
       await writeFile(join(dataDir, 'agent.pid'), `${holder.pid}\n`);
       await expect(
         startTestAgent({
