@@ -1,15 +1,10 @@
 /** Unit and integration tests: `npm run test:unit`. Long-running suites live in test/long (jest.long.config.js). */
-const swc = {
-  jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-  module: { type: 'es6' },
-  sourceMaps: 'inline',
-};
 
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', swc] },
+  transform: { '^.+\\.ts$': '<rootDir>/test/support/esbuild-jest.cjs' },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],

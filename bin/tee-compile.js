@@ -9,7 +9,9 @@ main(process.argv.slice(2), io).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`tee-compile: internal error: ${err && err.stack ? err.stack : String(err)}\n`);
+    process.stderr.write(
+      `tee-compile: internal error: ${err && err.stack ? err.stack : String(err)}\n`,
+    );
     process.exitCode = 2;
   },
 );

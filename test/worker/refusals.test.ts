@@ -182,7 +182,7 @@ describe('worker bounds on the build', () => {
     expect(run.error).toHaveCode('BUILD_FAILED');
     expect(run.error).toMatchObject({
       exitCode: 7,
-      logTail: expect.arrayContaining(['one', 'two']) as unknown,
+      logTail: expect.arrayContaining(['one', 'two']),
     });
     expect(run.events.some((e) => e.type === 'phase' && e.phase === 'attesting')).toBe(false);
   });
