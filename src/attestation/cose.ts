@@ -3,8 +3,8 @@
  * untagged or with tag 18, protected header `{1: -35}` (ES384), unprotected header `{}` and a
  * 96-byte raw r||s ECDSA P-384 signature (RFC 9053 §2.1).
  */
-import { decodeCbor, kindName, type CborItem } from './cbor.js';
-import { encodeHead } from './cbor-encode.js';
+import { encodeHead, kindName, type CborItem } from '../cbor/index.js';
+import { decodeCbor } from './cbor.js';
 import { fail } from './errors.js';
 
 /** COSE tag of COSE_Sign1 (RFC 9052 §2). */

@@ -4,7 +4,7 @@
  * (NSM API src/api/mod.rs `AttestationDoc`, serde), optional fields as null, PCRs ascending; the
  * untagged COSE_Sign1 `[h'a1013822', {}, payload, signature]`.
  */
-import { CborRaw, CborTag, encodeCbor } from './cbor-encode.js';
+import { CborRaw, CborTag, encodeCbor } from '../cbor/index.js';
 import { COSE_ALG_ES384, COSE_SIGN1_TAG, sigStructure } from './cose.js';
 import { bufferSource } from './crypto.js';
 import type { AttestationDocument } from './types.js';

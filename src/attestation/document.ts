@@ -6,7 +6,8 @@
  * (§3.2.2.1), every genuine document carries exactly those nine, and a verifier that skipped
  * unknown keys would vouch for content it never looked at.
  */
-import { decodeCbor, kindName, type CborItem } from './cbor.js';
+import { kindName, type CborItem } from '../cbor/index.js';
+import { decodeCbor } from './cbor.js';
 import { decodeCoseSign1, type CoseSign1 } from './cose.js';
 import { fail } from './errors.js';
 import type { AttestationDocument } from './types.js';

@@ -5,8 +5,8 @@
  * fields in declaration order, byte fields as byte strings, `None` as null, errors as
  * `{ "Error": "<ErrorCode>" }`. Decoding is strict: every message must match the schema exactly.
  */
-import { decodeCbor, kindName, type CborItem } from './cbor.js';
-import { encodeCbor } from './cbor-encode.js';
+import { encodeCbor, kindName, type CborItem } from '../cbor/index.js';
+import { decodeCbor } from './cbor.js';
 import { fail } from './errors.js';
 import type { NsmErrorCode, NsmRequest, NsmResponse } from './types.js';
 

@@ -17,8 +17,9 @@ import { X509Certificate } from '@peculiar/x509';
 import type { SigningCertificateInfo } from './certificate.js';
 import { certificateInfo } from './certificate.js';
 import { bytesEqual, fromHex } from '../util/hex.js';
-import type { CborEncodable, CborValue } from './cbor.js';
-import { decodeCbor, encodeCbor, isTagged } from './cbor.js';
+import { encodeCbor, type CborValue as CborEncodable } from '../cbor/index.js';
+import type { CborValue } from './cbor.js';
+import { decodeCbor, isTagged } from './cbor.js';
 import { EifError } from './errors.js';
 
 /** Largest signature section nitro-cli accepts (EIF README "EifSectionSignature"). */

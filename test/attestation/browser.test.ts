@@ -42,6 +42,8 @@ describe('the attestation module in a browser', () => {
       'sim-pki.ts',
     ])
       expect(names).toContain(f);
+    // The strict CBOR decoder and the encoder are shared with the EIF module.
+    for (const f of ['decode.ts', 'encode.ts']) expect(files).toContain(resolve(SRC, '../cbor', f));
   });
 
   it('when listing what those files import from outside, there is no Node built-in', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeAttestation } from '../../src/attestation/index.js';
-import { CborRaw, CborTag, encodeCbor } from '../../src/attestation/cbor-encode.js';
+import { CborRaw, CborTag, encodeCbor } from '../../src/cbor/index.js';
 import { MAX_PAYLOAD_BYTES, decodeCoseSign1 } from '../../src/attestation/cose.js';
 import { encodeCoseSign1 } from '../../src/attestation/document-encode.js';
 import { fromHex, toHex } from '../../src/util/hex.js';

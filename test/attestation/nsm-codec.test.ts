@@ -8,7 +8,7 @@ import {
   type NsmRequest,
   type NsmResponse,
 } from '../../src/attestation/index.js';
-import { encodeCbor } from '../../src/attestation/cbor-encode.js';
+import { encodeCbor } from '../../src/cbor/index.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
 
 describe('NSM request encoding (nitro-brief §1.2 examples)', () => {

@@ -13,7 +13,7 @@ import {
   type NsmTransport,
 } from '../../src/attestation/index.js';
 import { decodeCbor } from '../../src/attestation/cbor.js';
-import { encodeCbor } from '../../src/attestation/cbor-encode.js';
+import { encodeCbor } from '../../src/cbor/index.js';
 import { decodeCoseSign1 } from '../../src/attestation/cose.js';
 import { KEY_USAGE, parseCertificate } from '../../src/attestation/x509.js';
 import { toHex } from '../../src/util/hex.js';

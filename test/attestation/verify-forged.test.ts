@@ -13,7 +13,7 @@ import {
   type AttestationErrorCode,
   type TrustAnchor,
 } from '../../src/attestation/index.js';
-import { encodeCbor, encodeHead } from '../../src/attestation/cbor-encode.js';
+import { encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { MAX_DOCUMENT_BYTES } from '../../src/attestation/cose.js';
 import { encodePayload } from '../../src/attestation/document-encode.js';
 import {

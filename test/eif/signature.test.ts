@@ -9,7 +9,7 @@ import {
   measure,
 } from '../../src/eif/index.js';
 import type { EifInput } from '../../src/eif/index.js';
-import { encodeCbor } from '../../src/eif/cbor.js';
+import { encodeCbor } from '../../src/cbor/index.js';
 import {
   encodeCoseSign1,
   encodePcrPayload,
@@ -273,7 +273,7 @@ describe('signed EIFs (PCR8, EIF README "EifSectionSignature")', () => {
     const dup = new Uint8Array([0x81, 0xa2, ...key, 0x81, 0x01, ...key, 0x81, 0x01]);
     const p = describeEif(bytesSource(withSignature(dup)));
     await expect(p).rejects.toHaveCode('BAD_SIGNATURE_SECTION');
-    await p.catch((e: Error) => expect(e.message).toContain('duplicate map key "signature"'));
+    await p.catch((e: Error) => expect(e.message).toContain('repeats the key "signature"'));
   });
 
   it('when the signature section exceeds 32768 bytes or repeats, it refuses', async () => {

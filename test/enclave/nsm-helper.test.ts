@@ -13,7 +13,7 @@ import { NsmClient, SIMULATION_ROOT, verifyAttestation } from '../../src/attesta
 import { SoftwareNsm } from '../../src/attestation/software-nsm.js';
 import { findImage } from '../../src/enclave/images.js';
 import { loadImageCatalog } from '../../src/enclave/images-node.js';
-import { encodeCbor } from '../../src/eif/cbor.js';
+import { encodeCbor } from '../../src/cbor/index.js';
 import { HelperNsmTransport } from '../../src/worker/nsm-device.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
 

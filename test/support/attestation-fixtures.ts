@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { encodeCbor } from '../../src/attestation/cbor-encode.js';
+import { encodeCbor } from '../../src/cbor/index.js';
 import { encodeCoseSign1 } from '../../src/attestation/document-encode.js';
 import type { AttestationDocument } from '../../src/attestation/types.js';
 

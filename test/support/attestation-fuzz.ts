@@ -20,8 +20,9 @@ import {
   type ChainCache,
   type TrustAnchor,
 } from '../../src/attestation/index.js';
-import { decodeCbor, type CborItem } from '../../src/attestation/cbor.js';
-import { encodeCbor, encodeHead } from '../../src/attestation/cbor-encode.js';
+import type { CborItem } from '../../src/cbor/index.js';
+import { decodeCbor } from '../../src/attestation/cbor.js';
+import { encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { decodeCoseSign1, type CoseSign1 } from '../../src/attestation/cose.js';
 import { encodeCoseSign1, encodePayload } from '../../src/attestation/document-encode.js';
 import { nodeCryptoVerifier } from '../../src/attestation/node-crypto.js';

@@ -4,7 +4,7 @@
  * check. Tests use it to make each refusal happen; scripts/gen-test-pki.ts writes a set of its
  * documents to test/fixtures/pki/.
  */
-import { CborRaw, encodeCbor, encodeHead } from '../../src/attestation/cbor-encode.js';
+import { CborRaw, encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { sigStructure } from '../../src/attestation/cose.js';
 import { bufferSource } from '../../src/attestation/crypto.js';
 import {

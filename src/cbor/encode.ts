@@ -1,7 +1,9 @@
 /**
- * A small CBOR encoder (RFC 8949) with exact control over the bytes: preferred (shortest) heads
- * (§4.1), definite lengths, and map entries in insertion order. That order is what the NSM's serde
- * encoding produces: struct fields in declaration order, `BTreeMap` keys ascending.
+ * A small deterministic CBOR encoder (RFC 8949) with exact control over the bytes: preferred
+ * (shortest) heads (§4.1), definite lengths, and map entries in insertion order, so one value always
+ * gives the same bytes. Keys are not sorted as §4.2.1 would: the producers we mirror write them in
+ * their own order (the NSM's and nitro-cli's serde encoding: struct fields in declaration order,
+ * `BTreeMap` keys ascending), and the caller builds maps in that order.
  */
 
 /** Already-encoded CBOR bytes, inserted verbatim (used to build documents byte by byte). */
