@@ -5,20 +5,17 @@
 //   node scripts/images.mjs check                    exit 1 if images.json is stale
 //   node scripts/images.mjs refresh                  recompute recipe hashes, pins, simulated PCRs
 //   node scripts/images.mjs add-version <name> <v>   add a new, unmeasured version of an image
-//   node scripts/images.mjs schema                   rewrite enclave/images.schema.json
 //   node scripts/images.mjs languages                list the languages of the current images
 //   node scripts/images.mjs current <language>       print "<name> <version>" of its newest image
 //   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
 //   node scripts/images.mjs record <language> --eif F --measurements F --url U
 //                                                    record nitro-cli's PCRs and the EIF's digest
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const lib = new URL('../lib/', import.meta.url);
-let images, imagesNode, eifNode;
+let imagesNode, eifNode;
 try {
-  images = await import(new URL('enclave/images.js', lib).href);
   imagesNode = await import(new URL('enclave/images-node.js', lib).href);
   eifNode = await import(new URL('eif/node.js', lib).href);
 } catch (e) {
@@ -28,7 +25,6 @@ try {
 
 const ROOT = imagesNode.PACKAGE_ROOT;
 const CATALOG = imagesNode.DEFAULT_IMAGE_CATALOG_PATH;
-const SCHEMA = join(ROOT, 'enclave/images.schema.json');
 
 function fail(msg, code = 1) {
   console.error(`images: ${msg}`);
@@ -72,12 +68,6 @@ try {
       await save(await imagesNode.addImageVersion(catalog, ROOT, name, version));
       break;
     }
-    case 'schema':
-      await writeFile(
-        SCHEMA,
-        await prettier(JSON.stringify(images.imageCatalogJsonSchema(), null, 2), SCHEMA),
-      );
-      break;
     case 'languages':
       for (const e of imagesNode.currentEntries(catalog)) console.log(e.language);
       break;
@@ -119,7 +109,7 @@ try {
     }
     default:
       fail(
-        'usage: images.mjs check | refresh | add-version <name> <v> | schema | languages | ' +
+        'usage: images.mjs check | refresh | add-version <name> <v> | languages | ' +
           'current <language> | image-json <language> | record <language> --eif F --measurements F --url U',
         2,
       );

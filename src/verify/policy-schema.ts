@@ -1,6 +1,6 @@
 /**
  * The policy file's wire shape (zod 4). `schemas/policy.schema.json` is generated from it by
- * `scripts/policy-schema.mjs`; a test checks that the committed file is current.
+ * `scripts/schemas.mjs`; a test checks that the committed file is current.
  */
 import { z } from 'zod';
 import { FULL_COMMIT_RE } from './source.js';

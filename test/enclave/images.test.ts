@@ -136,7 +136,7 @@ describe('image catalog (enclave/images.json)', () => {
     ]);
   });
 
-  it('when enclave/images.schema.json is compared with the zod schema, they are the same', async () => {
+  it('when enclave/images.schema.json is compared with the zod schema, they are the same (else run node scripts/schemas.mjs)', async () => {
     const file = JSON.parse(
       await readFile(join(PACKAGE_ROOT, 'enclave', 'images.schema.json'), 'utf8'),
     ) as unknown;

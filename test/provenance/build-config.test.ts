@@ -217,7 +217,7 @@ describe('readBuildConfig', () => {
 });
 
 describe('schemas/build.schema.json', () => {
-  it('when compared with the schema generated from the zod schema, it is current (else run node scripts/build-schema.mjs)', () => {
+  it('when compared with the schema generated from the zod schema, it is current (else run node scripts/schemas.mjs)', () => {
     const file: unknown = JSON.parse(
       readFileSync(new URL('../../schemas/build.schema.json', import.meta.url), 'utf8'),
     );

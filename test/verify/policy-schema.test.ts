@@ -5,7 +5,7 @@ import { policyJsonSchema } from '../../src/verify/policy-schema.js';
 const committed = new URL('../../schemas/policy.schema.json', import.meta.url);
 
 describe('schemas/policy.schema.json', () => {
-  it('when compared with the schema generated from the zod schema, it is current (else run node scripts/policy-schema.mjs)', () => {
+  it('when compared with the schema generated from the zod schema, it is current (else run node scripts/schemas.mjs)', () => {
     const file: unknown = JSON.parse(readFileSync(committed, 'utf8'));
     expect(file).toEqual(policyJsonSchema());
   });
