@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { fromReadable } from '../util/bytes.js';
 import { ActionError } from './errors.js';
 import { postMultipart } from './multipart.js';
 import { readSse } from './sse.js';
@@ -84,24 +85,11 @@ function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 async function readLimited(res: Response, limit: number): Promise<string> {
   if (res.body === null) return '';
   const parts: Uint8Array[] = [];
   let n = 0;
-  for await (const c of chunks(res.body)) {
+  for await (const c of fromReadable(res.body)) {
     parts.push(c);
     n += c.length;
     if (n > limit) {
@@ -256,7 +244,7 @@ export class AgentClient {
         if (res.body === null) throw new Error('empty event stream');
         const body = res.body;
         const tapped = (async function* () {
-          for await (const c of chunks(body)) {
+          for await (const c of fromReadable(body)) {
             touch();
             yield c;
           }
@@ -318,7 +306,7 @@ export class AgentClient {
     try {
       await pipeline(
         async function* () {
-          for await (const c of chunks(body)) {
+          for await (const c of fromReadable(body)) {
             hash.update(c);
             bytes += c.length;
             yield c;

@@ -84,26 +84,3 @@ export class ByteReader {
     }
   }
 }
-
-/** A single buffer as an async stream of chunks (bounded chunk size keeps consumers incremental). */
-export async function* chunksOf(bytes: Uint8Array, chunk = 1 << 20): AsyncGenerator<Uint8Array> {
-  for (let off = 0; off < bytes.length; off += chunk) yield bytes.subarray(off, off + chunk);
-}
-
-/** Collects a stream into one buffer. */
-export async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of source) {
-    parts.push(c);
-    n += c.length;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

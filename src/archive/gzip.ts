@@ -2,24 +2,12 @@
  * gzip decompression with a bound on the output (decompression bombs), over Web streams so that it
  * runs in browsers as well as Node. Plain (uncompressed) input passes through unchanged.
  */
+import { fromReadable } from '../util/bytes.js';
 import { ArchiveError } from './errors.js';
 
 /** True when the bytes start with the gzip magic number (RFC 1952 §2.3.1). */
 export function isGzip(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-}
-
-async function* fromReadable(rs: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = rs.getReader();
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 /**

@@ -11,10 +11,10 @@ export type { TarEntry, TarEntryType, TarReadOptions } from './tar-parse.js';
 export { writeTar } from './tar-write.js';
 export type { TarInputEntry, TarWriteOptions } from './tar-write.js';
 export { gunzipBounded, isGzip } from './gzip.js';
-export { ByteReader, chunksOf, collect } from './byte-reader.js';
+export { ByteReader } from './byte-reader.js';
 export { safeRelativePath, symlinkStaysInside } from './paths.js';
 
-import { collect } from './byte-reader.js';
+import { collect } from '../util/bytes.js';
 import { gunzipBounded } from './gzip.js';
 import type { ArchiveLimits } from './limits.js';
 import { resolveLimits } from './limits.js';

@@ -3,6 +3,7 @@
  * "pax - Interchange Format"), plus the GNU long-name extensions that GNU tar writes by default.
  * Pure functions over bytes; no Node APIs.
  */
+import { concatBytes } from '../util/bytes.js';
 import { ArchiveError } from './errors.js';
 
 export const BLOCK = 512;
@@ -186,14 +187,7 @@ export function encodePax(records: [string, string][]): Uint8Array {
     while (String(len).length + body.length !== len) len = String(len).length + body.length;
     parts.push(enc.encode(String(len)), body);
   }
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 export function utf8Length(s: string): number {

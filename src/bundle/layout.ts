@@ -3,7 +3,8 @@
  * whole bundle as bytes (for browsers and tests; the Node face streams files from disk instead).
  */
 import type { TarInputEntry } from '../archive/index.js';
-import { ArchiveError, collect, safeRelativePath, writeTar } from '../archive/index.js';
+import { ArchiveError, safeRelativePath, writeTar } from '../archive/index.js';
+import { collect, fromReadable } from '../util/bytes.js';
 import { BundleError } from './errors.js';
 import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH } from './limits.js';
 import type { BundleWriteInput } from './types.js';
@@ -93,19 +94,6 @@ export function bundleEntries(input: BundleWriteInput): TarInputEntry[] {
     });
   }
   return out;
-}
-
-async function* fromReadable(rs: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = rs.getReader();
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 /**

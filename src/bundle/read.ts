@@ -4,7 +4,8 @@
  * size bound per member before its bytes are read. Pure: no Node APIs.
  */
 import type { ArchiveLimits } from '../archive/index.js';
-import { chunksOf, collect, decompressedBound, gunzipBounded, readTar } from '../archive/index.js';
+import { decompressedBound, gunzipBounded, readTar } from '../archive/index.js';
+import { chunksOf, collect } from '../util/bytes.js';
 import { BundleError } from './errors.js';
 import type { BundleLimits } from './limits.js';
 import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH, resolveBundleLimits } from './limits.js';

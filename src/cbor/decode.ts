@@ -17,6 +17,7 @@
  * indefinite-length items (§3.2.2, §3.2.3), which tags (§3.4), floats and other simple values
  * (§3.3). Everything a profile leaves out is refused.
  */
+import { concatBytes } from '../util/bytes.js';
 import { CborError, type CborErrorCode } from './errors.js';
 
 /** What a caller accepts beyond the rules every input obeys. Omitted fields mean "refuse". */
@@ -304,18 +305,6 @@ function chunks(r: Reader, major: number): Uint8Array {
     parts.push(r.take(r.length(ib & 0x1f, at)));
   }
   return parts.length === 1 ? parts[0]! : concatBytes(parts);
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function keyIdentity(r: Reader, key: CborItem): string {

@@ -8,7 +8,8 @@ import { rename, rm } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
 import { SIMULATION_ROOT, decodeAttestation } from '../attestation/index.js';
 import { BUNDLE_ATTESTATION, BUNDLE_PROVENANCE, BundleError } from '../bundle/index.js';
-import { collect, gunzipBounded, readTar } from '../archive/index.js';
+import { gunzipBounded, readTar } from '../archive/index.js';
+import { collect } from '../util/bytes.js';
 import type {
   Enclave,
   EnclaveBackend,

@@ -7,6 +7,7 @@
  * Sections may be streamed, so multi-GiB images can be written with little memory: the data is
  * read once for PCR0 (signed images only), once for the CRC, once to emit it.
  */
+import { collect } from '../util/bytes.js';
 import type { CoseAlgorithm } from './signature.js';
 import {
   encodeCoseSign1,
@@ -181,17 +182,5 @@ export async function assembleEif(
   input: EifInput,
   hashing: EifHashing = pureHashing,
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const c of eifChunks(input, hashing)) {
-    parts.push(c);
-    total += c.length;
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return collect(eifChunks(input, hashing));
 }

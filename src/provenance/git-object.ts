@@ -5,7 +5,8 @@
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { compareBytes, concat, toHex, utf8 } from './encoding.js';
+import { concatBytes } from '../util/bytes.js';
+import { compareBytes, toHex, utf8 } from './encoding.js';
 import { provenanceError } from './errors.js';
 import type { ObjectFormat } from './types.js';
 
@@ -195,5 +196,5 @@ export function encodeTree(entries: TreeEntry[]): Uint8Array {
   for (const e of sorted) {
     parts.push(utf8(`${e.mode} `), e.name, new Uint8Array([0]), e.oid);
   }
-  return concat(parts);
+  return concatBytes(parts);
 }

@@ -3,14 +3,8 @@
  * difference report can say which members differ. Pure and bounded: the inputs are build outputs
  * from builders that disagree, so they are treated as untrusted.
  */
-import {
-  ArchiveError,
-  chunksOf,
-  collect,
-  gunzipBounded,
-  isGzip,
-  readTar,
-} from '../archive/index.js';
+import { ArchiveError, gunzipBounded, isGzip, readTar } from '../archive/index.js';
+import { chunksOf, collect } from '../util/bytes.js';
 import { sha256Hex } from './digest.js';
 
 /** Largest archive (decompressed) that is listed member by member. */

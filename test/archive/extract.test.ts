@@ -14,7 +14,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunksOf, collect, writeTar } from '../../src/archive/index.js';
+import { writeTar } from '../../src/archive/index.js';
+import { chunksOf, collect } from '../../src/util/bytes.js';
 import { extractTar, extractZip, packDirectory, writeTarFile } from '../../src/archive/node.js';
 import { BLOCK, encodeHeader } from '../../src/archive/tar-header.js';
 

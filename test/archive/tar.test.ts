@@ -11,7 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chunksOf, collect, readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
+import { readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
+import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
 import { BLOCK, encodeHeader, encodePax } from '../../src/archive/tar-header.js';
 

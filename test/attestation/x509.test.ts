@@ -14,6 +14,7 @@ import {
   parseCertificate,
   type Certificate,
 } from '../../src/attestation/x509.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
 import { FACTS, readFixture } from '../support/attestation-fixtures.js';
 import { forgeChain, LEVELS } from '../support/pki-forge.js';
@@ -123,24 +124,14 @@ function children(der: Uint8Array): Uint8Array[] {
 }
 
 function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const body = concat(parts);
+  const body = concatBytes(parts);
   const n = body.length;
   const len = n < 128 ? [n] : n < 256 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return concat([Uint8Array.of(tag, ...len), body]);
+  return concatBytes([Uint8Array.of(tag, ...len), body]);
 }
 
 function extensionsOf(...exts: Uint8Array[]): Uint8Array {
   return tlv(0xa3, tlv(0x30, ...exts));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 describe('parseCertificate: strict DER (X.690 §10, RFC 5280 §4.1)', () => {
@@ -168,11 +159,15 @@ describe('parseCertificate: strict DER (X.690 §10, RFC 5280 §4.1)', () => {
   });
 
   it.each([
-    ['a trailing byte after the certificate', (d: Uint8Array) => concat([d, Uint8Array.of(0)])],
+    [
+      'a trailing byte after the certificate',
+      (d: Uint8Array) => concatBytes([d, Uint8Array.of(0)]),
+    ],
     ['a truncated certificate', (d: Uint8Array) => d.subarray(0, d.length - 1)],
     [
       'an indefinite length',
-      (d: Uint8Array) => concat([Uint8Array.of(0x30, 0x80), d.subarray(4), Uint8Array.of(0, 0)]),
+      (d: Uint8Array) =>
+        concatBytes([Uint8Array.of(0x30, 0x80), d.subarray(4), Uint8Array.of(0, 0)]),
     ],
     [
       'a long-form length for a short value',
@@ -181,7 +176,7 @@ describe('parseCertificate: strict DER (X.690 §10, RFC 5280 §4.1)', () => {
         return tlv(
           0x30,
           c[0]!,
-          concat([Uint8Array.of(0x30, 0x81, c[1]!.length - 2), c[1]!.subarray(2)]),
+          concatBytes([Uint8Array.of(0x30, 0x81, c[1]!.length - 2), c[1]!.subarray(2)]),
           c[2]!,
         );
       },

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { chunksOf } from '../../src/archive/index.js';
+import { chunksOf } from '../../src/util/bytes.js';
 import {
   BundleError,
   encodeBundle,

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect, readTar } from '../../src/archive/index.js';
+import { readTar } from '../../src/archive/index.js';
+import { collect } from '../../src/util/bytes.js';
 import { extractTar, fileChunks } from '../../src/archive/node.js';
 import {
   archiveGitTree,

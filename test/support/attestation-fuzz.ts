@@ -20,15 +20,15 @@ import {
   type ChainCache,
   type TrustAnchor,
 } from '../../src/attestation/index.js';
-import type { CborItem } from '../../src/cbor/index.js';
+import { encodeCbor, encodeHead, type CborItem } from '../../src/cbor/index.js';
 import { decodeCbor } from '../../src/attestation/cbor.js';
-import { encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { decodeCoseSign1, type CoseSign1 } from '../../src/attestation/cose.js';
 import { encodeCoseSign1, encodePayload } from '../../src/attestation/document-encode.js';
 import { nodeCryptoVerifier } from '../../src/attestation/node-crypto.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { toHex } from '../../src/util/hex.js';
 import { GENUINE, readFixture } from './attestation-fixtures.js';
-import { concat, rawPayload } from './pki-forge.js';
+import { rawPayload } from './pki-forge.js';
 
 /** mulberry32: small, fast, good enough to pick mutations; reproducible from its seed. */
 export class Rng {
@@ -108,7 +108,7 @@ export function loadCorpus(): Seed[] {
 }
 
 function splice(b: Uint8Array, at: number, remove: number, insert: Uint8Array): Uint8Array {
-  return concat([b.subarray(0, at), insert, b.subarray(Math.min(b.length, at + remove))]);
+  return concatBytes([b.subarray(0, at), insert, b.subarray(Math.min(b.length, at + remove))]);
 }
 
 /** Edits the argument of the head at `p` (RFC 8949 §3): lengths, counts and values. */
@@ -197,7 +197,7 @@ function structural(seed: Seed, rng: Rng, corpus: Seed[]): [string, Uint8Array] 
 function envelope(seed: Seed, rng: Rng): [string, Uint8Array] {
   const { protectedBytes, payload, signature } = seed.cose;
   const long = (b: Uint8Array): Uint8Array =>
-    concat([Uint8Array.of(0x5a, 0, 0, b.length >> 8, b.length & 0xff), b]);
+    concatBytes([Uint8Array.of(0x5a, 0, 0, b.length >> 8, b.length & 0xff), b]);
   const items = [
     encodeCbor(protectedBytes),
     Uint8Array.of(0xa0),
@@ -206,13 +206,16 @@ function envelope(seed: Seed, rng: Rng): [string, Uint8Array] {
   ];
   switch (rng.int(4)) {
     case 0:
-      return ['tag-18', concat([Uint8Array.of(0xd2), seed.bytes])];
+      return ['tag-18', concatBytes([Uint8Array.of(0xd2), seed.bytes])];
     case 1:
-      return ['indefinite-array', concat([Uint8Array.of(0x9f), ...items, Uint8Array.of(0xff)])];
+      return [
+        'indefinite-array',
+        concatBytes([Uint8Array.of(0x9f), ...items, Uint8Array.of(0xff)]),
+      ];
     case 2:
       return [
         'long-heads',
-        concat([
+        concatBytes([
           Uint8Array.of(0x84),
           long(protectedBytes),
           Uint8Array.of(0xa0),
@@ -222,7 +225,7 @@ function envelope(seed: Seed, rng: Rng): [string, Uint8Array] {
       ];
     default: {
       const cut = 1 + rng.int(payload.length - 1);
-      const chunked = concat([
+      const chunked = concatBytes([
         Uint8Array.of(0x5f),
         encodeHead(2, cut),
         payload.subarray(0, cut),
@@ -232,7 +235,7 @@ function envelope(seed: Seed, rng: Rng): [string, Uint8Array] {
       ]);
       return [
         'chunked-payload',
-        concat([Uint8Array.of(0x84), items[0]!, items[1]!, chunked, items[3]!]),
+        concatBytes([Uint8Array.of(0x84), items[0]!, items[1]!, chunked, items[3]!]),
       ];
     }
   }
@@ -263,7 +266,7 @@ export function mutate(seed: Seed, rng: Rng, corpus: Seed[]): [string, Uint8Arra
     case 4:
       return ['truncate', b.subarray(0, at)];
     case 5:
-      return ['append', concat([b, rng.bytes(1 + rng.int(4))])];
+      return ['append', concatBytes([b, rng.bytes(1 + rng.int(4))])];
     case 6:
     case 7:
       return editHead(b, rng.pick(seed.heads), rng);

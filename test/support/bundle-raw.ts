@@ -4,6 +4,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { BLOCK, encodeHeader } from '../../src/archive/tar-header.js';
+import { concatBytes } from '../../src/util/bytes.js';
 
 export interface RawMember {
   name: string;
@@ -37,13 +38,7 @@ export function rawTar(members: RawMember[]): Uint8Array {
     if (pad) parts.push(new Uint8Array(pad));
   }
   parts.push(new Uint8Array(BLOCK * 2));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The same, gzip-compressed. */

@@ -5,6 +5,7 @@
  * documents to test/fixtures/pki/.
  */
 import { CborRaw, encodeCbor, encodeHead } from '../../src/cbor/index.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { sigStructure } from '../../src/attestation/cose.js';
 import { bufferSource } from '../../src/attestation/crypto.js';
 import {
@@ -175,16 +176,5 @@ export function protectedHeaderWithAlg(alg: number): Uint8Array {
  */
 export function rawPayload(entries: Array<[string, Uint8Array]>): Uint8Array {
   const parts = [encodeHead(5, entries.length), ...entries.flatMap(([k, v]) => [encodeCbor(k), v])];
-  return encodeCbor(new CborRaw(concat(parts)));
-}
-
-/** Concatenation of byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return encodeCbor(new CborRaw(concatBytes(parts)));
 }

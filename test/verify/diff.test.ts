@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { collect, writeTar, type TarInputEntry } from '../../src/archive/index.js';
+import { writeTar, type TarInputEntry } from '../../src/archive/index.js';
+import { collect } from '../../src/util/bytes.js';
 import { MAX_SUMMARY_CHARS, fileDifferences, summarizeDifference } from '../../src/verify/diff.js';
 import { sha256Hex } from '../../src/verify/digest.js';
 

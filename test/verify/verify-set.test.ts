@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
-import { collect, writeTar } from '../../src/archive/index.js';
+import { writeTar } from '../../src/archive/index.js';
+import { collect } from '../../src/util/bytes.js';
 import type { NamedBundle, SetVerification, TrustPolicy } from '../../src/verify/index.js';
 import { verifyBundles } from '../../src/verify/index.js';
 import {
