@@ -6,7 +6,7 @@
  * with that directory (Cargo Book, "Source Replacement"), so that `cargo build --offline --locked`
  * builds from verified bytes only.
  */
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArchiveError } from '../../archive/index.js';
@@ -14,11 +14,12 @@ import { extractTar, fileChunks } from '../../archive/node.js';
 import { bytesEqual } from '../../util/hex.js';
 import { CRATES_IO_SOURCE } from '../lockfile-cargo.js';
 import { listSome, provenanceError } from '../errors.js';
-import { firstLine, runTool } from '../exec.js';
+import { firstLine } from '../exec.js';
 import type { LockedDependency } from '../types.js';
 import { hashFilesUnder } from './dirhash.js';
-import { copyHashing, writeNewFile } from './files.js';
+import { copyHashing, exists, writeNewFile } from './files.js';
 import type { ExpectedArtifact } from './layout.js';
+import { runFetchTool } from './tool.js';
 
 /** Largest crate accepted (crates.io allows 10 MB by default; some registries more). */
 export const MAX_CRATE_BYTES = 512 * 1024 * 1024;
@@ -28,15 +29,6 @@ const CRATE_LIMITS = {
   maxTotalBytes: 4 * 1024 * 1024 * 1024,
   maxEntryBytes: 2 * 1024 * 1024 * 1024,
 };
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Fetches the crates of `artifacts` with the real cargo (`cargo fetch --locked` in `projectDir`,
@@ -61,30 +53,19 @@ export async function fetchCargo(
         if (await exists(join(userHome, f))) await copyFile(join(userHome, f), join(home, f));
       }
     }
-    const r = await runTool('cargo', ['fetch', '--locked'], {
+    await runFetchTool('cargo', ['fetch', '--locked'], {
       cwd: projectDir,
       env: { ...opts.env, CARGO_HOME: home, CARGO_TERM_COLOR: 'never' },
-    }).catch((err: Error) => {
-      throw provenanceError(
-        'DEPENDENCY_FETCH_FAILED',
-        `cannot run cargo: ${err.message}`,
-        undefined,
-        err,
-      );
+      label: 'cargo fetch',
+      // cargo prints progress first; the line that says what went wrong mentions an error.
+      reason: (stderr) =>
+        firstLine(
+          stderr
+            .split('\n')
+            .filter((l) => /error/i.test(l))
+            .join('\n'),
+        ) || firstLine(stderr),
     });
-    if (r.code !== 0) {
-      throw provenanceError(
-        'DEPENDENCY_FETCH_FAILED',
-        `cargo fetch failed: ${
-          firstLine(
-            r.stderr
-              .split('\n')
-              .filter((l) => /error/i.test(l))
-              .join('\n'),
-          ) || firstLine(r.stderr)
-        }`,
-      );
-    }
     // cargo keeps downloaded crates in registry/cache/<registry>/<name>-<version>.crate.
     const found = new Map<string, string[]>();
     const cacheRoot = join(home, 'registry', 'cache');

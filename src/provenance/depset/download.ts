@@ -1,13 +1,14 @@
 /** Downloading a file over HTTP(S) into a dependency set, checked against its expected digest. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { bytesEqual } from '../../util/hex.js';
 import { provenanceError } from '../errors.js';
+import { exists } from './files.js';
 import type { NodeHash } from './files.js';
 
 /** Runs `fn` over `items` with at most `limit` at once; the first failure is thrown. */
@@ -21,15 +22,6 @@ export async function eachLimited<T>(
     while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(workers);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

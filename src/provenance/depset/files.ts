@@ -1,9 +1,19 @@
 /** File helpers for dependency sets: walking without following links, hashing while copying. */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { provenanceError } from '../errors.js';
+
+/** True when something exists at `p` (following links). */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What a directory tree holds, by relative `/`-separated path (links are not followed). */
 export interface TreeListing {

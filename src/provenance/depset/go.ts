@@ -16,12 +16,13 @@ import { ArchiveError } from '../../archive/index.js';
 import { extractZip } from '../../archive/node.js';
 import { bytesEqual } from '../../util/hex.js';
 import { listSome, provenanceError } from '../errors.js';
-import { firstLine, runTool } from '../exec.js';
+import { runTool } from '../exec.js';
 import type { LockedDependency } from '../types.js';
 import { hash1, hash1GoMod, hashFilesUnder } from './dirhash.js';
-import { copyHashing, writeNewFile } from './files.js';
+import { copyHashing, exists, writeNewFile } from './files.js';
 import { goModuleDir } from './layout.js';
 import type { ExpectedArtifact } from './layout.js';
+import { runFetchTool } from './tool.js';
 
 /** Go's own bounds (golang.org/x/mod/zip MaxZipFile, modfetch's go.mod limit). */
 export const MAX_GO_ZIP_BYTES = 500 * 1024 * 1024;
@@ -29,30 +30,8 @@ export const MAX_GO_MOD_BYTES = 16 * 1024 * 1024;
 /** Arguments per `go` invocation (command-line length). */
 const GO_BATCH = 100;
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function goTool(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const r = await runTool('go', args, { cwd, env }).catch((err: Error) => {
-    throw provenanceError(
-      'DEPENDENCY_FETCH_FAILED',
-      `cannot run go: ${err.message}`,
-      undefined,
-      err,
-    );
-  });
-  if (r.code !== 0) {
-    throw provenanceError(
-      'DEPENDENCY_FETCH_FAILED',
-      `go ${args.slice(0, 2).join(' ')} failed: ${firstLine(r.stderr)}`,
-    );
-  }
+  await runFetchTool('go', args, { cwd, env, label: `go ${args.slice(0, 2).join(' ')}` });
 }
 
 /**
