@@ -9,12 +9,13 @@
  * sent.
  */
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { packDirectory, writeTarFile } from '../archive/node.js';
 import type { BuildConfig } from '../provenance/index.js';
 import { isProvenanceError, parseBuildConfigText } from '../provenance/index.js';
 import { fetchDependencySet } from '../provenance/node.js';
+import { readBoundedFile } from '../util/node.js';
 import { ActionError } from './errors.js';
 
 /** Largest build.json read. */
@@ -156,10 +157,7 @@ async function readConfig(
   const file = join(dir, path);
   let text: string;
   try {
-    const st = await stat(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (e) {
     const absent = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ActionError(

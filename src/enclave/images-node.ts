@@ -8,6 +8,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EifDescription } from '../eif/index.js';
+import { readBoundedFile } from '../util/node.js';
 import type { ImageCatalog, ImageEntry, ImageLanguage } from './images.js';
 import { ImageCatalogError, computeSimulatedPcrs, parseImageCatalog } from './images.js';
 
@@ -26,10 +27,7 @@ export async function loadImageCatalog(
 ): Promise<ImageCatalog> {
   let text: string;
   try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_CATALOG_BYTES) throw new Error(`larger than ${MAX_CATALOG_BYTES} bytes`);
-    text = await readFile(path, 'utf8');
+    text = (await readBoundedFile(path, MAX_CATALOG_BYTES)).toString('utf8');
   } catch (e) {
     throw new ImageCatalogError(
       'CATALOG_UNREADABLE',

@@ -2,8 +2,9 @@
  * Node face of the verifier: the policy from a file plus flags with the images published with this
  * version as the default, bundles read from files, and diffoscope.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
+import { readBoundedFile } from '../util/node.js';
 import { ImageCatalogError, trustedImages } from '../enclave/images.js';
 import { loadImageCatalog } from '../enclave/images-node.js';
 import { VerifyError } from './errors.js';
@@ -51,15 +52,7 @@ export async function loadTrustPolicy(opts: LoadPolicyOptions = {}): Promise<Tru
   if (opts.policyFile !== undefined) {
     let text: Uint8Array;
     try {
-      const fh = await open(opts.policyFile, 'r');
-      try {
-        const st = await fh.stat();
-        if (!st.isFile()) throw new Error('not a regular file');
-        if (st.size > MAX_POLICY_BYTES) throw new Error(`larger than ${MAX_POLICY_BYTES} bytes`);
-        text = await readFile(fh);
-      } finally {
-        await fh.close();
-      }
+      text = await readBoundedFile(opts.policyFile, MAX_POLICY_BYTES);
     } catch (e) {
       throw new VerifyError(
         'POLICY_INVALID',
