@@ -21,6 +21,7 @@ import {
 import { bytesEqual, toHex } from '../util/hex.js';
 import type {
   BuildConfig,
+  ImageIdentity,
   LockedDependency,
   ProvenanceStatement,
   ResourceDescriptor,
@@ -242,14 +243,7 @@ export interface StatementParams {
   toolchain: readonly ToolchainComponent[];
   /** Every output, relative to the source root, with its SHA-256 (hex). */
   outputs: readonly { name: string; sha256: string }[];
-  image: {
-    name: string;
-    version: string;
-    language: string;
-    pcr0: string;
-    pcr1: string;
-    pcr2: string;
-  };
+  image: ImageIdentity;
   /** The client's nonce (bytes or hex). */
   nonce: Uint8Array | string;
   /** What isolation the backend applied (a plain JSON object). */

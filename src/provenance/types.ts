@@ -107,6 +107,16 @@ export interface ResourceDescriptor {
   annotations?: Record<string, unknown>;
 }
 
+/** The enclave image a build ran in: catalog name and version, language, and PCR0..2 (hex). */
+export interface ImageIdentity {
+  name: string;
+  version: string;
+  language: string;
+  pcr0: string;
+  pcr1: string;
+  pcr2: string;
+}
+
 /** The statement written as provenance.json (in-toto Statement v1 + SLSA Provenance v1). */
 export interface ProvenanceStatement {
   _type: 'https://in-toto.io/Statement/v1';
@@ -127,14 +137,7 @@ export interface ProvenanceStatement {
         workdir: string;
       };
       internalParameters: {
-        image: {
-          name: string;
-          version: string;
-          language: string;
-          pcr0: string;
-          pcr1: string;
-          pcr2: string;
-        };
+        image: ImageIdentity;
         /** Hex of the client's nonce, also the attestation's `nonce`. */
         nonce: string;
         network: 'none';

@@ -18,7 +18,7 @@ import { firstLine } from '../exec.js';
 import type { LockedDependency } from '../types.js';
 import { hashFilesUnder } from './dirhash.js';
 import { copyHashing, exists, writeNewFile } from './files.js';
-import type { ExpectedArtifact } from './layout.js';
+import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 import { runFetchTool } from './tool.js';
 
 /** Largest crate accepted (crates.io allows 10 MB by default; some registries more). */
@@ -161,10 +161,7 @@ export async function prepareCargo(
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
   deps: readonly LockedDependency[],
-): Promise<{
-  env: Record<string, string>;
-  dirs: { path: string; writable: boolean; purpose: string }[];
-}> {
+): Promise<PreparedEcosystem> {
   const vendor = join(outDir, 'cargo-vendor');
   const scratch = join(outDir, '.cargo-verify');
   const home = join(outDir, 'cargo-home');

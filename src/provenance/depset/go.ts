@@ -21,7 +21,7 @@ import type { LockedDependency } from '../types.js';
 import { hash1, hash1GoMod, hashFilesUnder } from './dirhash.js';
 import { copyHashing, exists, writeNewFile } from './files.js';
 import { goModuleDir } from './layout.js';
-import type { ExpectedArtifact } from './layout.js';
+import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 import { runFetchTool } from './tool.js';
 
 /** Go's own bounds (golang.org/x/mod/zip MaxZipFile, modfetch's go.mod limit). */
@@ -133,10 +133,7 @@ export async function prepareGo(
   depset: string,
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
-): Promise<{
-  env: Record<string, string>;
-  dirs: { path: string; writable: boolean; purpose: string }[];
-}> {
+): Promise<PreparedEcosystem> {
   const proxy = join(outDir, 'go-proxy');
   const modcache = join(outDir, 'go-modcache');
   const scratch = join(outDir, '.go-verify');

@@ -16,11 +16,11 @@ import { fetchCargo, prepareCargo } from './cargo.js';
 import { freshDirectory, listTree } from './files.js';
 import { fetchGo, prepareGo } from './go.js';
 import { expectedArtifacts } from './layout.js';
-import type { ExpectedArtifact } from './layout.js';
+import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 import { NPM_REGISTRY, fetchNpm, prepareNpm } from './npm.js';
 
 export { expectedArtifacts, goEscape } from './layout.js';
-export type { ArtifactKind, ExpectedArtifact } from './layout.js';
+export type { ArtifactKind, ExpectedArtifact, PreparedEcosystem } from './layout.js';
 export { NPM_REGISTRY, npmPackumentUrl, npmTarballUrl } from './npm.js';
 export { vendorConfig } from './cargo.js';
 
@@ -123,12 +123,8 @@ export interface CheckOptions {
 }
 
 /** What the build needs to run offline with the verified dependencies. */
-export interface PreparedDependencies {
+export interface PreparedDependencies extends PreparedEcosystem {
   language: Language | null;
-  /** Variables to set for the build command. */
-  env: Record<string, string>;
-  /** Directories created from verified bytes (some must stay writable for the tools' caches). */
-  dirs: { path: string; writable: boolean; purpose: string }[];
   /** Files verified. */
   verified: number;
   /** Unpinned dependencies that were allowed: recorded, not provided. */
@@ -204,7 +200,7 @@ export async function checkDependencySet(
   const artifacts: ExpectedArtifact[] = [...expected.values()].sort((a, b) =>
     a.path < b.path ? -1 : 1,
   );
-  let prepared: { env: Record<string, string>; dirs: PreparedDependencies['dirs'] };
+  let prepared: PreparedEcosystem;
   try {
     switch (language) {
       case 'node':

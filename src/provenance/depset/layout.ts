@@ -27,6 +27,14 @@ export interface ExpectedArtifact {
   deps: LockedDependency[];
 }
 
+/** What preparing one ecosystem's verified dependencies gives the build. */
+export interface PreparedEcosystem {
+  /** Variables to set for the build command. */
+  env: Record<string, string>;
+  /** Directories created from verified bytes (some must stay writable for the tools' caches). */
+  dirs: { path: string; writable: boolean; purpose: string }[];
+}
+
 /**
  * Go's case-escaping of module paths and versions for the module cache and the proxy protocol
  * (golang.org/x/mod/module EscapePath): every upper-case letter becomes `!` + its lower case.

@@ -19,7 +19,7 @@ import type { LockedDependency } from '../types.js';
 import { downloadVerified, eachLimited } from './download.js';
 import { copyHashing, writeNewFile } from './files.js';
 import type { NodeHash } from './files.js';
-import type { ExpectedArtifact } from './layout.js';
+import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 
 /** The public npm registry. */
 export const NPM_REGISTRY = 'https://registry.npmjs.org/';
@@ -110,10 +110,7 @@ export async function prepareNpm(
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
   registry: string,
-): Promise<{
-  env: Record<string, string>;
-  dirs: { path: string; writable: boolean; purpose: string }[];
-}> {
+): Promise<PreparedEcosystem> {
   const root = join(outDir, 'npm-cache');
   const cache = join(root, '_cacache');
   const packuments = new Map<string, Map<string, { tarball: string; integrity: string }>>();
