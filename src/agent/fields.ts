@@ -6,12 +6,9 @@
  */
 import { isIP } from 'node:net';
 import { isProvenanceError, parseBuildConfig } from '../provenance/index.js';
+// The agent forwards the nonce to the worker, so it accepts what the protocol accepts.
+import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../protocol/index.js';
 import { AgentError } from './errors.js';
-
-/** Shortest nonce accepted (bytes): Kettle's fixed size; shorter would not be a fresh challenge. */
-export const MIN_NONCE_BYTES = 16;
-/** Longest nonce accepted (bytes); the NSM takes up to 512, the provenance records it in hex. */
-export const MAX_NONCE_BYTES = 64;
 /** Longest `repo_url`. */
 export const MAX_REPO_URL_LENGTH = 2048;
 /** Longest `repo_ref` (git refuses longer ref names on most file systems anyway). */
@@ -32,7 +29,7 @@ export function badField(field: string, message: string): AgentError {
   return new AgentError('AGENT_BAD_REQUEST', `${field}: ${message}`, { path: field });
 }
 
-/** A hex nonce of 16 to 64 bytes, returned in lower case. */
+/** A hex nonce of MIN_NONCE_BYTES to MAX_NONCE_BYTES (16 to 64) bytes, returned in lower case. */
 export function parseNonce(value: string, field = 'nonce'): string {
   const min = MIN_NONCE_BYTES * 2;
   const max = MAX_NONCE_BYTES * 2;
