@@ -1,31 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reachable } from '../support/imports.js';
 
 const SRC = fileURLToPath(new URL('../../src/attestation/', import.meta.url));
-const IMPORT_RE =
-  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
-
-/** Every module specifier reachable from `entry` through relative imports (static and dynamic). */
-function reachable(entry: string): { files: string[]; external: Set<string> } {
-  const seen = new Set<string>();
-  const external = new Set<string>();
-  const todo = [entry];
-  while (todo.length > 0) {
-    const file = todo.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(IMPORT_RE)) {
-      const spec = m[1] ?? m[2] ?? m[3]!;
-      if (spec.startsWith('.')) todo.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      else external.add(spec);
-    }
-  }
-  return { files: [...seen], external };
-}
 
 describe('the attestation module in a browser', () => {
   const { files, external } = reachable(`${SRC}index.ts`);
