@@ -74,6 +74,17 @@ export class ByteReader {
     return !(await this.fill());
   }
 
+  /**
+   * Stops reading and closes the source (a generator's `finally` runs, a Node stream is
+   * destroyed), so that a refused archive is not read on.
+   */
+  async close(): Promise<void> {
+    this.buf = new Uint8Array(0);
+    if (this.done) return;
+    this.done = true;
+    await this.it.return?.();
+  }
+
   /** Yields whatever is left. */
   async *rest(): AsyncGenerator<Uint8Array> {
     while (await this.fill()) {

@@ -19,14 +19,33 @@ export async function* gunzipBounded(
   maxBytes: number,
 ): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
+  let ended = false;
+  const next = async (): Promise<IteratorResult<Uint8Array>> => {
+    const r = await it.next();
+    if (r.done === true) ended = true;
+    return r;
+  };
+  try {
+    yield* gunzipFrom(next, maxBytes);
+  } finally {
+    // The consumer stopped (a refusal downstream) or decompression failed: close the source so
+    // that nothing more of it is read.
+    if (!ended) await it.return?.()?.catch(() => undefined);
+  }
+}
+
+async function* gunzipFrom(
+  next: () => Promise<IteratorResult<Uint8Array>>,
+  maxBytes: number,
+): AsyncGenerator<Uint8Array> {
+  let first = await next();
+  while (!first.done && first.value.length === 0) first = await next();
   if (first.done) return;
   const head = first.value;
   async function* all(): AsyncGenerator<Uint8Array> {
     yield head;
     for (;;) {
-      const r = await it.next();
+      const r = await next();
       if (r.done) return;
       yield r.value;
     }

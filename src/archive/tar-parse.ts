@@ -8,7 +8,7 @@ import { ArchiveError } from './errors.js';
 import type { ArchiveLimits } from './limits.js';
 import { resolveLimits } from './limits.js';
 import { EntryTracker, safeRelativePath, symlinkStaysInside } from './paths.js';
-import { BLOCK, decodeHeader, isZeroBlock, parsePax } from './tar-header.js';
+import { BLOCK, decodeHeader, isAllZero, isZeroBlock, parsePax } from './tar-header.js';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink';
 
@@ -47,6 +47,30 @@ const EMPTY: AsyncIterable<Uint8Array> = {
 };
 
 /**
+ * Zero bytes accepted after the first end-of-archive block. tar writes a second zero block and pads
+ * to its record size (GNU tar: 10240 bytes by default; 1 MiB is `-b 2048`). More is refused as
+ * soon as it is seen, so that a small gzip of zeros costs no more than this to read.
+ */
+export const MAX_TRAILING_ZERO_BYTES = 1 << 20;
+
+/** After the end-of-archive block: only zero padding, and at most `MAX_TRAILING_ZERO_BYTES`. */
+async function checkTrailer(r: ByteReader): Promise<void> {
+  let seen = 0;
+  for await (const chunk of r.rest()) {
+    const room = MAX_TRAILING_ZERO_BYTES - seen;
+    if (!isAllZero(chunk.length > room ? chunk.subarray(0, room) : chunk))
+      throw new ArchiveError('ARCHIVE_MALFORMED', 'data after the end-of-archive marker');
+    seen += chunk.length;
+    if (seen > MAX_TRAILING_ZERO_BYTES)
+      throw new ArchiveError(
+        'ARCHIVE_TOO_LARGE',
+        `more than ${MAX_TRAILING_ZERO_BYTES} bytes of padding after the end-of-archive marker ` +
+          '(tar pads to a record of 10240 bytes)',
+      );
+  }
+}
+
+/**
  * Reads a tar stream entry by entry. Global pax headers are ignored (git archive writes one with
  * the commit id); GNU `L`/`K` long names and pax `path`/`linkpath`/`size` are honoured.
  */
@@ -54,9 +78,19 @@ export async function* readTar(
   source: AsyncIterable<Uint8Array>,
   opts: TarReadOptions = {},
 ): AsyncGenerator<TarEntry> {
+  const r = new ByteReader(source);
+  try {
+    yield* readEntries(r, opts);
+  } finally {
+    // Refused, or the consumer stopped: the source is not read on. A failure to close it must not
+    // hide the refusal.
+    await r.close().catch(() => undefined);
+  }
+}
+
+async function* readEntries(r: ByteReader, opts: TarReadOptions): AsyncGenerator<TarEntry> {
   const limits = resolveLimits(opts.limits);
   const symlinks = opts.symlinks ?? 'refuse';
-  const r = new ByteReader(source);
   const tracker = new EntryTracker();
   let entries = 0;
   let total = 0;
@@ -72,12 +106,7 @@ export async function* readTar(
         'tar archive ends without an end-of-archive marker',
       );
     if (isZeroBlock(block)) {
-      // End of archive: whatever follows must be zero padding.
-      for await (const chunk of r.rest()) {
-        for (const b of chunk)
-          if (b !== 0)
-            throw new ArchiveError('ARCHIVE_MALFORMED', 'data after the end-of-archive marker');
-      }
+      await checkTrailer(r);
       return;
     }
     const h = decodeHeader(block);

@@ -10,11 +10,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
+import { MAX_TRAILING_ZERO_BYTES } from '../../src/archive/tar-parse.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
-import { BLOCK, encodeHeader, encodePax } from '../../src/archive/tar-header.js';
+import { BLOCK, encodeHeader, encodePax, isAllZero } from '../../src/archive/tar-header.js';
 
 const te = new TextEncoder();
 
@@ -53,6 +54,50 @@ function rawTar(
 
 async function read(bytes: Uint8Array, opts: Parameters<typeof readTarToMemory>[1] = {}) {
   return readTarToMemory(chunksOf(bytes, 700), opts);
+}
+
+const MiB = 1024 * 1024;
+
+/** CRC-32 (RFC 1952 §8) of `n` zero bytes continuing from `crc`, for the gzip trailer. */
+const CRC_TABLE = Array.from({ length: 256 }, (_, i) => {
+  let c = i;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32Zeros(crc: number, n: number): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < n; i++) c = CRC_TABLE[c & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/**
+ * A gzip stream of `mib` MiB of zeros, generated as it is read: one deflate unit (1 MiB of zeros,
+ * about 1 KiB compressed, ending in a full flush so that units can follow each other) per chunk.
+ * `pulled.units` counts the units the reader asked for; `pulled.closed` tells that it stopped reading.
+ */
+function zeroGzipBomb(
+  mib: number,
+  pulled: { units: number; closed: boolean },
+): AsyncIterable<Uint8Array> {
+  const unit = deflateRawSync(new Uint8Array(MiB), { finishFlush: zlibConstants.Z_FULL_FLUSH });
+  return (async function* () {
+    yield Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff);
+    let crc = 0;
+    try {
+      for (let i = 0; i < mib; i++) {
+        pulled.units++;
+        crc = crc32Zeros(crc, MiB);
+        yield unit;
+      }
+    } finally {
+      pulled.closed = true;
+    }
+    const trailer = new DataView(new ArrayBuffer(10));
+    trailer.setUint8(0, 0x03); // an empty final block (fixed Huffman), then CRC-32 and ISIZE
+    trailer.setUint32(2, crc, true);
+    trailer.setUint32(6, (mib * MiB) % 2 ** 32, true);
+    yield new Uint8Array(trailer.buffer);
+  })();
 }
 
 function tmp(): string {
@@ -266,6 +311,65 @@ describe('readTar', () => {
   it('when data follows the end-of-archive marker, it refuses', async () => {
     const t = Buffer.concat([rawTar([{ name: 'a' }]), te.encode('smuggled')]);
     await expect(read(t)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when zero padding follows the end-of-archive marker up to the bound (1 MiB), it is accepted', async () => {
+    const t = rawTar([{ name: 'a', data: te.encode('x') }]);
+    // GNU tar's record of 10240 bytes, then the most padding allowed after the first zero block.
+    const record = Buffer.concat([t, new Uint8Array(10240 - (t.length % 10240))]);
+    expect((await read(record)).map((f) => f.path)).toEqual(['a']);
+    const atBound = Buffer.concat([t, new Uint8Array(MAX_TRAILING_ZERO_BYTES - BLOCK)]);
+    expect((await read(atBound)).map((f) => f.path)).toEqual(['a']);
+    await expect(read(Buffer.concat([atBound, new Uint8Array(1)]))).rejects.toHaveCode(
+      'ARCHIVE_TOO_LARGE',
+    );
+  });
+
+  it('when one byte of the padding is not zero, at any offset and alignment, it refuses', async () => {
+    const buf = new Uint8Array(64);
+    for (let start = 0; start < 5; start++)
+      for (let end = start; end <= start + 13; end++) {
+        const view = buf.subarray(start, end);
+        expect(isAllZero(view)).toBe(true);
+        for (let i = 0; i < view.length; i++) {
+          view[i] = 1;
+          expect([start, end, i, isAllZero(view)]).toEqual([start, end, i, false]);
+          view[i] = 0;
+        }
+      }
+    const t = Buffer.concat([rawTar([{ name: 'a' }]), new Uint8Array(100_000)]);
+    t[t.length - 1] = 1;
+    await expect(read(t)).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when a small gzip holds gigabytes of zeros after the end-of-archive marker, it refuses after about 1 MiB', async () => {
+    const pulled = { units: 0, closed: false };
+    // 3000 MiB of zeros, about 3 MB compressed: an empty archive followed by padding.
+    const e = await readTarToMemory(zeroGzipBomb(3000, pulled)).catch((x: unknown) => x);
+    expect(e).toHaveCode('ARCHIVE_TOO_LARGE');
+    expect((e as Error).message).toMatch(/padding after the end-of-archive marker/);
+    // Decompression stopped a few MiB past the bound (the decompressor reads a little ahead), far
+    // below the 3000 MiB of the bomb and the 8 GiB decompression cap, and the source was closed.
+    expect(pulled.units).toBeLessThanOrEqual(32);
+    expect(pulled.closed).toBe(true);
+  });
+
+  it('when a plain tar stream of zeros goes on after the end-of-archive marker, reading stops at the bound', async () => {
+    let yielded = 0;
+    const zeros = new Uint8Array(64 * 1024);
+    const source = (async function* () {
+      for (let i = 0; i < 16 * 1024; i++) {
+        yielded += zeros.length;
+        yield zeros;
+      }
+    })();
+    const entries = (async () => {
+      for await (const _ of readTar(source)) {
+        /* none */
+      }
+    })();
+    await expect(entries).rejects.toHaveCode('ARCHIVE_TOO_LARGE');
+    expect(yielded).toBeLessThanOrEqual(MAX_TRAILING_ZERO_BYTES + 2 * zeros.length);
   });
 
   it('when gzip data is corrupt, it refuses with a typed error', async () => {
