@@ -1,8 +1,9 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  MAX_DOCUMENT_BYTES,
   NsmClient,
   SIMULATION_ROOT,
   SoftwareNsm,
@@ -57,6 +58,62 @@ describe('tee-compile attestation (usage)', () => {
     const r = await verify(doc('no-such.cbor'));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cannot read');
+  });
+
+  it('when the document is a directory, it says so and exits 2', async () => {
+    const r = await verify(NITRO_DIR);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('not a regular file');
+  });
+});
+
+describe('tee-compile attestation (a file larger than any document)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'attestation-cli-'));
+    // One byte over the limit: a genuine document with a byte appended.
+    const genuineBytes = readFileSync(doc('doc-anjuna-1.cbor'));
+    writeFileSync(
+      join(dir, 'over.cbor'),
+      Buffer.concat([genuineBytes, Buffer.alloc(MAX_DOCUMENT_BYTES + 1 - genuineBytes.length)]),
+    );
+    // 3 GiB (sparse): more than Node can read into one buffer, so only a bounded read gets to
+    // the document's own refusal; reading it whole would fail as an I/O error.
+    writeFileSync(join(dir, 'huge.cbor'), '');
+    truncateSync(join(dir, 'huge.cbor'), 3 * 1024 ** 3);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('when verified, it is refused with CBOR_LIMIT_EXCEEDED at document (exit 1) without being read', async () => {
+    for (const [f, size] of [
+      ['over.cbor', MAX_DOCUMENT_BYTES + 1],
+      ['huge.cbor', 3 * 1024 ** 3],
+    ] as const) {
+      const r = await runCli(['attestation', 'verify', f, '--json'], { cwd: dir });
+      expect([f, r.code, json(r.stdout)]).toEqual([
+        f,
+        1,
+        {
+          ok: false,
+          code: 'CBOR_LIMIT_EXCEEDED',
+          message: `the document is ${size} bytes; the limit is ${MAX_DOCUMENT_BYTES}`,
+          path: 'document',
+        },
+      ]);
+      const text = await runCli(['attestation', 'verify', f], { cwd: dir });
+      expect([text.code, text.stdout.split('\n')[0]]).toEqual([
+        1,
+        'REFUSED CBOR_LIMIT_EXCEEDED at document',
+      ]);
+    }
+  });
+
+  it('when inspected, it cannot be decoded: exit 2 with CBOR_LIMIT_EXCEEDED', async () => {
+    for (const f of ['over.cbor', 'huge.cbor']) {
+      const r = await runCli(['attestation', 'inspect', f], { cwd: dir });
+      expect([f, r.code]).toEqual([f, 2]);
+      expect(r.stderr).toContain(`cannot decode ${f}: CBOR_LIMIT_EXCEEDED at document`);
+    }
   });
 });
 

@@ -2,11 +2,13 @@
  * `tee-compile attestation verify|inspect`: check or show an AWS Nitro attestation document.
  * A thin layer over src/attestation; flags are validated here, at the edge.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   AWS_NITRO_ROOT_G1,
+  AttestationError,
+  MAX_DOCUMENT_BYTES,
   SIMULATION_ROOT,
   createChainCache,
   decodeAttestation,
@@ -17,10 +19,13 @@ import {
   type AttestationDocument,
   type TrustAnchor,
   type VerifyAttestationOptions,
+  type VerifyAttestationResult,
 } from '../../attestation/index.js';
 import { nodeCryptoVerifier } from '../../attestation/node-crypto.js';
 import { nameToString, parseCertificate } from '../../attestation/x509.js';
+import { toRefusal } from '../../errors.js';
 import { fromHex, isHex, toHex } from '../../util/hex.js';
+import { readBoundedFile } from '../../util/node.js';
 import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 
@@ -67,16 +72,39 @@ function onePath(positionals: string[]): string {
   return positionals[0]!;
 }
 
-async function readDocument(path: string, io: CliIo): Promise<Uint8Array | undefined> {
+/** A document file: its bytes, or its size when it is larger than any document can be. */
+type DocumentFile = { bytes: Uint8Array } | { oversized: number };
+
+/**
+ * Reads the document file, never more than `MAX_DOCUMENT_BYTES`: a larger file is reported by its
+ * size without being read. Undefined (after a message) when it cannot be read.
+ */
+async function readDocument(path: string, io: CliIo): Promise<DocumentFile | undefined> {
+  const full = resolve(io.cwd, path);
   try {
-    return new Uint8Array(await readFile(resolve(io.cwd, path)));
+    return { bytes: new Uint8Array(await readBoundedFile(full, MAX_DOCUMENT_BYTES)) };
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) {
+      // Not a file-system error: a regular file over the bound is the document's refusal.
+      const st = await stat(full).catch(() => undefined);
+      if (st?.isFile() === true && st.size > MAX_DOCUMENT_BYTES) return { oversized: st.size };
+    }
     writeLine(
       io.stderr,
-      `tee-compile attestation: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      `tee-compile attestation: cannot read ${path}: ${code ?? (e as Error).message}`,
     );
     return undefined;
   }
+}
+
+/** The refusal `verifyAttestation` gives a document over the size limit, without its bytes. */
+function oversizedError(size: number): AttestationError {
+  return new AttestationError(
+    'CBOR_LIMIT_EXCEEDED',
+    `the document is ${size} bytes; the limit is ${MAX_DOCUMENT_BYTES}`,
+    { path: 'document' },
+  );
 }
 
 function hexFlag(flag: string, v: string | undefined): Uint8Array | undefined {
@@ -179,10 +207,13 @@ async function verifyCommand(args: string[], io: CliIo): Promise<number> {
     if (anchor === undefined) return EXIT_USAGE;
     opts.trustAnchors = [anchor];
   }
-  const bytes = await readDocument(file, io);
-  if (bytes === undefined) return EXIT_USAGE;
+  const read = await readDocument(file, io);
+  if (read === undefined) return EXIT_USAGE;
 
-  const r = await verifyAttestation(bytes, opts);
+  const r: VerifyAttestationResult =
+    'bytes' in read
+      ? await verifyAttestation(read.bytes, opts)
+      : toRefusal(oversizedError(read.oversized), isAttestationError);
   if (!r.ok) {
     if (values.json === true) {
       const out: Record<string, unknown> = { ok: false, code: r.code, message: r.message };
@@ -265,11 +296,12 @@ async function inspectCommand(args: string[], io: CliIo): Promise<number> {
     options: { json: { type: 'boolean' } },
   });
   const file = onePath(positionals);
-  const bytes = await readDocument(file, io);
-  if (bytes === undefined) return EXIT_USAGE;
+  const read = await readDocument(file, io);
+  if (read === undefined) return EXIT_USAGE;
   let doc: AttestationDocument;
   try {
-    doc = decodeAttestation(bytes);
+    if (!('bytes' in read)) throw oversizedError(read.oversized);
+    doc = decodeAttestation(read.bytes);
   } catch (e) {
     if (!isAttestationError(e)) throw e;
     writeLine(
