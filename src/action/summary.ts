@@ -168,6 +168,72 @@ export interface VerifySummaryData {
   verifyCommand: string[];
 }
 
+/** Longest diffoscope report shown per file, and for all files together, in a job summary. */
+export const MAX_SUMMARY_DIFFOSCOPE_CHARS = 8_000;
+export const MAX_SUMMARY_DIFFOSCOPE_TOTAL = 200_000;
+
+function side(x: { sha256: string; size: number } | null): [string, string] {
+  return x === null ? ['absent', ''] : [code(x.sha256), `${x.size} bytes`];
+}
+
+/** A fenced block that the text cannot close (the fence is longer than any backtick run in it). */
+function fenced(body: string): string {
+  const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}text`, body.replace(/\n+$/, ''), fence].join('\n');
+}
+
+/**
+ * For each bundle outside the first group, the files that differ: path, both digests and sizes,
+ * the summary, and diffoscope's report (once per group, bounded) when the runner has diffoscope.
+ */
+function differenceSections(r: SetVerification): string[] {
+  const out: string[] = [];
+  const first = r.groups[0];
+  const reference = r.majority
+    ? 'the majority'
+    : `group 1 (${(first?.builders ?? []).map((b) => text(b)).join(', ')})`;
+  const [left, right] = r.majority ? ['majority', 'dissent'] : ['group 1', 'this bundle'];
+  const shown = new Set<SetVerification['differences'][number]['files']>();
+  let budget = MAX_SUMMARY_DIFFOSCOPE_TOTAL;
+  for (const diff of r.differences) {
+    out.push(
+      '',
+      `**${text(diff.builder)}** (${code(diff.bundle)}) differs from ${reference} in:`,
+      '',
+      table(
+        ['file', `${left} sha256`, `${left} size`, `${right} sha256`, `${right} size`, 'summary'],
+        diff.files.map((f) => [
+          code(f.path),
+          ...side(f.majority),
+          ...side(f.dissent),
+          text(f.summary ?? '', 300),
+        ]),
+      ),
+    );
+    // The bundles of one group share their comparison: its reports are shown once.
+    if (shown.has(diff.files)) continue;
+    shown.add(diff.files);
+    for (const f of diff.files) {
+      if (f.diffoscope === undefined || budget <= 0) continue;
+      const cut =
+        f.diffoscope.length > MAX_SUMMARY_DIFFOSCOPE_CHARS
+          ? `${f.diffoscope.slice(0, MAX_SUMMARY_DIFFOSCOPE_CHARS)}\n… (cut: run the command below for the whole report)`
+          : f.diffoscope;
+      budget -= cut.length;
+      out.push(
+        '',
+        `<details><summary>diffoscope: ${text(f.path)}</summary>`,
+        '',
+        fenced(cut),
+        '',
+        '</details>',
+      );
+    }
+  }
+  return out;
+}
+
 /** The job summary of a verification. */
 export function verifySummary(d: VerifySummaryData): string {
   const r = d.result;
@@ -206,6 +272,10 @@ export function verifySummary(d: VerifySummaryData): string {
   );
   if (r.agreeing.length > 0)
     out.push(`- **Agreeing builders:** ${r.agreeing.map((b) => text(b)).join(', ')}`);
+  else if (!r.majority && r.groups.length > 1)
+    out.push(
+      '- **Agreeing builders:** none (no majority: the largest groups have as many builders)',
+    );
   if (r.dissenting.length > 0)
     out.push(`- **Dissenting builders:** ${r.dissenting.map((b) => text(b)).join(', ')}`);
   const top = r.groups[0];
@@ -218,22 +288,7 @@ export function verifySummary(d: VerifySummaryData): string {
       ),
     );
   }
-  for (const diff of r.differences) {
-    out.push(
-      '',
-      `**${text(diff.builder)}** (${code(diff.bundle)}) differs from the majority in:`,
-      '',
-      table(
-        ['file', 'majority sha256', 'dissent sha256', 'summary'],
-        diff.files.map((f) => [
-          code(f.path),
-          f.majority === null ? 'absent' : code(f.majority.sha256.slice(0, 16) + '…'),
-          f.dissent === null ? 'absent' : code(f.dissent.sha256.slice(0, 16) + '…'),
-          text(f.summary ?? '', 300),
-        ]),
-      ),
-    );
-  }
+  out.push(...differenceSections(r));
   if (d.assetChecks.length > 0) {
     out.push(
       '',

@@ -11,6 +11,7 @@ import picomatch from 'picomatch';
 import { readBundle } from '../bundle/index.js';
 import type { NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
 import { verifyBundles } from '../verify/index.js';
+import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
 import { ActionError } from './errors.js';
@@ -245,7 +246,11 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   );
 
   const named: NamedBundle[] = bundles.map((b) => ({ name: b.name, source: b.bytes }));
-  const result: SetVerification = await verifyBundles(named, policy, { now: deps.now() });
+  // diffoscope, when the runner has it, as `tee-compile verify` uses it.
+  const result: SetVerification = await verifyBundles(named, policy, {
+    now: deps.now(),
+    compare: diffoscopeComparer({ env: deps.env }),
+  });
   for (const { bundle, result: r } of result.bundles)
     deps.log.info(
       `${bundle}: ${r.ok ? `verified${r.simulated ? ' (SIMULATED)' : ''}` : `refused: ${r.code}: ${r.message}`}`,

@@ -47,8 +47,27 @@ function asText(b: Uint8Array): string | null {
   }
 }
 
+/**
+ * How the two sides of a comparison are named: the reference side in summaries ("2 lines in the
+ * majority", "only in group 1") and both sides as the directories a deep comparer shows.
+ */
+export interface DifferenceLabels {
+  reference: string;
+  sides: readonly [string, string];
+}
+
+/** The labels when the reference side is the majority's outputs. */
+export const MAJORITY_LABELS: DifferenceLabels = {
+  reference: 'the majority',
+  sides: ['majority', 'dissent'],
+};
+
 /** The first hunk of a line comparison (common prefix and suffix removed), or null when not text. */
-export function textSummary(a: Uint8Array, b: Uint8Array): string | null {
+export function textSummary(
+  a: Uint8Array,
+  b: Uint8Array,
+  reference = MAJORITY_LABELS.reference,
+): string | null {
   const ta = asText(a);
   const tb = asText(b);
   if (ta === null || tb === null) return null;
@@ -65,7 +84,7 @@ export function textSummary(a: Uint8Array, b: Uint8Array): string | null {
   const where =
     removed.length <= 1 && added.length <= 1
       ? `line ${p + 1}`
-      : `lines from ${p + 1} (${removed.length} in the majority, ${added.length} here)`;
+      : `lines from ${p + 1} (${removed.length} in ${reference}, ${added.length} here)`;
   out.push(`text differs at ${where}:`);
   for (const l of removed.slice(0, MAX_SUMMARY_LINES)) out.push(`  - ${printable(l)}`);
   if (removed.length > MAX_SUMMARY_LINES)
@@ -76,7 +95,11 @@ export function textSummary(a: Uint8Array, b: Uint8Array): string | null {
 }
 
 /** Sizes, the first differing offset and how many bytes differ. */
-export function binarySummary(a: Uint8Array, b: Uint8Array): string {
+export function binarySummary(
+  a: Uint8Array,
+  b: Uint8Array,
+  reference = MAJORITY_LABELS.reference,
+): string {
   const n = Math.min(a.length, b.length);
   let first = -1;
   let count = Math.abs(a.length - b.length);
@@ -87,7 +110,7 @@ export function binarySummary(a: Uint8Array, b: Uint8Array): string {
     }
   }
   if (first < 0) first = n;
-  return `binary: ${a.length} bytes in the majority, ${b.length} here; first difference at offset ${first} (0x${first.toString(16)}); ${count} bytes differ`;
+  return `binary: ${a.length} bytes in ${reference}, ${b.length} here; first difference at offset ${first} (0x${first.toString(16)}); ${count} bytes differ`;
 }
 
 function names(list: string[]): string {
@@ -97,7 +120,12 @@ function names(list: string[]): string {
     : shown.join(', ');
 }
 
-function archiveSummary(kind: string, a: ArchiveListing, b: ArchiveListing): string {
+function archiveSummary(
+  kind: string,
+  a: ArchiveListing,
+  b: ArchiveListing,
+  reference: string,
+): string {
   const ma = new Map(a.members.map((m) => [m.name, m]));
   const mb = new Map(b.members.map((m) => [m.name, m]));
   const onlyA = a.members.filter((m) => !mb.has(m.name)).map((m) => m.name);
@@ -113,10 +141,10 @@ function archiveSummary(kind: string, a: ArchiveListing, b: ArchiveListing): str
   const out: string[] = [];
   const differs = content.map(([x, y]) => `${x.name} (${x.size} vs ${y.size} bytes)`);
   out.push(
-    `${kind} archive: ${content.length} members differ, ${onlyA.length} only in the majority, ${onlyB.length} only here`,
+    `${kind} archive: ${content.length} members differ, ${onlyA.length} only in ${reference}, ${onlyB.length} only here`,
   );
   if (differs.length > 0) out.push(`  content differs: ${names(differs)}`);
-  if (onlyA.length > 0) out.push(`  only in the majority: ${names(onlyA)}`);
+  if (onlyA.length > 0) out.push(`  only in ${reference}: ${names(onlyA)}`);
   if (onlyB.length > 0) out.push(`  only here: ${names(onlyB)}`);
   if (meta.length > 0) out.push(`  metadata differs (mode, time): ${names(meta)}`);
   if (content.length === 0 && onlyA.length === 0 && onlyB.length === 0 && meta.length === 0) {
@@ -130,7 +158,7 @@ function archiveSummary(kind: string, a: ArchiveListing, b: ArchiveListing): str
   // One level deeper for the first differing member that is text: usually the reason.
   for (const [x, y] of content) {
     if (x.bytes === undefined || y.bytes === undefined) continue;
-    const t = textSummary(x.bytes, y.bytes);
+    const t = textSummary(x.bytes, y.bytes, reference);
     if (t === null) continue;
     out.push(`  in ${printable(x.name, 80)}: ${t.split('\n').join('\n  ')}`);
     break;
@@ -138,16 +166,20 @@ function archiveSummary(kind: string, a: ArchiveListing, b: ArchiveListing): str
   return out.join('\n');
 }
 
-/** A short human summary of how `dissent` differs from `majority` (same path in both bundles). */
+/**
+ * A short human summary of how `dissent` differs from `majority` (same path in both bundles);
+ * `reference` names the first side (default "the majority").
+ */
 export async function summarizeDifference(
   majority: Uint8Array,
   dissent: Uint8Array,
+  reference = MAJORITY_LABELS.reference,
 ): Promise<string> {
   try {
     const la = await listArchive(majority);
     const lb = await listArchive(dissent);
     if (la !== null && lb !== null && la.kind === lb.kind) {
-      return clip(archiveSummary(la.kind, la, lb));
+      return clip(archiveSummary(la.kind, la, lb, reference));
     }
     if (la === null && lb === null && isGzip(majority) && isGzip(dissent)) {
       const pa = await gunzipForListing(majority);
@@ -155,14 +187,16 @@ export async function summarizeDifference(
       const inner =
         pa.length === pb.length && pa.every((v, i) => v === pb[i])
           ? 'same content once decompressed: the gzip header or compression differs'
-          : (textSummary(pa, pb) ?? binarySummary(pa, pb));
+          : (textSummary(pa, pb, reference) ?? binarySummary(pa, pb, reference));
       return clip(`gzip: ${inner}`);
     }
   } catch (e) {
     if (!(e instanceof ListingError)) throw e;
-    return clip(`${e.message}; ${binarySummary(majority, dissent)}`);
+    return clip(`${e.message}; ${binarySummary(majority, dissent, reference)}`);
   }
-  return clip(textSummary(majority, dissent) ?? binarySummary(majority, dissent));
+  return clip(
+    textSummary(majority, dissent, reference) ?? binarySummary(majority, dissent, reference),
+  );
 }
 
 /** One side of a comparison: the subjects of a verified bundle and its artifacts. */
@@ -174,12 +208,14 @@ export interface ComparedSide {
 /**
  * Files of `dissent` that differ from `majority`'s: different digests and files present on one side
  * only, in bytewise path order. The first MAX_DETAILED_FILES differing files present on both sides
- * get a summary and, when `compare` is given, its report.
+ * get a summary and, when `compare` is given, its report. `labels` name the sides when the first
+ * is not the majority.
  */
 export async function fileDifferences(
   majority: ComparedSide,
   dissent: ComparedSide,
   compare?: FileComparer,
+  labels: DifferenceLabels = MAJORITY_LABELS,
 ): Promise<FileDifference[]> {
   const a = new Map(majority.subjects.map((s) => [s.name, s.sha256]));
   const b = new Map(dissent.subjects.map((s) => [s.name, s.sha256]));
@@ -199,8 +235,8 @@ export async function fileDifferences(
     };
     if (ba !== undefined && bb !== undefined && da !== undefined && db !== undefined) {
       if (detailed++ < MAX_DETAILED_FILES) {
-        d.summary = await summarizeDifference(ba, bb);
-        const report = compare === undefined ? null : await compare(path, ba, bb);
+        d.summary = await summarizeDifference(ba, bb, labels.reference);
+        const report = compare === undefined ? null : await compare(path, ba, bb, labels.sides);
         if (report !== null) d.diffoscope = report;
       }
     }

@@ -103,10 +103,19 @@ function sanitize(s: string): string {
   return s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** Names of the two sides as the comparer's caller gives them, when they are safe directory names. */
+function sideNames(sides: readonly [string, string] | undefined): readonly [string, string] {
+  const ok = (n: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(n);
+  return sides !== undefined && ok(sides[0]) && ok(sides[1]) && sides[0] !== sides[1]
+    ? sides
+    : ['majority', 'dissent'];
+}
+
 /**
  * A FileComparer that runs `diffoscope --text - <majority> <dissent>` and returns its text report
- * (file names shown as `majority/<path>` and `dissent/<path>`), or null when diffoscope is not
- * installed, finds no difference, fails or produces nothing before the timeout.
+ * (file names shown as `majority/<path>` and `dissent/<path>`, or under the names in `sides`), or
+ * null when diffoscope is not installed, finds no difference, fails or produces nothing before
+ * the timeout.
  */
 export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
   const env = opts.env ?? process.env;
@@ -114,7 +123,8 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
   const max = opts.maxOutputBytes ?? MAX_DIFFOSCOPE_OUTPUT_BYTES;
   let budget = opts.totalTimeoutMs ?? DIFFOSCOPE_TOTAL_TIMEOUT_MS;
   let exe: Promise<string | null> | undefined;
-  return async (path, majority, dissent) => {
+  return async (path, majority, dissent, sides) => {
+    const [left, right] = sideNames(sides);
     exe ??= findDiffoscope(env);
     const bin = await exe;
     if (bin === null || budget <= 0) return null;
@@ -124,10 +134,10 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
     try {
       // Keep the file's own name: diffoscope recognises formats partly by extension.
       const name = basename(path) || 'artifact';
-      const a = join(dir, 'majority', name);
-      const b = join(dir, 'dissent', name);
-      await mkdir(join(dir, 'majority'));
-      await mkdir(join(dir, 'dissent'));
+      const a = join(dir, left, name);
+      const b = join(dir, right, name);
+      await mkdir(join(dir, left));
+      await mkdir(join(dir, right));
       await writeFile(a, majority);
       await writeFile(b, dissent);
       let r: Run;
@@ -149,7 +159,7 @@ export function diffoscopeComparer(opts: DiffoscopeOptions = {}): FileComparer {
       if (!r.timedOut && r.code !== 1) return null;
       if (r.stdout.trim() === '') return null;
       let text = sanitize(
-        r.stdout.split(a).join(`majority/${path}`).split(b).join(`dissent/${path}`),
+        r.stdout.split(a).join(`${left}/${path}`).split(b).join(`${right}/${path}`),
       );
       if (r.truncated) text += `\n… (report cut at ${max} bytes)`;
       if (r.timedOut) text += '\n… (diffoscope stopped: out of time)';

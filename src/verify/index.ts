@@ -26,5 +26,11 @@ export {
   fileDifferences,
   summarizeDifference,
 } from './diff.js';
-export { bundleReport, setReport, formatBundleReport, formatSetReport } from './report.js';
+export {
+  bundleReport,
+  formatBundleReport,
+  formatSetReport,
+  setReport,
+  singleBundleReport,
+} from './report.js';
 export type { BundleReport, SetReport } from './report.js';

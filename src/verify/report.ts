@@ -11,10 +11,11 @@ import type { BundleVerification, FileDifference, SetVerification, Subject } fro
 export const SIMULATED_WARNING =
   'SIMULATED: signed by the software NSM under the simulation root, not by AWS Nitro hardware; proves nothing about where or how the outputs were built';
 
-/** `--json` output for one bundle. */
+/** One bundle's report (also each entry of a report's `bundles`). */
 export interface BundleReport {
   ok: boolean;
-  code?: string;
+  /** The refusal code; null when verified. */
+  code: string | null;
   path?: string;
   reason?: string;
   message: string;
@@ -30,12 +31,15 @@ export interface BundleReport {
   warning?: string;
 }
 
-/** `--json` output for several bundles. */
-export interface SetReport extends Omit<
-  BundleReport,
-  'path' | 'reason' | 'debug' | 'nonce' | 'timestamp'
-> {
-  groups: { builders: string[]; subjects: Subject[]; bundles: string[] }[];
+/**
+ * `tee-compile verify --json`, the same keys for one bundle and for several: the bundle fields
+ * (for several bundles, those all agreeing bundles share; `builder`, `nonce` and `timestamp` are
+ * then null) and the set fields (for one bundle, a set of one).
+ */
+export interface SetReport extends BundleReport {
+  groups: SetVerification['groups'];
+  /** Whether the first group is the majority (see SetVerification). */
+  majority: boolean;
   agreeing: string[];
   dissenting: string[];
   differences: SetVerification['differences'];
@@ -67,6 +71,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
   }
   const out: BundleReport = {
     ok: true,
+    code: null,
     message: `verified: ${r.subjects.length} artifact${r.subjects.length === 1 ? '' : 's'} built by ${builderLabel(r)} in image ${r.image.name} ${r.image.version}${r.simulated ? ' (SIMULATED)' : ''}${r.debug ? ' (DEBUG enclave: image not measured)' : ''}`,
     subjects: r.subjects,
     source: r.source,
@@ -81,10 +86,30 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
   return out;
 }
 
+/**
+ * The report of one bundle verified alone (`verify` with one bundle and k = 1): the bundle's own
+ * report, as a set of one.
+ */
+export function singleBundleReport(name: string, r: BundleVerification): SetReport {
+  const own = bundleReport(r);
+  return {
+    ...own,
+    groups: r.ok ? [{ builders: [builderLabel(r)], subjects: r.subjects, bundles: [name] }] : [],
+    majority: r.ok,
+    agreeing: r.ok ? [builderLabel(r)] : [],
+    dissenting: [],
+    differences: [],
+    bundles: [{ bundle: name, ...own }],
+    warnings: [],
+  };
+}
+
 /** The JSON report of a k-of-n verification. */
 export function setReport(s: SetVerification): SetReport {
   const bundles = s.bundles.map((b) => ({ bundle: b.bundle, ...bundleReport(b.result) }));
-  const agreeing = bundles.filter((b) => b.ok && s.groups[0]?.bundles.includes(b.bundle) === true);
+  const agreeing = bundles.filter(
+    (b) => b.ok && s.majority && s.groups[0]?.bundles.includes(b.bundle) === true,
+  );
   const first = agreeing[0] ?? bundles.find((b) => b.ok);
   const sameImage = agreeing.every(
     (b) => b.image?.pcr0 === first?.image?.pcr0 && b.image?.name === first?.image?.name,
@@ -92,20 +117,24 @@ export function setReport(s: SetVerification): SetReport {
   const simulated = s.simulated || bundles.some((b) => b.simulated);
   const out: SetReport = {
     ok: s.ok,
+    code: s.code ?? null,
     message: s.message,
     subjects: s.ok ? (s.groups[0]?.subjects ?? []) : [],
     source: first?.source ?? null,
     image: sameImage ? (first?.image ?? null) : null,
     builder: null,
     simulated,
+    debug: agreeing.some((b) => b.debug),
+    nonce: null,
+    timestamp: null,
     groups: s.groups,
+    majority: s.majority,
     agreeing: s.agreeing,
     dissenting: s.dissenting,
     differences: s.differences,
     bundles,
     warnings: s.warnings,
   };
-  if (s.code !== undefined) out.code = s.code;
   if (simulated) out.warning = SIMULATED_WARNING;
   return out;
 }
@@ -180,11 +209,11 @@ export function formatBundleReport(name: string, r: BundleReport): string[] {
   return prefix(lines, r.simulated);
 }
 
-function differenceLines(f: FileDifference): string[] {
+function differenceLines(f: FileDifference, reference: string): string[] {
   const side = (x: FileDifference['majority']): string =>
     x === null ? 'absent' : `${short(x.sha256)} (${x.size} bytes)`;
   const out = [
-    `    ${printable(f.path, 120)}: majority ${side(f.majority)}, here ${side(f.dissent)}`,
+    `    ${printable(f.path, 120)}: ${reference} ${side(f.majority)}, here ${side(f.dissent)}`,
   ];
   if (f.summary !== undefined) out.push(...f.summary.split('\n').map((l) => `      ${l}`));
   if (f.diffoscope !== undefined) {
@@ -207,10 +236,15 @@ export function formatSetReport(r: SetReport): string[] {
     );
   });
   if (r.agreeing.length > 0) lines.push(`agreeing: ${r.agreeing.map(who).join(', ')}`);
+  else if (!r.majority && r.groups.length > 1)
+    lines.push('agreeing: none (no majority: the largest groups have as many builders)');
   if (r.dissenting.length > 0) lines.push(`dissenting: ${r.dissenting.map(who).join(', ')}`);
+  const reference = r.majority ? 'majority' : 'group 1';
   for (const d of r.differences) {
-    lines.push(`differs from the majority: ${who(d.builder)} (${printable(d.bundle, 120)})`);
-    for (const f of d.files) lines.push(...differenceLines(f));
+    lines.push(
+      `differs from ${r.majority ? 'the majority' : 'group 1'}: ${who(d.builder)} (${printable(d.bundle, 120)})`,
+    );
+    for (const f of d.files) lines.push(...differenceLines(f, reference));
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (r.warning !== undefined) lines.push(warningLine(r.warning));

@@ -6,7 +6,7 @@
 import type { BundleContents } from '../bundle/index.js';
 import { compareBytewise } from '../bundle/index.js';
 import { readBundleSource, verifyBundle } from './bundle.js';
-import { fileDifferences } from './diff.js';
+import { MAJORITY_LABELS, fileDifferences } from './diff.js';
 import type {
   BundleVerified,
   NamedBundle,
@@ -78,8 +78,10 @@ function summary(groups: Group[]): SetVerification['groups'] {
  * Verifies several bundles of one release against `policy` (k = `policy.minBuilders`): each alone
  * first (refused bundles are listed and do not count), then by agreement on identical outputs.
  * Refusals: NO_BUNDLES, SOURCE_DIVERGENT (verified bundles of different commits), OUTPUTS_CONFLICT
- * (two groups reach k with equal support), QUORUM_NOT_MET. The result names the agreeing and
- * dissenting builders and, for each dissenting bundle, the files that differ from the majority's.
+ * (two groups reach k with equal support), QUORUM_NOT_MET (the best group is below k, or groups
+ * below k tie: no majority). The result names the agreeing and dissenting builders and, for each
+ * dissenting bundle, the files that differ from the majority's (with no majority, the first
+ * group's).
  */
 export async function verifyBundles(
   bundles: readonly NamedBundle[],
@@ -92,6 +94,7 @@ export async function verifyBundles(
     groups: [],
     agreeing: [],
     dissenting: [],
+    majority: false,
     differences: [],
     bundles: [],
     simulated: false,
@@ -141,19 +144,30 @@ export async function verifyBundles(
       `no bundle verified${refusedNote}; ${k} trusted builders must agree`,
     );
   }
+  // Support is the number of distinct builders. When the first groups tie, none is the majority:
+  // nobody agrees, every builder dissents, and the others are compared with the first group.
   const second = groups[1];
-  const conflict =
-    second !== undefined && second.builders.size === top.builders.size && top.builders.size >= k;
+  const tied = second !== undefined && second.builders.size === top.builders.size;
   const others = groups.slice(1);
-  result.agreeing = conflict ? [] : [...top.builders.values()];
-  result.dissenting = unique((conflict ? groups : others).flatMap((g) => [...g.builders.values()]));
-  result.differences = await differences(top, others, opts);
+  result.majority = !tied;
+  result.agreeing = tied ? [] : [...top.builders.values()];
+  result.dissenting = unique((tied ? groups : others).flatMap((g) => [...g.builders.values()]));
+  result.differences = await differences(top, others, !tied, opts);
 
-  if (conflict) {
+  if (tied && top.builders.size >= k) {
     return fail(
       result,
       'OUTPUTS_CONFLICT',
-      `${top.builders.size} builders (${[...top.builders.values()].join(', ')}) and ${second.builders.size} builders (${[...second.builders.values()].join(', ')}) produced different outputs with equal support`,
+      `no majority: ${top.builders.size} builders (${[...top.builders.values()].join(', ')}) and ${second.builders.size} builders (${[...second.builders.values()].join(', ')}) produced different outputs with equal support`,
+    );
+  }
+  if (tied) {
+    const level = groups.filter((g) => g.builders.size === top.builders.size).length;
+    const n = top.builders.size;
+    return fail(
+      result,
+      'QUORUM_NOT_MET',
+      `no majority: ${level} groups of ${n} distinct trusted builder${n === 1 ? '' : 's'} each produced different outputs, ${k} required${refusedNote}`,
     );
   }
   if (top.builders.size < k) {
@@ -178,20 +192,25 @@ function unique(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
-/** Compares each group's outputs once with the majority's, and reports it for each of its bundles. */
+/**
+ * Compares each other group's outputs once with the first group's (the majority's, or with no
+ * majority just the first), and reports it for each of its bundles.
+ */
 async function differences(
   top: Group,
   others: Group[],
+  majority: boolean,
   opts: VerifySetOptions,
 ): Promise<SetVerification['differences']> {
   const ref = top.members[0]!;
   const out: SetVerification['differences'] = [];
-  for (const g of others) {
+  for (const [i, g] of others.entries()) {
     const rep = g.members[0]!;
     const files = await fileDifferences(
       { subjects: ref.result.subjects, artifacts: ref.contents.artifacts },
       { subjects: rep.result.subjects, artifacts: rep.contents.artifacts },
       opts.compare,
+      majority ? MAJORITY_LABELS : { reference: 'group 1', sides: ['group-1', `group-${i + 2}`] },
     );
     for (const m of g.members) {
       out.push({ bundle: m.bundle, builder: builderLabel(m.result), files });

@@ -61,12 +61,15 @@ export interface VerifyOptions {
 
 /**
  * Describes how two versions of one file differ in depth (e.g. diffoscope's text report), or
- * returns null when it cannot. Supplied by the caller: the pure face runs no programs.
+ * returns null when it cannot. Supplied by the caller: the pure face runs no programs. `sides`
+ * names the two versions in the report (`majority` and `dissent`, or `group-1` and `group-2` when
+ * there is no majority).
  */
 export type FileComparer = (
   path: string,
   majority: Uint8Array,
   dissent: Uint8Array,
+  sides?: readonly [string, string],
 ) => Promise<string | null>;
 
 /** Options of `verifyBundles`. */
@@ -142,7 +145,10 @@ export interface NamedBundle {
 
 export type BundleVerification = BundleVerified | Refused;
 
-/** One file that differs between the majority and a dissenting builder. */
+/**
+ * One file that differs between the majority and a dissenting builder. With no majority,
+ * `majority` is the first group's side.
+ */
 export interface FileDifference {
   path: string;
   majority: { sha256: string; size: number } | null;
@@ -160,10 +166,18 @@ export interface SetVerification {
   message: string;
   /** Bundles grouped by identical subject sets, largest first. */
   groups: { builders: string[]; subjects: Subject[]; bundles: string[] }[];
-  /** Builders (names or PCR3) of the winning group, and of the others. */
+  /**
+   * True when the first group has more distinct builders than any other (the majority). False when
+   * groups tie for the most builders, or none verified: then nobody agrees.
+   */
+  majority: boolean;
+  /** Builders (names or PCR3) of the majority, and of the others (everyone, with no majority). */
   agreeing: string[];
   dissenting: string[];
-  /** For each dissenting bundle, the files that differ from the majority's. */
+  /**
+   * For each bundle outside the first group, the files that differ from the first group's (the
+   * majority's when `majority`).
+   */
   differences: { bundle: string; builder: string; files: FileDifference[] }[];
   /** Each bundle's own verification. */
   bundles: { bundle: string; result: BundleVerification }[];

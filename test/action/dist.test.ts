@@ -1,7 +1,9 @@
 /**
  * The committed bundle, dist/index.js, run the way the runner runs it (node, INPUT_* variables,
- * GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, the event file, the artifact service's variables) against an
- * agent and the stand-ins of GitHub's API and artifact service.
+ * GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, the event file, the artifact service's variables) against the
+ * real agent (the built CLI, local backend) and the stand-ins of GitHub's API and artifact service.
+ * When the real agent cannot be started, every test here fails with the reason. Only the matrix of
+ * builders uses in-process agents, and asks for them: it needs several attesting identities.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +61,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await w?.stop();
+});
+
+test('the agent the build tests run against is the real one, served by the built CLI', () => {
+  expect(w.agent.kind).toBe('cli');
 });
 
 function buildInputs(extra: Record<string, string> = {}): Record<string, string> {
@@ -188,8 +194,7 @@ describe('build mode', () => {
   });
 
   test('when the project locks dependencies, it fetches them on the runner and the enclave builds with them', async () => {
-    // Needs the real pipeline: the stand-in executor provides no dependencies to the build.
-    if (w.agent.kind !== 'cli') return;
+    expect(w.agent.kind).toBe('cli');
     const deps = makeCheckout({
       'package.json': JSON.stringify({
         name: 'deps',
@@ -247,8 +252,8 @@ describe('build mode', () => {
     const ep = parseStatement(bundle.provenance).predicate.buildDefinition.externalParameters;
     expect(ep.source.repository).toBe(`${SERVER_URL}/${REPO}`);
     expect(ep.source.gitCommit).toBe(nested.commit);
-    // The in-process stand-in agent records no workdir; the real one records where it built.
-    if (w.agent.kind === 'cli') expect(ep.workdir).toBe('examples/hello');
+    // The real agent records where it built.
+    expect(ep.workdir).toBe('examples/hello');
     expect(await verifies(bytes, nonce1, nested.commit)).toBe(true);
     await expect(
       verifies(bytes, nonce1, nested.commit, 'https://github.com/someone/else'),

@@ -3,12 +3,15 @@
  * Octokit and @actions/artifact clients) and an agent: the branches of publishing, the agent's
  * failures, cancellation and verify mode.
  */
-import { symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { BuildInputs } from '../../src/action/inputs.js';
+import { artifactAssetNames } from '../../src/action/naming.js';
 import type { BuildContext, BuildJob, BuildOutcome } from '../../src/agent/executor.js';
 import { FactoryExecutor, agentJobState } from '../support/action-agent.js';
 import { StandInBackend } from '../support/agent-fakes.js';
@@ -25,7 +28,7 @@ import {
   uploadBundleArtifact,
   writeToken,
 } from '../support/action-world.js';
-import { BUILDERS, makeBundle } from '../support/bundle-factory.js';
+import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundle-factory.js';
 
 const HELLO = 'hello from the enclave\n';
 const VERSION = '1.0.0\n';
@@ -562,6 +565,106 @@ describe('verify mode', () => {
       /^QUORUM_NOT_MET: 2 distinct trusted builders agree, 3 required/,
     );
     expect(result.outputs.verified).toBe('false');
+  });
+
+  /** A release holding one bundle per builder (with its outputs) and the first one's artifacts. */
+  async function seedRelease(
+    tag: string,
+    made: { builder: (typeof BUILDERS)[number]; outputs?: Record<string, string | Uint8Array> }[],
+  ): Promise<void> {
+    const assets: { name: string; bytes: Uint8Array }[] = [];
+    for (const [i, m] of made.entries()) {
+      const b = await makeBundle({ builder: m.builder, outputs: m.outputs ?? defaultOutputs() });
+      assets.push({ name: `hello-${tag}.${m.builder.name}.bundle.tar.gz`, bytes: b.bytes });
+      if (i === 0) {
+        const names = artifactAssetNames([...b.contents.artifacts.keys()]);
+        for (const [path, bytes] of b.contents.artifacts)
+          assets.push({ name: names.get(path)!, bytes });
+      }
+    }
+    w.gh.seedRelease(REPO, { tag, assets });
+  }
+
+  /** Runs verify mode with a `diffoscope` on PATH that prints the two files it was given. */
+  async function verifyWithDiffoscope(tag: string, minBuilders: number) {
+    const bin = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+    writeFileSync(
+      join(bin, 'diffoscope'),
+      '#!/bin/sh\necho "compared $4 with $5"; echo "\\`\\`\\` not a fence end"; exit 1\n',
+    );
+    chmodSync(join(bin, 'diffoscope'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved ?? ''}`;
+    try {
+      return (
+        await runInProcess(verifyCtx(policyJson(BUILDERS, minBuilders)), {
+          mode: 'verify',
+          release: tag,
+          policy: 'policy.json',
+          'github-token': writeToken(w),
+        })
+      ).result;
+    } finally {
+      process.env.PATH = saved;
+    }
+  }
+
+  const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+  const VERSION_PATH = 'target/release/VERSION';
+  const majorityVersion = defaultOutputs()[VERSION_PATH] as string;
+  const otherVersion = 'hello 1.0.10\ncommit 3b18e51\n';
+
+  test("when one builder dissents, the summary names each differing file with both digests and sizes, and diffoscope's report", async () => {
+    const [alpha, beta, gamma] = BUILDERS;
+    await seedRelease('v5.3.0', [
+      { builder: alpha! },
+      { builder: beta! },
+      { builder: gamma!, outputs: { ...defaultOutputs(), [VERSION_PATH]: otherVersion } },
+    ]);
+    const result = await verifyWithDiffoscope('v5.3.0', 2);
+    expect(result.ok).toBe(true);
+    expect(result.summary).toContain('**Dissenting builders:** gamma');
+    expect(result.summary).toContain(
+      '**gamma** (`hello-v5.3.0.gamma.bundle.tar.gz`) differs from the majority in:',
+    );
+    expect(result.summary).toContain(
+      '| file | majority sha256 | majority size | dissent sha256 | dissent size | summary |',
+    );
+    expect(result.summary).toContain(
+      `| \`${VERSION_PATH}\` | \`${sha256(majorityVersion)}\` | ${majorityVersion.length} bytes | \`${sha256(otherVersion)}\` | ${otherVersion.length} bytes | text differs at line 1:`,
+    );
+    // The runner's diffoscope, as `tee-compile verify` runs it, in a block its output cannot close.
+    expect(result.summary).toContain(`<details><summary>diffoscope: ${VERSION_PATH}</summary>`);
+    expect(result.summary).toContain(
+      `\`\`\`\`text\ncompared majority/${VERSION_PATH} with dissent/${VERSION_PATH}\n\`\`\` not a fence end\n\`\`\`\`\n`,
+    );
+  });
+
+  test('when two builders disagree and neither has more support, the summary says there is no majority and compares them as groups', async () => {
+    const [alpha, , gamma] = BUILDERS;
+    await seedRelease('v5.4.0', [
+      { builder: alpha! },
+      { builder: gamma!, outputs: { ...defaultOutputs(), [VERSION_PATH]: otherVersion } },
+    ]);
+    const result = await verifyWithDiffoscope('v5.4.0', 2);
+    expect(result.ok).toBe(false);
+    expect(result.failure).toBe(
+      'QUORUM_NOT_MET: no majority: 2 groups of 1 distinct trusted builder each produced different outputs, 2 required',
+    );
+    expect(result.summary).toContain(
+      '**Agreeing builders:** none (no majority: the largest groups have as many builders)',
+    );
+    expect(result.summary).toContain('**Dissenting builders:** alpha, gamma');
+    expect(result.summary).not.toContain('majority sha256');
+    expect(result.summary).toContain(
+      '**gamma** (`hello-v5.4.0.gamma.bundle.tar.gz`) differs from group 1 (alpha) in:',
+    );
+    expect(result.summary).toContain(
+      '| file | group 1 sha256 | group 1 size | this bundle sha256 | this bundle size | summary |',
+    );
+    expect(result.summary).toContain(
+      `compared group-1/${VERSION_PATH} with group-2/${VERSION_PATH}`,
+    );
   });
 
   test('when a release artifact differs from the attested bytes, it refuses naming the asset', async () => {

@@ -1,11 +1,13 @@
 /**
- * An agent for action tests, on loopback. The real one when the built CLI serves it
- * (`tee-compile agent --backend local`: real enclave pipeline, software NSM); until then the real
- * agent service in-process with an executor that builds the way a worker does (the committed
- * tree's commit and tree from its `.git`, the build command run in the job's workdir, the outputs
- * matched by `output.files`) and attests with a simulated builder from the bundle factory, which
- * records the job's repository but no workdir. Either way the action talks to the agent's real
- * HTTP API.
+ * An agent for action tests, on loopback. By default the real one, served by the built CLI
+ * (`tee-compile agent --backend local`: real enclave pipeline, software NSM); when it cannot be
+ * started, that is an error, never a silent substitute. Tests that need several attesting
+ * identities (a matrix of builders) or stage the agent's behaviour ask for the in-process one
+ * explicitly (`inProcess: true`): the real agent service with an executor that builds the way a
+ * worker does (the committed tree's commit and tree from its `.git`, the build command run in the
+ * job's workdir, the outputs matched by `output.files`) and attests with a simulated builder from
+ * the bundle factory, which records the job's repository but no workdir. Either way the action
+ * talks to the agent's real HTTP API.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -37,13 +39,19 @@ export interface ActionAgent {
   stop(): Promise<void>;
 }
 
-/** True when the built CLI serves `tee-compile agent` (the real agent with the local backend). */
-export function realAgentAvailable(): boolean {
+/**
+ * Why the built CLI cannot serve `tee-compile agent` (the real agent with the local backend), or
+ * null when it can.
+ */
+export function realAgentUnavailable(): string | null {
   const r = spawnSync(process.execPath, [BIN, 'agent', '--help'], {
     encoding: 'utf8',
     timeout: 30_000,
   });
-  return r.status === 0 && /--backend/.test(r.stdout + r.stderr);
+  if (r.error !== undefined) return `\`tee-compile agent --help\` did not run: ${r.error.message}`;
+  if (r.status === 0 && /--backend/.test(r.stdout + r.stderr)) return null;
+  const said = (r.stderr || r.stdout).trim().slice(0, 2000);
+  return `\`tee-compile agent --help\` exited ${r.status ?? r.signal ?? '?'}${said === '' ? '' : `:\n${said}`}`;
 }
 
 class BuildCommandFailed extends TeeCompileError<'WORKER_BUILD_FAILED'> {}
@@ -125,13 +133,18 @@ export class FactoryExecutor implements BuildExecutor {
 export interface ActionAgentOptions {
   /** The simulated builder (in-process agent). Default the first of the bundle factory. */
   builder?: SimulatedBuilder;
-  /** Force the in-process agent even when the CLI serves one. */
+  /** The in-process agent instead of the real one (see the module comment). */
   inProcess?: boolean;
 }
 
-/** Starts an agent (see the module comment). */
+/** Starts an agent (see the module comment); throws when the real one cannot be started. */
 export async function startActionAgent(o: ActionAgentOptions = {}): Promise<ActionAgent> {
-  if (o.inProcess !== true && realAgentAvailable()) {
+  if (o.inProcess !== true) {
+    const why = realAgentUnavailable();
+    if (why !== null)
+      throw new Error(
+        `the real agent (the built CLI's \`tee-compile agent --backend local\`) cannot be started: ${why}\nBuild the CLI (npm run build); tests that mean to use the in-process agent ask for it with inProcess: true.`,
+      );
     const dir = await tempDir('action-agent-');
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, TEST_TOKEN + '\n', { mode: 0o600 });

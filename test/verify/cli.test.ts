@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import {
@@ -60,7 +61,7 @@ function policyFile(p: unknown): string {
 
 interface JsonReport {
   ok: boolean;
-  code?: string;
+  code: string | null;
   message: string;
   simulated: boolean;
   warning?: string;
@@ -68,10 +69,59 @@ interface JsonReport {
   source: { repository: string | null; commit: string | null; tree: string } | null;
   image: { name: string; version: string; pcr0: string } | null;
   builder: { pcr3: string; name: string | null } | null;
-  groups?: { builders: string[]; subjects: unknown[] }[];
-  agreeing?: string[];
-  dissenting?: string[];
-  differences?: { bundle: string; builder: string; files: { path: string }[] }[];
+  groups: { builders: string[]; subjects: unknown[]; bundles: string[] }[];
+  majority: boolean;
+  agreeing: string[];
+  dissenting: string[];
+  differences: {
+    bundle: string;
+    builder: string;
+    files: {
+      path: string;
+      majority: { sha256: string; size: number } | null;
+      dissent: { sha256: string; size: number } | null;
+      summary?: string;
+      diffoscope?: string;
+    }[];
+  }[];
+  bundles: { bundle: string; ok: boolean; code: string | null }[];
+  warnings: string[];
+}
+
+/** The keys every `verify --json` report has, for one bundle or several, verified or refused. */
+const REPORT_KEYS = [
+  'agreeing',
+  'builder',
+  'bundles',
+  'code',
+  'debug',
+  'differences',
+  'dissenting',
+  'groups',
+  'image',
+  'majority',
+  'message',
+  'nonce',
+  'ok',
+  'simulated',
+  'source',
+  'subjects',
+  'timestamp',
+  'warnings',
+];
+
+function keysOf(j: JsonReport): string[] {
+  return Object.keys(j)
+    .filter((k) => !['path', 'reason', 'warning'].includes(k))
+    .sort();
+}
+
+/** An environment whose PATH has a `diffoscope` that names the two files it was given. */
+function fakeDiffoscope(): NodeJS.ProcessEnv {
+  const bin = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+  writeFileSync(join(bin, 'diffoscope'), '#!/bin/sh\necho "compared $4 with $5"; exit 1\n');
+  chmodSync(join(bin, 'diffoscope'), 0o755);
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
 }
 
 describe('tee-compile verify', () => {
@@ -107,7 +157,7 @@ describe('tee-compile verify', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as JsonReport;
     expect(j.ok).toBe(true);
-    expect(j.code).toBeUndefined();
+    expect(j.code).toBeNull();
     expect(j.simulated).toBe(true);
     expect(j.warning).toMatch(/^SIMULATED: /);
     expect(j.subjects.map((s) => s.name)).toEqual([
@@ -120,6 +170,17 @@ describe('tee-compile verify', () => {
     });
     expect(j.image).toMatchObject({ name: 'rust' });
     expect(j.builder!.pcr3).toMatch(/^[0-9a-f]{96}$/);
+    // One bundle is a set of one: the same set fields as several bundles.
+    expect(keysOf(j)).toEqual(REPORT_KEYS);
+    expect(j.groups).toEqual([
+      { builders: [j.builder!.pcr3], subjects: j.subjects, bundles: [good] },
+    ]);
+    expect(j.majority).toBe(true);
+    expect(j.agreeing).toEqual([j.builder!.pcr3]);
+    expect(j.dissenting).toEqual([]);
+    expect(j.differences).toEqual([]);
+    expect(j.bundles).toEqual([expect.objectContaining({ bundle: good, ok: true, code: null })]);
+    expect(j.warnings).toEqual([]);
   });
 
   it('when the bundle is tampered with, it exits 1 and --json carries the code', async () => {
@@ -129,6 +190,14 @@ describe('tee-compile verify', () => {
     expect(j.ok).toBe(false);
     expect(j.code).toBe('SUBJECT_DIGEST_MISMATCH');
     expect(j.subjects).toEqual([]);
+    expect(keysOf(j)).toEqual(REPORT_KEYS);
+    expect(j.groups).toEqual([]);
+    expect(j.majority).toBe(false);
+    expect(j.agreeing).toEqual([]);
+    expect(j.differences).toEqual([]);
+    expect(j.bundles).toEqual([
+      expect.objectContaining({ bundle: tampered, ok: false, code: 'SUBJECT_DIGEST_MISMATCH' }),
+    ]);
   });
 
   it('when the commit differs from --commit, it exits 1 with COMMIT_MISMATCH', async () => {
@@ -150,11 +219,61 @@ describe('tee-compile verify', () => {
     const two = await runCli(['verify', good, second, '--policy', p, '--json']);
     expect(two.code).toBe(0);
     const j = JSON.parse(two.stdout) as JsonReport;
+    expect(keysOf(j)).toEqual(REPORT_KEYS);
+    expect(j.code).toBeNull();
     expect(j.agreeing).toEqual(['alpha', 'beta']);
     expect(j.groups).toHaveLength(1);
+    expect(j.builder).toBeNull();
     const one = await runCli(['verify', good, '--policy', p, '--json']);
     expect(one.code).toBe(1);
-    expect((JSON.parse(one.stdout) as JsonReport).code).toBe('QUORUM_NOT_MET');
+    const oneJ = JSON.parse(one.stdout) as JsonReport;
+    expect(keysOf(oneJ)).toEqual(REPORT_KEYS);
+    expect(oneJ.code).toBe('QUORUM_NOT_MET');
+  });
+
+  it('when two trusted builders disagree and k = 2, --json reports no majority and compares the two groups', async () => {
+    const p = policyFile({
+      builders: [
+        { name: 'alpha', iamRole: alpha.iamRole },
+        { name: 'gamma', iamRole: gamma.iamRole },
+      ],
+      minBuilders: 2,
+      allowSimulated: true,
+    });
+    const r = await runCli(['verify', good, odd, '--policy', p, '--json'], {
+      env: fakeDiffoscope(),
+    });
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout) as JsonReport;
+    expect(keysOf(j)).toEqual(REPORT_KEYS);
+    expect(j.code).toBe('QUORUM_NOT_MET');
+    expect(j.message).toMatch(/^no majority: 2 groups of 1 distinct trusted builder each/);
+    expect(j.majority).toBe(false);
+    expect(j.agreeing).toEqual([]);
+    expect(j.dissenting).toEqual(['alpha', 'gamma']);
+    expect(j.groups.map((g) => g.builders)).toEqual([['alpha'], ['gamma']]);
+    const version = j.differences[0]!.files[0]!;
+    expect(version.path).toBe('target/release/VERSION');
+    expect(version.summary).toContain('in group 1');
+    expect(version.diffoscope).toBe(
+      'compared group-1/target/release/VERSION with group-2/target/release/VERSION\n',
+    );
+  });
+
+  it('when two trusted builders disagree and k = 2, the human report says no majority on SIMULATED lines and calls neither the majority', async () => {
+    const r = await runCli(['verify', good, odd, '--min-builders', '2', '--allow-simulated']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.every((l) => l.startsWith('SIMULATED '))).toBe(true);
+    expect(r.stdout).toContain(
+      'SIMULATED agreeing: none (no majority: the largest groups have as many builders)',
+    );
+    expect(r.stdout).toContain('SIMULATED differs from group 1: PCR3 ');
+    expect(r.stdout).toMatch(
+      /SIMULATED {5}target\/release\/VERSION: group 1 [0-9a-f]{16}… \(\d+ bytes\), here/,
+    );
+    expect(r.stdout).not.toMatch(/the majority|majority [0-9a-f]/);
+    expect(r.stdout).toContain('verdict: REFUSED (QUORUM_NOT_MET): no majority: ');
   });
 
   it('when several bundles disagree, --json names the agreeing and dissenting builders and the differing files', async () => {
@@ -178,13 +297,20 @@ describe('tee-compile verify', () => {
     ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as JsonReport;
+    expect(keysOf(j)).toEqual(REPORT_KEYS);
+    expect(j.ok).toBe(true);
+    expect(j.code).toBeNull();
+    expect(j.majority).toBe(true);
     expect(j.agreeing).toEqual(['alpha', 'beta']);
     expect(j.dissenting).toEqual(['gamma']);
-    expect(j.groups!.map((g) => g.builders)).toEqual([['alpha', 'beta'], ['gamma']]);
-    expect(j.differences![0]!.files.map((f) => f.path)).toEqual([
+    expect(j.groups.map((g) => g.builders)).toEqual([['alpha', 'beta'], ['gamma']]);
+    expect(j.differences[0]!.files.map((f) => f.path)).toEqual([
       'target/release/VERSION',
       'target/release/hello',
     ]);
+    const [version] = j.differences[0]!.files;
+    expect(version!.majority!.size).toBe('hello 1.0.0\ncommit 3b18e51\n'.length);
+    expect(version!.dissent).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: 12 });
     expect(j.simulated).toBe(true);
   });
 

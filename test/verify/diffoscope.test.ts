@@ -43,6 +43,20 @@ describe('diffoscope', () => {
     expect(report).toContain('\\x1b[31mred');
   });
 
+  it('when the caller names the sides (no majority), the files are shown under those names; unsafe names fall back', async () => {
+    const { env } = fakeDiffoscope('echo "$4 $5"; exit 1');
+    const compare = diffoscopeComparer({ env });
+    expect(await compare('a.txt', te.encode('1'), te.encode('2'), ['group-1', 'group-2'])).toBe(
+      'group-1/a.txt group-2/a.txt\n',
+    );
+    expect(await compare('a.txt', te.encode('1'), te.encode('2'), ['../up', 'x'])).toBe(
+      'majority/a.txt dissent/a.txt\n',
+    );
+    expect(await compare('a.txt', te.encode('1'), te.encode('2'), ['same', 'same'])).toBe(
+      'majority/a.txt dissent/a.txt\n',
+    );
+  });
+
   it('when the report is longer than the bound, it is cut with a note', async () => {
     const { env } = fakeDiffoscope('yes "a long line of a long report" | head -n 100000; exit 1');
     const report = await diffoscopeComparer({ env, maxOutputBytes: 1000 })(

@@ -75,6 +75,7 @@ describe('verifyBundles (k of n)', () => {
     const s = await verifyBundles([a, b, c], policy, { now: VERIFIED_AT });
     expect(s.ok).toBe(true);
     expect(s.code).toBeUndefined();
+    expect(s.majority).toBe(true);
     expect(s.agreeing).toEqual(['alpha', 'beta', 'gamma']);
     expect(s.dissenting).toEqual([]);
     expect(s.differences).toEqual([]);
@@ -196,17 +197,73 @@ describe('verifyBundles (k of n)', () => {
     const d2 = await named('delta.tar.gz', { builder: delta, outputs: other });
     const s = await verifyBundles([a, b, d1, d2], policy, { now: VERIFIED_AT });
     refused(s, 'OUTPUTS_CONFLICT');
+    expect(s.message).toMatch(/^no majority: 2 builders \(alpha, beta\) and 2 builders/);
+    expect(s.majority).toBe(false);
     expect(s.agreeing).toEqual([]);
     expect(s.dissenting).toEqual(['alpha', 'beta', 'gamma', 'delta']);
     expect(s.differences.map((d) => d.bundle)).toEqual(['gamma.tar.gz', 'delta.tar.gz']);
   });
 
-  it('when two groups tie below k, it refuses with QUORUM_NOT_MET', async () => {
+  it('when two builders tie below k with different outputs, there is no majority: nobody agrees and the groups are compared as groups', async () => {
     const odd = await named('beta.tar.gz', { builder: beta, outputs: await outputs('odd') });
-    const s = await verifyBundles([a, odd], policy, { now: VERIFIED_AT });
+    const sides: (readonly [string, string] | undefined)[] = [];
+    const s = await verifyBundles([a, odd], policy, {
+      now: VERIFIED_AT,
+      compare: (_path, _x, _y, names) => {
+        sides.push(names);
+        return Promise.resolve(null);
+      },
+    });
     refused(s, 'QUORUM_NOT_MET');
-    expect(s.agreeing).toEqual(['alpha']);
-    expect(s.dissenting).toEqual(['beta']);
+    expect(s.message).toBe(
+      'no majority: 2 groups of 1 distinct trusted builder each produced different outputs, 2 required',
+    );
+    expect(s.majority).toBe(false);
+    expect(s.agreeing).toEqual([]);
+    expect(s.dissenting).toEqual(['alpha', 'beta']);
+    expect(s.groups.map((g) => g.builders)).toEqual([['alpha'], ['beta']]);
+    const [notes] = s.differences[0]!.files;
+    expect(notes!.path).toBe('dist/NOTES.txt');
+    expect(notes!.summary).toBe(
+      'text differs at line 2:\n  - built 2026-01-01T00:00:00Z\n  + built odd',
+    );
+    const archive = s.differences[0]!.files[1]!;
+    expect(archive.summary).toContain('0 only in group 1, 0 only here');
+    expect(s.differences[0]!.files.map((f) => f.summary).join('\n')).not.toContain('majority');
+    expect(sides).toEqual([
+      ['group-1', 'group-2'],
+      ['group-1', 'group-2'],
+    ]);
+  });
+
+  it('when the tied groups differ only in how many bundles they hold, one builder twice is still one: no majority', async () => {
+    const again = await named('alpha-again.tar.gz', { builder: alpha, outputs: same });
+    const odd = await named('beta.tar.gz', { builder: beta, outputs: await outputs('odd') });
+    const s = await verifyBundles([odd, a, again], policy, { now: VERIFIED_AT });
+    refused(s, 'QUORUM_NOT_MET');
+    expect(s.message).toMatch(/^no majority: /);
+    expect(s.agreeing).toEqual([]);
+    expect(s.dissenting.sort()).toEqual(['alpha', 'beta']);
+  });
+
+  it('when one group has more builders than the rest but fewer than k, it is the majority, not enough', async () => {
+    const strict = { ...policy, minBuilders: 3 };
+    const odd = await named('gamma.tar.gz', { builder: gamma, outputs: await outputs('odd') });
+    const sides: (readonly [string, string] | undefined)[] = [];
+    const s = await verifyBundles([odd, a, b], strict, {
+      now: VERIFIED_AT,
+      compare: (_path, _x, _y, names) => {
+        sides.push(names);
+        return Promise.resolve(null);
+      },
+    });
+    refused(s, 'QUORUM_NOT_MET');
+    expect(s.message).toBe('2 distinct trusted builders agree, 3 required');
+    expect(s.majority).toBe(true);
+    expect(s.agreeing).toEqual(['alpha', 'beta']);
+    expect(s.dissenting).toEqual(['gamma']);
+    expect(s.differences[0]!.files[1]!.summary).toContain('0 only in the majority, 0 only here');
+    expect(sides[0]).toEqual(['majority', 'dissent']);
   });
 
   it('when simulated bundles are not allowed, none counts', async () => {

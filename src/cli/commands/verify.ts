@@ -4,11 +4,11 @@ import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 import type { NamedBundle, PolicyFlags, TrustPolicy } from '../../verify/index.js';
 import {
-  bundleReport,
   formatBundleReport,
   formatSetReport,
   isVerifyError,
   setReport,
+  singleBundleReport,
   verifyBundle,
   verifyBundles,
 } from '../../verify/index.js';
@@ -93,11 +93,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  // The verifier's clock is read here, once; the libraries take it as a parameter.
+  // The verifier's clock is read here, once; the libraries take it as a parameter. One report
+  // shape either way: one bundle alone is reported as a set of one.
   const now = Date.now();
   if (bundles.length === 1 && policy.minBuilders <= 1) {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
-    const report = bundleReport(r);
+    const report = singleBundleReport(bundles[0]!.name, r);
     if (values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
     else for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
     return report.ok ? EXIT_OK : EXIT_REFUSED;
