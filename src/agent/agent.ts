@@ -6,6 +6,8 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import { DependencyCache, agentCacheDir } from './cache.js';
+import type { Eviction } from './cache.js';
 import type { AgentSettings } from './config.js';
 import { DiskBudget } from './disk.js';
 import { AgentError } from './errors.js';
@@ -63,6 +65,7 @@ export class Agent {
   private readonly queue: JobQueue;
   private readonly pool: ResourcePool;
   private readonly disk: DiskBudget;
+  private readonly cache: DependencyCache;
   private readonly backend: EnclaveBackend;
   private readonly executor: BuildExecutor;
   private readonly log: Logger;
@@ -89,6 +92,7 @@ export class Agent {
     this.pool = new ResourcePool(o.settings.capacity);
     this.events = new EventHub((id) => this.store.paths(id).events, o.logger);
     this.disk = new DiskBudget(o.settings.dataDir, o.settings.limits, this.now);
+    this.cache = new DependencyCache(agentCacheDir(o.settings.dataDir));
     this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
     this.singleBuildServed = new Promise((resolve) => (this.singleBuildServedResolve = resolve));
   }
@@ -138,6 +142,10 @@ export class Agent {
     // Nothing runs yet, so every enclave this backend owns is a leftover of the last run.
     const orphans = await this.backend.cleanupOrphans(new Set());
     for (const enclave of orphans) this.log.warn('terminated an orphaned enclave', { enclave });
+    // Nor does any build hold a cached dependency set.
+    const leftovers = await this.cache.removeLeftovers();
+    if (leftovers > 0)
+      this.log.info('removed dependency-cache files of the last run', { count: leftovers });
     await this.prune();
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
@@ -203,7 +211,7 @@ export class Agent {
       return true;
     };
     try {
-      await this.disk.check();
+      await this.disk.check((bytes) => this.makeRoom(bytes));
       const id = newJobId();
       const paths = await this.store.create(id);
       return {
@@ -406,7 +414,8 @@ export class Agent {
 
   /**
    * Removes finished jobs older than the retention age, then the oldest while results add up to
-   * more than the retention budget. In single-build mode the one job is kept.
+   * more than the retention budget (in single-build mode the one job is kept); then evicts
+   * dependency sets, least recently used first, while the cache is over its budget.
    */
   prune(): Promise<void> {
     this.pruning ??= this.pruneNow().finally(() => (this.pruning = null));
@@ -414,18 +423,50 @@ export class Agent {
   }
 
   private async pruneNow(): Promise<void> {
-    if (this.settings.singleBuild) return;
-    for (const { record: r, reason } of selectPrunable(
-      this.records.values(),
-      this.now(),
-      this.settings.retention,
-    )) {
-      await this.store.remove(r.id);
-      this.records.delete(r.id);
-      this.events.forget(r.id);
-      this.disk.subtract(r.result?.bytes ?? 0);
-      this.log.info('job pruned', { job_id: r.id, reason });
+    if (!this.settings.singleBuild)
+      for (const { record: r, reason } of selectPrunable(
+        this.records.values(),
+        this.now(),
+        this.settings.retention,
+      )) {
+        await this.store.remove(r.id);
+        this.records.delete(r.id);
+        this.events.forget(r.id);
+        this.disk.subtract(r.result?.bytes ?? 0);
+        this.log.info('job pruned', { job_id: r.id, reason });
+      }
+    try {
+      this.noteEviction(
+        await this.cache.evict({ maxBytes: this.settings.retention.maxCacheBytes }),
+        'cache_bytes',
+      );
+    } catch (err) {
+      this.log.warn('cannot evict from the dependency cache', { error: (err as Error).message });
     }
+  }
+
+  /**
+   * Frees `bytes` for a new job when the data directory is over its budget or the disk nearly
+   * full, by evicting unused dependency sets (least recently used first); returns what it freed.
+   */
+  private async makeRoom(bytes: number): Promise<number> {
+    try {
+      const e = await this.cache.evict({
+        maxBytes: this.settings.retention.maxCacheBytes,
+        free: bytes,
+      });
+      this.noteEviction(e, 'storage');
+      return e.bytes;
+    } catch (err) {
+      this.log.warn('cannot evict from the dependency cache', { error: (err as Error).message });
+      return 0;
+    }
+  }
+
+  private noteEviction(e: Eviction, reason: 'cache_bytes' | 'storage'): void {
+    for (const entry of e.evicted)
+      this.log.info('dependency set evicted', { entry: entry.name, bytes: entry.bytes, reason });
+    this.disk.subtract(e.bytes);
   }
 
   // ---- stopping ----

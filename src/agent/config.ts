@@ -36,6 +36,8 @@ export const DEFAULT_CLONE_DEPTH = 1;
 export const DEFAULT_RETENTION_MAX_AGE_HOURS = 7 * 24;
 /** Finished jobs are pruned, oldest first, while their results add up to more than this. */
 export const DEFAULT_RETENTION_MAX_TOTAL_BYTES = 20 * GiB;
+/** Dependency sets the agent fetched are evicted, least recently used first, beyond this. */
+export const DEFAULT_RETENTION_MAX_CACHE_BYTES = 10 * GiB;
 /** Time running builds get to finish after SIGTERM/SIGINT before they are cancelled. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
 /** Interval of SSE keep-alive comments on an idle stream. */
@@ -71,6 +73,7 @@ export const AgentConfigFileSchema = z.strictObject({
     .strictObject({
       maxAgeHours: z.number().min(0).optional(),
       maxTotalBytes: bytes.optional(),
+      maxCacheBytes: bytes.optional(),
     })
     .optional(),
   limits: z
@@ -123,7 +126,7 @@ export interface AgentSettings {
   /** Null: any host. */
   allowedRepoHosts: string[] | null;
   capacity: Capacity;
-  retention: { maxAgeMs: number; maxTotalBytes: number };
+  retention: { maxAgeMs: number; maxTotalBytes: number; maxCacheBytes: number };
   limits: {
     maxJsonBodyBytes: number;
     maxSourceBytes: number;
@@ -298,6 +301,7 @@ export async function resolveSettings(
     retention: {
       maxAgeMs: (file.retention?.maxAgeHours ?? DEFAULT_RETENTION_MAX_AGE_HOURS) * 3_600_000,
       maxTotalBytes: file.retention?.maxTotalBytes ?? DEFAULT_RETENTION_MAX_TOTAL_BYTES,
+      maxCacheBytes: file.retention?.maxCacheBytes ?? DEFAULT_RETENTION_MAX_CACHE_BYTES,
     },
     limits: {
       maxJsonBodyBytes: l.maxJsonBodyBytes ?? DEFAULT_MAX_JSON_BODY_BYTES,

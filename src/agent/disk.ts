@@ -32,22 +32,43 @@ export class DiskBudget {
     this.usage.bytes = Math.max(0, this.usage.bytes - bytes);
   }
 
-  /** Throws AGENT_STORAGE_FULL when the directory is over budget or the disk nearly full. */
-  async check(): Promise<void> {
+  /** Measures again at the next check (after files were removed). */
+  invalidate(): void {
+    this.usage.at = -Infinity;
+  }
+
+  /**
+   * Throws AGENT_STORAGE_FULL when the directory is over budget or the disk nearly full, unless
+   * `makeRoom` (given the bytes missing) frees enough: then the directory is measured again.
+   */
+  async check(makeRoom?: (bytes: number) => Promise<number>): Promise<void> {
+    let short = await this.shortfall();
+    if (short === null) return;
+    if (makeRoom !== undefined && (await makeRoom(short.bytes)) > 0) {
+      this.invalidate();
+      short = await this.shortfall();
+      if (short === null) return;
+    }
+    throw new AgentError('AGENT_STORAGE_FULL', short.message);
+  }
+
+  /** What is missing for a new job: bytes over the budget or under the free space, or null. */
+  private async shortfall(): Promise<{ bytes: number; message: string } | null> {
     const now = this.now();
     if (now - this.usage.at > USAGE_CACHE_MS)
       this.usage = { at: now, bytes: await diskUsage(this.dir) };
     if (this.usage.bytes > this.limits.maxDataBytes)
-      throw new AgentError(
-        'AGENT_STORAGE_FULL',
-        `the data directory holds ${this.usage.bytes} bytes, over its budget of ${this.limits.maxDataBytes}`,
-      );
+      return {
+        bytes: this.usage.bytes - this.limits.maxDataBytes,
+        message: `the data directory holds ${this.usage.bytes} bytes, over its budget of ${this.limits.maxDataBytes}`,
+      };
     const fs = await statfs(this.dir);
     const free = fs.bavail * fs.bsize;
     if (free < this.limits.minFreeBytes)
-      throw new AgentError(
-        'AGENT_STORAGE_FULL',
-        `only ${free} bytes free on the data directory's file system`,
-      );
+      return {
+        bytes: this.limits.minFreeBytes - free,
+        message: `only ${free} bytes free on the data directory's file system`,
+      };
+    return null;
   }
 }

@@ -52,15 +52,29 @@ export async function commitFile(tmp: string, file: string): Promise<void> {
   await fsyncDir(dirname(file));
 }
 
-/** Total size in bytes of the files under `path` (symlinks not followed); 0 when missing. */
+/**
+ * Total size in bytes of the files under `path` (symlinks not followed); 0 when missing. A file
+ * with several hard links under `path` (a build's hold on a cached dependency set) counts once.
+ */
 export async function diskUsage(path: string): Promise<number> {
+  return usageOf(path, new Set());
+}
+
+async function usageOf(path: string, seen: Set<string>): Promise<number> {
   let st;
   try {
     st = await lstat(path);
   } catch {
     return 0;
   }
-  if (!st.isDirectory()) return st.size;
+  if (!st.isDirectory()) {
+    if (st.nlink > 1) {
+      const inode = `${st.dev}:${st.ino}`;
+      if (seen.has(inode)) return 0;
+      seen.add(inode);
+    }
+    return st.size;
+  }
   let total = 0;
   let names: string[];
   try {
@@ -68,7 +82,7 @@ export async function diskUsage(path: string): Promise<number> {
   } catch {
     return 0;
   }
-  for (const name of names) total += await diskUsage(join(path, name));
+  for (const name of names) total += await usageOf(join(path, name), seen);
   return total;
 }
 

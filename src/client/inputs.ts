@@ -4,8 +4,8 @@
  * the locked dependencies into a dependency set. None of this is trusted by the worker, which
  * re-checks everything; it only has to be right for the build to be accepted.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, mkdtemp, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packDirectory, writeTarFile } from '../archive/node.js';
@@ -116,9 +116,82 @@ async function readConfig(file: string): Promise<{ config: BuildConfig; bytes: U
   };
 }
 
+/** Directory of the dependency sets under a cache directory. */
+export const DEPSET_CACHE_DIR = 'depsets';
+/** Prefix of a build's hold on a cached set (a hard link, removed when the build ends). */
+export const DEPSET_HOLD_PREFIX = '.hold-';
+/** Prefix of the directory a set is fetched into before it enters the cache. */
+export const DEPSET_FETCH_PREFIX = '.fetch-';
+
+/** True for the name of a cache entry: `<sha256>.tar` (a set) or `<sha256>.empty` (no dependency). */
+export function isDepsetEntry(name: string): boolean {
+  return /^[0-9a-f]{64}\.(?:tar|empty)$/.test(name);
+}
+
+/** A dependency set held for one build. */
+interface HeldSet {
+  file: string;
+  size: number;
+  /** Ends the hold (the cache entry may then be evicted). */
+  release(): Promise<void>;
+}
+
+/** Error codes of a file system that has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EXDEV']);
+
 /**
- * The dependency set of the project as a tar file, from the cache when the lockfile is unchanged.
- * The set is keyed by the lockfile's bytes: the same lockfile always gives the same set.
+ * A new hard link to `file` in `sets` for one build; null when the file system has no hard links.
+ * Throws ENOENT when `file` is gone.
+ */
+async function linkHold(file: string, sets: string): Promise<string | null> {
+  const hold = join(sets, `${DEPSET_HOLD_PREFIX}${randomBytes(8).toString('hex')}.tar`);
+  try {
+    await link(file, hold);
+    return hold;
+  } catch (e) {
+    if (NO_HARD_LINKS.has((e as NodeJS.ErrnoException).code ?? '')) return null;
+    throw e;
+  }
+}
+
+function held(file: string, size: number, hold: string | null): HeldSet {
+  return {
+    file: hold ?? file,
+    size,
+    release: () => (hold === null ? Promise.resolve() : rm(hold, { force: true })),
+  };
+}
+
+/**
+ * Holds the cache entry `tar` for a build: a hard link next to it that the build reads, so that an
+ * eviction (which skips entries with more than one link) never takes the file from under it, and
+ * a new mtime that marks the entry as just used. Null when there is no such entry (or it was
+ * evicted meanwhile).
+ */
+async function holdEntry(tar: string, sets: string): Promise<HeldSet | null> {
+  let hold: string | null;
+  try {
+    hold = await linkHold(tar, sets);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const file = hold ?? tar;
+  const now = new Date();
+  await utimes(file, now, now).catch(() => undefined);
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) {
+    if (hold !== null) await rm(hold, { force: true });
+    return null;
+  }
+  return held(tar, st.size, hold);
+}
+
+/**
+ * The dependency set of the project as a tar file, from the cache when the lockfile is unchanged,
+ * held until the build releases it (see `holdEntry`). The set is keyed by the lockfile's bytes:
+ * the same lockfile always gives the same set. Sets enter the cache whole (fetched in a directory
+ * of their own, then renamed into place).
  */
 async function dependencySet(
   dir: string,
@@ -126,7 +199,7 @@ async function dependencySet(
   config: BuildConfig,
   cacheDir: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ file: string; size: number } | null> {
+): Promise<HeldSet | null> {
   const lockfiles = await readLockfiles(dir, config.language);
   const key = createHash('sha256')
     .update(
@@ -139,20 +212,21 @@ async function dependencySet(
       }),
     )
     .digest('hex');
-  const sets = join(cacheDir, 'depsets');
+  const sets = join(cacheDir, DEPSET_CACHE_DIR);
   const tar = join(sets, `${key}.tar`);
   const empty = join(sets, `${key}.empty`);
+  const now = new Date();
   if (
-    await stat(empty).then(
+    await utimes(empty, now, now).then(
       () => true,
       () => false,
     )
   )
     return null;
-  const cached = await stat(tar).catch(() => undefined);
-  if (cached?.isFile()) return { file: tar, size: cached.size };
   await mkdir(sets, { recursive: true });
-  const work = await mkdtemp(join(sets, '.fetch-'));
+  const cached = await holdEntry(tar, sets);
+  if (cached !== null) return cached;
+  const work = await mkdtemp(join(sets, DEPSET_FETCH_PREFIX));
   try {
     const setDir = join(work, 'set');
     const fetched = await fetchDependencySet(dir, config.language, setDir, {
@@ -161,14 +235,23 @@ async function dependencySet(
       env,
     });
     if (fetched.files === 0) {
-      await writeTarFile([], empty);
+      const marker = join(work, 'set.empty');
+      await writeTarFile([], marker);
+      await rename(marker, empty);
       return null;
     }
     const partial = join(work, 'set.tar');
     const written = await writeTarFile(packDirectory(setDir), partial);
-    // Atomic: a concurrent build sees the whole set or none.
-    await rename(partial, tar);
-    return { file: tar, size: written.bytes };
+    // Held before it enters the cache, so that it is never an unused entry while this build runs.
+    const hold = await linkHold(partial, sets);
+    try {
+      // Atomic: a concurrent build (or an eviction) sees the whole set or none.
+      await rename(partial, tar);
+    } catch (e) {
+      if (hold !== null) await rm(hold, { force: true });
+      throw e;
+    }
+    return held(tar, written.bytes, hold);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -211,6 +294,8 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     file: configFile,
   } = o.project ?? (await readProjectConfig(o.dir, o.configFile));
   const tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
+  // The cached dependency set this build holds (released by cleanup).
+  let deps: HeldSet | null = null;
   try {
     const sourceFile = join(tmp, 'source.tar');
     let source: GitSource;
@@ -228,11 +313,14 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       archiveBytes = (await writeGitTreeArchive(o.dir, source.commit!, sourceFile, { env })).bytes;
     }
     if (o.repository !== undefined) source.repository = o.repository;
-    const deps =
+    if (o.dependencySet === undefined)
+      deps = await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env);
+    const dependencies = await readLockedDependencies(o.dir, config.language, { workdir });
+    const depsArchive =
       o.dependencySet !== undefined
         ? { file: o.dependencySet, size: (await stat(o.dependencySet)).size }
-        : await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env);
-    const dependencies = await readLockedDependencies(o.dir, config.language, { workdir });
+        : deps && { file: deps.file, size: deps.size };
+    const set = deps;
     return {
       source,
       workdir,
@@ -241,10 +329,14 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       configFile,
       dependencies,
       sourceArchive: { file: sourceFile, size: archiveBytes },
-      depsArchive: deps,
-      cleanup: () => rm(tmp, { recursive: true, force: true }),
+      depsArchive,
+      cleanup: async () => {
+        await set?.release();
+        await rm(tmp, { recursive: true, force: true });
+      },
     };
   } catch (e) {
+    await deps?.release();
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }

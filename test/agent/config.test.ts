@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { readTokenFile } from '../../src/agent/auth.js';
 import { parseNitroBackendConfig } from '../../src/enclave/nitro-config.js';
 import {
+  DEFAULT_RETENTION_MAX_CACHE_BYTES,
   NITRO_MAX_ENCLAVES,
   countCpuList,
   parseListen,
@@ -42,6 +43,7 @@ describe('agent configuration', () => {
     ['a wrong type', { maxConcurrent: 'two' }, 'maxConcurrent'],
     ['a bad backend', { backend: 'docker' }, 'backend'],
     ['a negative retention', { retention: { maxAgeHours: -1 } }, 'retention.maxAgeHours'],
+    ['a fractional cache budget', { retention: { maxCacheBytes: 1.5 } }, 'retention.maxCacheBytes'],
   ])('when the file has %s, it is refused naming the field', async (_name, content, field) => {
     const file = await configFile('bad.json', content);
     await expect(readConfigFile(file)).rejects.toMatchObject({
@@ -74,7 +76,7 @@ describe('agent configuration', () => {
       dataDir: join(dir, 'state'),
       maxConcurrent: 5,
       listen: { host: '::1', port: 0 },
-      retention: { maxAgeMs: 2 * 3_600_000 },
+      retention: { maxAgeMs: 2 * 3_600_000, maxCacheBytes: DEFAULT_RETENTION_MAX_CACHE_BYTES },
       limits: { maxSourceBytes: 1000 },
     });
   });

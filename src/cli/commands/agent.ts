@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
+import { agentCacheDir } from '../../agent/cache.js';
 import { AgentError } from '../../agent/errors.js';
 import type { AgentConfigFile } from '../../agent/config.js';
 import { readConfigFile, resolveSettings } from '../../agent/config.js';
@@ -128,7 +129,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
     const executor = new PipelineExecutor({
       catalog,
-      cacheDir: join(settings.dataDir, 'cache'),
+      cacheDir: agentCacheDir(settings.dataDir),
       env: io.env,
     });
     const running = await startAgent({
