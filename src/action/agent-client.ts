@@ -21,10 +21,14 @@ export const DEFAULT_RECONNECT_MS = 2000;
 export const MAX_RECONNECT_MS = 30_000;
 /** A stream silent this long (no event, no keep-alive) is treated as dropped, ms. */
 export const MAX_EVENT_IDLE_MS = 120_000;
+/** Time a request for a job's state gets, ms. */
+export const STATE_TIMEOUT_MS = 10_000;
 /** Time a cancellation request gets, ms. */
 export const CANCEL_TIMEOUT_MS = 5000;
 /** Largest error body read from the agent. */
 export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Largest job state (`GET /build/{id}`) read from the agent. */
+export const MAX_STATE_BODY_BYTES = 1024 * 1024;
 
 /** Event types of the agent (see its API). */
 export type AgentEventType = 'queued' | 'started' | 'phase' | 'log' | 'complete';
@@ -206,8 +210,10 @@ export class AgentClient {
 
   /**
    * Follows the job's events until `complete`, calling `onEvent` once per event in order. A
-   * dropped or silent connection is resumed with `Last-Event-ID`; after MAX_EVENT_RECONNECTS
-   * failures in a row the agent is declared unreachable.
+   * dropped or silent connection is resumed with `Last-Event-ID`, after asking the job's state:
+   * a job that ended meanwhile is reported as it ended (`GET /build/{id}`), even when its
+   * `complete` never reaches this client. After MAX_EVENT_RECONNECTS failures in a row the agent
+   * is declared unreachable.
    */
   async follow(
     jobId: string,
@@ -218,6 +224,7 @@ export class AgentClient {
     let failures = 0;
     let retryMs = DEFAULT_RECONNECT_MS;
     let lastError: unknown = null;
+    let ended: JobCompletion | null = null;
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
       const before = lastId;
@@ -273,6 +280,12 @@ export class AgentClient {
         clearTimeout(idle);
         signal.removeEventListener('abort', onAbort);
       }
+      // A job that ended while the stream was down (an agent restart fails the build it was
+      // running) is reported as it ended, whatever became of its events: the stream is tried
+      // once more at once for the events missed, then the state stands for `complete`.
+      if (ended !== null) return ended;
+      ended = await this.finished(jobId, signal);
+      if (ended !== null) continue;
       if (lastId === before) failures++;
       if (failures >= MAX_EVENT_RECONNECTS)
         throw new ActionError(
@@ -281,6 +294,47 @@ export class AgentClient {
           { cause: lastError },
         );
       await this.sleep(Math.min(retryMs, MAX_RECONNECT_MS), signal);
+    }
+  }
+
+  /**
+   * How the job ended, from `GET /build/{id}`; null while it has not ended, or when the agent
+   * gave no usable answer. A refusal (401, 404) is thrown: it will not heal.
+   */
+  private async finished(jobId: string, signal: AbortSignal): Promise<JobCompletion | null> {
+    const conn = new AbortController();
+    const onAbort = (): void => conn.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => conn.abort(new Error('no answer in time')), STATE_TIMEOUT_MS);
+    try {
+      const res = await this.request(`asking the state of job ${jobId}`, `/build/${jobId}`, {
+        headers: this.headers({ Accept: 'application/json' }),
+        signal: conn.signal,
+      });
+      const view = JSON.parse(await readLimited(res, MAX_STATE_BODY_BYTES)) as {
+        state?: unknown;
+        error?: { type?: unknown; message?: unknown };
+        result?: { sha256?: unknown };
+      };
+      if (view.state === 'succeeded')
+        return {
+          ok: true,
+          sha256: typeof view.result?.sha256 === 'string' ? view.result.sha256 : null,
+        };
+      if (view.state === 'failed' || view.state === 'cancelled')
+        return {
+          ok: false,
+          errorType: typeof view.error?.type === 'string' ? view.error.type : view.state,
+          message: typeof view.error?.message === 'string' ? view.error.message : '',
+        };
+      return null;
+    } catch (e) {
+      if (signal.aborted) throw abortReason(signal);
+      if (e instanceof ActionError && e.code === 'AGENT_REJECTED') throw e;
+      return null;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -3,7 +3,7 @@
  * files of finished ones, and the subscribers that follow them.
  */
 import type { AgentEvent, AgentEventType } from './events.js';
-import { JobEvents, loadEventFile, readEventFile } from './events.js';
+import { JobEvents, loadEventFile, readEventFile, readReservation } from './events.js';
 import type { Logger } from './log.js';
 
 /** Events and phases of all jobs. */
@@ -17,15 +17,22 @@ export class EventHub {
     private readonly log: Logger,
   ) {}
 
-  private make(id: string, backlog: AgentEvent[]): JobEvents {
-    return new JobEvents(this.fileOf(id), backlog, (err) =>
-      this.log.warn('cannot write the event log', { job_id: id, error: err.message }),
+  /** The log of a job; `resume`: it goes on from its file and its reservation (a restart). */
+  private async make(id: string, resume: boolean): Promise<JobEvents> {
+    const file = this.fileOf(id);
+    const ev = new JobEvents(
+      file,
+      resume ? await loadEventFile(file) : [],
+      resume ? await readReservation(file) : 0,
+      (err) => this.log.warn('cannot write the event log', { job_id: id, error: err.message }),
     );
+    await ev.ready();
+    return ev;
   }
 
   /** Opens the live log of a job; `resume`: it continues the events already in its file. */
   async open(id: string, resume = false): Promise<void> {
-    this.live.set(id, this.make(id, resume ? await loadEventFile(this.fileOf(id)) : []));
+    this.live.set(id, await this.make(id, resume));
   }
 
   /** The job's phase, when one was recorded. */
@@ -55,7 +62,7 @@ export class EventHub {
    * ended at a restart) gets the event appended to its file.
    */
   async complete(id: string, data: Record<string, unknown>): Promise<void> {
-    const ev = this.live.get(id) ?? this.make(id, await loadEventFile(this.fileOf(id)));
+    const ev = this.live.get(id) ?? (await this.make(id, true));
     ev.emit('complete', data);
     await ev.close();
     this.live.delete(id);

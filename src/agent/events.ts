@@ -2,11 +2,20 @@
  * A job's event log: numbered events (`queued`, `started`, `phase`, `log`, `complete`) kept in
  * memory while the job is live, appended to `events.jsonl`, and replayed to late subscribers (the
  * SSE backlog). After `complete` the log is closed; finished jobs are replayed from the file.
+ *
+ * Ids are never given twice, even across a crash. Events are appended without an fsync each, so
+ * after `kill -9` or a power cut the last ones may be missing from the file although subscribers
+ * saw them. So ids are reserved durably, EVENT_ID_BLOCK at a time, in `events.reserved` (written
+ * atomically and fsynced): an event is delivered only once its id is reserved, and a log opened
+ * again (a restart) goes on after the higher of its last event and its reservation. A log closed
+ * in order gives the unused reservation back, so ids go on without a gap after a clean stop.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fsyncFile } from './fsutil.js';
+import { fsyncFile, writeFileAtomic } from './fsutil.js';
 
 export const AGENT_EVENT_TYPES = ['queued', 'started', 'phase', 'log', 'complete'] as const;
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
@@ -27,31 +36,67 @@ export interface AgentEvent {
 
 type Listener = (e: AgentEvent) => void;
 
+/** Event ids reserved at a time (see the module comment). */
+export const EVENT_ID_BLOCK = 1000;
+
+/** The file of a log's reserved ids, beside its events. */
+export function reservationFile(eventsFile: string): string {
+  return join(dirname(eventsFile), 'events.reserved');
+}
+
+/** The highest id a log may have delivered (its reservation); 0 when it has none. */
+export async function readReservation(eventsFile: string): Promise<number> {
+  const text = await readFile(reservationFile(eventsFile), 'utf8').catch(() => '');
+  const n = /^\d{1,15}\n?$/.test(text) ? Number(text.trim()) : 0;
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
 /** The live event log of one job. */
 export class JobEvents {
   private readonly backlog: AgentEvent[];
   private readonly listeners = new Map<Listener, () => void>();
   private readonly out: WriteStream;
+  private readonly reservedFile: string;
   private lastId: number;
+  /** Ids up to this one are reserved on disk: events up to it may be delivered. */
+  private reserved: number;
+  /** Events of the backlog before this index have been delivered. */
+  private delivered: number;
+  private reserving: Promise<void> | null = null;
+  private reservationFailed = false;
   private logBytes = 0;
   private logTruncated = false;
+  private completed = false;
   private closing: Promise<void> | null = null;
   private writeFailed = false;
 
-  /** Opens the log of a job; `backlog` holds events already in the file (after a restart). */
+  /**
+   * Opens the log of a job; `backlog` holds events already in the file and `reserved` its
+   * reservation (after a restart). Call `ready()` before the first event to deliver it at once.
+   */
   constructor(
     private readonly file: string,
     backlog: AgentEvent[] = [],
+    reserved = 0,
     private readonly onWriteError: (err: Error) => void = () => undefined,
   ) {
     this.backlog = [...backlog];
-    this.lastId = backlog.at(-1)?.id ?? 0;
+    this.delivered = this.backlog.length;
+    this.lastId = Math.max(backlog.at(-1)?.id ?? 0, reserved);
+    this.reserved = this.lastId;
+    this.reservedFile = reservationFile(file);
     this.out = createWriteStream(file, { flags: 'a', mode: 0o640 });
     this.out.on('error', (err) => {
       // The log is a convenience; results and states are what must survive, so keep running.
       if (!this.writeFailed) this.onWriteError(err);
       this.writeFailed = true;
     });
+  }
+
+  /** Resolves once ids are reserved ahead (the next events are delivered as they come). */
+  async ready(): Promise<void> {
+    this.reserve();
+    await this.reserving;
   }
 
   get finished(): boolean {
@@ -62,9 +107,12 @@ export class JobEvents {
     return this.backlog.length;
   }
 
-  /** Records and delivers an event; log events past the budget are dropped (once noted). */
+  /**
+   * Records an event and delivers it (once its id is reserved); log events past the budget are
+   * dropped (once noted).
+   */
   emit(event: AgentEventType, data: Record<string, unknown>): AgentEvent | null {
-    if (this.closing) return null;
+    if (this.closing || this.completed) return null;
     if (event === 'log') {
       const text = typeof data.text === 'string' ? data.text : '';
       if (this.logTruncated) return null;
@@ -83,18 +131,57 @@ export class JobEvents {
     const e: AgentEvent = { id: ++this.lastId, event, data };
     this.backlog.push(e);
     if (!this.writeFailed) this.out.write(JSON.stringify(e) + '\n');
-    for (const l of [...this.listeners.keys()]) l(e);
+    if (event === 'complete') this.completed = true;
+    this.release();
     if (event === 'complete') void this.close();
     return e;
   }
 
+  /** Delivers the events whose ids are reserved, in order; reserves more ahead of need. */
+  private release(): void {
+    while (this.delivered < this.backlog.length) {
+      const e = this.backlog[this.delivered]!;
+      if (e.id > this.reserved) break;
+      this.delivered++;
+      for (const l of [...this.listeners.keys()]) l(e);
+    }
+    const waiting = this.delivered < this.backlog.length;
+    const ahead = !this.completed && this.closing === null;
+    if (waiting || (ahead && this.lastId > this.reserved - EVENT_ID_BLOCK / 2)) this.reserve();
+  }
+
+  /** Reserves the ids up to EVENT_ID_BLOCK past the last one (one write at a time). */
+  private reserve(): void {
+    if (this.reserving !== null || this.reservationFailed) return;
+    const target = this.lastId + EVENT_ID_BLOCK;
+    this.reserving = writeFileAtomic(this.reservedFile, `${target}\n`)
+      .then(
+        () => {
+          this.reserved = Math.max(this.reserved, target);
+        },
+        (err: Error) => {
+          // Without a reservation ids could repeat after a crash; still, events keep flowing.
+          this.reservationFailed = true;
+          this.reserved = Number.MAX_SAFE_INTEGER;
+          this.onWriteError(err);
+        },
+      )
+      .finally(() => {
+        this.reserving = null;
+        this.release();
+      });
+  }
+
   /**
-   * Delivers the events after `afterId` (the backlog) synchronously, then live ones; `onEnd` is
-   * called after `complete`. Returns the unsubscribe function.
+   * Delivers the events after `afterId` that were delivered already (the backlog) synchronously,
+   * then the next ones; `onEnd` is called after `complete`. Returns the unsubscribe function.
    */
   subscribe(afterId: number, listener: Listener, onEnd: () => void): () => void {
-    for (const e of this.backlog) if (e.id > afterId) listener(e);
-    if (this.closing) {
+    for (let i = 0; i < this.delivered; i++) {
+      const e = this.backlog[i]!;
+      if (e.id > afterId) listener(e);
+    }
+    if (this.closing && this.delivered === this.backlog.length) {
       onEnd();
       return () => undefined;
     }
@@ -117,13 +204,24 @@ export class JobEvents {
     return this.listeners.size;
   }
 
-  /** Ends the log: flushes and fsyncs the file. Idempotent. */
+  /**
+   * Ends the log: delivers what waits for its reservation, flushes and fsyncs the file, and gives
+   * the unused reservation back. Idempotent.
+   */
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.out.end(() => resolve());
-    }).then(async () => {
+    this.closing ??= (async () => {
+      while (this.delivered < this.backlog.length) {
+        this.reserve();
+        await this.reserving;
+      }
+      await this.reserving;
+      await new Promise<void>((resolve) => {
+        this.out.end(() => resolve());
+      });
       if (!this.writeFailed) await fsyncFile(this.file).catch(() => undefined);
-    });
+      // Every id given is at most lastId, so the next life may go on right after it.
+      await writeFileAtomic(this.reservedFile, `${this.lastId}\n`).catch(() => undefined);
+    })();
     return this.closing;
   }
 }

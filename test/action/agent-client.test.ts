@@ -54,7 +54,10 @@ describe('event stream reader', () => {
   });
 });
 
-/** A TCP proxy in front of the agent that cuts the first event stream after its first phase event. */
+/**
+ * A TCP proxy in front of the agent that cuts the first event stream after its first phase event,
+ * and records the head of every request.
+ */
 class CuttingProxy {
   readonly requests: string[] = [];
   private cut = false;
@@ -67,17 +70,15 @@ class CuttingProxy {
     this.server = createTcpServer((client: Socket) => {
       const upstream = connect(Number(t.port), t.hostname);
       this.sockets.add(client).add(upstream);
-      let head = '';
       let events = false;
       client.on('data', (b: Buffer) => {
-        if (head.length < 4096) {
-          head += b.toString('latin1');
-          const end = head.indexOf('\r\n\r\n');
-          if (end >= 0 && !events) {
-            const req = head.slice(0, end);
-            this.requests.push(req);
-            events = / \/build\/[^ ]+\/events /.test(req.split('\r\n')[0] ?? '');
-          }
+        // A request on a kept-alive connection starts a chunk of its own.
+        const text = b.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (/^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(text) && end >= 0) {
+          const req = text.slice(0, end);
+          this.requests.push(req);
+          events = / \/build\/[^ ]+\/events /.test(req.split('\r\n')[0] ?? '');
         }
         upstream.write(b);
       });
@@ -302,5 +303,62 @@ describe('agent answers that are not the API', () => {
         new AbortController().signal,
       ),
     ).rejects.toHaveCode('AGENT_PROTOCOL');
+  });
+});
+
+describe('an agent restarted during the build', () => {
+  let server: Server;
+  let url = '';
+  const requests: string[] = [];
+  const restarted = { type: 'agent_restarted', message: 'agent restarted during the build' };
+  beforeAll(async () => {
+    // The first stream ends after three events (the agent died); the restarted agent gave its
+    // `complete` an id the client had already seen (an agent that reused ids), so it is skipped.
+    server = createServer((req, res) => {
+      const last = req.headers['last-event-id'];
+      requests.push(`${req.url ?? ''}${last === undefined ? '' : ` after ${String(last)}`}`);
+      if (req.url === '/build/job-1/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (last === undefined)
+          res.end(
+            'retry: 10\n\nid: 1\nevent: queued\ndata: {}\n\nid: 2\nevent: started\ndata: {}\n\n' +
+              'id: 3\nevent: phase\ndata: {"phase":"building"}\n\n',
+          );
+        else
+          res.end(
+            `id: 3\nevent: complete\ndata: ${JSON.stringify({ ok: false, error_type: restarted.type, message: restarted.message })}\n\n`,
+          );
+      } else if (req.url === '/build/job-1') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ job_id: 'job-1', state: 'failed', error: restarted }));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  test('when the stream ends without complete and the job failed meanwhile, it reports the real reason, not AGENT_UNREACHABLE', async () => {
+    const client = new AgentClient({ url, token: null, sleep: () => Promise.resolve() });
+    const events: AgentEvent[] = [];
+    const done = await client.follow('job-1', (e) => events.push(e), new AbortController().signal);
+    expect(done).toEqual({
+      ok: false,
+      errorType: 'agent_restarted',
+      message: 'agent restarted during the build',
+    });
+    expect(events.map((e) => e.event)).toEqual(['queued', 'started', 'phase']);
+    // The state is asked before reconnecting; the events missed are asked for once more.
+    expect(requests).toEqual([
+      '/build/job-1/events',
+      '/build/job-1',
+      '/build/job-1/events after 3',
+    ]);
   });
 });

@@ -1,11 +1,14 @@
 /**
  * The agent as a real process (the built `tee-compile agent`, local backend): `kill -9` during a
- * build and after one, then a restart on the same data directory; SIGTERM; single-build mode.
+ * build and after one, then a restart on the same data directory (the action's client following
+ * the interrupted build across it); SIGTERM; single-build mode.
  * Needs `npm run build` (lib/).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AgentEvent } from '../../src/action/agent-client.js';
+import { AgentClient } from '../../src/action/agent-client.js';
 import type { AgentProcess } from '../support/agent-harness.js';
 import {
   TEST_TOKEN,
@@ -103,15 +106,25 @@ describe('agent process', () => {
 
     const interrupted = await c1.submit(slowZip);
     const queued = await c1.submit(quickZip, 'bb'.repeat(32));
-    await waitFor(
-      async () => (await json(await c1.fetch(`/build/${interrupted}`))).phase === 'building',
-    );
+    // The action's client follows the interrupted job across the crash.
+    const seen: AgentEvent[] = [];
+    const followed = new AgentClient({
+      url: first.url,
+      token: TEST_TOKEN,
+      sleep: () => new Promise((r) => setTimeout(r, 1000)),
+    }).follow(interrupted, (e) => seen.push(e), new AbortController().signal);
+    await waitFor(() => seen.some((e) => e.data.phase === 'building'));
     expect(await processesMentioning(interrupted)).not.toEqual([]);
     expect((await json(await c1.fetch(`/build/${queued}`))).state).toBe('queued');
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
+    // Events are appended without an fsync each: a crash may lose the last ones from the file
+    // (here, all but the first) although the client saw them.
+    const eventsFile = join(dataDir, 'jobs', interrupted, 'events.jsonl');
+    await writeFile(eventsFile, (await readFile(eventsFile, 'utf8')).split('\n')[0] + '\n');
+    const lastSeen = seen.at(-1)!.id;
 
-    const second = await startAgent(dataDir);
+    const second = await startAgent(dataDir, ['--listen', new URL(first.url).host]);
     try {
       const c2 = client(second.url);
       // The finished result survived, byte for byte, with the same ETag.
@@ -134,11 +147,15 @@ describe('agent process', () => {
       expect(await readdir(join(dataDir, 'local-backend', 'run')).catch(() => [])).toEqual(
         expect.not.arrayContaining([expect.stringContaining(interrupted)]),
       );
-      // Its event stream ends with the failure.
+      // Its event stream ends with the failure, under an id no client saw before the crash: the
+      // client that followed it gets it by resuming.
       const events = await (await c2.fetch(`/build/${interrupted}/events`)).text();
       expect(events.trimEnd()).toMatch(
         /event: complete\ndata: \{"ok":false,[^\n]*"error_type":"agent_restarted"/,
       );
+      expect(await followed).toMatchObject({ ok: false, errorType: 'agent_restarted' });
+      expect(seen.at(-1)!.event).toBe('complete');
+      expect(seen.at(-1)!.id).toBeGreaterThan(lastSeen);
       // The queued job was queued again and runs now.
       expect((await waitFinished(c2.fetch, queued)).state).toBe('succeeded');
       await verifyResult(
