@@ -25,6 +25,8 @@ import {
 import { nodeCryptoVerifier } from '../src/attestation/node-crypto.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+/** The target: with a cache, this fraction of the two-verification bound (0.40 of OpenSSL). */
+const TARGET_OF_BOUND = 0.8;
 const DIR = 'test/fixtures/nitro/';
 
 function opensslVerifyRate(): number {
@@ -96,14 +98,18 @@ async function main(): Promise<void> {
   console.log(
     `bound: ${f(openssl / 5)} docs/s without a cache (5 verifications), ${f(openssl / 2)} with (2)\n`,
   );
-  console.log('verifier     cache  docs/s  / openssl  / bound');
+  console.log('verifier     cache  docs/s  / openssl  / bound  target');
   for (const [name, cached, rate] of rows) {
     const bound = openssl / (cached ? 2 : 5);
+    // The target is set for verification with a cache; without one there is none to meet.
+    const target = cached ? (rate / bound >= TARGET_OF_BOUND ? 'met' : 'NOT met') : '-';
     console.log(
-      `${name.padEnd(12)} ${(cached ? 'yes' : 'no').padEnd(6)} ${f(rate).padStart(6)}  ${f(rate / openssl, 3).padStart(9)}  ${f(rate / bound, 2).padStart(6)}`,
+      `${name.padEnd(12)} ${(cached ? 'yes' : 'no').padEnd(6)} ${f(rate).padStart(6)}  ${f(rate / openssl, 3).padStart(9)}  ${f(rate / bound, 2).padStart(6)}  ${target}`,
     );
   }
-  console.log('\ntarget: with a cache, >= 0.80 of the bound (>= 0.40 of openssl)');
+  console.log(
+    `\ntarget (met or not, per verifier): with a cache, >= ${f(TARGET_OF_BOUND, 2)} of the bound (>= ${f(TARGET_OF_BOUND / 2, 2)} of openssl)`,
+  );
 }
 
 await main();
