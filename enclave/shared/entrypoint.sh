@@ -20,5 +20,6 @@ exec /opt/node/bin/node /opt/tee-compile/worker.mjs \
   --listen 127.0.0.1:5000 \
   --nsm device \
   --nsm-helper /usr/local/bin/tee-nsm \
+  --jail /usr/local/bin/tee-jail \
   --image /opt/tee-compile/image.json \
   --workspace /tmp/tee-compile/build

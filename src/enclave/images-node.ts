@@ -62,11 +62,12 @@ export async function writeCatalog(path: string, catalog: ImageCatalog): Promise
 export const SHARED_RECIPE_PATHS = [
   'enclave/shared',
   'enclave/nsm-helper',
+  'enclave/jail',
   'enclave/build-images.sh',
 ] as const;
 
 /** Build products that may sit next to recipe files and are not part of them. */
-const IGNORED = new Set(['tee-nsm', '.DS_Store']);
+const IGNORED = new Set(['tee-nsm', 'tee-jail', '.DS_Store']);
 
 async function walk(root: string, rel: string, out: string[]): Promise<void> {
   const abs = join(root, rel);

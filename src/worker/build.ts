@@ -7,7 +7,7 @@
  * (user_data = SHA-256 of provenance.json, nonce = the client's), and the bundle is returned.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { lstat, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NsmClient } from '../attestation/index.js';
 import { NsmError } from '../attestation/index.js';
@@ -34,6 +34,8 @@ import type {
 import { ProtocolError, WorkerError, isProtocolError } from '../protocol/index.js';
 import { fromHex, toHex } from '../util/hex.js';
 import { runCommand } from './command.js';
+import type { JailOptions } from './jail.js';
+import { giveToBuildUser } from './jail.js';
 import { checkDependencies } from './dependencies.js';
 import { buildEnvironment, toolchainEnv, workspaceLayout } from './environment.js';
 import type { WorkspaceLayout } from './environment.js';
@@ -82,6 +84,8 @@ export interface WorkerContext {
   builderVersion: Record<string, string>;
   /** The worker's own environment, from which the toolchain's variables are taken. */
   env: NodeJS.ProcessEnv;
+  /** Runs the build command in tee-jail as another user (see jail.ts). */
+  jail?: JailOptions;
 }
 
 function sha256(b: Uint8Array): Uint8Array {
@@ -291,6 +295,28 @@ async function runBuild(
 
   for (const d of [layout.home, layout.tmp, layout.cache, layout.out])
     await mkdir(d, { recursive: true });
+  if (ctx.jail) {
+    // The jailed command writes where the build expects to; the bundle's folder stays the
+    // worker's alone.
+    await chmod(layout.out, 0o700);
+    const mine: string[] = [];
+    for (const d of [
+      layout.src,
+      layout.deps,
+      layout.verifiedDeps,
+      layout.home,
+      layout.tmp,
+      layout.cache,
+    ])
+      if (
+        await lstat(d).then(
+          (st) => st.isDirectory(),
+          () => false,
+        )
+      )
+        mine.push(d);
+    await giveToBuildUser(mine, ctx.jail.uid, ctx.jail.gid);
+  }
   const toolEnv = toolchainEnv(ctx.env);
   const env = buildEnvironment({
     toolchain: toolEnv,
@@ -313,6 +339,7 @@ async function runBuild(
     timeoutMs: timeoutS * 1000,
     signal: build.signal,
     onLine: (l) => report.log(l),
+    ...(ctx.jail ? { jail: ctx.jail } : {}),
   });
   if (result.cancelled)
     throw build.signal.reason instanceof Error

@@ -1,10 +1,13 @@
 /**
  * Runs the build command: `bash -c <cmd>` in the work directory, with a fixed environment, in its
- * own process group (so a time-out or a cancel kills everything it started), streaming its output
+ * own process group (so a time-out or a cancel kills everything it started; in the jail, its own
+ * pid namespace, which nothing escapes), streaming its output
  * line by line and keeping the whole log (bounded) for build.log.
  */
 import { spawn } from 'node:child_process';
 import { readOomKills } from './isolation.js';
+import type { JailOptions } from './jail.js';
+import { jailedCommand } from './jail.js';
 
 /** build.log keeps at most this much; the rest is replaced by a marker. */
 export const MAX_BUILD_LOG_BYTES = 64 * 1024 * 1024;
@@ -22,6 +25,8 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Each line of output (stdout and stderr interleaved as they arrive). */
   onLine?: (line: string) => void;
+  /** Runs the command through tee-jail as another user (see jail.ts). */
+  jail?: JailOptions;
 }
 
 export interface CommandResult {
@@ -48,7 +53,8 @@ function killGroup(pid: number): void {
 /** Runs the build command to completion (see the module comment). */
 export async function runCommand(o: CommandOptions): Promise<CommandResult> {
   const oomBefore = await readOomKills();
-  const child = spawn('bash', ['-c', o.cmd], {
+  const [file, args] = o.jail ? jailedCommand(o.jail, o.cmd) : ['bash', ['-c', o.cmd]];
+  const child = spawn(file, args, {
     cwd: o.cwd,
     env: o.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,7 +111,7 @@ export async function runCommand(o: CommandOptions): Promise<CommandResult> {
   if (first instanceof Error) {
     clearTimeout(timer);
     o.signal?.removeEventListener('abort', onAbort);
-    line(`tee-compile: cannot run bash: ${first.message}`);
+    line(`tee-compile: cannot run ${file}: ${first.message}`);
     return {
       exitCode: null,
       signal: null,

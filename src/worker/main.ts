@@ -2,7 +2,12 @@
  * The worker's entry point, what every enclave image runs:
  *
  *   node worker.mjs --listen 127.0.0.1:5000 --nsm device --nsm-helper /usr/local/bin/tee-nsm \
- *     --image /opt/tee-compile/image.json --workspace /tmp/tee-compile/build
+ *     --jail /usr/local/bin/tee-jail --image /opt/tee-compile/image.json \
+ *     --workspace /tmp/tee-compile/build
+ *
+ * `--jail <tee-jail>` runs the build command as `--build-user <uid>:<gid>` (default 10001:10001)
+ * in namespaces of its own (see jail.ts); `--nsm device` requires it, and makes `--nsm-device`
+ * (default /dev/nsm) root-only first.
  *
  * The local backend runs it with `--listen ipc` (the listening socket arrives over Node's IPC
  * channel, see src/enclave/local.ts) and `--nsm simulated`. One connection, one build, then exit
@@ -17,6 +22,7 @@ import { acceptOne, listenOnce, serveBuild, DEFAULT_WORKER_LIMITS } from '../pro
 import type { IsolationReport } from '../enclave/types.js';
 import type { ImageDescriptor } from './image.js';
 import { readImageDescriptor } from './image.js';
+import { DEFAULT_BUILD_GID, DEFAULT_BUILD_UID, parseBuildUser } from './jail.js';
 import type { ReadyWorker, WorkerOptions } from './start.js';
 import { WORKER_VERSION } from './version.js';
 
@@ -47,6 +53,9 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
       'simulated-role': { type: 'string' },
       'simulated-instance-id': { type: 'string' },
       'enclave-id': { type: 'string' },
+      jail: { type: 'string' },
+      'build-user': { type: 'string' },
+      'nsm-device': { type: 'string' },
     },
   });
   const need = (k: 'listen' | 'nsm' | 'image' | 'workspace'): string => {
@@ -78,6 +87,20 @@ export function parseWorkerArgs(argv: string[]): WorkerOptions {
   if (values['simulated-instance-id'] !== undefined)
     o.simulatedInstanceId = values['simulated-instance-id'];
   if (values['enclave-id'] !== undefined) o.enclaveId = values['enclave-id'];
+  if (values.jail !== undefined) {
+    if (values.jail === '') throw new TypeError('--jail needs the path of tee-jail');
+    const user =
+      values['build-user'] !== undefined
+        ? parseBuildUser(values['build-user'])
+        : { uid: DEFAULT_BUILD_UID, gid: DEFAULT_BUILD_GID };
+    o.jail = { helper: values.jail, ...user };
+  } else if (values['build-user'] !== undefined) {
+    throw new TypeError('--build-user needs --jail');
+  }
+  if (values['nsm-device'] !== undefined) {
+    if (o.nsm.kind !== 'device') throw new TypeError('--nsm-device needs --nsm device');
+    o.nsmDevice = values['nsm-device'];
+  }
   return o;
 }
 

@@ -14,6 +14,8 @@ import type { EnclaveFacts, WorkerImage } from './build.js';
 import { createBuildHandler } from './build.js';
 import { enclaveIsolation, observeIsolation } from './isolation.js';
 import { HelperNsmTransport } from './nsm-device.js';
+import type { JailOptions } from './jail.js';
+import { jailNotes, lockNsmDevice, probeJail } from './jail.js';
 import type { ImageDescriptor } from './image.js';
 import { WORKER_VERSION } from './version.js';
 
@@ -28,6 +30,10 @@ export interface WorkerOptions {
   /** Simulated mode: the EC2 instance id whose PCR4 to report. */
   simulatedInstanceId?: string;
   enclaveId?: string;
+  /** Runs the build command through tee-jail as another user (required with the device NSM). */
+  jail?: JailOptions;
+  /** The NSM device, made 0600 root before any build (device mode). */
+  nsmDevice?: string;
 }
 
 /** A worker ready for its client. */
@@ -37,6 +43,9 @@ export interface ReadyWorker {
   /** Settles once the NSM has been reached (rejects when it cannot be). */
   facts: Promise<EnclaveFacts>;
 }
+
+/** Where the Nitro kernel's NSM driver puts the device. */
+export const DEFAULT_NSM_DEVICE = '/dev/nsm';
 
 /** Default simulated instance id (PCR4): fixed, so a simulated builder is recognisable. */
 export const DEFAULT_SIMULATED_INSTANCE_ID = 'i-00000000000000000';
@@ -101,7 +110,11 @@ async function enclaveFacts(
     o.nsm.kind === 'device'
       ? enclaveIsolation()
       : await observeIsolation(o.workspace, hostIsolation ? await hostIsolation() : undefined);
-  return { nsm, pcrs, nsmInfo, isolation: { ...isolation } };
+  const notes = [...(isolation.notes ?? [])];
+  if (o.jail) notes.push(...jailNotes(o.jail));
+  if (o.nsm.kind === 'device')
+    notes.push(`NSM device ${o.nsmDevice ?? DEFAULT_NSM_DEVICE}: root only (0600)`);
+  return { nsm, pcrs, nsmInfo, isolation: { ...isolation, notes } };
 }
 
 /**
@@ -128,6 +141,12 @@ export async function startWorker(
     throw new Error(
       '--nsm simulated needs --simulated-role and simulated PCRs in the image descriptor',
     );
+  if (o.nsm.kind === 'device' && o.jail === undefined)
+    throw new Error(
+      '--nsm device needs --jail: a build command running as the worker could ask the NSM for documents of its own',
+    );
+  if (o.jail) await probeJail(o.jail);
+  if (o.nsm.kind === 'device') await lockNsmDevice(o.nsmDevice ?? DEFAULT_NSM_DEVICE);
   const facts = enclaveFacts(o, image, hostIsolation);
   facts.catch(() => undefined);
   const worker: WorkerImage = {
@@ -143,6 +162,7 @@ export async function startWorker(
     workspace: o.workspace,
     builderVersion: { 'tee-compile-worker': WORKER_VERSION, node: process.version },
     env: process.env,
+    ...(o.jail ? { jail: o.jail } : {}),
   });
   return { image: worker, handler, facts };
 }

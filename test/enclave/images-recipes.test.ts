@@ -23,6 +23,7 @@ const WORKER_COMMAND =
   '  --listen 127.0.0.1:5000 \\\n' +
   '  --nsm device \\\n' +
   '  --nsm-helper /usr/local/bin/tee-nsm \\\n' +
+  '  --jail /usr/local/bin/tee-jail \\\n' +
   '  --image /opt/tee-compile/image.json \\\n' +
   '  --workspace /tmp/tee-compile/build\n';
 

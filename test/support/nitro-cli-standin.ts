@@ -492,6 +492,7 @@ function bootWorker(
       join(dir, 'build'),
       '--enclave-id',
       rec.id,
+      ...(cfg.jail !== undefined ? ['--jail', cfg.jail] : []),
     ],
     { detached: true, stdio: ['ignore', out, out] },
   );

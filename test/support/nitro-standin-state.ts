@@ -47,6 +47,8 @@ export interface StandinConfig {
   workerEntry: string;
   /** IAM role of the host (PCR3 of the simulated attestations). */
   simulatedRole: string;
+  /** tee-jail, when the worker is to jail its build command as the images do (needs root). */
+  jail?: string;
 }
 
 /** Measurements as describe-enclaves prints them (a BTreeMap: keys sorted). */

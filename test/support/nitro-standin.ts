@@ -142,12 +142,16 @@ export interface StandinHostOptions {
   memoryMiB?: number;
   /** Worker the enclaves run (default the compiled lib/worker/main.js, else the bundled worker). */
   workerEntry?: string;
+  /** tee-jail: the worker runs the build command through it, as the images do (needs root). */
+  jail?: string;
 }
 
 /** Creates a stand-in Nitro host (see the module comment). */
 export async function createStandinHost(o: StandinHostOptions = {}): Promise<StandinHost> {
   const { cli, bridge } = await standinBundles();
   const dir = await mkdtemp(join(tmpdir(), 'tc-nitro-host-'));
+  // The jailed build user must reach the workspace inside, as in the image (/tmp/tee-compile).
+  if (o.jail !== undefined) await chmod(dir, 0o755);
   const stateDir = join(dir, 'state');
   const imagesDir = join(dir, 'images');
   initState(stateDir, {
@@ -165,6 +169,7 @@ export async function createStandinHost(o: StandinHostOptions = {}): Promise<Sta
     node: process.execPath,
     workerEntry: o.workerEntry ?? (existsSync(LIB_WORKER) ? LIB_WORKER : await workerBundle()),
     simulatedRole: STANDIN_ROLE,
+    ...(o.jail !== undefined ? { jail: o.jail } : {}),
   });
   await mkdir(imagesDir);
   const wrapper = (target: string): string =>

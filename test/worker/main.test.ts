@@ -1,11 +1,12 @@
 /**
- * The worker as the Nitro images run it: `--listen host:port --nsm device --nsm-helper …`, here
- * with the helper stand-in answering as the device would, outside any sandbox.
+ * The worker as the Nitro images run it: `--listen host:port --nsm device --nsm-helper … --jail …`,
+ * here with the helper stand-in answering as the device would and a plain file standing for
+ * /dev/nsm, outside any sandbox. Jailing the build command needs root, as in the enclave.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,12 +24,22 @@ import { REPO_ROOT, goProject, makeRepo } from '../support/build-repo.js';
 import { prepare, submissionOf } from '../support/build-session.js';
 import { fakeNsmHelper, helperPcr } from '../support/sandbox-nsm.js';
 import { workerBundle } from '../support/sandbox-worker.js';
+import { CAN_JAIL, buildJail } from '../support/jail.js';
 
 let dir: string;
 let repo: TestRepo;
+let device: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tc-main-'));
-  repo = await makeRepo(goProject('echo from-device > out.txt'));
+  await chmod(dir, 0o755);
+  device = join(dir, 'nsm');
+  await writeFile(device, '');
+  await chmod(device, 0o666);
+  // What a hostile build would try first: the NSM device, as another user than the worker.
+  const probe = `{ id -u; if (exec 3<>${device}) 2>/dev/null; then echo nsm-open; else echo nsm-denied; fi; } > probe.txt`;
+  repo = await makeRepo(
+    goProject(`echo from-device > out.txt; ${probe}`, {}, ['out.txt', 'probe.txt']),
+  );
 });
 afterAll(async () => {
   await repo.remove();
@@ -52,56 +63,73 @@ function startWorker(
 }
 
 describe('worker entry point', () => {
-  it('when run as the Nitro image runs it, it builds one request over TCP and attests through the NSM helper', async () => {
-    const catalog = await loadImageCatalog();
-    const entry = catalog.images.find((i) => i.language === 'go')!;
-    const image = join(dir, 'image.json');
-    await writeFile(image, JSON.stringify(imageJson(entry)));
-    const w = await startWorker([
-      await workerBundle(),
-      '--listen',
-      '127.0.0.1:0',
-      '--nsm',
-      'device',
-      '--nsm-helper',
-      await fakeNsmHelper('software'),
-      '--image',
-      image,
-      '--workspace',
-      join(dir, 'ws'),
-    ]);
-    const exited = new Promise<number | null>((r) => w.child.once('exit', r));
-    const sock = await new Promise<Socket>((r) => {
-      const s = connect(w.port, '127.0.0.1', () => r(s));
-    });
-    const p = await prepare(repo.dir, join(dir, 'cache'));
-    const res = await submitBuild(sock, submissionOf(p), {
-      bundleFile: join(dir, 'bundle.tar.gz'),
-    });
-    await p.cleanup();
-    expect(await exited).toBe(0);
-    expect(w.stderr()).toContain('build delivered (1 outputs)');
-    const bundle = await readBundle(fileChunks(res.bundle.file));
-    const doc = decodeAttestation(bundle.attestation);
-    expect(toHex(doc.pcrs.get(3)!)).toBe(toHex(helperPcr(3)));
-    const st = JSON.parse(Buffer.from(bundle.provenance).toString('utf8')) as {
-      predicate: {
-        buildDefinition: { internalParameters: { isolation: unknown; image: { pcr0: string } } };
-        runDetails: { builder: { id: string } };
+  (CAN_JAIL ? it : it.skip)(
+    'when run as the Nitro image runs it, it builds one request over TCP in the jail, with the NSM device closed to the build, and attests through the NSM helper',
+    async () => {
+      const catalog = await loadImageCatalog();
+      const entry = catalog.images.find((i) => i.language === 'go')!;
+      const image = join(dir, 'image.json');
+      await writeFile(image, JSON.stringify(imageJson(entry)));
+      const w = await startWorker([
+        await workerBundle(),
+        '--listen',
+        '127.0.0.1:0',
+        '--nsm',
+        'device',
+        '--nsm-helper',
+        await fakeNsmHelper('software'),
+        '--jail',
+        await buildJail(),
+        '--nsm-device',
+        device,
+        '--image',
+        image,
+        '--workspace',
+        join(dir, 'ws'),
+      ]);
+      const exited = new Promise<number | null>((r) => w.child.once('exit', r));
+      const sock = await new Promise<Socket>((r) => {
+        const s = connect(w.port, '127.0.0.1', () => r(s));
+      });
+      const p = await prepare(repo.dir, join(dir, 'cache'));
+      const res = await submitBuild(sock, submissionOf(p), {
+        bundleFile: join(dir, 'bundle.tar.gz'),
+      });
+      await p.cleanup();
+      expect(await exited).toBe(0);
+      expect(w.stderr()).toContain('build delivered (2 outputs)');
+      const bundle = await readBundle(fileChunks(res.bundle.file));
+      const doc = decodeAttestation(bundle.attestation);
+      expect(toHex(doc.pcrs.get(3)!)).toBe(toHex(helperPcr(3)));
+      const st = JSON.parse(Buffer.from(bundle.provenance).toString('utf8')) as {
+        predicate: {
+          buildDefinition: { internalParameters: { isolation: unknown; image: { pcr0: string } } };
+          runDetails: { builder: { id: string } };
+        };
       };
-    };
-    expect(st.predicate.runDetails.builder.id).toBe('https://tee-compile.dev/builders/nitro/v1');
-    expect(st.predicate.buildDefinition.internalParameters.isolation).toMatchObject({
-      backend: 'nitro',
-      network: 'enclave',
-    });
-    expect(st.predicate.buildDefinition.internalParameters.image.pcr0).toBe(toHex(helperPcr(0)));
-    expect(Buffer.from(bundle.artifacts.get('out.txt')!).toString()).toBe('from-device\n');
-  });
+      expect(st.predicate.runDetails.builder.id).toBe('https://tee-compile.dev/builders/nitro/v1');
+      expect(st.predicate.buildDefinition.internalParameters.isolation).toMatchObject({
+        backend: 'nitro',
+        network: 'enclave',
+      });
+      expect(st.predicate.buildDefinition.internalParameters.image.pcr0).toBe(toHex(helperPcr(0)));
+      expect(Buffer.from(bundle.artifacts.get('out.txt')!).toString()).toBe('from-device\n');
+      // The build ran as the jail's user and could not open the device the worker attests with.
+      expect(Buffer.from(bundle.artifacts.get('probe.txt')!).toString()).toBe(
+        '10001\nnsm-denied\n',
+      );
+      expect(((await stat(device)).mode & 0o777).toString(8)).toBe('600');
+      const notes = (
+        st.predicate.buildDefinition.internalParameters.isolation as { notes: string[] }
+      ).notes;
+      expect(notes.join('\n')).toMatch(/build command jailed \(tee-jail\): uid 10001/);
+      expect(notes).toContain(`NSM device ${device}: root only (0600)`);
+    },
+  );
 
-  it('when the NSM helper finds no device, the worker does not start and exits 3 saying why', async () => {
+  it('when started with the device NSM but without --jail, the worker does not start and says why', async () => {
     const catalog = await loadImageCatalog();
-    const image = join(dir, 'image-go.json');
+    const image = join(dir, 'image-nojail.json');
     await writeFile(
       image,
       JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
@@ -115,11 +143,11 @@ describe('worker entry point', () => {
         '--nsm',
         'device',
         '--nsm-helper',
-        await fakeNsmHelper('no-device'),
+        await fakeNsmHelper('software'),
         '--image',
         image,
         '--workspace',
-        join(dir, 'ws2'),
+        join(dir, 'ws-nojail'),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -127,8 +155,44 @@ describe('worker entry point', () => {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const code = await new Promise<number | null>((r) => child.once('close', r));
     expect(code).toBe(3);
-    expect(err).toMatch(/cannot start: .*no NSM device/);
+    expect(err).toMatch(/cannot start: --nsm device needs --jail/);
   });
+
+  (CAN_JAIL ? it : it.skip)(
+    'when the NSM helper finds no device, the worker does not start and exits 3 saying why',
+    async () => {
+      const catalog = await loadImageCatalog();
+      const image = join(dir, 'image-go.json');
+      await writeFile(
+        image,
+        JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
+      );
+      const child = spawn(
+        process.execPath,
+        [
+          await workerBundle(),
+          '--listen',
+          '127.0.0.1:0',
+          '--nsm',
+          'device',
+          '--nsm-helper',
+          await fakeNsmHelper('no-device'),
+          '--jail',
+          await buildJail(),
+          '--image',
+          image,
+          '--workspace',
+          join(dir, 'ws2'),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const code = await new Promise<number | null>((r) => child.once('close', r));
+      expect(code).toBe(3);
+      expect(err).toMatch(/cannot start: .*no NSM device/);
+    },
+  );
 
   it('when a flag is missing or malformed, parsing names it', () => {
     expect(() => parseWorkerArgs(['--nsm', 'device', '--image', 'i', '--workspace', 'w'])).toThrow(
@@ -155,6 +219,38 @@ describe('worker entry point', () => {
       listen: { kind: 'tcp', host: '127.0.0.1', port: 5000 },
       nsm: { kind: 'device', helper: '/usr/local/bin/tee-nsm' },
     });
+  });
+
+  it('when --jail, --build-user or --nsm-device are given, they are parsed and checked', () => {
+    const base = ['--listen', '127.0.0.1:5000', '--image', 'i', '--workspace', 'w'];
+    expect(
+      parseWorkerArgs([...base, '--nsm', 'device', '--jail', '/usr/local/bin/tee-jail']),
+    ).toMatchObject({ jail: { helper: '/usr/local/bin/tee-jail', uid: 10001, gid: 10001 } });
+    expect(
+      parseWorkerArgs([
+        ...base,
+        '--nsm',
+        'device',
+        '--jail',
+        'j',
+        '--build-user',
+        '2000:2001',
+        '--nsm-device',
+        '/dev/nsm0',
+      ]),
+    ).toMatchObject({ jail: { helper: 'j', uid: 2000, gid: 2001 }, nsmDevice: '/dev/nsm0' });
+    expect(() =>
+      parseWorkerArgs([...base, '--nsm', 'device', '--jail', 'j', '--build-user', '0:0']),
+    ).toThrow('--build-user must be <uid>:<gid>');
+    expect(() => parseWorkerArgs([...base, '--nsm', 'device', '--build-user', '5:5'])).toThrow(
+      '--build-user needs --jail',
+    );
+    expect(() => parseWorkerArgs([...base, '--nsm', 'device', '--jail', ''])).toThrow(
+      '--jail needs the path of tee-jail',
+    );
+    expect(() =>
+      parseWorkerArgs([...base, '--nsm', 'simulated', '--nsm-device', '/dev/nsm']),
+    ).toThrow('--nsm-device needs --nsm device');
   });
 
   it('when the package version changes, the worker version recorded in provenance follows it', async () => {
