@@ -6,7 +6,10 @@ import type { VerifyAttestationOptions } from '../attestation/index.js';
 import { AWS_NITRO_ROOT_G1, SIMULATION_ROOT, verifyAttestation } from '../attestation/index.js';
 import type { AttestationDocument, TrustAnchor } from '../attestation/types.js';
 import type { BundleContents } from '../bundle/index.js';
-import { fromHex } from '../util/hex.js';
+import { TeeCompileError } from '../errors.js';
+import { parseStatement } from '../provenance/index.js';
+import type { ProvenanceStatement } from '../provenance/types.js';
+import { fromHex, toHex } from '../util/hex.js';
 import { sha256 } from './digest.js';
 import { VerifyError } from './errors.js';
 import type { TrustPolicy, VerifyOptions } from './types.js';
@@ -48,10 +51,87 @@ export async function checkAttestation(
         );
       }
     }
+    if (r.code === 'USER_DATA_MISMATCH') {
+      // Refused either way; only the code is chosen here.
+      const { expectedUserData: _ignored, ...rest } = base;
+      throw await userDataRefusal(contents, { ...rest, trustAnchors: anchors }, r.message);
+    }
     throw new VerifyError(r.code, `attestation refused: ${r.message}`, { path: attPath(r.path) });
   }
   const simulated = r.trustAnchor.name === SIMULATION_ROOT.name;
   return { document: r.document, simulated, debug: r.debug };
+}
+
+/**
+ * The refusal when user_data is not the SHA-256 of provenance.json. Either provenance.json was
+ * altered after it was attested (USER_DATA_MISMATCH), or the attestation was made for another
+ * build (ATTESTATION_MISMATCH): the document, checked with every expectation but user_data, carries
+ * a nonce or NSM facts (module id, PCR3, PCR4) other than those provenance.json records. Editing
+ * one of those recorded facts is indistinguishable from that, and is reported the same way.
+ */
+async function userDataRefusal(
+  contents: BundleContents,
+  withoutUserData: VerifyAttestationOptions,
+  message: string,
+): Promise<VerifyError> {
+  const path = 'attestation.payload.user_data';
+  const altered = new VerifyError(
+    'USER_DATA_MISMATCH',
+    `provenance.json was altered after it was attested: ${message}`,
+    { path },
+  );
+  const doc = await verifyAttestation(contents.attestation, withoutUserData);
+  if (!doc.ok) return altered;
+  const st = recordedStatement(contents.provenance);
+  if (st === null) return altered;
+  const differing = otherBuildFacts(st, doc.document);
+  if (differing.length === 0) return altered;
+  return new VerifyError(
+    'ATTESTATION_MISMATCH',
+    `the attestation belongs to another build: its user_data is not the SHA-256 of provenance.json, and ${differing.join('; ')}`,
+    { path },
+  );
+}
+
+/** provenance.json as a statement, or null when it does not parse (then it was altered). */
+function recordedStatement(bytes: Uint8Array): ProvenanceStatement | null {
+  try {
+    return parseStatement(bytes);
+  } catch (e) {
+    if (e instanceof TeeCompileError) return null;
+    throw e;
+  }
+}
+
+const MAX_SHOWN = 100;
+
+function shown(v: string): string {
+  const s = v === '' ? '(none)' : v;
+  return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}…` : s;
+}
+
+/** The facts of one build that the statement records and the document contradicts. */
+function otherBuildFacts(st: ProvenanceStatement, doc: AttestationDocument): string[] {
+  const internal = st.predicate.buildDefinition.internalParameters;
+  const pcr = (i: number): string => {
+    const v = doc.pcrs.get(i);
+    return v === undefined ? '' : toHex(v);
+  };
+  const recorded: [string, unknown, string][] = [
+    ['nonce', internal.nonce, doc.nonce === null ? '' : toHex(doc.nonce)],
+    ['NSM module id', internal.nsm?.moduleId, doc.moduleId],
+    ['PCR3', internal.nsm?.pcr3, pcr(3)],
+    ['PCR4', internal.nsm?.pcr4, pcr(4)],
+  ];
+  const out: string[] = [];
+  for (const [name, want, got] of recorded) {
+    if (typeof want !== 'string') continue; // not recorded: nothing to compare
+    if (want.toLowerCase() === got.toLowerCase()) continue;
+    out.push(
+      `its ${name} ${shown(got)} differs from the one provenance.json records (${shown(want)})`,
+    );
+  }
+  return out;
 }
 
 function attPath(p: string | undefined): string {

@@ -97,6 +97,7 @@ export const VERIFY_ERROR_CODES = [
   'OUTPUTS_CONFLICT', // two groups of builders with equal support disagree
   'NO_BUNDLES', // nothing to verify
   'POLICY_INVALID', // the policy file or a policy flag is not valid (never a verdict on a bundle)
+  'ATTESTATION_MISMATCH', // the attestation belongs to another build (its nonce or NSM facts are not those provenance.json records)
 ] as const;
 
 export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;

@@ -143,7 +143,17 @@ describe('tee-compile verify', () => {
     expect(r.stdout).toContain('verdict: REFUSED');
   });
 
-  it('when --json is given, it prints one object with the verified facts and a SIMULATED warning', async () => {
+  it('when a simulated bundle is refused with --json, the one line says SIMULATED_NOT_ALLOWED and carries the SIMULATED warning', async () => {
+    const r = await runCli(['verify', good, '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+    const j = JSON.parse(r.stdout) as JsonReport;
+    expect(j.code).toBe('SIMULATED_NOT_ALLOWED');
+    expect(j.simulated).toBe(true);
+    expect(j.warning).toMatch(/^SIMULATED: /);
+  });
+
+  it('when --json is given, it prints one object on one line with the verified facts, "simulated":true and the SIMULATED warning', async () => {
     const r = await runCli([
       'verify',
       good,
@@ -155,6 +165,11 @@ describe('tee-compile verify', () => {
       DEFAULT_COMMIT,
     ]);
     expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    expect(lines[0]).toContain('"simulated":true');
+    expect(lines[0]).toContain('"warning":"SIMULATED: ');
     const j = JSON.parse(r.stdout) as JsonReport;
     expect(j.ok).toBe(true);
     expect(j.code).toBeNull();
@@ -181,6 +196,19 @@ describe('tee-compile verify', () => {
     expect(j.differences).toEqual([]);
     expect(j.bundles).toEqual([expect.objectContaining({ bundle: good, ok: true, code: null })]);
     expect(j.warnings).toEqual([]);
+  });
+
+  it('when a bundle name holds U+2028 or U+2029, --json escapes them so that the report stays one line', async () => {
+    const name = await writeBundleBytes(
+      dir,
+      'line\u2028sep\u2029.bundle.tar.gz',
+      (await makeBundle({ builder: alpha })).bytes,
+    );
+    const r = await runCli(['verify', name, '--allow-simulated', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u2028\u2029]/);
+    expect(r.stdout).toContain('line\\u2028sep\\u2029');
+    expect((JSON.parse(r.stdout) as JsonReport).bundles[0]!.bundle).toBe(name);
   });
 
   it('when the bundle is tampered with, it exits 1 and --json carries the code', async () => {
@@ -296,6 +324,10 @@ describe('tee-compile verify', () => {
       '--json',
     ]);
     expect(r.code).toBe(0);
+    // One line, carrying the SIMULATED warning, even with multi-line difference summaries.
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stdout).toContain('"simulated":true');
+    expect(r.stdout).toContain('"warning":"SIMULATED: ');
     const j = JSON.parse(r.stdout) as JsonReport;
     expect(keysOf(j)).toEqual(REPORT_KEYS);
     expect(j.ok).toBe(true);

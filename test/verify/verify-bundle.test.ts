@@ -8,6 +8,10 @@ import { loadImageCatalog } from '../../src/enclave/images-node.js';
 import type { BundleVerification, BundleVerified, TrustPolicy } from '../../src/verify/index.js';
 import { VERIFY_ERROR_CODES, verifyBundle } from '../../src/verify/index.js';
 import { openBundleFile } from '../../src/verify/node.js';
+import { pcr4ForInstanceId } from '../../src/attestation/index.js';
+import type { ProvenanceStatement } from '../../src/provenance/index.js';
+import { serializeStatement } from '../../src/provenance/index.js';
+import { toHex } from '../../src/util/hex.js';
 import { rawTar, requiredMembers } from '../support/bundle-raw.js';
 import {
   ATTESTED_AT,
@@ -20,6 +24,7 @@ import {
   makeBundle,
   rebundle,
   type MadeBundle,
+  type SimulatedBuilder,
 } from '../support/bundle-factory.js';
 import { simulatedPolicy, trusted } from '../support/verify-policy.js';
 
@@ -43,6 +48,26 @@ async function refusedWith(
   expect(r).toBeRefusedWith(code);
   seen.add(code);
   return r as Extract<BundleVerification, { ok: false }>;
+}
+
+const OTHER_NONCE = 'ab'.repeat(20);
+
+/**
+ * A provenance rewrite that records the NSM facts as the worker does (internalParameters.nsm:
+ * module id, PCR3, PCR4), for a bundle the factory attests as `b`.
+ */
+function recordingNsm(b: SimulatedBuilder): (bytes: Uint8Array) => Uint8Array {
+  return (bytes) => {
+    const st = JSON.parse(td.decode(bytes)) as ProvenanceStatement;
+    st.predicate.buildDefinition.internalParameters.nsm = {
+      moduleId: `${b.instanceId}-enc0123456789abcdef`,
+      digest: 'SHA384',
+      version: '1.0.0',
+      pcr3: builderPcr3(b),
+      pcr4: toHex(pcr4ForInstanceId(b.instanceId)),
+    };
+    return serializeStatement(st);
+  };
 }
 
 let good: MadeBundle;
@@ -143,6 +168,17 @@ describe('verifyBundle: each tampering is refused with its own code', () => {
     const bytes = await rebundle(good.contents, (c) => {
       c.provenance = te.encode(td.decode(c.provenance).replace(DEFAULT_COMMIT, 'f'.repeat(40)));
     });
+    const r = await refusedWith(bytes, policy, 'USER_DATA_MISMATCH');
+    expect(r.message).toMatch(/^provenance\.json was altered after it was attested: /);
+    expect(r.path).toBe('attestation.payload.user_data');
+  });
+
+  it('when a provenance field is edited and the provenance records the NSM facts, it is still USER_DATA_MISMATCH', async () => {
+    const b = await makeBundle({ provenance: recordingNsm(BUILDERS[0]!) });
+    expect(await verifyBundle(b.bytes, policy, opts)).toMatchObject({ ok: true });
+    const bytes = await rebundle(b.contents, (c) => {
+      c.provenance = te.encode(td.decode(c.provenance).replace(DEFAULT_COMMIT, 'f'.repeat(40)));
+    });
     await refusedWith(bytes, policy, 'USER_DATA_MISMATCH');
   });
 
@@ -153,10 +189,56 @@ describe('verifyBundle: each tampering is refused with its own code', () => {
     await refusedWith(bytes, policy, 'USER_DATA_MISMATCH');
   });
 
-  it('when the attestation comes from another bundle, it refuses with USER_DATA_MISMATCH', async () => {
+  it('when the attestation comes from another bundle of the same builder, it refuses with ATTESTATION_MISMATCH naming the nonce', async () => {
+    const other = await makeBundle({
+      outputs: { 'target/release/hello': 'another build' },
+      nonce: OTHER_NONCE,
+    });
+    const bytes = await rebundle(good.contents, (c) => {
+      c.attestation = other.contents.attestation;
+    });
+    const r = await refusedWith(bytes, policy, 'ATTESTATION_MISMATCH');
+    expect(r.message).toMatch(/^the attestation belongs to another build: /);
+    expect(r.message).toContain(`its nonce ${OTHER_NONCE} differs`);
+    expect(r.message).not.toContain('PCR3');
+    expect(r.path).toBe('attestation.payload.user_data');
+  });
+
+  it('when the attestation comes from another builder with the same nonce, it refuses with ATTESTATION_MISMATCH naming the NSM facts', async () => {
+    const [alpha, beta] = BUILDERS as [SimulatedBuilder, SimulatedBuilder];
+    const mine = await makeBundle({ builder: alpha, provenance: recordingNsm(alpha) });
+    const theirs = await makeBundle({ builder: beta, provenance: recordingNsm(beta) });
+    const bytes = await rebundle(mine.contents, (c) => {
+      c.attestation = theirs.contents.attestation;
+    });
+    const r = await refusedWith(bytes, policy, 'ATTESTATION_MISMATCH');
+    expect(r.message).toContain(`its NSM module id ${beta.instanceId}-enc`);
+    expect(r.message).toContain(`its PCR3 ${builderPcr3(beta)} differs`);
+    expect(r.message).toContain('its PCR4 ');
+    expect(r.message).not.toContain('its nonce');
+  });
+
+  it('when the attestation comes from another builder with another nonce, it refuses with ATTESTATION_MISMATCH', async () => {
+    const theirs = await makeBundle({ builder: BUILDERS[1]!, nonce: OTHER_NONCE });
+    const bytes = await rebundle(good.contents, (c) => {
+      c.attestation = theirs.contents.attestation;
+    });
+    await refusedWith(bytes, policy, 'ATTESTATION_MISMATCH');
+  });
+
+  it("when another build's attestation records the same facts as the provenance, it is still refused (USER_DATA_MISMATCH)", async () => {
     const other = await makeBundle({ outputs: { 'target/release/hello': 'another build' } });
     const bytes = await rebundle(good.contents, (c) => {
       c.attestation = other.contents.attestation;
+    });
+    await refusedWith(bytes, policy, 'USER_DATA_MISMATCH');
+  });
+
+  it('when the attestation comes from another bundle and provenance.json is also edited out of shape, it is USER_DATA_MISMATCH', async () => {
+    const other = await makeBundle({ nonce: OTHER_NONCE });
+    const bytes = await rebundle(good.contents, (c) => {
+      c.attestation = other.contents.attestation;
+      c.provenance = te.encode(`${td.decode(c.provenance)}\n`);
     });
     await refusedWith(bytes, policy, 'USER_DATA_MISMATCH');
   });
@@ -332,12 +414,17 @@ describe('verifyBundle: each tampering is refused with its own code', () => {
     expect((r as { path?: string }).path).toMatch(/^attestation/);
   });
 
-  it('when the attestation is a genuine AWS Nitro document of another enclave, it chains to AWS and is refused for its user_data', async () => {
+  it("when the attestation is a genuine AWS Nitro document of another enclave, it chains to AWS and is refused as another build's (ATTESTATION_MISMATCH)", async () => {
     const doc = readFileSync(new URL('../fixtures/nitro/doc-anjuna-1.cbor', import.meta.url));
     const bytes = await rebundle(good.contents, (c) => {
       c.attestation = new Uint8Array(doc);
     });
-    await refusedWith(bytes, { ...policy, allowSimulated: false }, 'USER_DATA_MISMATCH');
+    const r = await refusedWith(
+      bytes,
+      { ...policy, allowSimulated: false },
+      'ATTESTATION_MISMATCH',
+    );
+    expect(r.message).toContain('its nonce ');
   });
 });
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
-import type { NamedBundle, PolicyFlags, TrustPolicy } from '../../verify/index.js';
+import type { NamedBundle, PolicyFlags, SetReport, TrustPolicy } from '../../verify/index.js';
 import {
   formatBundleReport,
   formatSetReport,
@@ -30,9 +30,21 @@ outputs; the files that differ are reported.
   --min-builders <k>     distinct trusted builders that must agree
   --allow-simulated      accept simulated bundles (software NSM); every result then says SIMULATED
   --allow-debug          accept debug-mode enclaves (nothing about the image is measured)
-  --json                 print one JSON object
+  --json                 print one JSON object on one line (with --allow-simulated, that line
+                         carries "simulated":true and the SIMULATED warning)
 
 Exit status: 0 verified; 1 refused; 2 usage or I/O error.`;
+
+/**
+ * The JSON report on one line. Names in it come from bundles: U+2028 and U+2029, which some
+ * readers take for line ends, are escaped too.
+ */
+function oneLine(report: SetReport): string {
+  return JSON.stringify(report).replace(
+    /[\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  );
+}
 
 /** `tee-compile verify …`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -94,12 +106,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
 
   // The verifier's clock is read here, once; the libraries take it as a parameter. One report
-  // shape either way: one bundle alone is reported as a set of one.
+  // shape either way: one bundle alone is reported as a set of one. --json prints it on one line,
+  // so that the line saying "simulated":true is the whole output.
   const now = Date.now();
   if (bundles.length === 1 && policy.minBuilders <= 1) {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
     const report = singleBundleReport(bundles[0]!.name, r);
-    if (values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+    if (values.json) writeLine(io.stdout, oneLine(report));
     else for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
     return report.ok ? EXIT_OK : EXIT_REFUSED;
   }
@@ -108,7 +121,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     compare: diffoscopeComparer({ env: io.env }),
   });
   const report = setReport(s);
-  if (values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+  if (values.json) writeLine(io.stdout, oneLine(report));
   else for (const l of formatSetReport(report)) writeLine(io.stdout, l);
   return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
