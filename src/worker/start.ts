@@ -96,7 +96,12 @@ async function enclaveFacts(
     void nsm.attest({}).catch(() => undefined);
   }
   const described = await nsm.describeNsm();
-  const pcr = async (i: number): Promise<string> => toHex((await nsm.describePcr(i)).data);
+  const locks: Record<string, boolean> = {};
+  const pcr = async (i: number): Promise<string> => {
+    const r = await nsm.describePcr(i);
+    locks[String(i)] = r.lock;
+    return toHex(r.data);
+  };
   const pcrs = { pcr0: await pcr(0), pcr1: await pcr(1), pcr2: await pcr(2) };
   if (image.simulated && o.nsm.kind === 'simulated' && pcrs.pcr0 !== image.simulated.pcr0)
     throw new Error('the software NSM does not report the image PCR0 it was given');
@@ -105,6 +110,10 @@ async function enclaveFacts(
   nsmInfo.version = `${described.versionMajor}.${described.versionMinor}.${described.versionPatch}`;
   nsmInfo.pcr3 = await pcr(3);
   nsmInfo.pcr4 = await pcr(4);
+  // DescribeNSM and DescribePCR as the NSM answered them (PCRs 0-4 are locked by the hypervisor).
+  nsmInfo.maxPcrs = described.maxPcrs;
+  nsmInfo.lockedPcrs = described.lockedPcrs;
+  nsmInfo.pcrLocks = locks;
   if (o.enclaveId !== undefined) nsmInfo.enclaveId = o.enclaveId;
   const isolation =
     o.nsm.kind === 'device'

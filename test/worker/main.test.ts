@@ -124,6 +124,14 @@ describe('worker entry point', () => {
       ).notes;
       expect(notes.join('\n')).toMatch(/build command jailed \(tee-jail\): uid 10001/);
       expect(notes).toContain(`NSM device ${device}: root only (0600)`);
+      // DescribeNSM and DescribePCR as the NSM answered them.
+      const nsm = (st.predicate.buildDefinition.internalParameters as unknown as { nsm: unknown })
+        .nsm;
+      expect(nsm).toMatchObject({
+        maxPcrs: 32,
+        lockedPcrs: expect.any(Array),
+        pcrLocks: { '0': expect.any(Boolean), '4': expect.any(Boolean) },
+      });
     },
   );
 
