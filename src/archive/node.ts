@@ -157,10 +157,16 @@ function openZip(file: string): Promise<yauzl.ZipFile> {
   });
 }
 
+/**
+ * An entry's content stream. yauzl forwards its inner streams' errors to this stream with a plain
+ * `emit`, a tick later, so an error can come before we read, while we read, or after we stop: the
+ * stream gets its listener as soon as it exists, for its whole life. Each error destroys the stream,
+ * which a reader then sees (an iterator started later too); once destroyed, later errors go nowhere.
+ */
 function zipEntryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
   return new Promise((resolve, reject) => {
     zip.openReadStream(entry, (err, stream) => {
-      if (err)
+      if (err) {
         reject(
           new ArchiveError(
             'ARCHIVE_MALFORMED',
@@ -168,9 +174,55 @@ function zipEntryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readabl
             { cause: err },
           ),
         );
-      else resolve(stream);
+        return;
+      }
+      stream.on('error', (e: Error) => stream.destroy(e));
+      resolve(stream);
     });
   });
+}
+
+/** The chunks of an entry's stream; its errors (a size lie, bad deflate data) as ARCHIVE_MALFORMED. */
+async function* zipEntryContent(stream: Readable, path: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+  } catch (err) {
+    throw new ArchiveError(
+      'ARCHIVE_MALFORMED',
+      `corrupt zip entry ${path}: ${(err as Error).message}`,
+      { path, cause: err },
+    );
+  }
+}
+
+/**
+ * Entries one at a time. The zip file keeps one error listener for its whole life: yauzl emits an
+ * error only once, and may do so while no entry is asked for (closing its file); that error is then
+ * the answer to the next request.
+ */
+function zipEntries(zip: yauzl.ZipFile): () => Promise<yauzl.Entry | null> {
+  let failure: Error | undefined;
+  let waiting: { resolve: (e: yauzl.Entry | null) => void; reject: (e: Error) => void } | undefined;
+  const settle = (): NonNullable<typeof waiting> | undefined => {
+    const w = waiting;
+    waiting = undefined;
+    return w;
+  };
+  zip.on('entry', (e: yauzl.Entry) => settle()?.resolve(e));
+  zip.on('end', () => settle()?.resolve(null));
+  zip.on('error', (err: Error) => {
+    failure ??= err;
+    settle()?.reject(zipError(err));
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      if (failure) {
+        reject(zipError(failure));
+        return;
+      }
+      waiting = { resolve, reject };
+      zip.readEntry();
+    });
 }
 
 /** yauzl validates names itself; its refusals of unsafe names keep our code. */
@@ -222,30 +274,7 @@ export async function extractZip(
       );
     }
     const z = zip;
-    const next = (): Promise<yauzl.Entry | null> =>
-      new Promise((resolve, reject) => {
-        const onEntry = (e: yauzl.Entry): void => {
-          cleanup();
-          resolve(e);
-        };
-        const onEnd = (): void => {
-          cleanup();
-          resolve(null);
-        };
-        const onError = (err: Error): void => {
-          cleanup();
-          reject(zipError(err));
-        };
-        const cleanup = (): void => {
-          z.off('entry', onEntry);
-          z.off('end', onEnd);
-          z.off('error', onError);
-        };
-        z.on('entry', onEntry);
-        z.on('end', onEnd);
-        z.on('error', onError);
-        z.readEntry();
-      });
+    const next = zipEntries(z);
     for (let entry = await next(); entry !== null; entry = await next()) {
       const unixMode = (entry.externalFileAttributes >>> 16) & 0xffff;
       const fmt = unixMode & S_IFMT;
@@ -283,45 +312,39 @@ export async function extractZip(
           { path },
         );
       }
+      if (isLink && symlinks === 'refuse')
+        throw new ArchiveError('ARCHIVE_LINK', `symlink in archive: ${path}`, { path });
       await mkdir(join(full, '..'), { recursive: true, mode: 0o755 });
       const stream = await zipEntryStream(z, entry);
-      if (isLink) {
-        if (symlinks === 'refuse')
-          throw new ArchiveError('ARCHIVE_LINK', `symlink in archive: ${path}`, { path });
-        const chunks: Buffer[] = [];
-        let n = 0;
-        for await (const c of stream as AsyncIterable<Buffer>) {
-          n += c.length;
-          if (n > limits.maxPathBytes)
-            throw new ArchiveError('ARCHIVE_LINK', `symlink target too long: ${path}`, { path });
-          chunks.push(c);
-        }
-        const target = Buffer.concat(chunks).toString('utf8');
-        if (!symlinkStaysInside(path, target)) {
-          throw new ArchiveError(
-            'ARCHIVE_LINK',
-            `symlink points outside the archive: ${path} -> ${target}`,
-            { path },
-          );
-        }
-        await symlink(target, full);
-        if (opts.mtime !== undefined) await lutimes(full, opts.mtime, opts.mtime);
-        res.symlinks++;
-        continue;
-      }
       try {
-        await writeFileFrom(full, (unixMode & 0o111) !== 0, stream as AsyncIterable<Buffer>);
-      } catch (err) {
-        if (err instanceof ArchiveError) throw err;
-        if ((err as NodeJS.ErrnoException).code === undefined) {
-          // yauzl reports size/CRC lies as plain errors while streaming
-          throw new ArchiveError(
-            'ARCHIVE_MALFORMED',
-            `corrupt zip entry ${path}: ${(err as Error).message}`,
-            { path, cause: err },
-          );
+        const content = zipEntryContent(stream, path);
+        if (isLink) {
+          const chunks: Buffer[] = [];
+          let n = 0;
+          for await (const c of content) {
+            n += c.length;
+            if (n > limits.maxPathBytes)
+              throw new ArchiveError('ARCHIVE_LINK', `symlink target too long: ${path}`, { path });
+            chunks.push(c);
+          }
+          const target = Buffer.concat(chunks).toString('utf8');
+          if (!symlinkStaysInside(path, target)) {
+            throw new ArchiveError(
+              'ARCHIVE_LINK',
+              `symlink points outside the archive: ${path} -> ${target}`,
+              { path },
+            );
+          }
+          await symlink(target, full);
+          if (opts.mtime !== undefined) await lutimes(full, opts.mtime, opts.mtime);
+          res.symlinks++;
+          continue;
         }
-        throw err;
+        await writeFileFrom(full, (unixMode & 0o111) !== 0, content);
+      } finally {
+        // Also when the content was never read (the file could not be created): what yauzl still
+        // has in flight is dropped, and its file handle released.
+        stream.destroy();
       }
       if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
       res.files++;

@@ -98,6 +98,23 @@ describe('extractTar', () => {
   });
 });
 
+/** Offset of the first central directory header. */
+function centralHeader(b: Buffer): number {
+  return b.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+}
+
+/** Patches the first central directory entry's uncompressed size (offset 24 in the entry). */
+function patchCentralSize(file: string, size: number): void {
+  const b = readFileSync(file);
+  b.writeUInt32LE(size, centralHeader(b) + 24);
+  writeFileSync(file, b);
+}
+
+/** Lets streams left behind finish and report: an unhandled error then fails the test. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('extractZip', () => {
   it('when extracting a zip made by Info-ZIP with a symlink and an executable, it restores them', async () => {
     const dir = tmp();
@@ -159,12 +176,23 @@ describe('extractZip', () => {
       'import zipfile,sys\nwith zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED) as z: z.writestr("zeros", b"\\0"*(1024*1024))',
       file,
     );
-    // Patch the central directory's uncompressed size (offset 24 in the entry) down to 10 bytes.
-    const b = readFileSync(file);
-    const cd = b.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
-    b.writeUInt32LE(10, cd + 24);
-    writeFileSync(file, b);
+    patchCentralSize(file, 10);
     await expect(extractZip(file, join(dir, 'out'))).rejects.toHaveCode('ARCHIVE_MALFORMED');
+  });
+
+  it('when a symlink entry lies about its size, it refuses with a typed error whether links are allowed or not', async () => {
+    const dir = tmp();
+    const file = join(dir, 'link-lie.zip');
+    python(
+      'import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\ni=zipfile.ZipInfo("l")\ni.external_attr=(0o120777<<16)\ni.compress_type=zipfile.ZIP_DEFLATED\nz.writestr(i,"a"*(1024*1024))\nz.close()',
+      file,
+    );
+    patchCentralSize(file, 5);
+    await expect(extractZip(file, join(dir, 'refuse'))).rejects.toHaveCode('ARCHIVE_LINK');
+    await expect(extractZip(file, join(dir, 'inside'), { symlinks: 'inside' })).rejects.toHaveCode(
+      'ARCHIVE_MALFORMED',
+    );
+    await settle();
   });
 
   it('when the file is not a zip, it refuses with a typed error', async () => {
