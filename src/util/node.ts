@@ -12,8 +12,47 @@ export async function readBoundedFile(path: string, maxBytes: number): Promise<B
     const st = await fh.stat();
     if (!st.isFile()) throw new Error('not a regular file');
     if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-    return await fh.readFile();
+    return await readAtMost(fh, maxBytes, st.size);
   } finally {
     await fh.close();
+  }
+}
+
+/** What `readAtMost` needs of a file handle. */
+export interface PositionalReader {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+}
+
+/** The smallest buffer a read starts with when the file's stated size is smaller. */
+const FIRST_READ_BYTES = 64 * 1024;
+
+/**
+ * Reads a handle from its start to its end, never more than `maxBytes + 1` bytes: the stated size
+ * is only where the buffer starts (a file can grow after its size was taken, and some files state
+ * 0), and reading one byte past the bound is enough to refuse with "larger than N bytes".
+ */
+export async function readAtMost(
+  fh: PositionalReader,
+  maxBytes: number,
+  statedBytes = 0,
+): Promise<Buffer> {
+  const cap = maxBytes + 1;
+  let buf = Buffer.alloc(Math.min(cap, Math.max(statedBytes + 1, FIRST_READ_BYTES)));
+  let length = 0;
+  for (;;) {
+    if (length === buf.length) {
+      if (length === cap) throw new Error(`larger than ${maxBytes} bytes`);
+      const bigger = Buffer.alloc(Math.min(cap, buf.length * 2));
+      buf.copy(bigger, 0, 0, length);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
+    if (bytesRead === 0) return buf.subarray(0, length);
+    length += bytesRead;
   }
 }
