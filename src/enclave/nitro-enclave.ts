@@ -36,7 +36,29 @@ export interface EnclaveHost {
 }
 
 // Not unref'd: while an enclave boots, this wait may be all that keeps the process alive.
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+// An abort ends it early.
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The error of a start cancelled by its caller. */
+export function startCancelled(id?: string): NitroError {
+  return new NitroError(
+    'ENCLAVE_START_FAILED',
+    'CANCELLED',
+    id === undefined
+      ? 'the start was cancelled'
+      : `the start was cancelled while enclave ${id} booted; the enclave was terminated`,
+  );
+}
 
 /** A running Nitro Enclave (see the module comment). */
 export class NitroEnclave implements Enclave {
@@ -83,21 +105,35 @@ export class NitroEnclave implements Enclave {
 
   /**
    * Waits until the worker answers through the bridge (nitro-cli returns once the enclave's init
-   * has signalled, before the worker listens). On timeout, or when the enclave ends meanwhile,
-   * the enclave is terminated and the start fails.
+   * has signalled, before the worker listens). On timeout, when the enclave ends meanwhile, or
+   * when `signal` fires, the enclave is terminated and the start fails.
    */
-  async boot(): Promise<void> {
+  async boot(signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.host.bootTimeoutMs;
     let last = 'no answer yet';
+    const cancel = async (): Promise<never> => {
+      await this.terminate({
+        state: 'stopped',
+        reason: 'stopped',
+        message: 'the start was cancelled while the enclave booted',
+      });
+      throw startCancelled(this.id);
+    };
+    // A probe in flight is not waited for: the bridge it runs ends with the enclave.
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (signal?.aborted) resolve('aborted');
+      signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
     for (;;) {
       if (this.done) break;
+      if (signal?.aborted) return cancel();
       const left = deadline - Date.now();
-      const probe = await probeWorker(
-        this.bridgeArgv,
-        this.host.env,
-        Math.max(1, Math.min(PROBE_TIMEOUT_MS, left)),
-      );
+      const probe = await Promise.race([
+        probeWorker(this.bridgeArgv, this.host.env, Math.max(1, Math.min(PROBE_TIMEOUT_MS, left))),
+        aborted,
+      ]);
       if (this.done) break;
+      if (probe === 'aborted') return cancel();
       if (probe.up) {
         this._state = 'running';
         return;
@@ -128,7 +164,7 @@ export class NitroEnclave implements Enclave {
           `enclave ${this.id} (CID ${this.cid}) booted, but its worker did not answer within ${seconds} s (last: ${last}); the enclave was terminated`,
         );
       }
-      await sleep(Math.min(this.host.bootProbeIntervalMs, deadline - Date.now()));
+      await sleep(Math.min(this.host.bootProbeIntervalMs, deadline - Date.now()), signal);
     }
     const exit = await this.exited;
     throw new NitroError(

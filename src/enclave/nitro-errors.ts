@@ -22,6 +22,7 @@ import { EnclaveError } from './errors.js';
  * - `BOOT_TIMEOUT`: the worker did not answer within the boot timeout.
  * - `BOOT_FAILED`: the enclave ended while booting.
  * - `BRIDGE_FAILED`: the vsock bridge could not be started or ended at once.
+ * - `CANCELLED`: the caller cancelled the start; an enclave already started was terminated.
  */
 export const NITRO_FAILURES = [
   'IMAGE_NOT_MEASURED',
@@ -36,6 +37,7 @@ export const NITRO_FAILURES = [
   'BOOT_TIMEOUT',
   'BOOT_FAILED',
   'BRIDGE_FAILED',
+  'CANCELLED',
 ] as const;
 
 export type NitroFailure = (typeof NITRO_FAILURES)[number];

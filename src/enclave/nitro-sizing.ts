@@ -30,12 +30,75 @@ export function minimumMemoryForEif(eifBytes: number): number {
 }
 
 /**
- * The memory to start an enclave with: what the build asks for, at least 4 × the EIF and 64 MiB,
- * rounded up to whole huge pages.
+ * Memory per byte of the source archive: the worker unpacks the tree into the enclave's
+ * RAM-backed /tmp (about the archive's size), and the build writes beside it; as much again is
+ * kept for that.
  */
-export function enclaveMemoryMiB(requestedMiB: number, eifBytes: number): number {
-  const need = Math.max(requestedMiB, minimumMemoryForEif(eifBytes), MIN_ENCLAVE_MEMORY_MIB);
-  return Math.ceil(need / MEMORY_GRANULE_MIB) * MEMORY_GRANULE_MIB;
+export const SOURCE_MEMORY_FACTOR = 2;
+/**
+ * Memory per byte of the dependency set: the files are unpacked from it (1), the worker checks
+ * and prepares them from a copy of each archive (1), and the unpacked crates, npm packages and Go
+ * modules take about 4 times their compressed size.
+ */
+export const DEPS_MEMORY_FACTOR = 6;
+
+/** The sizes of what the client sends, in bytes. */
+export interface InputSizes {
+  /** The source archive (tar). */
+  sourceBytes: number;
+  /** The dependency set (tar; 0 without one). */
+  depsBytes: number;
+}
+
+/** How the memory of an enclave is made up, in MiB. */
+export interface EnclaveMemory {
+  /** What is given to nitro-cli: the sum of the parts, at least 64 MiB, in 2 MiB pages. */
+  totalMiB: number;
+  /** The build's own request (`resources.memoryMiB`). */
+  buildMiB: number;
+  /** The image: 4 × the EIF in whole MiB, the least nitro-cli accepts for it (E26). */
+  imageMiB: number;
+  /** The inputs held in the enclave's memory (see the factors above). */
+  inputsMiB: number;
+}
+
+/**
+ * The memory to start an enclave with. Everything of the enclave lives in its RAM: the image's
+ * root file system unpacked from the EIF, and the whole workspace (source, dependencies, outputs)
+ * in the RAM-backed /tmp. So the build's request is what is left for the build once the image
+ * and the inputs are in place:
+ *
+ *   build + 4 × ⌈EIF MiB⌉ + ⌈(2 × source + 6 × dependency set) / 1 MiB⌉
+ *
+ * at least 64 MiB, rounded up to whole 2 MiB pages. The image term is nitro-cli's own minimum
+ * (E26), so the result is always accepted for the EIF.
+ */
+export function enclaveMemory(
+  requestedMiB: number,
+  eifBytes: number,
+  inputs: InputSizes = { sourceBytes: 0, depsBytes: 0 },
+): EnclaveMemory {
+  const imageMiB = minimumMemoryForEif(eifBytes);
+  const inputBytes =
+    SOURCE_MEMORY_FACTOR * Math.max(0, inputs.sourceBytes) +
+    DEPS_MEMORY_FACTOR * Math.max(0, inputs.depsBytes);
+  const inputsMiB = Math.ceil(inputBytes / MiB);
+  const need = Math.max(requestedMiB + imageMiB + inputsMiB, MIN_ENCLAVE_MEMORY_MIB);
+  return {
+    totalMiB: Math.ceil(need / MEMORY_GRANULE_MIB) * MEMORY_GRANULE_MIB,
+    buildMiB: requestedMiB,
+    imageMiB,
+    inputsMiB,
+  };
+}
+
+/** {@link enclaveMemory}'s total. */
+export function enclaveMemoryMiB(
+  requestedMiB: number,
+  eifBytes: number,
+  inputs?: InputSizes,
+): number {
+  return enclaveMemory(requestedMiB, eifBytes, inputs).totalMiB;
 }
 
 /** The vCPUs to start an enclave with: what the build asks for, rounded up to whole cores. */

@@ -5,9 +5,13 @@
  *
  * - Image: the catalog entry's `.eif` in the images directory, its SHA-256 and PCR0/1/2 checked
  *   against the catalog before every start (./nitro-eif.ts).
- * - Size: memory at least the build's, 4 × the EIF and 64 MiB, in 2 MiB pages; vCPUs in whole
- *   cores (./nitro-sizing.ts). What cannot fit in the host's enclave pool is refused before
- *   nitro-cli is asked (nitro-cli would say E22/E27).
+ * - Size: memory for the build's request on top of what the enclave's RAM also holds: the
+ *   image (4 × the EIF, nitro-cli's minimum) and the inputs the worker unpacks (source and
+ *   dependency set, when the caller gives their sizes), in 2 MiB pages; vCPUs in whole cores
+ *   (./nitro-sizing.ts). What cannot fit in the host's enclave pool is refused before nitro-cli
+ *   is asked (nitro-cli would say E22/E27).
+ * - Cancel: a start given an abort signal stops waiting for the boot when it fires, and the
+ *   enclave it started is terminated.
  * - Name and CID: `tee-compile-<owner>-<build id>`, and a random CID from the configured range
  *   that describe-enclaves does not show in use; a start that fails as a taken CID does (E29)
  *   is retried with another. Never a fixed CID: several builds run on one host at once.
@@ -28,19 +32,39 @@ import { parseNitroBackendConfig, resolveOwner } from './nitro-config.js';
 import type { CheckedEif } from './nitro-eif.js';
 import { EifChecker } from './nitro-eif.js';
 import type { EnclaveHost } from './nitro-enclave.js';
-import { NitroEnclave } from './nitro-enclave.js';
+import { NitroEnclave, startCancelled } from './nitro-enclave.js';
 import { NitroError } from './nitro-errors.js';
+import type { EnclaveMemory, InputSizes } from './nitro-sizing.js';
 import {
   MAX_ENCLAVES_PER_PARENT,
   detectThreadsPerCore,
   enclaveCpuCount,
-  enclaveMemoryMiB,
+  enclaveMemory,
   pickCid,
 } from './nitro-sizing.js';
 import { EnclaveError } from './errors.js';
 import type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport } from './types.js';
 
 export type { NitroBackendConfig, NitroBackendConfigInput } from './nitro-config.js';
+export type { InputSizes } from './nitro-sizing.js';
+
+/**
+ * What {@link NitroBackend.start} reads beyond the {@link EnclaveSpec}; a caller may pass it to
+ * any backend (the local one ignores both fields).
+ */
+export interface NitroStartSpec extends EnclaveSpec {
+  /** The sizes of the inputs the worker will unpack into the enclave's memory. */
+  inputs?: InputSizes;
+  /** Cancels the start: the boot wait ends and the enclave is terminated. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Which enclaves {@link NitroBackend.cleanupOrphans} leaves alone besides those of this process:
+ * ids or names, or a test on the enclave's name and id.
+ */
+export type OrphanKeep =
+  ReadonlySet<string> | ((enclave: { name: string; id: string }) => boolean | Promise<boolean>);
 
 /** Longest build-id part of an enclave name. */
 const MAX_NAME_BUILD_CHARS = 64;
@@ -79,6 +103,7 @@ interface LaunchRequest {
   eif: CheckedEif;
   cpuCount: number;
   memoryMiB: number;
+  memory: EnclaveMemory;
   name: string;
   debug: boolean;
 }
@@ -128,9 +153,15 @@ export class NitroBackend implements EnclaveBackend {
     this.opts.log?.(`nitro: ${message}`);
   }
 
-  /** Starts an enclave for `spec`; resolves once its worker answers. */
-  async start(spec: EnclaveSpec): Promise<Enclave> {
+  /**
+   * Starts an enclave for `spec`; resolves once its worker answers. `spec.inputs` adds the
+   * inputs' room to the memory; `spec.signal` cancels the start (ENCLAVE_START_FAILED, failure
+   * CANCELLED), terminating the enclave if one was started.
+   */
+  async start(startSpec: NitroStartSpec): Promise<Enclave> {
+    const { inputs, signal, ...spec } = startSpec;
     checkSpec(spec);
+    if (signal?.aborted) throw startCancelled();
     const catalog = (this.catalog ??= await (await import('./images-node.js')).loadImageCatalog());
     const entry = findImage(catalog, {
       language: spec.image.language,
@@ -151,14 +182,19 @@ export class NitroBackend implements EnclaveBackend {
       ? Promise.resolve(this.config.threadsPerCore)
       : detectThreadsPerCore();
     const threads = await this.threads;
+    const memory = enclaveMemory(spec.memoryMiB, eif.size, inputs);
     const req: LaunchRequest = {
       eif,
       cpuCount: enclaveCpuCount(spec.cpus, threads),
-      memoryMiB: enclaveMemoryMiB(spec.memoryMiB, eif.size),
+      memoryMiB: memory.totalMiB,
+      memory,
       name: this.enclaveName(spec.buildId),
       debug: spec.debug === true,
     };
-    const info = await serialised(this.config.nitroCli, () => this.launch(req));
+    const info = await serialised(this.config.nitroCli, () => {
+      if (signal?.aborted) throw startCancelled();
+      return this.launch(req);
+    });
     const isolation = this.isolation(spec, req, info, `${entry.name}@${entry.version}`, threads);
     const enclave = new NitroEnclave(
       info.EnclaveID,
@@ -175,7 +211,7 @@ export class NitroBackend implements EnclaveBackend {
     );
     this.watch();
     try {
-      await enclave.boot();
+      await enclave.boot(signal);
     } catch (e) {
       await enclave.stop();
       throw e;
@@ -236,7 +272,7 @@ export class NitroBackend implements EnclaveBackend {
       throw new NitroError(
         'ENCLAVE_SPEC_INVALID',
         'RESOURCES_UNAVAILABLE',
-        `the enclave needs ${req.cpuCount} vCPUs and ${req.memoryMiB} MiB, but the host's enclave pool has ${pool.cpus} vCPUs and ${pool.memoryMiB} MiB in all (allocator.yaml cpu_count, memory_mib; nitro-cli would refuse with ${req.cpuCount > pool.cpus ? 'E22' : 'E27'})`,
+        `the enclave needs ${req.cpuCount} vCPUs and ${req.memoryMiB} MiB (${memoryParts(req.memory)}), but the host's enclave pool has ${pool.cpus} vCPUs and ${pool.memoryMiB} MiB in all (allocator.yaml cpu_count, memory_mib; nitro-cli would refuse with ${req.cpuCount > pool.cpus ? 'E22' : 'E27'})`,
         { path: req.cpuCount > pool.cpus ? 'cpus' : 'memoryMiB' },
       );
     const cpus = pool.cpus - running.reduce((n, e) => n + e.NumberOfCPUs, 0);
@@ -265,7 +301,7 @@ export class NitroBackend implements EnclaveBackend {
   ): IsolationReport {
     const notes = [
       `enclave ${info.EnclaveID} (${info.EnclaveName ?? req.name}), CID ${info.EnclaveCID}`,
-      `${info.NumberOfCPUs} vCPUs (asked ${spec.cpus}, whole cores of ${threads} threads), ${info.MemoryMiB} MiB (asked ${spec.memoryMiB}, EIF ${req.eif.size} bytes)`,
+      `${info.NumberOfCPUs} vCPUs (asked ${spec.cpus}, whole cores of ${threads} threads), ${info.MemoryMiB} MiB (${memoryParts(req.memory)}; EIF ${req.eif.size} bytes)`,
       `image ${image}: ${req.eif.path}, sha256 ${req.eif.sha256}, PCR0 ${req.eif.measurements.pcr0}`,
       `time limit ${Math.round(spec.timeoutMs / 1000)} s`,
     ];
@@ -341,16 +377,18 @@ export class NitroBackend implements EnclaveBackend {
 
   /**
    * Terminates the enclaves of this owner (named `tee-compile-<owner>-…`) that a crash left:
-   * those neither in `keep` (ids or names) nor run by this process. Enclaves of other owners,
-   * and any other enclave on the host, are left alone. Returns the ids terminated.
+   * those neither kept by `keep` (ids or names, or a test) nor run by this process. Enclaves of
+   * other owners, and any other enclave on the host, are left alone. Returns the ids terminated.
    */
-  async cleanupOrphans(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+  async cleanupOrphans(keep: OrphanKeep = new Set()): Promise<string[]> {
     const terminated: string[] = [];
     const failed: string[] = [];
+    const kept = async (id: string, name: string): Promise<boolean> =>
+      typeof keep === 'function' ? keep({ name, id }) : keep.has(id) || keep.has(name);
     for (const e of await this.cli.describeEnclaves()) {
       const name = e.EnclaveName ?? '';
       if (!name.startsWith(this.namePrefix)) continue;
-      if (keep.has(e.EnclaveID) || keep.has(name) || LIVE.has(e.EnclaveID)) continue;
+      if (LIVE.has(e.EnclaveID) || (await kept(e.EnclaveID, name))) continue;
       try {
         await this.cli.terminateEnclave(e.EnclaveID);
         terminated.push(e.EnclaveID);
@@ -369,6 +407,11 @@ export class NitroBackend implements EnclaveBackend {
       );
     return terminated;
   }
+}
+
+/** `build 4096 + image 84 + inputs 130 MiB` (the parts of the enclave's memory). */
+function memoryParts(m: EnclaveMemory): string {
+  return `build ${m.buildMiB} + image ${m.imageMiB} + inputs ${m.inputsMiB} MiB`;
 }
 
 function checkSpec(spec: EnclaveSpec): void {

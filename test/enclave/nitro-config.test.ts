@@ -19,6 +19,10 @@ import { NitroConfigError } from '../../src/enclave/nitro-errors.js';
 import {
   detectThreadsPerCore,
   enclaveCpuCount,
+  DEPS_MEMORY_FACTOR,
+  MIN_ENCLAVE_MEMORY_MIB,
+  SOURCE_MEMORY_FACTOR,
+  enclaveMemory,
   enclaveMemoryMiB,
   minimumMemoryForEif,
   pickCid,
@@ -82,16 +86,51 @@ describe('nitro settings', () => {
 });
 
 describe('nitro sizing', () => {
-  it('when the EIF is large, memory is at least 4 × its size in whole MiB, as nitro-cli computes it', () => {
+  it('when the EIF is large, the image takes 4 × its size in whole MiB, as nitro-cli computes it, on top of the build', () => {
     expect(minimumMemoryForEif(100 * MiB)).toBe(400);
     expect(minimumMemoryForEif(100 * MiB + 1)).toBe(404);
-    expect(enclaveMemoryMiB(256, 100 * MiB + 1)).toBe(404);
+    expect(enclaveMemoryMiB(256, 100 * MiB + 1)).toBe(256 + 404);
   });
 
   it('when the build asks for little or an odd amount, memory is at least 64 MiB in 2 MiB pages', () => {
     expect(enclaveMemoryMiB(1, 1000)).toBe(64);
-    expect(enclaveMemoryMiB(4095, 1000)).toBe(4096);
-    expect(enclaveMemoryMiB(4096, 1000)).toBe(4096);
+    // 4095 + 4 (a 1000-byte EIF is one MiB, times 4) = 4099 -> 4100.
+    expect(enclaveMemoryMiB(4095, 1000)).toBe(4100);
+    expect(enclaveMemoryMiB(4096, 1000)).toBe(4100);
+  });
+
+  it('when the inputs are known, the build gets its request in full beside the image and the unpacked inputs', () => {
+    // 4096 build + 4 × 30 image + ⌈(2 × 50 MiB + 6 × 200 MiB) / 1 MiB⌉ inputs.
+    const m = enclaveMemory(4096, 30 * MiB, { sourceBytes: 50 * MiB, depsBytes: 200 * MiB });
+    expect(m).toEqual({
+      buildMiB: 4096,
+      imageMiB: 120,
+      inputsMiB: SOURCE_MEMORY_FACTOR * 50 + DEPS_MEMORY_FACTOR * 200,
+      totalMiB: 4096 + 120 + 1300,
+    });
+    expect(enclaveMemoryMiB(4096, 30 * MiB, { sourceBytes: 50 * MiB, depsBytes: 200 * MiB })).toBe(
+      m.totalMiB,
+    );
+    // A few bytes of input still take a whole MiB, and the total whole 2 MiB pages.
+    expect(enclaveMemory(100, 1, { sourceBytes: 10, depsBytes: 0 })).toEqual({
+      buildMiB: 100,
+      imageMiB: 4,
+      inputsMiB: 1,
+      totalMiB: 106,
+    });
+    expect(enclaveMemory(101, 1, { sourceBytes: 10, depsBytes: 0 }).totalMiB).toBe(106);
+  });
+
+  it('whatever the inputs, the memory is never below what nitro-cli requires for the EIF (E26)', () => {
+    for (const eif of [1, MiB - 1, MiB, 7 * MiB + 3, 333 * MiB])
+      for (const requested of [1, 63, 64, 1000])
+        for (const sourceBytes of [0, 1, 5 * MiB]) {
+          const total = enclaveMemoryMiB(requested, eif, { sourceBytes, depsBytes: 0 });
+          expect(total).toBeGreaterThanOrEqual(minimumMemoryForEif(eif));
+          expect(total * MiB).toBeGreaterThanOrEqual(4 * eif);
+          expect(total).toBeGreaterThanOrEqual(MIN_ENCLAVE_MEMORY_MIB);
+          expect(total % 2).toBe(0);
+        }
   });
 
   it('when the host has two threads per core, vCPUs are rounded up to whole cores', () => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
@@ -106,6 +107,17 @@ async function customImage(
 }
 
 const lastRun = (): string[] => host.runCalls().at(-1)!;
+/** The memory nitro-cli requires for the EIF of image `name`: 4 × its size in whole MiB. */
+const imageMiB = (name: string): number =>
+  4 * Math.ceil(statSync(host.eifs[name]!).size / (1024 * 1024));
+/** Resolves once `cond` holds (polled). */
+async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 /** How often terminate-enclave was called for `id`. */
 const terminations = (id: string): number =>
   host.calls().filter((c) => c.argv[0] === 'terminate-enclave' && c.argv.includes(id)).length;
@@ -125,7 +137,8 @@ describe('nitro backend lifecycle', () => {
       '--cpu-count',
       '2',
       '--memory',
-      '256',
+      // The build's 256 MiB and the image's 4 × ⌈EIF MiB⌉ (no input sizes given).
+      String(256 + imageMiB('go')),
       '--enclave-cid',
       expect.stringMatching(/^\d+$/),
       '--enclave-name',
@@ -163,10 +176,31 @@ describe('nitro backend lifecycle', () => {
     const enclave = await b.start(spec({ cpus: 3, memoryMiB: 64, debug: true }));
     const argv = lastRun();
     expect(flag(argv, '--cpu-count')).toBe('4');
-    // 4 × ⌈EIF size in MiB⌉: 20 MiB and a little -> 21 -> 84 (nitro-cli would refuse less: E26).
-    expect(flag(argv, '--memory')).toBe('84');
+    // The build's 64 MiB and 4 × ⌈EIF size in MiB⌉: 20 MiB and a little -> 21 -> 84 (nitro-cli
+    // would refuse less than 84: E26).
+    expect(flag(argv, '--memory')).toBe('148');
     expect(argv.at(-1)).toBe('--debug-mode');
-    expect(host.enclaves()[0]).toMatchObject({ debug: true, memoryMiB: 84 });
+    expect(host.enclaves()[0]).toMatchObject({ debug: true, memoryMiB: 148 });
+    await enclave.stop();
+  });
+
+  it('when the input sizes are given, the memory holds the inputs beside the build and the image, and the isolation says how it is made up', async () => {
+    const MiB = 1024 * 1024;
+    const enclave = await backend().start({
+      ...spec(),
+      inputs: { sourceBytes: 3 * MiB, depsBytes: 10 * MiB },
+    });
+    // 2 × the source archive and 6 × the dependency set: 6 + 60 MiB.
+    const total = 256 + imageMiB('go') + 66;
+    expect(flag(lastRun(), '--memory')).toBe(String(total));
+    expect(host.enclaves()[0]).toMatchObject({ memoryMiB: total });
+    expect(enclave.isolation.notes).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(
+          `${total} MiB (build 256 + image ${imageMiB('go')} + inputs 66 MiB;`,
+        ),
+      ]),
+    );
     await enclave.stop();
   });
 
@@ -238,6 +272,40 @@ describe('nitro backend boot', () => {
       expect(e.message).toContain('ended while booting');
       expect(host.enclaves()).toEqual([]);
     });
+  });
+
+  it('when the start is cancelled while the worker boots, it fails at once with CANCELLED and the enclave is terminated', async () => {
+    await withWorker(scripts.hang, async () => {
+      const abort = new AbortController();
+      const starting = backend({ bootTimeoutSeconds: 120 }).start({
+        ...spec(),
+        signal: abort.signal,
+      });
+      const settled = starting.then(
+        () => undefined,
+        () => undefined,
+      );
+      await until(() => host.enclaves().length === 1);
+      const id = host.enclaves()[0]!.id;
+      const t0 = Date.now();
+      abort.abort();
+      const e = await refusal(starting);
+      await settled;
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(e).toMatchObject({ code: 'ENCLAVE_START_FAILED', failure: 'CANCELLED' });
+      expect(e.message).toContain(`enclave ${id}`);
+      expect(terminations(id)).toBe(1);
+      expect(host.enclaves()).toEqual([]);
+    });
+  });
+
+  it('when the start is cancelled before it begins, nitro-cli does not start an enclave', async () => {
+    const abort = new AbortController();
+    abort.abort();
+    const before = host.runCalls().length;
+    const e = await refusal(backend().start({ ...spec(), signal: abort.signal }));
+    expect(e.failure).toBe('CANCELLED');
+    expect(host.runCalls().length).toBe(before);
   });
 
   it('when the EIF does not boot (E36), start fails naming E36, without retrying', async () => {
@@ -410,24 +478,26 @@ describe('nitro backend resources and nitro-cli refusals', () => {
 });
 
 describe('nitro backend crash cleanup', () => {
+  /** An enclave started with nitro-cli directly, as a crashed process would have left it. */
+  const start = async (name: string, user?: string): Promise<string> => {
+    const r = await host.nitro(
+      [
+        'run-enclave',
+        '--eif-path',
+        host.eifs['go']!,
+        '--cpu-count',
+        '2',
+        '--memory',
+        '128',
+        '--enclave-name',
+        name,
+      ],
+      user,
+    );
+    return (JSON.parse(r.stdout) as { EnclaveID: string }).EnclaveID;
+  };
+
   it('when a crash left enclaves of this owner, cleanupOrphans terminates those only', async () => {
-    const start = async (name: string, user?: string): Promise<string> => {
-      const r = await host.nitro(
-        [
-          'run-enclave',
-          '--eif-path',
-          host.eifs['go']!,
-          '--cpu-count',
-          '2',
-          '--memory',
-          '128',
-          '--enclave-name',
-          name,
-        ],
-        user,
-      );
-      return (JSON.parse(r.stdout) as { EnclaveID: string }).EnclaveID;
-    };
     const leftover = await start('tee-compile-test-crashed-build');
     const otherOwner = await start('tee-compile-other-build');
     const foreign = await start('someone-elses-app');
@@ -450,6 +520,26 @@ describe('nitro backend crash cleanup', () => {
     for (const id of [otherOwner, foreign, kept])
       await host.nitro(['terminate-enclave', '--enclave-id', id]);
     await host.nitro(['terminate-enclave', '--enclave-id', hidden], 'other');
+  });
+
+  it('when given a test, cleanupOrphans terminates the enclaves of this owner the test does not keep, and never one of this process', async () => {
+    const dead = await start('tee-compile-test-cli-1.1-dead');
+    const going = await start('tee-compile-test-cli-2.2-going');
+    const foreign = await start('tee-compile-other-cli-1.1-dead');
+    const live = await backend().start(spec({ buildId: 'cli-3.3-mine' }));
+    const asked: { name: string; id: string }[] = [];
+    const removed = await backend().cleanupOrphans(async (e) => {
+      asked.push(e);
+      return Promise.resolve(!e.name.endsWith('-dead'));
+    });
+    expect(removed).toEqual([dead]);
+    // Only this owner's enclaves are asked about, and not the ones this process runs.
+    expect(asked.map((e) => e.id).sort()).toEqual([dead, going].sort());
+    expect(host.enclaves().map((r) => r.id)).toEqual(
+      expect.arrayContaining([going, foreign, live.id]),
+    );
+    await live.stop();
+    for (const id of [going, foreign]) await host.nitro(['terminate-enclave', '--enclave-id', id]);
   });
 
   it('when enclaves were terminated on every path above, it never used --all', async () => {
