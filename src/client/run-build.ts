@@ -2,6 +2,14 @@
  * One attested build, end to end, as a library call (the CLI's `build` and the agent use it):
  * prepare the inputs, start a single-use enclave, run the protocol over its byte stream, write
  * the bundle, stop the enclave. Progress arrives as typed events.
+ *
+ * Order: the local backend's enclave starts while the inputs are prepared (neither needs the
+ * other). A Nitro enclave holds the inputs in its memory, so it is sized from their sizes and
+ * starts once they are prepared.
+ *
+ * Cancel: the abort signal ends the wait for the inputs, the enclave's start and the session at
+ * once (PROTOCOL_CANCELLED); the enclave is stopped before the call returns, whatever it was
+ * doing.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
@@ -20,6 +28,7 @@ import type {
 import { EnclaveError } from '../enclave/errors.js';
 import type { ImageCatalog } from '../enclave/images.js';
 import { findImage } from '../enclave/images.js';
+import type { NitroStartSpec } from '../enclave/nitro.js';
 import type { BuildConfig } from '../provenance/index.js';
 import type { ClientInput, SessionEvent } from '../protocol/index.js';
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';
@@ -148,8 +157,26 @@ async function bundleAttestation(file: string): Promise<Uint8Array> {
   );
 }
 
+const cancelled = (): ProtocolError =>
+  new ProtocolError('PROTOCOL_CANCELLED', 'the build was cancelled');
+
+/**
+ * `p`, or a PROTOCOL_CANCELLED rejection as soon as `signal` fires (`p` goes on; its caller
+ * cleans up what it gives).
+ */
+function unlessCancelled<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** Runs one build (see the module comment). Throws our typed errors; the bundle is at `out` on success. */
 export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
+  if (o.signal?.aborted) throw cancelled();
   const nonce = o.nonce ?? new Uint8Array(randomBytes(DEFAULT_NONCE_BYTES));
   if (nonce.length < MIN_NONCE_BYTES || nonce.length > MAX_NONCE_BYTES)
     throw new RangeError(
@@ -166,33 +193,44 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
   });
   const image: ImageRef = { name: entry.name, version: entry.version, language: entry.language };
   const timeoutS = config.timeout ?? DEFAULT_TIMEOUT_S;
-  // The enclave boots while the inputs are prepared: neither needs the other.
-  o.onEvent?.({ type: 'enclave', state: 'starting' });
-  const starting = o.backend.start({
+  const spec: NitroStartSpec = {
     buildId: o.buildId ?? randomUUID(),
     image,
     cpus: config.resources?.cpus ?? DEFAULT_CPUS,
     memoryMiB: config.resources?.memoryMiB ?? DEFAULT_MEMORY_MIB,
     timeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS,
+    ...(o.signal ? { signal: o.signal } : {}),
+  };
+  const start = (): Promise<Enclave> => {
+    o.onEvent?.({ type: 'enclave', state: 'starting' });
+    const p = o.backend.start(spec);
+    // Settled even when nobody waits any more (a cancel, a failed preparation).
+    p.catch(() => undefined);
+    return p;
+  };
+  // See the module comment for the order.
+  let starting = o.backend.name === 'nitro' ? undefined : start();
+  const preparing = prepareInputs({
+    dir: o.dir,
+    project,
+    ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+    ...(o.sourceKind !== undefined ? { sourceKind: o.sourceKind } : {}),
+    ...(o.sourceRoot !== undefined ? { sourceRoot: o.sourceRoot } : {}),
+    ...(o.dependencySet !== undefined ? { dependencySet: o.dependencySet } : {}),
+    ...(o.repository !== undefined ? { repository: o.repository } : {}),
   });
   let prepared: PreparedInputs;
   try {
-    prepared = await prepareInputs({
-      dir: o.dir,
-      project,
-      ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
-      ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-      ...(o.env !== undefined ? { env: o.env } : {}),
-      ...(o.sourceKind !== undefined ? { sourceKind: o.sourceKind } : {}),
-      ...(o.sourceRoot !== undefined ? { sourceRoot: o.sourceRoot } : {}),
-      ...(o.dependencySet !== undefined ? { dependencySet: o.dependencySet } : {}),
-      ...(o.repository !== undefined ? { repository: o.repository } : {}),
-    });
+    prepared = await unlessCancelled(preparing, o.signal);
   } catch (e) {
-    await starting.then(
-      (enc) => enc.stop(),
+    // Inputs that arrive after a cancel are removed when they do.
+    void preparing.then(
+      (p) => p.cleanup(),
       () => undefined,
     );
+    await stopWhenStarted(starting);
     throw e;
   }
   let enclave: Enclave | undefined;
@@ -215,7 +253,15 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
         (prepared.depsArchive?.size ?? 0) +
         prepared.configBytes.length,
     });
-    enclave = await starting;
+    if (starting === undefined) {
+      // Sized by the inputs (see the module comment).
+      spec.inputs = {
+        sourceBytes: prepared.sourceArchive.size,
+        depsBytes: prepared.depsArchive?.size ?? 0,
+      };
+      starting = start();
+    }
+    enclave = await unlessCancelled(starting, o.signal);
     o.onEvent?.({
       type: 'enclave',
       state: 'running',
@@ -287,12 +333,19 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
     await prepared.cleanup();
     // Whatever happened, the enclave is single-use: it goes now.
     if (enclave) await enclave.stop();
-    else
-      await starting.then(
-        (enc) => enc.stop(),
-        () => undefined,
-      );
+    else await stopWhenStarted(starting);
   }
+}
+
+/**
+ * Stops the enclave of a start nobody waits for any more, once it has started (a start given
+ * the abort signal ends early by itself).
+ */
+async function stopWhenStarted(starting: Promise<Enclave> | undefined): Promise<void> {
+  await starting?.then(
+    (enc) => enc.stop(),
+    () => undefined,
+  );
 }
 
 /** Why the enclave ended, when a build failed (for callers that report it). */

@@ -10,6 +10,10 @@
  * it was created in). The client then connects with real TCP, exactly as it connects to the vsock
  * bridge of a Nitro host, while the worker and everything it starts still have no network: the one
  * socket they hold can only accept. The worker stops listening after its one connection.
+ *
+ * Leftovers. Each build's directories (`<state>/builds/<id>`, `<state>/meta/<id>`) are named in a
+ * run record (`<state>/run/<id>.json`) written before they are made, and removed with it when the
+ * enclave ends. What a killed process left is removed by `cleanupOrphans`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -30,6 +34,7 @@ import { findImage } from './images.js';
 import { EnclaveError } from './errors.js';
 import type { SandboxLevel } from './sandbox.js';
 import { probeSandbox, sandboxCommand } from './sandbox.js';
+import type { OrphanKeep } from './nitro.js';
 import type {
   Enclave,
   EnclaveBackend,
@@ -123,7 +128,8 @@ function safeId(s: string): string {
 
 interface RunRecord {
   id: string;
-  pid: number;
+  /** The sandbox's process group; absent until it is started. */
+  pid?: number;
   workspace: string;
   meta: string;
   cgroup?: string;
@@ -175,13 +181,23 @@ export class LocalBackend implements EnclaveBackend {
     const buildsDir = join(this.stateDir, 'builds');
     const workspace = join(buildsDir, id);
     const meta = join(this.stateDir, 'meta', id);
-    await mkdir(workspace, { recursive: true, mode: 0o700 });
-    await mkdir(meta, { recursive: true, mode: 0o700 });
+    const record: RunRecord = { id, workspace, meta };
+    // Live before its record exists, so that no cleanup of this process takes it for a leftover;
+    // the record before anything it names, so that whatever is made can be found again.
+    LocalEnclave.live.add(id);
+    let memory: MemoryLimit;
+    try {
+      await writeRunRecord(this.stateDir, record);
+      await mkdir(workspace, { recursive: true, mode: 0o700 });
+      await mkdir(meta, { recursive: true, mode: 0o700 });
+      memory = await createMemoryLimit(`tee-compile-${id}`, spec.memoryMiB * 1024 * 1024);
+      if (memory.dir) await writeRunRecord(this.stateDir, { ...record, cgroup: memory.dir });
+    } catch (e) {
+      await removeLeftovers(this.stateDir, record);
+      LocalEnclave.live.delete(id);
+      throw e;
+    }
     const isolated = probe.level !== 'none';
-    if (isolated) await mkdir(this.workspacePath, { recursive: true, mode: 0o755 });
-    const imageFile = join(meta, 'image.json');
-    await writeFile(imageFile, JSON.stringify(image));
-    const memory = await createMemoryLimit(`tee-compile-${id}`, spec.memoryMiB * 1024 * 1024);
     const isolation = isolationReport(
       probe.level,
       probe.notes,
@@ -192,6 +208,9 @@ export class LocalBackend implements EnclaveBackend {
     );
     const enclave = new LocalEnclave(id, spec, isolation, memory, [workspace, meta], this.stateDir);
     try {
+      if (isolated) await mkdir(this.workspacePath, { recursive: true, mode: 0o755 });
+      const imageFile = join(meta, 'image.json');
+      await writeFile(imageFile, JSON.stringify(image));
       await enclave.launch({
         level: probe.level,
         node: this.opts.nodePath ?? process.execPath,
@@ -224,8 +243,12 @@ export class LocalBackend implements EnclaveBackend {
     return enclave;
   }
 
-  /** Kills sandboxes left by a crashed process (not in `keep`) and removes their directories. */
-  async cleanupOrphans(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+  /**
+   * Kills sandboxes left by a crashed process and removes their directories: those of every run
+   * record of the state directory that neither this process runs nor `keep` keeps (ids, or a
+   * test on the id, given as both `name` and `id`). Returns the ids removed.
+   */
+  async cleanupOrphans(keep: OrphanKeep = new Set()): Promise<string[]> {
     const runDir = join(this.stateDir, 'run');
     const names = await readdir(runDir).catch(() => [] as string[]);
     const removed: string[] = [];
@@ -237,19 +260,41 @@ export class LocalBackend implements EnclaveBackend {
       } catch {
         continue;
       }
-      if (keep.has(rec.id) || LocalEnclave.live.has(rec.id)) continue;
-      const cmdline = await readFile(`/proc/${rec.pid}/cmdline`, 'utf8').catch(() => '');
-      // Only a process that still is this sandbox (pids are reused) is killed.
-      if (cmdline.includes(rec.id)) killGroup(rec.pid);
-      await rm(rec.workspace, { recursive: true, force: true });
-      await rm(rec.meta, { recursive: true, force: true });
-      // A cgroup directory goes with rmdir once its processes are gone.
-      if (rec.cgroup) await removeCgroupDir(rec.cgroup);
-      await rm(join(runDir, n), { force: true });
+      if (typeof rec.id !== 'string' || `${rec.id}.json` !== n) continue;
+      if (LocalEnclave.live.has(rec.id)) continue;
+      if (typeof keep === 'function' ? await keep({ name: rec.id, id: rec.id }) : keep.has(rec.id))
+        continue;
+      if (rec.pid !== undefined) {
+        const cmdline = await readFile(`/proc/${rec.pid}/cmdline`, 'utf8').catch(() => '');
+        // Only a process that still is this sandbox (pids are reused) is killed.
+        if (cmdline.includes(rec.id)) killGroup(rec.pid);
+      }
+      await removeLeftovers(this.stateDir, rec);
       removed.push(rec.id);
     }
     return removed;
   }
+}
+
+function runRecordFile(stateDir: string, id: string): string {
+  return join(stateDir, 'run', `${id}.json`);
+}
+
+async function writeRunRecord(stateDir: string, rec: RunRecord): Promise<void> {
+  await mkdir(join(stateDir, 'run'), { recursive: true, mode: 0o700 });
+  await writeFile(runRecordFile(stateDir, rec.id), JSON.stringify(rec));
+}
+
+/** Removes what a run record names, then the record. */
+async function removeLeftovers(stateDir: string, rec: RunRecord): Promise<void> {
+  // Only paths of this state directory, whatever the record says.
+  const inside = (p: unknown, dir: string): p is string =>
+    typeof p === 'string' && p === join(stateDir, dir, rec.id);
+  if (inside(rec.workspace, 'builds')) await rm(rec.workspace, { recursive: true, force: true });
+  if (inside(rec.meta, 'meta')) await rm(rec.meta, { recursive: true, force: true });
+  // A cgroup directory goes with rmdir once its processes are gone.
+  if (typeof rec.cgroup === 'string') await removeCgroupDir(rec.cgroup);
+  await rm(runRecordFile(stateDir, rec.id), { force: true });
 }
 
 /** Creates `dir` (0700) or checks that it is a directory of ours that nobody else can write in. */
@@ -371,7 +416,7 @@ class LocalEnclave implements Enclave {
   }
 
   private get record(): string {
-    return join(this.stateDir, 'run', `${this.id}.json`);
+    return runRecordFile(this.stateDir, this.id);
   }
 
   async launch(o: LaunchOptions): Promise<void> {
@@ -420,17 +465,14 @@ class LocalEnclave implements Enclave {
     void spawnError.then((e) =>
       this.output(`could not start the worker: ${e.message}`, o.onOutput),
     );
-    if (child.pid !== undefined) {
-      await mkdir(join(this.stateDir, 'run'), { recursive: true });
-      const rec: RunRecord = {
+    if (child.pid !== undefined)
+      await writeRunRecord(this.stateDir, {
         id: this.id,
         pid: child.pid,
         workspace: o.workspace,
         meta: this.dirs[1]!,
         ...(this.memory.dir ? { cgroup: this.memory.dir } : {}),
-      };
-      await writeFile(this.record, JSON.stringify(rec));
-    }
+      });
     this.timer = setTimeout(() => {
       this.timedOut = true;
       this.kill();

@@ -2,8 +2,19 @@
  * `tee-compile build [dir] --local|--backend nitro …`: builds the committed source of the repository holding
  * `dir` inside a single-use enclave and writes the attested bundle. A thin layer over
  * `runBuild` (src/client/run-build.ts): flags in, progress to stderr, the result to stdout.
+ *
+ * Signals: SIGINT, SIGTERM and SIGHUP cancel the build; the command still stops the enclave and
+ * removes its files before it exits (128 + the signal's number). A second signal meanwhile is
+ * only reported; a third exits at once.
+ *
+ * Leftovers: a build's enclave is named after this process (`cli-<pid>.<start time>-…`). At
+ * start, the command has the backend remove the enclaves (and the local backend's directories)
+ * of earlier runs whose process is gone, e.g. killed with SIGKILL; never those of a run still
+ * going, nor any enclave named otherwise.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isArchiveError } from '../../archive/index.js';
@@ -14,9 +25,9 @@ import { runBuild } from '../../client/run-build.js';
 import { isEnclaveError } from '../../enclave/errors.js';
 import { ImageCatalogError } from '../../enclave/images.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
-import type { EnclaveBackend } from '../../enclave/types.js';
 import type { ImageCatalog } from '../../enclave/images.js';
 import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
+import type { NitroBackend } from '../../enclave/nitro.js';
 import { NitroConfigError } from '../../enclave/nitro-errors.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
@@ -58,7 +69,8 @@ commit ids, each dependency against the lockfile; the build has no network.
   --json                   print one JSON object with the result
 
 Progress and the build log go to stderr. Exit status: 0 built; 1 the build or a check failed;
-2 usage or I/O error.`;
+2 usage or I/O error; 128 + n after signal n (SIGINT, SIGTERM, SIGHUP: the build is cancelled
+and the enclave stopped first; a third signal exits at once).`;
 
 const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_UNREADABLE']);
 
@@ -182,7 +194,7 @@ async function makeBackend(
   catalog: ImageCatalog,
   io: CliIo,
   o: { role: string; allowUnisolated: boolean; nitroConfig: string | undefined },
-): Promise<EnclaveBackend> {
+): Promise<LocalBackend | NitroBackend> {
   if (name === 'local') {
     const workerEntry = io.env.TEE_COMPILE_WORKER;
     return new LocalBackend({
@@ -217,11 +229,126 @@ async function makeBackend(
       env: io.env,
       nitro: settings,
       log: (m) => writeLine(io.stderr, `tee-compile: ${m}`),
-    });
+    }) as NitroBackend;
   } catch (e) {
     if (e instanceof NitroConfigError)
       throw new UsageError(`--nitro-config ${o.nitroConfig}: ${e.message}`);
     throw e;
+  }
+}
+
+/** The signals that cancel a build. */
+export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type CancelSignal = (typeof CANCEL_SIGNALS)[number];
+/** How long a cancelled command waits for work it no longer needs (a dependency fetch) to end. */
+const CANCEL_EXIT_WAIT_MS = 2000;
+
+/** Cancels the build on the first signal; see the module comment. */
+function cancelOnSignals(io: CliIo): {
+  signal: AbortSignal;
+  received: () => CancelSignal | undefined;
+  dispose: () => void;
+} {
+  const abort = new AbortController();
+  let first: CancelSignal | undefined;
+  let count = 0;
+  const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
+  const ignore = (): void => undefined;
+  const on = (sig: CancelSignal): void => {
+    count++;
+    if (count === 1) {
+      first = sig;
+      // A hung-up terminal fails writes (EIO): that must not end the command before the cleanup.
+      io.stdout.on('error', ignore);
+      io.stderr.on('error', ignore);
+      say(`${sig}: cancelling the build and stopping the enclave`);
+      abort.abort();
+    } else if (count === 2) {
+      say(
+        `${sig}: still stopping the enclave; another signal exits at once and may leave it behind`,
+      );
+    } else {
+      say(`${sig}: exiting without waiting (the next build removes what is left)`);
+      process.exit(128 + constants.signals[sig]);
+    }
+  };
+  const handlers = CANCEL_SIGNALS.map((sig) => [sig, () => on(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  return {
+    signal: abort.signal,
+    received: () => first,
+    dispose: () => {
+      // The error handlers stay: the last lines are written after this.
+      for (const [sig, h] of handlers) process.off(sig, h);
+    },
+  };
+}
+
+/**
+ * This process as a build id part: `<pid>.<start time>` (field 22 of /proc/<pid>/stat, clock
+ * ticks since boot), so that a later process with the same pid is not taken for it.
+ */
+async function processStamp(pid: number): Promise<string | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  const start = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .at(22 - 3);
+  return start !== undefined && /^\d+$/.test(start) ? `${pid}.${start}` : undefined;
+}
+
+/** The part of an enclave name or id that names the command run it belongs to. */
+const RUN_STAMP = /(?:^|-)cli-(\d+)\.(\d+)-/;
+
+/**
+ * Whether the run that named an enclave `name` may still be going: true unless the name has a
+ * run stamp whose process is gone (or is another process now). Enclaves named otherwise are
+ * another program's: kept.
+ */
+async function runMayLive(name: string): Promise<boolean> {
+  const m = RUN_STAMP.exec(name);
+  if (m === null) return true;
+  const pid = Number(m[1]);
+  if (m[2] === '0') {
+    // No start time could be read: only the pid tells.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+  }
+  const now = await processStamp(pid);
+  if (now !== undefined) return now === `${pid}.${m[2]}`;
+  return existsProc(pid);
+}
+
+async function existsProc(pid: number): Promise<boolean> {
+  try {
+    await readFile(`/proc/${pid}/cmdline`);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/** Removes what earlier runs of this command left (their process is gone); never fails the build. */
+async function removeLeftovers(backend: LocalBackend | NitroBackend, io: CliIo): Promise<void> {
+  try {
+    const removed = await backend.cleanupOrphans(({ name }) => runMayLive(name));
+    for (const id of removed)
+      writeLine(io.stderr, `tee-compile: removed ${id}, left by an earlier build that was killed`);
+  } catch (e) {
+    writeLine(
+      io.stderr,
+      `tee-compile: could not remove what earlier builds left: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -283,9 +410,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const out = resolve(io.cwd, values.out ?? `${basename(dir)}.bundle.tar.gz`);
   const config = values.config !== undefined ? resolve(io.cwd, values.config) : undefined;
 
-  const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
-  process.once('SIGINT', onSigint);
+  const cancel = cancelOnSignals(io);
   try {
     const catalog = await loadImageCatalog(
       values.images !== undefined ? resolve(io.cwd, values.images) : undefined,
@@ -296,6 +421,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       nitroConfig:
         values['nitro-config'] === undefined ? undefined : resolve(io.cwd, values['nitro-config']),
     });
+    await removeLeftovers(backend, io);
+    const stamp = (await processStamp(process.pid)) ?? `${process.pid}.0`;
     const onEvent = progress(io);
     if (nonce === undefined)
       writeLine(
@@ -312,13 +439,20 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       allowDirty: values['allow-dirty'],
       env: io.env,
       onEvent,
-      signal: abort.signal,
+      signal: cancel.signal,
+      buildId: `cli-${stamp}-${randomUUID().slice(0, 8)}`,
     });
     printResult(io, result, values.json);
     return EXIT_OK;
   } catch (err) {
-    return failure(io, err);
+    const sig = cancel.received();
+    if (sig === undefined) return failure(io, err);
+    writeLine(io.stderr, `tee-compile build: cancelled (${sig}); the enclave was stopped`);
+    const code = 128 + constants.signals[sig];
+    // Work the build no longer waits for (a dependency fetch) does not keep the command alive.
+    setTimeout(() => process.exit(code), CANCEL_EXIT_WAIT_MS).unref();
+    return code;
   } finally {
-    process.off('SIGINT', onSigint);
+    cancel.dispose();
   }
 }

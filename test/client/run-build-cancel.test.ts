@@ -1,0 +1,180 @@
+/**
+ * `runBuild`'s abort signal before the session: while the inputs are prepared and while the
+ * enclave boots, a cancel ends the call at once (PROTOCOL_CANCELLED) with the enclave stopped;
+ * and the nitro backend's enclave is sized from the prepared inputs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { BuildEvent } from '../../src/client/run-build.js';
+import { DEFAULT_MEMORY_MIB, runBuild } from '../../src/client/run-build.js';
+import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import type { LocalBackend } from '../../src/enclave/local.js';
+import { NitroBackend } from '../../src/enclave/nitro.js';
+import { minimumMemoryForEif } from '../../src/enclave/nitro-sizing.js';
+import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
+import type { TestRepo } from '../support/build-repo.js';
+import { goProject, makeRepo } from '../support/build-repo.js';
+import type { StandinHost } from '../support/nitro-standin.js';
+import { createStandinHost } from '../support/nitro-standin.js';
+import { sandboxBackend } from '../support/sandbox-worker.js';
+
+let work: string;
+let backend: LocalBackend;
+const repos: TestRepo[] = [];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tc-run-cancel-'));
+  backend = await sandboxBackend();
+});
+afterAll(async () => {
+  for (const r of repos) await r.remove();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function repo(cmd: string): Promise<TestRepo> {
+  const r = await makeRepo(goProject(cmd));
+  repos.push(r);
+  return r;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('runBuild cancel before the session (local backend)', () => {
+  it('when cancelled before it starts, it rejects with PROTOCOL_CANCELLED and starts nothing', async () => {
+    const r = await repo('echo hi > out.txt');
+    const abort = new AbortController();
+    abort.abort();
+    let started = 0;
+    const counting: LocalBackend = Object.create(backend) as LocalBackend;
+    counting.start = (spec: EnclaveSpec) => {
+      started++;
+      return backend.start(spec);
+    };
+    const err = await runBuild({
+      dir: r.dir,
+      out: join(work, 'never.tar.gz'),
+      backend: counting,
+      catalog: await loadImageCatalog(),
+      signal: abort.signal,
+    }).catch((e: unknown) => e);
+    expect(err).toHaveCode('PROTOCOL_CANCELLED');
+    expect(started).toBe(0);
+  });
+
+  it('when cancelled while the inputs are prepared, it rejects at once and stops the enclave that was starting', async () => {
+    const r = await repo('echo hi > out.txt');
+    // git that takes its time (the source is read through it), and says when it is asked.
+    const bin = join(work, 'slow-bin');
+    const asked = join(work, 'git-asked');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'git'),
+      `#!/bin/sh\n: > ${JSON.stringify(asked)}\nsleep 3\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
+    );
+    await chmod(join(bin, 'git'), 0o755);
+    let enclave: Enclave | undefined;
+    const spying: LocalBackend = Object.create(backend) as LocalBackend;
+    spying.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const abort = new AbortController();
+    const events: BuildEvent[] = [];
+    const running = runBuild({
+      dir: r.dir,
+      out: join(work, 'cancelled.tar.gz'),
+      backend: spying,
+      catalog: await loadImageCatalog(),
+      cacheDir: join(work, 'cache'),
+      env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) },
+      signal: abort.signal,
+      onEvent: (e) => events.push(e),
+    }).catch((e: unknown) => e);
+    await until(() =>
+      stat(asked).then(
+        () => true,
+        () => false,
+      ),
+    );
+    const t0 = Date.now();
+    abort.abort();
+    const err = await running;
+    // Not held up by git, which still sleeps; only by stopping the enclave.
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(err).toHaveCode('PROTOCOL_CANCELLED');
+    expect(events.map((e) => e.type)).toEqual(['enclave']);
+    expect(enclave).toBeDefined();
+    await expect(enclave!.exited).resolves.toMatchObject({ state: 'stopped', reason: 'stopped' });
+  });
+});
+
+describe('runBuild on the nitro backend (stand-in host)', () => {
+  let host: StandinHost;
+  let worker: string;
+  let nitro: NitroBackend;
+  beforeAll(async () => {
+    host = await createStandinHost();
+    worker = host.config().workerEntry;
+    nitro = new NitroBackend(host.backendConfig({ owner: 'runbuild' }), { catalog: host.catalog });
+  });
+  afterAll(async () => {
+    host.configure({ workerEntry: worker });
+    await host.remove();
+  });
+
+  it('when the inputs are prepared, the enclave is started after them with memory for the build, the image and the inputs', async () => {
+    const r = await repo('echo hi > out.txt');
+    const events: BuildEvent[] = [];
+    await runBuild({
+      dir: r.dir,
+      out: join(work, 'nitro.tar.gz'),
+      backend: nitro,
+      catalog: host.catalog,
+      cacheDir: join(work, 'cache'),
+      onEvent: (e) => events.push(e),
+    });
+    const kinds = events.map((e) => (e.type === 'enclave' ? `enclave ${e.state}` : e.type));
+    expect(kinds.indexOf('prepared')).toBeLessThan(kinds.indexOf('enclave starting'));
+    const argv = host.runCalls().at(-1)!;
+    const memory = Number(argv[argv.indexOf('--memory') + 1]);
+    const image = minimumMemoryForEif((await stat(host.eifs['go']!)).size);
+    // A tiny source archive (2 × its size) still takes a MiB; the total is in 2 MiB pages.
+    expect(memory).toBe(Math.ceil((DEFAULT_MEMORY_MIB + image + 1) / 2) * 2);
+  });
+
+  it('when cancelled while the enclave boots, it rejects at once and the enclave is terminated', async () => {
+    const hang = join(work, 'hang.mjs');
+    await writeFile(hang, 'setInterval(() => undefined, 1 << 30);\n');
+    host.configure({ workerEntry: hang });
+    try {
+      const r = await repo('echo hi > out.txt');
+      const abort = new AbortController();
+      const running = runBuild({
+        dir: r.dir,
+        out: join(work, 'nitro-cancelled.tar.gz'),
+        backend: nitro,
+        catalog: host.catalog,
+        cacheDir: join(work, 'cache'),
+        signal: abort.signal,
+      }).catch((e: unknown) => e);
+      await until(() => host.enclaves().length === 1);
+      const id = host.enclaves()[0]!.id;
+      const t0 = Date.now();
+      abort.abort();
+      const err = await running;
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(err).toHaveCode('PROTOCOL_CANCELLED');
+      expect(host.enclaves()).toEqual([]);
+      expect(
+        host.calls().filter((c) => c.argv[0] === 'terminate-enclave' && c.argv.includes(id)),
+      ).toHaveLength(1);
+    } finally {
+      host.configure({ workerEntry: worker });
+    }
+  });
+});
