@@ -42,7 +42,7 @@ export interface AgentOptions {
   logger: Logger;
   clock?: () => number;
   /** What the backend really takes for a spec (see `BudgetHooks.sizing`). */
-  sizing?: (spec: EnclaveSpec) => ResourceRequest;
+  sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
 /** A slot taken for a submission while its body is read. */
@@ -70,7 +70,8 @@ export class Agent {
   private readonly executor: BuildExecutor;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly sizing: ((spec: EnclaveSpec) => ResourceRequest) | undefined;
+  private readonly sizing:
+    ((spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>) | undefined;
   private accepting = true;
   private admitting = 0;
   private singleBuildTaken = false;

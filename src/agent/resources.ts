@@ -3,6 +3,7 @@
  * (nitro: at most 4 enclaves per parent, and the allocator's CPU/memory pool). Builds wait for
  * their share in arrival order; a build that could never fit is refused at once.
  */
+import { enclaveCpuCount } from '../enclave/nitro-sizing.js';
 import type { Enclave, EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
 import type { Capacity } from './config.js';
 import { AgentError } from './errors.js';
@@ -11,6 +12,25 @@ import { AgentError } from './errors.js';
 export interface ResourceRequest {
   cpus: number;
   memoryMiB: number;
+}
+
+/**
+ * What `backend` really takes for a spec: vCPUs rounded up to whole cores of `threadsPerCore`
+ * threads (nitro gives enclaves whole cores), and memory as the backend sizes it when it can say
+ * (nitro: the build's request, the image and the inputs), else the build's request.
+ */
+export function backendSizing(
+  backend: EnclaveBackend,
+  threadsPerCore: number,
+): (spec: EnclaveSpec) => Promise<ResourceRequest> {
+  const memoryFor =
+    'memoryFor' in backend && typeof backend.memoryFor === 'function'
+      ? (backend.memoryFor as (spec: EnclaveSpec) => Promise<number>).bind(backend)
+      : undefined;
+  return async (spec) => ({
+    cpus: enclaveCpuCount(spec.cpus, threadsPerCore),
+    memoryMiB: memoryFor ? await memoryFor(spec) : spec.memoryMiB,
+  });
 }
 
 interface Waiter {
@@ -112,7 +132,7 @@ export interface BudgetHooks {
    * What the backend will really take for a spec (nitro rounds CPUs up to whole cores); default:
    * what the spec asks for.
    */
-  sizing?: (spec: EnclaveSpec) => ResourceRequest;
+  sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
 /**
@@ -136,7 +156,7 @@ export function budgetedBackend(
     name: inner.name,
     started,
     async start(spec: EnclaveSpec): Promise<Enclave> {
-      const req = hooks.sizing?.(spec) ?? { cpus: spec.cpus, memoryMiB: spec.memoryMiB };
+      const req = (await hooks.sizing?.(spec)) ?? { cpus: spec.cpus, memoryMiB: spec.memoryMiB };
       pool.check(req);
       const inUse = pool.inUse;
       const c = pool.capacity;

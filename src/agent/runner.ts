@@ -34,7 +34,7 @@ export interface RunContext {
   metrics: AgentMetrics;
   log: Logger;
   now: () => number;
-  sizing?: (spec: EnclaveSpec) => ResourceRequest;
+  sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
 /**

@@ -32,7 +32,7 @@ export interface StartOptions {
   token: TokenCheck | null;
   clock?: () => number;
   /** What the backend really takes for a spec (nitro: whole cores). */
-  sizing?: (spec: EnclaveSpec) => ResourceRequest;
+  sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
 /** Opens the data directory (recovering from the last run) and starts serving. */

@@ -23,6 +23,8 @@
  *   this process does not run, and no other enclave.
  */
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ImageCatalog, PcrSet } from './images.js';
 import { findImage } from './images.js';
 import type { DescribedEnclave, RunEnclaveInfo } from './nitro-cli.js';
@@ -30,7 +32,7 @@ import { NitroCli } from './nitro-cli.js';
 import type { NitroBackendConfig, NitroBackendConfigInput } from './nitro-config.js';
 import { parseNitroBackendConfig, resolveOwner } from './nitro-config.js';
 import type { CheckedEif } from './nitro-eif.js';
-import { EifChecker } from './nitro-eif.js';
+import { EifChecker, eifFileNames } from './nitro-eif.js';
 import type { EnclaveHost } from './nitro-enclave.js';
 import { NitroEnclave, startCancelled } from './nitro-enclave.js';
 import { NitroError } from './nitro-errors.js';
@@ -158,6 +160,31 @@ export class NitroBackend implements EnclaveBackend {
    * inputs' room to the memory; `spec.signal` cancels the start (ENCLAVE_START_FAILED, failure
    * CANCELLED), terminating the enclave if one was started.
    */
+  /**
+   * The memory an enclave for `spec` takes (what {@link start} asks nitro-cli for), so that a
+   * budget counts what the pool really gives. An image that cannot be found counts as the build's
+   * own request: start() then refuses it with the reason.
+   */
+  async memoryFor(spec: NitroStartSpec): Promise<number> {
+    try {
+      const catalog = (this.catalog ??= await (
+        await import('./images-node.js')
+      ).loadImageCatalog());
+      const entry = findImage(catalog, {
+        language: spec.image.language,
+        name: spec.image.name,
+        version: spec.image.version,
+      });
+      for (const n of eifFileNames(entry)) {
+        const st = await stat(join(this.config.imagesDir, n)).catch(() => undefined);
+        if (st?.isFile()) return enclaveMemory(spec.memoryMiB, st.size, spec.inputs).totalMiB;
+      }
+    } catch {
+      // start() names what is wrong.
+    }
+    return spec.memoryMiB;
+  }
+
   async start(startSpec: NitroStartSpec): Promise<Enclave> {
     const { inputs, signal, ...spec } = startSpec;
     checkSpec(spec);

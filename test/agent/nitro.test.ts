@@ -22,6 +22,7 @@ import { goProject, verifyResult } from '../support/agent-pipeline.js';
 import { commitAll, writeProject, zipDir } from '../support/agent-sources.js';
 import type { StandinHost } from '../support/nitro-standin.js';
 import { createStandinHost } from '../support/nitro-standin.js';
+import { backendSizing } from '../../src/agent/resources.js';
 
 let host: StandinHost;
 let work: string;
@@ -29,12 +30,15 @@ let zipB64: string;
 let commit: string;
 
 async function startNitroAgent(dataDir: string, maxConcurrent = 6): Promise<TestAgent> {
+  const backend = createBackend('nitro', {
+    catalog: host.catalog,
+    nitro: host.backendConfig({ owner: 'agenttest' }),
+  });
   return startTestAgent({
     dataDir,
-    backend: createBackend('nitro', {
-      catalog: host.catalog,
-      nitro: host.backendConfig({ owner: 'agenttest' }),
-    }),
+    backend,
+    // As `tee-compile agent` does: the budget counts the memory the backend really asks for.
+    sizing: backendSizing(backend, 1),
     executor: new PipelineExecutor({ catalog: host.catalog, cacheDir: join(dataDir, 'cache') }),
     config: {
       backend: 'nitro',

@@ -75,12 +75,16 @@ describe('nitro builds end to end', () => {
       '--cpu-count',
       '2',
       '--memory',
-      '4096',
+      expect.stringMatching(/^\d+$/),
       '--enclave-cid',
       expect.stringMatching(/^\d+$/),
       '--enclave-name',
       `tee-compile-e2e-${buildId}`,
     ]);
+    // The build's 4096 MiB, 4 × the EIF and the inputs, in whole 2 MiB pages.
+    const memory = Number(argv[argv.indexOf('--memory') + 1]);
+    expect(memory).toBeGreaterThan(4096);
+    expect(memory % 2).toBe(0);
     expect(result.isolation.backend).toBe('nitro');
     const eif = (await describeEifFile(host.eifs['go']!)).measurements;
     expect(result.image).toMatchObject({ pcr0: eif.pcr0, pcr1: eif.pcr1, pcr2: eif.pcr2 });

@@ -16,7 +16,8 @@ import { createLogger } from '../../src/agent/log.js';
 import type { RunningAgent } from '../../src/agent/service.js';
 import { startAgent } from '../../src/agent/service.js';
 import { readTokenFile } from '../../src/agent/auth.js';
-import type { EnclaveBackend } from '../../src/enclave/types.js';
+import type { ResourceRequest } from '../../src/agent/resources.js';
+import type { EnclaveBackend, EnclaveSpec } from '../../src/enclave/types.js';
 import { BIN } from './cli.js';
 
 /** A token for tests (the agent requires at least 16 characters). */
@@ -43,6 +44,8 @@ export interface TestAgentOptions {
   dataDir?: string;
   /** The agent's clock (ms), for retention tests. */
   clock?: () => number;
+  /** What the backend really takes for a spec (as `tee-compile agent` gives the nitro backend). */
+  sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
 /** Makes a temporary directory removed by the returned function. */
@@ -89,6 +92,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
     logger: createLogger(out, 'debug'),
     token: tokenFile ? await readTokenFile(tokenFile) : null,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.sizing ? { sizing: o.sizing } : {}),
   });
   return {
     url: running.url,

@@ -17,9 +17,8 @@ import { createLogger } from '../../agent/log.js';
 import { PipelineExecutor } from '../../agent/pipeline-executor.js';
 import { startAgent } from '../../agent/service.js';
 import { createBackend } from '../../enclave/backends.js';
-import { detectThreadsPerCore, enclaveCpuCount } from '../../enclave/nitro-sizing.js';
-import type { EnclaveSpec } from '../../enclave/types.js';
-import type { ResourceRequest } from '../../agent/resources.js';
+import { detectThreadsPerCore } from '../../enclave/nitro-sizing.js';
+import { backendSizing } from '../../agent/resources.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
 import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
@@ -123,10 +122,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
     // nitro gives enclaves whole cores: the budget counts what is really taken.
     const threads = settings.backend === 'nitro' ? await detectThreadsPerCore() : 1;
-    const sizing = (spec: EnclaveSpec): ResourceRequest => ({
-      cpus: enclaveCpuCount(spec.cpus, threads),
-      memoryMiB: spec.memoryMiB,
-    });
+    const sizing = backendSizing(backend, threads);
     const executor = new PipelineExecutor({
       catalog,
       cacheDir: agentCacheDir(settings.dataDir),
