@@ -58,7 +58,9 @@ async function hostileBuild(
   hosts.push(host);
   const cmd = [
     `${probe} /nonexistent ${port} > probe.txt`,
-    `setsid sleep ${marker} >/dev/null 2>&1 &`,
+    // Left running in a session of its own; the command waits until it is (setsid has run).
+    `setsid sh -c 'echo $$ > left.pid; exec sleep ${marker}' >/dev/null 2>&1 &`,
+    'while [ ! -s left.pid ]; do sleep 0.05; done',
     'echo built > out.txt',
   ].join('\n');
   const repo = await makeRepo(goProject(cmd, {}, ['out.txt', 'probe.txt']));
