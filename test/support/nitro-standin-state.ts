@@ -224,7 +224,15 @@ export function withLock<T>(dir: string, fn: () => T): T {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number(readFileSync(lock, 'utf8') || NaN);
+      let text: string;
+      try {
+        text = readFileSync(lock, 'utf8');
+      } catch (r) {
+        // Released between our attempt and this read: try again at once.
+        if ((r as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw r;
+      }
+      const holder = Number(text || NaN);
       if (Number.isInteger(holder) && holder > 0 && !existsSync(`/proc/${holder}`))
         rmSync(lock, { force: true });
       else sleepSync(10);
