@@ -46,6 +46,28 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The catalog's go image descriptor, written to `name` in the test folder. */
+async function goImage(name: string): Promise<string> {
+  const catalog = await loadImageCatalog();
+  const file = join(dir, name);
+  await writeFile(
+    file,
+    JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
+  );
+  return file;
+}
+
+/** Runs the bundled worker with `args` until it exits; resolves with its status and stderr. */
+async function runToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [await workerBundle(), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  return { code, stderr };
+}
+
 /** Starts the bundled worker with `args`; resolves with the port it reports. */
 function startWorker(
   args: string[],
@@ -66,10 +88,7 @@ describe('worker entry point', () => {
   (CAN_JAIL ? it : it.skip)(
     'when run as the Nitro image runs it, it builds one request over TCP in the jail, with the NSM device closed to the build, and attests through the NSM helper',
     async () => {
-      const catalog = await loadImageCatalog();
-      const entry = catalog.images.find((i) => i.language === 'go')!;
-      const image = join(dir, 'image.json');
-      await writeFile(image, JSON.stringify(imageJson(entry)));
+      const image = await goImage('image.json');
       const w = await startWorker([
         await workerBundle(),
         '--listen',
@@ -136,32 +155,18 @@ describe('worker entry point', () => {
   );
 
   it('when started with the device NSM but without --jail, the worker does not start and says why', async () => {
-    const catalog = await loadImageCatalog();
-    const image = join(dir, 'image-nojail.json');
-    await writeFile(
-      image,
-      JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
-    );
-    const child = spawn(
-      process.execPath,
-      [
-        await workerBundle(),
-        '--listen',
-        '127.0.0.1:0',
-        '--nsm',
-        'device',
-        '--nsm-helper',
-        await fakeNsmHelper('software'),
-        '--image',
-        image,
-        '--workspace',
-        join(dir, 'ws-nojail'),
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise<number | null>((r) => child.once('close', r));
+    const { code, stderr: err } = await runToExit([
+      '--listen',
+      '127.0.0.1:0',
+      '--nsm',
+      'device',
+      '--nsm-helper',
+      await fakeNsmHelper('software'),
+      '--image',
+      await goImage('image-nojail.json'),
+      '--workspace',
+      join(dir, 'ws-nojail'),
+    ]);
     expect(code).toBe(3);
     expect(err).toMatch(/cannot start: --nsm device needs --jail/);
   });
@@ -169,34 +174,20 @@ describe('worker entry point', () => {
   (CAN_JAIL ? it : it.skip)(
     'when the NSM helper finds no device, the worker does not start and exits 3 saying why',
     async () => {
-      const catalog = await loadImageCatalog();
-      const image = join(dir, 'image-go.json');
-      await writeFile(
-        image,
-        JSON.stringify(imageJson(catalog.images.find((i) => i.language === 'go')!)),
-      );
-      const child = spawn(
-        process.execPath,
-        [
-          await workerBundle(),
-          '--listen',
-          '127.0.0.1:0',
-          '--nsm',
-          'device',
-          '--nsm-helper',
-          await fakeNsmHelper('no-device'),
-          '--jail',
-          await buildJail(),
-          '--image',
-          image,
-          '--workspace',
-          join(dir, 'ws2'),
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let err = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const code = await new Promise<number | null>((r) => child.once('close', r));
+      const { code, stderr: err } = await runToExit([
+        '--listen',
+        '127.0.0.1:0',
+        '--nsm',
+        'device',
+        '--nsm-helper',
+        await fakeNsmHelper('no-device'),
+        '--jail',
+        await buildJail(),
+        '--image',
+        await goImage('image-go.json'),
+        '--workspace',
+        join(dir, 'ws2'),
+      ]);
       expect(code).toBe(3);
       expect(err).toMatch(/cannot start: .*no NSM device/);
     },
