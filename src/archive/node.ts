@@ -2,6 +2,7 @@
  * Node-only archive helpers: safe extraction of untrusted tar/zip archives to disk, deterministic
  * packing of a directory, and writing tar(.gz) files.
  */
+import type { Stats } from 'node:fs';
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import {
   lstat,
@@ -382,35 +383,35 @@ export async function* packDirectory(
 ): AsyncGenerator<TarInputEntry> {
   async function* walk(rel: string): AsyncGenerator<TarInputEntry> {
     const abs = rel === '' ? root : join(root, rel);
-    const names = (await readdir(abs)).sort(byteOrder);
-    const entries: { rel: string; dir: boolean }[] = [];
-    for (const name of names) {
+    const entries: { rel: string; st: Stats }[] = [];
+    for (const name of await readdir(abs)) {
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = await lstat(join(root, r));
       if (opts.exclude?.(r, st.isDirectory())) continue;
-      entries.push({ rel: r, dir: st.isDirectory() });
+      entries.push({ rel: r, st });
     }
     // Bytewise order of full paths: a directory's children sort as `name/…`.
-    entries.sort((a, b) => byteOrder(a.dir ? `${a.rel}/` : a.rel, b.dir ? `${b.rel}/` : b.rel));
-    for (const e of entries) {
-      const full = join(root, e.rel);
-      const st = await lstat(full);
+    const key = (e: { rel: string; st: Stats }): string =>
+      e.st.isDirectory() ? `${e.rel}/` : e.rel;
+    entries.sort((a, b) => byteOrder(key(a), key(b)));
+    for (const { rel: r, st } of entries) {
+      const full = join(root, r);
       if (st.isDirectory()) {
-        if (opts.includeDirectories) yield { path: e.rel, type: 'directory' };
-        yield* walk(e.rel);
+        if (opts.includeDirectories) yield { path: r, type: 'directory' };
+        yield* walk(r);
       } else if (st.isSymbolicLink()) {
-        yield { path: e.rel, type: 'symlink', linkTarget: await readlink(full) };
+        yield { path: r, type: 'symlink', linkTarget: await readlink(full) };
       } else if (st.isFile()) {
         yield {
-          path: e.rel,
+          path: r,
           type: 'file',
           executable: (st.mode & 0o111) !== 0,
           size: st.size,
           content: fileChunks(full),
         };
       } else {
-        throw new ArchiveError('ARCHIVE_SPECIAL_FILE', `cannot archive special file ${e.rel}`, {
-          path: e.rel,
+        throw new ArchiveError('ARCHIVE_SPECIAL_FILE', `cannot archive special file ${r}`, {
+          path: r,
         });
       }
     }
