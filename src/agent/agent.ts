@@ -120,7 +120,7 @@ export class Agent {
       this.records.set(rec.id, rec);
       this.events.notePhase(rec.id, rec.state);
       if (rec.state === 'running') {
-        await this.finishOffline(rec, 'failed', {
+        await this.finishUnrun(rec, 'failed', {
           type: 'agent_restarted',
           code: 'AGENT_INTERRUPTED',
           message: 'agent restarted during the build',
@@ -131,7 +131,7 @@ export class Agent {
           await this.events.open(rec.id, true);
           requeue.push(rec.id);
         } else {
-          await this.finishOffline(rec, 'failed', {
+          await this.finishUnrun(rec, 'failed', {
             type: 'inputs_lost',
             code: 'AGENT_SOURCE_INVALID',
             message: 'the inputs of this queued job were not found after a restart',
@@ -173,8 +173,11 @@ export class Agent {
     return true;
   }
 
-  /** Ends a job found on disk at start (not live): record, scratch, a closing `complete` event. */
-  private async finishOffline(rec: JobRecord, state: JobState, error: JobError): Promise<void> {
+  /**
+   * Ends a job that no build is running for (one found on disk at start, or cancelled while
+   * queued): record, scratch, a closing `complete` event.
+   */
+  private async finishUnrun(rec: JobRecord, state: JobState, error: JobError): Promise<void> {
     rec.state = state;
     rec.error = error;
     rec.finishedAt = this.now();
@@ -367,17 +370,11 @@ export class Agent {
     if (isFinished(rec.state))
       throw new AgentError('AGENT_ALREADY_FINISHED', `the job already ended (${rec.state})`);
     if (this.queue.remove(id)) {
-      rec.state = 'cancelled';
-      rec.finishedAt = this.now();
-      rec.error = {
+      await this.finishUnrun(rec, 'cancelled', {
         type: 'cancelled',
         code: 'AGENT_CANCELLED',
         message: 'cancelled before it started',
-      };
-      await this.store.save(rec);
-      await this.store.removeScratch(id);
-      this.events.notePhase(id, 'cancelled');
-      await this.events.complete(id, completeEvent(rec));
+      });
       this.metrics.jobFinished('cancelled', null);
       this.log.info('job cancelled while queued', { job_id: id });
       return this.view(id);
