@@ -4,10 +4,10 @@
  * simply left out.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, join } from 'node:path';
+import { basename, join } from 'node:path';
+import { which } from '../provenance/toolchain.js';
 import type { FileComparer } from './types.js';
 
 /** Time allowed for one comparison. */
@@ -30,17 +30,7 @@ export interface DiffoscopeOptions {
 
 /** The path of an executable `diffoscope` on PATH, or null. */
 export async function findDiffoscope(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const p = join(dir, 'diffoscope');
-    try {
-      await access(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return which('diffoscope', env);
 }
 
 interface Run {
