@@ -103,6 +103,12 @@ function recordedStatement(bytes: Uint8Array): ProvenanceStatement | null {
   }
 }
 
+/** PCR `i` of `doc` in lower-case hex, or '' when the document has none. */
+export function pcrHex(doc: AttestationDocument, i: number): string {
+  const v = doc.pcrs.get(i);
+  return v === undefined ? '' : toHex(v);
+}
+
 const MAX_SHOWN = 100;
 
 function shown(v: string): string {
@@ -113,15 +119,11 @@ function shown(v: string): string {
 /** The facts of one build that the statement records and the document contradicts. */
 function otherBuildFacts(st: ProvenanceStatement, doc: AttestationDocument): string[] {
   const internal = st.predicate.buildDefinition.internalParameters;
-  const pcr = (i: number): string => {
-    const v = doc.pcrs.get(i);
-    return v === undefined ? '' : toHex(v);
-  };
   const recorded: [string, unknown, string][] = [
     ['nonce', internal.nonce, doc.nonce === null ? '' : toHex(doc.nonce)],
     ['NSM module id', internal.nsm?.moduleId, doc.moduleId],
-    ['PCR3', internal.nsm?.pcr3, pcr(3)],
-    ['PCR4', internal.nsm?.pcr4, pcr(4)],
+    ['PCR3', internal.nsm?.pcr3, pcrHex(doc, 3)],
+    ['PCR4', internal.nsm?.pcr4, pcrHex(doc, 4)],
   ];
   const out: string[] = [];
   for (const [name, want, got] of recorded) {

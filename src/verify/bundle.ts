@@ -3,7 +3,6 @@
  * hashes, time and trust anchors as parameters. The checks run in a fixed order and each refusal
  * has its own code, so that a user can tell what was wrong from the code alone.
  */
-import type { AttestationDocument } from '../attestation/types.js';
 import { ArchiveError } from '../archive/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { BundleError, readBundle } from '../bundle/index.js';
@@ -11,7 +10,7 @@ import { TeeCompileError } from '../errors.js';
 import { parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/types.js';
 import { toHex } from '../util/hex.js';
-import { checkAttestation } from './attestation-check.js';
+import { checkAttestation, pcrHex } from './attestation-check.js';
 import { sha256Hex } from './digest.js';
 import { VerifyError, isVerifyError } from './errors.js';
 import { normaliseRepository, sameCommit, sameRepository } from './source.js';
@@ -59,11 +58,6 @@ export async function readBundleSource(
     if (e.path !== undefined) r.path = e.path;
     return r;
   }
-}
-
-function pcrHex(doc: AttestationDocument, i: number): string {
-  const v = doc.pcrs.get(i);
-  return v === undefined ? '' : toHex(v);
 }
 
 function same(a: Measurements, b: Measurements): boolean {
