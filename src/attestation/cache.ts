@@ -4,6 +4,7 @@
  * key as imported by each `SignatureVerifier`. Everything cached is a pure function of the bytes,
  * so a hit can never change an outcome; validity times and constraints are checked on every call.
  */
+import { bytesEqual } from '../util/hex.js';
 import type { SignatureVerifier } from './crypto.js';
 import type { ChainCache } from './types.js';
 import { parseCertificate, type Certificate } from './x509.js';
@@ -27,12 +28,6 @@ function fnv1a(b: Uint8Array): number {
   return h >>> 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 class ChainCacheImpl implements ChainCache {
   private readonly buckets = new Map<number, CachedCertificate[]>();
   private count = 0;
@@ -50,7 +45,7 @@ class ChainCacheImpl implements ChainCache {
   certificate(der: Uint8Array, path: string): CachedCertificate {
     const h = fnv1a(der);
     const bucket = this.buckets.get(h);
-    const hit = bucket?.find((e) => sameBytes(e.cert.der, der));
+    const hit = bucket?.find((e) => bytesEqual(e.cert.der, der));
     if (hit !== undefined) return hit;
     const entry: CachedCertificate = {
       cert: parseCertificate(der.slice(), path),

@@ -7,6 +7,7 @@
  * for byte, or carry an anchor's name and key, or be issued by an anchor (then the anchor heads
  * the path). Checks run cheapest first; signatures run last and concurrently.
  */
+import { bytesEqual } from '../util/hex.js';
 import type { CachedCertificate, ChainCacheInternal } from './cache.js';
 import type { SignatureVerifier } from './crypto.js';
 import { fail } from './errors.js';
@@ -40,12 +41,6 @@ function label(p: PathCert): string {
   return `certificate '${commonName(p.cert.subject)}' (${p.path})`;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -71,19 +66,19 @@ export function checkPath(
   let below = bundle.slice(1);
   let root: PathCert = top;
   if (anchor === undefined) {
-    if (sameBytes(top.cert.issuer, top.cert.subject)) {
+    if (bytesEqual(top.cert.issuer, top.cert.subject)) {
       // A self-issued root: trusted only when it has an anchor's name and key (the same root,
       // encoded differently); then the anchor's own certificate stands in for it.
       anchor = anchors.find(
         (a) =>
-          sameBytes(a.entry.cert.subject, top.cert.subject) &&
-          sameBytes(a.entry.cert.spki, top.cert.spki),
+          bytesEqual(a.entry.cert.subject, top.cert.subject) &&
+          bytesEqual(a.entry.cert.spki, top.cert.spki),
       );
       if (anchor === undefined) untrusted(top, anchors);
       root = { cert: anchor.entry.cert, path: top.path, entry: anchor.entry };
     } else {
       // cabundle[0] is not a root: an anchor must have issued it, and heads the path.
-      anchor = anchors.find((a) => sameBytes(a.entry.cert.subject, top.cert.issuer));
+      anchor = anchors.find((a) => bytesEqual(a.entry.cert.subject, top.cert.issuer));
       if (anchor === undefined) untrusted(top, anchors);
       root = {
         cert: anchor.entry.cert,
@@ -104,7 +99,7 @@ export function checkPath(
   for (let i = 1; i <= last; i++) {
     const child = certs[i]!;
     const parent = certs[i - 1]!;
-    if (!sameBytes(child.cert.issuer, parent.cert.subject))
+    if (!bytesEqual(child.cert.issuer, parent.cert.subject))
       fail(
         'CHAIN_BROKEN',
         `${label(child)} names issuer '${commonName(child.cert.issuer)}', but the next certificate up is '${commonName(parent.cert.subject)}'`,
@@ -130,7 +125,7 @@ export function checkPath(
 
 function untrusted(top: PathCert, anchors: ResolvedAnchor[]): never {
   const names = anchors.map((a) => a.anchor.name).join(', ');
-  const twin = anchors.find((a) => sameBytes(a.entry.cert.subject, top.cert.subject));
+  const twin = anchors.find((a) => bytesEqual(a.entry.cert.subject, top.cert.subject));
   return fail(
     'CHAIN_UNTRUSTED_ROOT',
     twin !== undefined

@@ -9,6 +9,7 @@
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { toHex } from '../util/hex.js';
 import { bufferSource } from './crypto.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -62,7 +63,7 @@ export async function generateP256(): Promise<CryptoKeyPair> {
 function randomSerial(): string {
   const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
   b[0] = (b[0]! & 0x7f) | 0x01; // positive, 16 significant octets
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return toHex(b);
 }
 
 function toName(n: string | Uint8Array): x509.Name {

@@ -6,6 +6,7 @@
  *
  * Web APIs only; certificate issuance (@peculiar/x509) is loaded on first use.
  */
+import { toHex } from '../util/hex.js';
 import { bufferSource } from './crypto.js';
 import { encodePayload, signDocument } from './document-encode.js';
 import { isAttestationError } from './errors.js';
@@ -70,9 +71,7 @@ interface Held {
 type Pki = typeof SimPki;
 
 function randomHex(bytes: number): string {
-  return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes)), (b) =>
-    b.toString(16).padStart(2, '0'),
-  ).join('');
+  return toHex(globalThis.crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 /** The simulation root (certificate and public private key) shipped with the project. */

@@ -5,6 +5,7 @@
  * refusals come back as `{ ok: false, code, path, message }`.
  */
 import { toRefusal } from '../errors.js';
+import { bytesEqual, toHex } from '../util/hex.js';
 import { internalCache, type ChainCacheInternal } from './cache.js';
 import { checkPath, checkSignatures, importKey, type ResolvedAnchor } from './chain.js';
 import { sigStructure } from './cose.js';
@@ -119,15 +120,8 @@ async function verify(
 
 function hex(b: Uint8Array | null, max = 48): string {
   if (b === null) return 'null';
-  const s = Array.from(b.subarray(0, max), (x) => x.toString(16).padStart(2, '0')).join('');
+  const s = toHex(b.subarray(0, max));
   return b.length > max ? `${s}… (${b.length} bytes)` : s || '(empty)';
-}
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }
 
 function checkExpectations(
@@ -163,7 +157,7 @@ function checkExpectations(
         `PCR${i} is not in the document; expected ${hex(want)}`,
         `payload.pcrs.${i}`,
       );
-    if (!same(got, want))
+    if (!bytesEqual(got, want))
       fail('PCR_MISMATCH', `PCR${i} is ${hex(got)}; expected ${hex(want)}`, `payload.pcrs.${i}`);
   }
   const fields = [
@@ -173,7 +167,7 @@ function checkExpectations(
   ] as const;
   for (const [name, code, want, got] of fields) {
     if (want === undefined) continue;
-    if (got === null || !same(got, want))
+    if (got === null || !bytesEqual(got, want))
       fail(code, `${name} is ${hex(got)}; expected ${hex(want)}`, `payload.${name}`);
   }
 }

@@ -8,6 +8,7 @@
  * of the software NSM and the test PKI, and the tests compare this parser with it on every
  * certificate they see.
  */
+import { bytesEqual, toHex } from '../util/hex.js';
 import {
   DerReader,
   TAG,
@@ -93,7 +94,7 @@ export function parseCertificate(der: Uint8Array, path: string): Certificate {
     tbs.malformed('serialNumber longer than 20 octets');
   const innerAlgEl = tbs.next(TAG.SEQUENCE, 'signature');
   // RFC 5280 §4.1.2.3: must equal signatureAlgorithm of the outer structure.
-  if (!sameBytes(innerAlgEl.raw, sigAlgEl.raw))
+  if (!bytesEqual(innerAlgEl.raw, sigAlgEl.raw))
     tbs.malformed('the two signature algorithm fields differ');
   const issuerEl = tbs.next(TAG.SEQUENCE, 'issuer');
   checkName(tbs, issuerEl);
@@ -139,12 +140,6 @@ export function parseCertificate(der: Uint8Array, path: string): Certificate {
     ...key,
     ...ext,
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function algorithm(r: DerReader, el: DerElement): { oid: string; params: DerElement | undefined } {
@@ -347,7 +342,7 @@ export function nameToString(name: Uint8Array): string {
                 v.tag === TAG.IA5_STRING ||
                 v.tag === TAG.TELETEX_STRING
               ? String.fromCharCode(...v.value)
-              : `#${Array.from(v.value, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+              : `#${toHex(v.value)}`;
         parts.push(`${SHORT_NAMES[oid] ?? oid}=${text}`);
       }
     }
