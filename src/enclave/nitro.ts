@@ -25,7 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageCatalog, PcrSet } from './images.js';
+import type { ImageCatalog, ImageEntry, PcrSet } from './images.js';
 import { findImage } from './images.js';
 import type { DescribedEnclave, RunEnclaveInfo } from './nitro-cli.js';
 import { NitroCli } from './nitro-cli.js';
@@ -155,11 +155,16 @@ export class NitroBackend implements EnclaveBackend {
     this.opts.log?.(`nitro: ${message}`);
   }
 
-  /**
-   * Starts an enclave for `spec`; resolves once its worker answers. `spec.inputs` adds the
-   * inputs' room to the memory; `spec.signal` cancels the start (ENCLAVE_START_FAILED, failure
-   * CANCELLED), terminating the enclave if one was started.
-   */
+  /** The catalog entry of `image` (the catalog is loaded on first use). */
+  private async entryFor(image: EnclaveSpec['image']): Promise<ImageEntry> {
+    const catalog = (this.catalog ??= await (await import('./images-node.js')).loadImageCatalog());
+    return findImage(catalog, {
+      language: image.language,
+      name: image.name,
+      version: image.version,
+    });
+  }
+
   /**
    * The memory an enclave for `spec` takes (what {@link start} asks nitro-cli for), so that a
    * budget counts what the pool really gives. An image that cannot be found counts as the build's
@@ -167,14 +172,7 @@ export class NitroBackend implements EnclaveBackend {
    */
   async memoryFor(spec: NitroStartSpec): Promise<number> {
     try {
-      const catalog = (this.catalog ??= await (
-        await import('./images-node.js')
-      ).loadImageCatalog());
-      const entry = findImage(catalog, {
-        language: spec.image.language,
-        name: spec.image.name,
-        version: spec.image.version,
-      });
+      const entry = await this.entryFor(spec.image);
       for (const n of eifFileNames(entry)) {
         const st = await stat(join(this.config.imagesDir, n)).catch(() => undefined);
         if (st?.isFile()) return enclaveMemory(spec.memoryMiB, st.size, spec.inputs).totalMiB;
@@ -185,16 +183,16 @@ export class NitroBackend implements EnclaveBackend {
     return spec.memoryMiB;
   }
 
+  /**
+   * Starts an enclave for `spec`; resolves once its worker answers. `spec.inputs` adds the
+   * inputs' room to the memory; `spec.signal` cancels the start (ENCLAVE_START_FAILED, failure
+   * CANCELLED), terminating the enclave if one was started.
+   */
   async start(startSpec: NitroStartSpec): Promise<Enclave> {
     const { inputs, signal, ...spec } = startSpec;
     checkSpec(spec);
     if (signal?.aborted) throw startCancelled();
-    const catalog = (this.catalog ??= await (await import('./images-node.js')).loadImageCatalog());
-    const entry = findImage(catalog, {
-      language: spec.image.language,
-      name: spec.image.name,
-      version: spec.image.version,
-    });
+    const entry = await this.entryFor(spec.image);
     const which = this.config.simulation ? 'simulated' : 'measured';
     const expected: PcrSet | null = this.config.simulation ? entry.simulated : entry.pcrs;
     if (expected === null)
