@@ -74,7 +74,8 @@ async function counter(file: string, key: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-async function removeDir(dir: string): Promise<void> {
+/** Removes a cgroup directory, waiting a little for exiting processes to leave it. */
+export async function removeCgroupDir(dir: string): Promise<void> {
   // A cgroup can be removed only once its last process has been reaped.
   for (let i = 0; i < 50; i++) {
     try {
@@ -113,7 +114,7 @@ async function tryCgroup2(
     await writeFile(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
   } catch (e) {
     notes.push(`cgroup v2: ${(e as Error).message}`);
-    await removeDir(dir).catch(() => undefined);
+    await removeCgroupDir(dir).catch(() => undefined);
     return undefined;
   }
   return {
@@ -123,7 +124,7 @@ async function tryCgroup2(
     procsFile: join(dir, 'cgroup.procs'),
     notes,
     oomKills: () => counter(join(dir, 'memory.events'), 'oom_kill'),
-    remove: () => removeDir(dir),
+    remove: () => removeCgroupDir(dir),
   };
 }
 
@@ -150,7 +151,7 @@ async function tryCgroup1(
       await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(bytes));
   } catch (e) {
     notes.push(`cgroup v1: ${(e as Error).message}`);
-    await removeDir(dir).catch(() => undefined);
+    await removeCgroupDir(dir).catch(() => undefined);
     return undefined;
   }
   return {
@@ -160,7 +161,7 @@ async function tryCgroup1(
     procsFile: join(dir, 'cgroup.procs'),
     notes,
     oomKills: () => counter(join(dir, 'memory.oom_control'), 'oom_kill'),
-    remove: () => removeDir(dir),
+    remove: () => removeCgroupDir(dir),
   };
 }
 

@@ -19,7 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { MemoryLimit } from './cgroup.js';
-import { createMemoryLimit } from './cgroup.js';
+import { createMemoryLimit, removeCgroupDir } from './cgroup.js';
 import { bundledWorker } from './worker-bundle.js';
 import type { ImageCatalog } from './images.js';
 import { findImage } from './images.js';
@@ -293,7 +293,7 @@ async function removeLeftovers(stateDir: string, rec: RunRecord): Promise<void> 
   if (inside(rec.workspace, 'builds')) await rm(rec.workspace, { recursive: true, force: true });
   if (inside(rec.meta, 'meta')) await rm(rec.meta, { recursive: true, force: true });
   // A cgroup directory goes with rmdir once its processes are gone.
-  if (typeof rec.cgroup === 'string') await removeCgroupDir(rec.cgroup);
+  if (typeof rec.cgroup === 'string') await removeCgroupDir(rec.cgroup).catch(() => undefined);
   await rm(runRecordFile(stateDir, rec.id), { force: true });
 }
 
@@ -307,18 +307,6 @@ async function ensurePrivateDir(dir: string): Promise<void> {
       'ENCLAVE_START_FAILED',
       `the state directory ${dir} must be a directory owned by this user and writable by nobody else`,
     );
-}
-
-async function removeCgroupDir(dir: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EBUSY') return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 }
 
 function isolationReport(
