@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
+import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
 import { verifyBundles } from '../verify/index.js';
@@ -124,10 +125,9 @@ async function checkAssets(
   deps: RunDeps,
   repo: RepoRef,
   release: Release,
-  agreed: LocalBundle,
+  contents: BundleContents,
   fix: boolean,
 ): Promise<{ name: string; ok: boolean; note: string }[]> {
-  const contents = await readBundle(agreed.bytes);
   const names = artifactAssetNames([...contents.artifacts.keys()]);
   const assets = await deps.github.listAssets(repo, release.id);
   const out: { name: string; ok: boolean; note: string }[] = [];
@@ -259,14 +259,16 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
 
   const agreedName = result.ok ? result.groups[0]?.bundles[0] : undefined;
   const agreed = bundles.find((b) => b.name === agreedName);
+  // Read once: the release's assets are checked against it and the outputs taken from it.
+  const agreedContents = agreed === undefined ? null : await readBundle(agreed.bytes);
   let assetChecks: { name: string; ok: boolean; note: string }[] = [];
   let failure: string | undefined = result.ok
     ? undefined
     : `${result.code ?? 'REFUSED'}: ${result.message}`;
   let published: { tag: string; url: string } | null = null;
-  if (result.ok && agreed !== undefined && release !== null) {
+  if (result.ok && agreedContents !== null && release !== null) {
     const fix = inputs.publish && release.draft;
-    assetChecks = await checkAssets(deps, inputs.repository, release, agreed, fix);
+    assetChecks = await checkAssets(deps, inputs.repository, release, agreedContents, fix);
     // Bundles that came as workflow artifacts go onto the release too: consumers verify from it.
     if (fix && inputs.artifacts !== null)
       assetChecks.push(...(await attachBundles(deps, inputs.repository, release, bundles, result)));
@@ -283,10 +285,9 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   const ok = failure === undefined;
   const verifiedAgreed = result.bundles.find((b) => b.bundle === agreedName)?.result;
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
-  if (ok && agreed !== undefined && verifiedAgreed?.ok === true) {
-    const contents = await readBundle(agreed.bytes);
+  if (ok && agreed !== undefined && agreedContents !== null && verifiedAgreed?.ok === true) {
     outputs.bundle = agreed.path;
-    outputs['provenance-sha256'] = sha256(contents.provenance);
+    outputs['provenance-sha256'] = sha256(agreedContents.provenance);
     outputs.pcr0 = verifiedAgreed.image.pcr0;
     outputs.subjects = JSON.stringify(
       verifiedAgreed.subjects.map((s) => ({ name: s.name, sha256: s.sha256 })),
