@@ -8,14 +8,11 @@
  * Jailing needs root, as in the enclave; CI runs as root.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { constants, tmpdir } from 'node:os';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
 import { runBuild } from '../../src/client/run-build.js';
@@ -23,11 +20,10 @@ import { createBackend } from '../../src/enclave/backends.js';
 import type { TestRepo } from '../support/build-repo.js';
 import { goProject, makeRepo } from '../support/build-repo.js';
 import { runCli } from '../support/cli.js';
-import { CAN_JAIL, buildJail } from '../support/jail.js';
+import { CAN_JAIL, buildJail, buildProbe, parseProbe, processesWith } from '../support/jail.js';
 import type { StandinHost } from '../support/nitro-standin.js';
 import { createStandinHost } from '../support/nitro-standin.js';
 
-const PROBE_SRC = fileURLToPath(new URL('../support/jail-probe.c', import.meta.url));
 const E = constants.errno;
 
 let dir: string;
@@ -38,17 +34,6 @@ let connections = 0;
 const marker = `987.${process.pid}`;
 const repos: TestRepo[] = [];
 const hosts: StandinHost[] = [];
-
-/** Processes whose command line contains `text`. */
-async function processesWith(text: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(text)) found.push(Number(e));
-  }
-  return found;
-}
 
 /** Builds the hostile project on a stand-in host; returns the probe's report and the bundle. */
 async function hostileBuild(
@@ -77,22 +62,12 @@ async function hostileBuild(
   });
   const read = await readBundle(fileChunks(bundle));
   const text = Buffer.from(read.artifacts.get('probe.txt')!).toString('utf8');
-  return {
-    probe: Object.fromEntries(
-      text
-        .trim()
-        .split('\n')
-        .map((l) => l.split('=') as [string, string]),
-    ),
-    bundle,
-  };
+  return { probe: parseProbe(text), bundle };
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tc-nitro-jail-'));
-  await chmod(dir, 0o755);
-  probe = join(dir, 'jail-probe');
-  await promisify(execFile)('gcc', ['-Wall', '-Wextra', '-Werror', '-o', probe, PROBE_SRC]);
+  probe = await buildProbe();
   server = createServer((s) => {
     connections++;
     s.destroy();

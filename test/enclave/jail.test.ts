@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,12 +17,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseBuildUser, probeJail } from '../../src/worker/jail.js';
+import { CAN_JAIL, buildJail, buildProbe, parseProbe, processesWith } from '../support/jail.js';
 
 const run = promisify(execFile);
 const JAIL_DIR = fileURLToPath(new URL('../../enclave/jail/', import.meta.url));
-const PROBE_SRC = fileURLToPath(new URL('../support/jail-probe.c', import.meta.url));
 const E = constants.errno;
-const asRoot = process.getuid?.() === 0;
 
 let dir: string;
 let jail: string;
@@ -52,35 +51,11 @@ function exec(file: string, args: string[]): Promise<Ran> {
 const jailed = (args: string[]): Promise<Ran> =>
   exec(jail, ['--uid', '10001', '--gid', '10001', '--', ...args]);
 
-/** The probe's report as name -> "ok" | errno number. */
-function report(stdout: string): Record<string, string> {
-  return Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.split('=') as [string, string]),
-  );
-}
-
-/** Processes whose command line contains `marker`. */
-async function processesWith(marker: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(marker)) found.push(Number(e));
-  }
-  return found;
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tc-jail-'));
   await chmod(dir, 0o755);
-  // The jail's own Makefile, with its warnings as errors (-Wall -Wextra -Werror -Wconversion).
-  await run('make', ['-s', '-C', JAIL_DIR, `OUT=${dir}`, 'CC=gcc']);
-  jail = join(dir, 'tee-jail');
-  probe = join(dir, 'jail-probe');
-  await run('gcc', ['-Wall', '-Wextra', '-Werror', '-o', probe, PROBE_SRC]);
+  jail = await buildJail();
+  probe = await buildProbe();
   secret = join(dir, 'nsm');
   await writeFile(secret, 'device stand-in');
   await chmod(secret, 0o600);
@@ -98,11 +73,14 @@ afterAll(async () => {
 
 describe('tee-jail', () => {
   it('when built with its Makefile, it compiles without a warning', async () => {
-    const st = await readFile(jail);
-    expect(st.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    // The Makefile's flags make every warning an error (-Wall -Wextra -Werror -Wconversion).
+    const r = await run('make', ['-s', '-B', '-C', JAIL_DIR, `OUT=${dir}`, 'CC=gcc']);
+    expect(r.stderr).toBe('');
+    const built = await readFile(join(dir, 'tee-jail'));
+    expect(built.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
   });
 
-  (asRoot ? describe : describe.skip)('as root (the enclave runs it as root)', () => {
+  (CAN_JAIL ? describe : describe.skip)('as root (the enclave runs it as root)', () => {
     let outside: Record<string, string>;
     let inside: Record<string, string>;
     let connectionsOutside = 0;
@@ -110,11 +88,11 @@ describe('tee-jail', () => {
       const before = connections;
       const o = await exec(probe, [secret, String(port)]);
       connectionsOutside = connections - before;
-      outside = report(o.stdout);
+      outside = parseProbe(o.stdout);
       const i = await jailed([probe, secret, String(port)]);
       expect(i.stderr).toBe('');
       expect(i.code).toBe(0);
-      inside = report(i.stdout);
+      inside = parseProbe(i.stdout);
     });
 
     it('when the command runs, it is the build user with no supplementary groups, and cannot become root again', () => {
@@ -148,7 +126,7 @@ describe('tee-jail', () => {
       expect(outside.host_tcp).toBe('ok');
       expect(connectionsOutside).toBe(1);
       const before = connections;
-      const again = report((await jailed([probe, secret, String(port)])).stdout);
+      const again = parseProbe((await jailed([probe, secret, String(port)])).stdout);
       expect(again.host_tcp).toBe(String(E.ECONNREFUSED));
       expect(again.self_tcp).toBe('ok');
       expect(connections).toBe(before);
