@@ -7,13 +7,12 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { compareUtf8 } from '../encoding.js';
 import { sha256File } from '../toolchain.js';
 
 /** Hash1 of (name, sha256 hex) pairs. */
 export function hash1(files: readonly { name: string; sha256: string }[]): Buffer {
-  const sorted = [...files].sort((a, b) =>
-    Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
-  );
+  const sorted = [...files].sort((a, b) => compareUtf8(a.name, b.name));
   const h = createHash('sha256');
   for (const f of sorted) {
     if (f.name.includes('\n'))
