@@ -20,7 +20,6 @@ export type { EifBuildInfo, EifIdentityInfo, Json } from './metadata.js';
 export {
   COSE_ALGORITHMS,
   MAX_SIGNATURE_SECTION_SIZE,
-  derToPem,
   encodePcrPayload,
   pemToDer,
 } from './signature.js';

@@ -149,14 +149,6 @@ export function pemToDer(pem: Uint8Array | string, path = 'certificate'): Uint8A
   return out;
 }
 
-/** PEM text of a DER certificate. */
-export function derToPem(der: Uint8Array): string {
-  let bin = '';
-  for (const b of der) bin += String.fromCharCode(b);
-  const lines = btoa(bin).match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
-}
-
 /** A parsed COSE_Sign1. */
 interface CoseSign1 {
   protectedHeader: Uint8Array;
