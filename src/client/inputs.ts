@@ -5,7 +5,7 @@
  * re-checks everything; it only has to be right for the build to be accepted.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, mkdtemp, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packDirectory, writeTarFile } from '../archive/node.js';
@@ -19,6 +19,7 @@ import {
   readLockfiles,
   writeGitTreeArchive,
 } from '../provenance/node.js';
+import { readBoundedFile } from '../util/node.js';
 
 /** Largest build.json read. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -92,22 +93,20 @@ export async function readProjectConfig(dir: string, configFile?: string): Promi
 async function readConfig(file: string): Promise<{ config: BuildConfig; bytes: Uint8Array }> {
   let bytes: Buffer;
   try {
-    const st = await stat(file);
-    if (st.size > MAX_CONFIG_BYTES)
-      throw new ProvenanceError(
-        'CONFIG_INVALID',
-        `${file} is larger than ${MAX_CONFIG_BYTES} bytes`,
-      );
-    bytes = await readFile(file);
+    bytes = await readBoundedFile(file, MAX_CONFIG_BYTES);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
       throw new ProvenanceError(
         'CONFIG_MISSING',
         `${file} does not exist; create a build.json (see docs/build.md)`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
+    // readBoundedFile's own refusals ("not a regular file", "larger than N bytes").
+    if (code === undefined)
+      throw new ProvenanceError('CONFIG_INVALID', `${file} is ${(e as Error).message}`, {
+        cause: e,
+      });
     throw e;
   }
   return {
