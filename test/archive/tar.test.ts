@@ -15,41 +15,13 @@ import { readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
 import { MAX_TRAILING_ZERO_BYTES } from '../../src/archive/tar-parse.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
-import { BLOCK, encodeHeader, encodePax, isAllZero } from '../../src/archive/tar-header.js';
+import { BLOCK, encodePax, isAllZero } from '../../src/archive/tar-header.js';
+import { rawTar } from '../support/bundle-raw.js';
 
 const te = new TextEncoder();
 
 async function tarOf(entries: TarInputEntry[], mtime = 0): Promise<Uint8Array> {
   return collect(writeTar(entries, { mtime }));
-}
-
-/** A raw tar built header by header, for archives our writer would never produce. */
-function rawTar(
-  members: {
-    name: string;
-    typeflag?: string;
-    data?: Uint8Array;
-    linkname?: string;
-    size?: number;
-  }[],
-): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const m of members) {
-    const data = m.data ?? new Uint8Array(0);
-    parts.push(
-      encodeHeader({
-        name: m.name,
-        mode: 0o644,
-        size: m.size ?? data.length,
-        mtime: 0,
-        typeflag: m.typeflag ?? '0',
-        linkname: m.linkname ?? '',
-      }),
-    );
-    parts.push(data, new Uint8Array((BLOCK - (data.length % BLOCK)) % BLOCK));
-  }
-  parts.push(new Uint8Array(BLOCK * 2));
-  return Buffer.concat(parts);
 }
 
 async function read(bytes: Uint8Array, opts: Parameters<typeof readTarToMemory>[1] = {}) {
