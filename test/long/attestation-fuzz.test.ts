@@ -1,21 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { fuzz, fuzzSeed } from '../support/attestation-fuzz.js';
+import { fuzzRun } from '../support/attestation-fuzz.js';
 
 /** Full-size run: `npm run test:long -- attestation` (replay a failure with ATTESTATION_FUZZ_SEED). */
 const CASES = Number(process.env.ATTESTATION_FUZZ_CASES ?? 100_000);
 
 describe('attestation mutation fuzzing (full run)', () => {
   it(`when ${CASES} mutations of genuine documents are verified, none crashes and none is accepted unless its signed bytes are intact`, async () => {
-    const seed = fuzzSeed();
-    let stats;
-    try {
-      stats = await fuzz(seed, CASES);
-    } catch (e) {
-      throw new Error(
-        `attestation fuzz failed; replay with ATTESTATION_FUZZ_SEED=${seed}: ${String(e)}`,
-        { cause: e },
-      );
-    }
+    const { seed, stats } = await fuzzRun(CASES);
     process.stdout.write(`attestation fuzz seed ${seed}: ${JSON.stringify(stats)}\n`);
     expect(Object.values(stats).reduce((a, b) => a + b, 0)).toBe(CASES);
     for (const code of [

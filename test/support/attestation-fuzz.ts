@@ -352,3 +352,19 @@ export function fuzzSeed(): number {
   if (env !== undefined && /^\d+$/.test(env)) return Number(env) >>> 0;
   return (Math.random() * 2 ** 32) >>> 0;
 }
+
+/**
+ * Runs `cases` mutations from {@link fuzzSeed}; a failure names the ATTESTATION_FUZZ_SEED that
+ * replays it.
+ */
+export async function fuzzRun(cases: number): Promise<{ seed: number; stats: FuzzStats }> {
+  const seed = fuzzSeed();
+  try {
+    return { seed, stats: await fuzz(seed, cases) };
+  } catch (e) {
+    throw new Error(
+      `attestation fuzz failed; replay with ATTESTATION_FUZZ_SEED=${seed}: ${String(e)}`,
+      { cause: e },
+    );
+  }
+}
