@@ -295,7 +295,8 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           bundleFile: partial,
           ...(o.onEvent ? { onEvent: o.onEvent } : {}),
           ...(o.signal ? { signal: o.signal } : {}),
-          limits: { totalTimeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS },
+          // The session ends with the enclave's time limit.
+          limits: { totalTimeoutMs: spec.timeoutMs },
           client: 'tee-compile',
         },
       );
