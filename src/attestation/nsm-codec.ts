@@ -132,6 +132,14 @@ function bytes(v: CborItem, path: string): Uint8Array {
   return v.value.slice();
 }
 
+/** A PCR value: 32, 48 or 64 bytes (SHA-256, SHA-384 or SHA-512 NSMs). */
+function pcrValue(v: CborItem, path: string): Uint8Array {
+  const data = bytes(v, path);
+  if (![32, 48, 64].includes(data.length))
+    bad(path, `${path} is ${data.length} bytes; a PCR is 32, 48 or 64`);
+  return data;
+}
+
 function text(v: CborItem, path: string): string {
   if (v.kind !== 'text') bad(path, `${path} must be a text string; got ${kindName(v.kind)}`);
   return v.value;
@@ -216,16 +224,12 @@ export function decodeNsmResponse(cbor: Uint8Array): NsmResponse {
       const f = fields(body, p, ['lock', 'data']);
       const lock = f.get('lock')!;
       if (lock.kind !== 'bool') bad(`${p}.lock`, `${p}.lock must be a boolean`);
-      const data = bytes(f.get('data')!, `${p}.data`);
-      if (![32, 48, 64].includes(data.length))
-        bad(`${p}.data`, `${p}.data is ${data.length} bytes; a PCR is 32, 48 or 64`);
+      const data = pcrValue(f.get('data')!, `${p}.data`);
       return { DescribePCR: { lock: lock.value, data } };
     }
     case 'ExtendPCR': {
       const f = fields(body, p, ['data']);
-      const data = bytes(f.get('data')!, `${p}.data`);
-      if (![32, 48, 64].includes(data.length))
-        bad(`${p}.data`, `${p}.data is ${data.length} bytes; a PCR is 32, 48 or 64`);
+      const data = pcrValue(f.get('data')!, `${p}.data`);
       return { ExtendPCR: { data } };
     }
     case 'DescribeNSM': {
