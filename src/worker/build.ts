@@ -299,23 +299,11 @@ async function runBuild(
     // The jailed command writes where the build expects to; the bundle's folder stays the
     // worker's alone.
     await chmod(layout.out, 0o700);
-    const mine: string[] = [];
-    for (const d of [
-      layout.src,
-      layout.deps,
-      layout.verifiedDeps,
-      layout.home,
-      layout.tmp,
-      layout.cache,
-    ])
-      if (
-        await lstat(d).then(
-          (st) => st.isDirectory(),
-          () => false,
-        )
-      )
-        mine.push(d);
-    await giveToBuildUser(mine, ctx.jail.uid, ctx.jail.gid);
+    await giveToBuildUser(
+      [layout.src, layout.deps, layout.verifiedDeps, layout.home, layout.tmp, layout.cache],
+      ctx.jail.uid,
+      ctx.jail.gid,
+    );
   }
   const toolEnv = toolchainEnv(ctx.env);
   const env = buildEnvironment({

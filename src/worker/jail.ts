@@ -99,5 +99,12 @@ export async function giveToBuildUser(dirs: string[], uid: number, gid: number):
     await lchown(p, uid, gid);
     if (st.isDirectory()) for (const name of await readdir(p)) await walk(join(p, name));
   };
-  for (const d of dirs) await walk(d);
+  for (const d of dirs) {
+    // A folder that does not exist (no dependency set, so no verified one) is passed over.
+    const present = await lstat(d).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (present) await walk(d);
+  }
 }
