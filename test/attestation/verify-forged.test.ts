@@ -22,7 +22,7 @@ import {
   nitroProfile,
   x509,
 } from '../../src/attestation/sim-pki.js';
-import { readFixture } from '../support/attestation-fixtures.js';
+import { documentEntries, readFixture, withEntry } from '../support/attestation-fixtures.js';
 import {
   T0,
   baseDocument,
@@ -73,24 +73,8 @@ function payloadWith(
   value: Uint8Array | undefined,
   extra: Array<[string, Uint8Array]> = [],
 ): Uint8Array {
-  const doc = baseDocument(chain);
-  const entries: Array<[string, Uint8Array]> = [
-    ['module_id', encodeCbor(doc.moduleId)],
-    ['digest', encodeCbor(doc.digest)],
-    ['timestamp', encodeCbor(doc.timestamp)],
-    ['pcrs', encodeCbor(doc.pcrs)],
-    ['certificate', encodeCbor(doc.certificate)],
-    ['cabundle', encodeCbor(doc.cabundle)],
-    ['public_key', encodeCbor(null)],
-    ['user_data', encodeCbor(null)],
-    ['nonce', encodeCbor(null)],
-  ];
-  const out: Array<[string, Uint8Array]> = [];
-  for (const [k, v] of entries) {
-    if (k !== field) out.push([k, v]);
-    else if (value !== undefined) out.push([k, value]);
-  }
-  return rawPayload([...out, ...extra]);
+  const entries = documentEntries(baseDocument(chain));
+  return rawPayload([...withEntry(entries, field, value), ...extra]);
 }
 
 /** A forged document whose payload has `field` replaced (and which is validly signed). */
