@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import { formatDescribeEifJson } from '../../src/eif/index.js';
-import type { StandinHost } from '../support/nitro-standin.js';
+import type { StandinHost, StandinRun } from '../support/nitro-standin.js';
 import { STANDIN_INSTANCE, createStandinHost } from '../support/nitro-standin.js';
 
 let host: StandinHost;
@@ -23,29 +23,31 @@ afterAll(async () => {
   await host.remove();
 });
 
-const run = (
-  cid: number,
-  over: string[] = [],
-  name = `e${cid}`,
-): Promise<{
-  code: number;
-  stdout: string;
-  stderr: string;
-}> =>
-  host.nitro([
-    'run-enclave',
-    '--eif-path',
-    eif,
-    '--cpu-count',
-    '2',
-    '--memory',
-    '512',
-    '--enclave-cid',
-    String(cid),
-    '--enclave-name',
-    name,
-    ...over,
-  ]);
+/** `run-enclave` of `eifPath` with `cpus` vCPUs and `memoryMiB`, then the arguments in `more`. */
+const runEnclave = (
+  eifPath: string,
+  cpus: number,
+  memoryMiB: number,
+  more: string[] = [],
+  user?: string,
+): Promise<StandinRun> =>
+  host.nitro(
+    [
+      'run-enclave',
+      '--eif-path',
+      eifPath,
+      '--cpu-count',
+      String(cpus),
+      '--memory',
+      String(memoryMiB),
+      ...more,
+    ],
+    user,
+  );
+
+/** A start of the test EIF with 2 vCPUs and 512 MiB, named, at `cid`. */
+const run = (cid: number, over: string[] = [], name = `e${cid}`): Promise<StandinRun> =>
+  runEnclave(eif, 2, 512, ['--enclave-cid', String(cid), '--enclave-name', name, ...over]);
 
 const idOf = (stdout: string): string => (JSON.parse(stdout) as { EnclaveID: string }).EnclaveID;
 
@@ -143,31 +145,13 @@ describe('stand-in nitro-cli errors', () => {
       // These checks pass no additional info: nitro-cli prints its placeholder.
       expect(r.stderr).toContain('The parameter `MISSING_INFO` is not a valid integer');
     }
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      eif,
-      '--cpu-count',
-      '2',
-      '--memory',
-      '512',
-      '--enclave-cid',
-      'x1',
-    ]);
+    const r = await runEnclave(eif, 2, 512, ['--enclave-cid', 'x1']);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('The parameter `enclave-cid` is not a valid integer (`x1`)');
   });
 
   it('when the EIF is missing, it fails with E19 naming the file, then E39, status 39', async () => {
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      '/nonexistent.eif',
-      '--cpu-count',
-      '2',
-      '--memory',
-      '512',
-    ]);
+    const r = await runEnclave('/nonexistent.eif', 2, 512);
     expect(r.code).toBe(39);
     expect(codes(r.stderr)).toEqual(['E19', 'E39']);
     expect(r.stderr).toContain("File: '/nonexistent.eif', failing operation: 'Open'.");
@@ -178,15 +162,7 @@ describe('stand-in nitro-cli errors', () => {
   });
 
   it('when more CPUs than the pool has are asked for, it fails with E22', async () => {
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      eif,
-      '--cpu-count',
-      '14',
-      '--memory',
-      '512',
-    ]);
+    const r = await runEnclave(eif, 14, 512);
     expect(codes(r.stderr)).toEqual(['E22', 'E39']);
     expect(r.stderr).toContain(
       'User provided `cpu-count` is 14, which is more than the configured CPU pool size.',
@@ -196,15 +172,7 @@ describe('stand-in nitro-cli errors', () => {
   it('when the memory is below 4 × the EIF size, it fails with E26 giving the minimum', async () => {
     const big = join(host.dir, 'big.eif');
     await writeEifFile(big, host.eifInput({ kernel: new Uint8Array(3 * 1024 * 1024) }));
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      big,
-      '--cpu-count',
-      '2',
-      '--memory',
-      '8',
-    ]);
+    const r = await runEnclave(big, 2, 8);
     expect(r.code).toBe(39);
     expect(codes(r.stderr)).toEqual(['E26', 'E39']);
     expect(r.stderr).toContain(
@@ -215,15 +183,7 @@ describe('stand-in nitro-cli errors', () => {
   });
 
   it('when the pool has not that much memory free, it fails with E27', async () => {
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      eif,
-      '--cpu-count',
-      '2',
-      '--memory',
-      '20000',
-    ]);
+    const r = await runEnclave(eif, 2, 20000);
     expect(codes(r.stderr)).toEqual(['E27', 'E39']);
     expect(r.stderr).toContain(
       'User provided `memory` is 20000 MB, which is more than the available hugepage memory.',
@@ -234,15 +194,7 @@ describe('stand-in nitro-cli errors', () => {
     const a = await run(20010);
     const taken = await run(20010, [], 'second');
     expect(codes(taken.stderr)).toEqual(['E29', 'E39']);
-    const odd = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      eif,
-      '--cpu-count',
-      '3',
-      '--memory',
-      '512',
-    ]);
+    const odd = await runEnclave(eif, 3, 512);
     expect(codes(odd.stderr)).toEqual(['E29', 'E39']);
     await host.nitro(['terminate-enclave', '--enclave-id', idOf(a.stdout)]);
   });
@@ -254,15 +206,7 @@ describe('stand-in nitro-cli errors', () => {
       ...input,
       ramdisks: [input.ramdisks[0]!, new TextEncoder().encode('not an image')],
     });
-    const r = await host.nitro([
-      'run-enclave',
-      '--eif-path',
-      bad,
-      '--cpu-count',
-      '2',
-      '--memory',
-      '64',
-    ]);
+    const r = await runEnclave(bad, 2, 64);
     expect(codes(r.stderr)).toEqual(['E36', 'E39']);
     expect(r.stderr).toContain('Started enclave with enclave-cid: 16');
     expect(host.enclaves()).toEqual([]);
@@ -311,20 +255,7 @@ describe('stand-in host behaviour', () => {
   });
 
   it('when another user runs an enclave, it is not listed but its CID is taken', async () => {
-    const other = await host.nitro(
-      [
-        'run-enclave',
-        '--eif-path',
-        eif,
-        '--cpu-count',
-        '2',
-        '--memory',
-        '512',
-        '--enclave-cid',
-        '20030',
-      ],
-      'other',
-    );
+    const other = await runEnclave(eif, 2, 512, ['--enclave-cid', '20030'], 'other');
     expect(other.code).toBe(0);
     expect((await host.nitro(['describe-enclaves'])).stdout).toBe('[]\n');
     expect(codes((await run(20030)).stderr)).toEqual(['E29', 'E39']);
