@@ -8,11 +8,12 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { readFile, readdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
+import { ScriptedExecutor, StandInBackend, scriptedConfig } from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   TEST_TOKEN,
   json,
+  postBuild,
   removeDir,
   startTestAgent,
   tempDir,
@@ -22,10 +23,6 @@ import {
 import { curl, tarGzDir, writeProject, zipDir } from '../support/agent-sources.js';
 
 const NONCE = 'ab'.repeat(16);
-
-function buildJson(cmd: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] }, ...extra };
-}
 
 let work: string;
 let zipB64: string;
@@ -38,7 +35,10 @@ let nestedB64: string;
 beforeAll(async () => {
   work = await tempDir('tc-agent-api-');
   const proj = join(work, 'proj');
-  await writeProject(proj, { 'build.json': JSON.stringify(buildJson('ok')), 'src/a.txt': 'a\n' });
+  await writeProject(proj, {
+    'build.json': JSON.stringify(scriptedConfig('ok')),
+    'src/a.txt': 'a\n',
+  });
   zipFile = join(work, 'source.zip');
   tgzFile = join(work, 'source.tar.gz');
   await zipDir(proj, zipFile);
@@ -47,10 +47,10 @@ beforeAll(async () => {
   const nested = join(work, 'nested');
   await writeProject(nested, {
     'README.md': '# examples\n',
-    'examples/hello/build.json': JSON.stringify(buildJson('ok')),
+    'examples/hello/build.json': JSON.stringify(scriptedConfig('ok')),
     'examples/hello/src/a.txt': 'a\n',
     'examples/notes.txt': 'not a directory\n',
-    'vendor/lib/build.json': JSON.stringify(buildJson('ok')),
+    'vendor/lib/build.json': JSON.stringify(scriptedConfig('ok')),
     'vendor/lib/.git/config': '[core]\n\tfsmonitor = touch /tmp/never\n',
   });
   await symlink('hello', join(nested, 'examples', 'link'));
@@ -62,14 +62,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeDir(work);
 });
-
-async function post(agent: TestAgent, body: unknown): Promise<Response> {
-  return agent.fetch('/build', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-}
 
 async function expectError(
   res: Response,
@@ -127,7 +119,7 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when a JSON build with source_data succeeds, it gives 202, the state, the events and the bundle with its ETag', async () => {
-    const res = await post(agent, {
+    const res = await postBuild(agent, {
       nonce: NONCE,
       source_data: zipB64,
       source_name: 'project.zip',
@@ -161,7 +153,7 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when no nonce is sent, it makes a 32-byte one and returns it', async () => {
-    const res = await post(agent, { source_data: zipB64 });
+    const res = await postBuild(agent, { source_data: zipB64 });
     expect(res.status).toBe(202);
     const { job_id, nonce } = await json<{ job_id: string; nonce: string }>(res);
     expect(nonce).toMatch(/^[0-9a-f]{64}$/);
@@ -190,7 +182,7 @@ describe('agent API (stand-in backend)', () => {
 
   it('when curl uploads a .tar.gz with a config part, it uses that config', async () => {
     const cfg = join(work, 'override.json');
-    await writeProject(work, { 'override.json': JSON.stringify(buildJson('logs:3')) });
+    await writeProject(work, { 'override.json': JSON.stringify(scriptedConfig('logs:3')) });
     const r = await curl([
       '-X',
       'POST',
@@ -205,11 +197,11 @@ describe('agent API (stand-in backend)', () => {
     expect(r.status).toBe(202);
     const { job_id } = JSON.parse(r.body) as { job_id: string };
     expect((await waitFinished(agent.fetch, job_id)).state).toBe('succeeded');
-    expect(executor.jobs.find((j) => j.jobId === job_id)?.config).toEqual(buildJson('logs:3'));
+    expect(executor.jobs.find((j) => j.jobId === job_id)?.config).toEqual(scriptedConfig('logs:3'));
   });
 
   it('when JSON gives workdir and repository, it records them and builds from the build.json of that directory', async () => {
-    const res = await post(agent, {
+    const res = await postBuild(agent, {
       nonce: NONCE,
       source_data: nestedB64,
       workdir: 'examples/hello',
@@ -266,7 +258,9 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when neither workdir nor repository is given, the build runs at the source root and records no repository', async () => {
-    const { job_id } = await json<{ job_id: string }>(await post(agent, { source_data: zipB64 }));
+    const { job_id } = await json<{ job_id: string }>(
+      await postBuild(agent, { source_data: zipB64 }),
+    );
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
       state: 'succeeded',
       source: { workdir: '.', repository: null },
@@ -288,7 +282,7 @@ describe('agent API (stand-in backend)', () => {
     it.each(cases)('%s', async (_name, workdir, reason) => {
       const started = backend.started.length;
       const { job_id } = await json<{ job_id: string }>(
-        await post(agent, { source_data: nestedB64, workdir }),
+        await postBuild(agent, { source_data: nestedB64, workdir }),
       );
       const view = await waitFinished(agent.fetch, job_id);
       expect(view).toMatchObject({
@@ -337,12 +331,12 @@ describe('agent API (stand-in backend)', () => {
       ['config not an object', { source_data: 'UEsFBg==', config: 'x' }, 'config'],
       [
         'config field',
-        { source_data: 'UEsFBg==', config: { ...buildJson('ok'), input: { cmd: '' } } },
+        { source_data: 'UEsFBg==', config: { ...scriptedConfig('ok'), input: { cmd: '' } } },
         'config.input.cmd',
       ],
       [
         'config unknown key',
-        { source_data: 'UEsFBg==', config: { ...buildJson('ok'), extra: 1 } },
+        { source_data: 'UEsFBg==', config: { ...scriptedConfig('ok'), extra: 1 } },
         'config.extra',
       ],
       [
@@ -421,7 +415,7 @@ describe('agent API (stand-in backend)', () => {
       ],
     ];
     it.each(cases)('%s', async (_name, body, field) => {
-      await expectError(await post(agent, body), 400, 'invalid_request', field);
+      await expectError(await postBuild(agent, body), 400, 'invalid_request', field);
     });
 
     it('a body that is not JSON', async () => {
@@ -533,12 +527,14 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when a JSON body is over its limit, it answers 413', async () => {
-    const res = await post(agent, { source_data: 'A'.repeat(300 * 1024) });
+    const res = await postBuild(agent, { source_data: 'A'.repeat(300 * 1024) });
     await expectError(res, 413, 'payload_too_large', 'body');
   });
 
   it('when a decoded source_data is over the source limit, it answers 413 naming it', async () => {
-    const res = await post(agent, { source_data: Buffer.alloc(150 * 1024, 1).toString('base64') });
+    const res = await postBuild(agent, {
+      source_data: Buffer.alloc(150 * 1024, 1).toString('base64'),
+    });
     await expectError(res, 413, 'payload_too_large', 'source_data');
   });
 
@@ -588,7 +584,7 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when a result is asked while the job runs, it answers 409; when cancelled, the enclave is stopped', async () => {
-    const res = await post(agent, { source_data: zipB64, config: buildJson('hold') });
+    const res = await postBuild(agent, { source_data: zipB64, config: scriptedConfig('hold') });
     const { job_id } = await json<{ job_id: string }>(res);
     await waitFor(() => executor.holding().includes(job_id));
     await expectError(await agent.fetch(`/build/${job_id}/result`), 409, 'not_finished');
@@ -609,7 +605,7 @@ describe('agent API (stand-in backend)', () => {
 
   it('when a build fails, the job is failed with the error type and code, and its result answers 409 with it', async () => {
     const { job_id } = await json<{ job_id: string }>(
-      await post(agent, { source_data: zipB64, config: buildJson('fail') }),
+      await postBuild(agent, { source_data: zipB64, config: scriptedConfig('fail') }),
     );
     const view = await waitFinished(agent.fetch, job_id);
     expect(view).toMatchObject({
@@ -624,9 +620,9 @@ describe('agent API (stand-in backend)', () => {
   });
 
   it('when a build asks for more than the host can ever give, it fails with resources_exceeded', async () => {
-    const cfg = buildJson('ok', { resources: { memoryMiB: 1_048_576 } });
+    const cfg = scriptedConfig('ok', { resources: { memoryMiB: 1_048_576 } });
     const { job_id } = await json<{ job_id: string }>(
-      await post(agent, { source_data: zipB64, config: cfg }),
+      await postBuild(agent, { source_data: zipB64, config: cfg }),
     );
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
       state: 'failed',
@@ -646,7 +642,9 @@ describe('agent API (stand-in backend)', () => {
       { gzip: true },
     );
     const data = (await readFile(evil)).toString('base64');
-    const { job_id } = await json<{ job_id: string }>(await post(agent, { source_data: data }));
+    const { job_id } = await json<{ job_id: string }>(
+      await postBuild(agent, { source_data: data }),
+    );
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
       state: 'failed',
       error: { type: 'source_invalid', code: 'AGENT_SOURCE_INVALID' },
@@ -688,7 +686,7 @@ describe('agent queue and budget (stand-in backend)', () => {
     try {
       const ids: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const res = await post(agent, { source_data: zipB64, config: buildJson('hold') });
+        const res = await postBuild(agent, { source_data: zipB64, config: scriptedConfig('hold') });
         ids.push((await json<{ job_id: string }>(res)).job_id);
       }
       // Jobs 1 and 2 run (preparing concurrently); whichever asks first takes the one enclave.
@@ -728,10 +726,11 @@ describe('agent queue and budget (stand-in backend)', () => {
     try {
       const a = (
         await json<{ job_id: string }>(
-          await post(agent, { source_data: zipB64, config: buildJson('hold') }),
+          await postBuild(agent, { source_data: zipB64, config: scriptedConfig('hold') }),
         )
       ).job_id;
-      const b = (await json<{ job_id: string }>(await post(agent, { source_data: zipB64 }))).job_id;
+      const b = (await json<{ job_id: string }>(await postBuild(agent, { source_data: zipB64 })))
+        .job_id;
       await waitFor(() => executor.holding().includes(a));
       const del = await agent.fetch(`/build/${b}`, { method: 'DELETE' });
       expect(await json(del)).toMatchObject({ state: 'cancelled', started_at: null });
@@ -752,7 +751,11 @@ describe('agent queue and budget (stand-in backend)', () => {
     });
     try {
       await writeProject(agent.dataDir, { 'filler.bin': 'x'.repeat(1024) });
-      await expectError(await post(agent, { source_data: zipB64 }), 507, 'insufficient_storage');
+      await expectError(
+        await postBuild(agent, { source_data: zipB64 }),
+        507,
+        'insufficient_storage',
+      );
     } finally {
       await agent.stop();
       await removeDir(agent.dataDir);
@@ -766,8 +769,10 @@ describe('agent queue and budget (stand-in backend)', () => {
       config: { singleBuild: true },
     });
     try {
-      const { job_id } = await json<{ job_id: string }>(await post(agent, { source_data: zipB64 }));
-      await expectError(await post(agent, { source_data: zipB64 }), 409, 'single_build_used');
+      const { job_id } = await json<{ job_id: string }>(
+        await postBuild(agent, { source_data: zipB64 }),
+      );
+      await expectError(await postBuild(agent, { source_data: zipB64 }), 409, 'single_build_used');
       await waitFinished(agent.fetch, job_id);
       const res = await agent.fetch(`/build/${job_id}/result`);
       await res.arrayBuffer();
@@ -785,8 +790,8 @@ describe('agent queue and budget (stand-in backend)', () => {
       config: { singleBuild: true },
     });
     try {
-      await expectError(await post(agent, { nonce: 'xy' }), 400, 'invalid_request', 'nonce');
-      expect((await post(agent, { source_data: zipB64 })).status).toBe(202);
+      await expectError(await postBuild(agent, { nonce: 'xy' }), 400, 'invalid_request', 'nonce');
+      expect((await postBuild(agent, { source_data: zipB64 })).status).toBe(202);
     } finally {
       await agent.stop();
       await removeDir(agent.dataDir);
@@ -803,7 +808,7 @@ describe('agent that accepts plain HTTP repositories (stand-in backend)', () => 
       config: { allowHttpRepos: true },
     });
     try {
-      const res = await post(agent, {
+      const res = await postBuild(agent, {
         source_data: zipB64,
         repository: 'http://127.0.0.1:8080/example/hello',
       });

@@ -6,20 +6,26 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { link, lstat, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DependencyCache } from '../../src/agent/cache.js';
 import { prepareInputs } from '../../src/client/inputs.js';
-import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
+import {
+  ScriptedExecutor,
+  StandInBackend,
+  scriptedConfig,
+  scriptedSource,
+} from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   json,
+  postBuild,
   removeDir,
   startTestAgent,
   tempDir,
   waitFinished,
 } from '../support/agent-harness.js';
-import { writeProject, zipDir } from '../support/agent-sources.js';
+import { writeProject } from '../support/agent-sources.js';
 import { addGoModule } from '../support/provenance-depset.js';
 
 const ENTRY_BYTES = 200_000;
@@ -27,16 +33,8 @@ const ENTRY_BYTES = 200_000;
 let work: string;
 let zipB64: string;
 
-function config(cmd: string): Record<string, unknown> {
-  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] } };
-}
-
-async function submit(agent: TestAgent, cmd: string): Promise<Response> {
-  return agent.fetch('/build', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ source_data: zipB64, config: config(cmd) }),
-  });
+function submit(agent: TestAgent, cmd: string): Promise<Response> {
+  return postBuild(agent, { source_data: zipB64, config: scriptedConfig(cmd) });
 }
 
 /** The cache entry of `label` (named as the pipeline names them). */
@@ -74,9 +72,7 @@ function evicted(agent: TestAgent): [string, unknown][] {
 
 beforeAll(async () => {
   work = await tempDir('tc-agent-cache-');
-  await writeProject(join(work, 'proj'), { 'build.json': JSON.stringify(config('ok')) });
-  await zipDir(join(work, 'proj'), join(work, 's.zip'));
-  zipB64 = (await readFile(join(work, 's.zip'))).toString('base64');
+  zipB64 = await scriptedSource(work);
 });
 
 afterAll(async () => {

@@ -10,11 +10,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
-  TEST_TOKEN,
   followEvents,
   json,
+  postBuild,
   removeDir,
   tempDir,
+  TEST_TOKEN,
   waitFinished,
 } from '../support/agent-harness.js';
 import { goProject, startPipelineAgent, verifyResult } from '../support/agent-pipeline.js';
@@ -154,23 +155,15 @@ describe('agent with the real pipeline (local backend)', () => {
   });
 
   it('when repo_url names a repository served over dumb HTTP, it clones it (branch, then commit id) and builds that commit', async () => {
-    const byBranch = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        nonce: nonceOf(3),
-        repo_url: `${served.url}/hello.git`,
-        repo_ref: 'main',
-      }),
+    const byBranch = await postBuild(agent, {
+      nonce: nonceOf(3),
+      repo_url: `${served.url}/hello.git`,
+      repo_ref: 'main',
     });
-    const byCommit = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        nonce: nonceOf(4),
-        repo_url: `${served.url}/hello.git`,
-        repo_ref: commit,
-      }),
+    const byCommit = await postBuild(agent, {
+      nonce: nonceOf(4),
+      repo_url: `${served.url}/hello.git`,
+      repo_ref: commit,
     });
     expect([byBranch.status, byCommit.status]).toEqual([202, 202]);
     const a = (await json<{ job_id: string }>(byBranch)).job_id;
@@ -192,10 +185,9 @@ describe('agent with the real pipeline (local backend)', () => {
   });
 
   it('when repo_url names a branch that does not exist, the job fails with clone_failed', async () => {
-    const res = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ repo_url: `${served.url}/hello.git`, repo_ref: 'no-such-branch' }),
+    const res = await postBuild(agent, {
+      repo_url: `${served.url}/hello.git`,
+      repo_ref: 'no-such-branch',
     });
     const { job_id } = await json<{ job_id: string }>(res);
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
@@ -235,13 +227,9 @@ describe('agent with the real pipeline (local backend)', () => {
     });
     const zip = join(work, 'hostile.zip');
     await zipDir(hostile, zip);
-    const res = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        nonce: nonceOf(6),
-        source_data: (await readFile(zip)).toString('base64'),
-      }),
+    const res = await postBuild(agent, {
+      nonce: nonceOf(6),
+      source_data: (await readFile(zip)).toString('base64'),
     });
     const { job_id } = await json<{ job_id: string }>(res);
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
@@ -256,11 +244,7 @@ describe('agent with the real pipeline (local backend)', () => {
     await writeProject(linked, { ...goProject('true'), '.git': `gitdir: ${repo}/.git\n` });
     const tgz = join(work, 'linked.tar.gz');
     await tarGzDir(linked, tgz);
-    const res = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ source_data: (await readFile(tgz)).toString('base64') }),
-    });
+    const res = await postBuild(agent, { source_data: (await readFile(tgz)).toString('base64') });
     const { job_id } = await json<{ job_id: string }>(res);
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
       state: 'failed',
@@ -343,16 +327,12 @@ describe('agent with the real pipeline (local backend)', () => {
       string,
       unknown
     >;
-    const res = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        nonce,
-        source_data: (await readFile(tgz)).toString('base64'),
-        workdir: 'tools/gen',
-        config: override,
-        repository,
-      }),
+    const res = await postBuild(agent, {
+      nonce,
+      source_data: (await readFile(tgz)).toString('base64'),
+      workdir: 'tools/gen',
+      config: override,
+      repository,
     });
     expect(res.status).toBe(202);
     const { job_id } = await json<{ job_id: string }>(res);
@@ -380,13 +360,9 @@ describe('agent with the real pipeline (local backend)', () => {
     });
     const zip = join(work, 'dirty.zip');
     await zipDir(dirty, zip);
-    const res = await agent.fetch('/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        source_data: (await readFile(zip)).toString('base64'),
-        workdir: 'extra',
-      }),
+    const res = await postBuild(agent, {
+      source_data: (await readFile(zip)).toString('base64'),
+      workdir: 'extra',
     });
     const { job_id } = await json<{ job_id: string }>(res);
     expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
@@ -401,11 +377,7 @@ describe('agent with the real pipeline (local backend)', () => {
     const nonces = [10, 11, 12, 13].map(nonceOf);
     const ids = await Promise.all(
       nonces.map(async (nonce) => {
-        const res = await agent.fetch('/build', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ nonce, source_data: data }),
-        });
+        const res = await postBuild(agent, { nonce, source_data: data });
         expect(res.status).toBe(202);
         return (await json<{ job_id: string }>(res)).job_id;
       }),

@@ -4,45 +4,36 @@
  * `complete`, and many subscribers of one job.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
+import {
+  ScriptedExecutor,
+  StandInBackend,
+  scriptedConfig,
+  scriptedSource,
+} from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   followEvents,
   json,
   removeDir,
   startTestAgent,
+  submitBuild,
   tempDir,
   waitFinished,
   waitFor,
 } from '../support/agent-harness.js';
-import { writeProject, zipDir } from '../support/agent-sources.js';
 
 let work: string;
 let zipB64: string;
 let agent: TestAgent;
 let executor: ScriptedExecutor;
 
-function config(cmd: string): Record<string, unknown> {
-  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] } };
-}
-
-async function submit(cmd: string): Promise<string> {
-  const res = await agent.fetch('/build', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ source_data: zipB64, config: config(cmd) }),
-  });
-  expect(res.status).toBe(202);
-  return (await json<{ job_id: string }>(res)).job_id;
+function submit(cmd: string): Promise<string> {
+  return submitBuild(agent, { source_data: zipB64, config: scriptedConfig(cmd) });
 }
 
 beforeAll(async () => {
   work = await tempDir('tc-agent-events-');
-  await writeProject(join(work, 'proj'), { 'build.json': JSON.stringify(config('ok')) });
-  await zipDir(join(work, 'proj'), join(work, 's.zip'));
-  zipB64 = (await readFile(join(work, 's.zip'))).toString('base64');
+  zipB64 = await scriptedSource(work);
   executor = new ScriptedExecutor();
   agent = await startTestAgent({
     executor,

@@ -7,40 +7,34 @@ import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MIN_RESULT_HOLD_MS } from '../../src/agent/retention.js';
-import { ScriptedExecutor, StandInBackend } from '../support/agent-fakes.js';
+import {
+  ScriptedExecutor,
+  StandInBackend,
+  scriptedConfig,
+  scriptedSource,
+} from '../support/agent-fakes.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   json,
   removeDir,
+  postBuild,
   startTestAgent,
+  submitBuild,
   tempDir,
   waitFinished,
   waitFor,
 } from '../support/agent-harness.js';
-import { writeProject, zipDir } from '../support/agent-sources.js';
 
 let work: string;
 let zipB64: string;
 
-function config(cmd: string): Record<string, unknown> {
-  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] } };
-}
-
-async function submit(agent: TestAgent, cmd: string): Promise<string> {
-  const res = await agent.fetch('/build', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ source_data: zipB64, config: config(cmd) }),
-  });
-  expect(res.status).toBe(202);
-  return (await json<{ job_id: string }>(res)).job_id;
+function submit(agent: TestAgent, cmd: string): Promise<string> {
+  return submitBuild(agent, { source_data: zipB64, config: scriptedConfig(cmd) });
 }
 
 beforeAll(async () => {
   work = await tempDir('tc-agent-life-');
-  await writeProject(join(work, 'proj'), { 'build.json': JSON.stringify(config('ok')) });
-  await zipDir(join(work, 'proj'), join(work, 's.zip'));
-  zipB64 = (await readFile(join(work, 's.zip'))).toString('base64');
+  zipB64 = await scriptedSource(work);
 });
 
 afterAll(async () => {
@@ -220,11 +214,7 @@ describe('agent lifecycle', () => {
       const running = await submit(agent, 'hold');
       await waitFor(() => executor.holding().includes(running));
       await submit(agent, 'ok');
-      const res = await agent.fetch('/build', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ source_data: zipB64 }),
-      });
+      const res = await postBuild(agent, { source_data: zipB64 });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('30');
       expect(await json(res)).toMatchObject({ error: { type: 'unavailable' } });

@@ -13,6 +13,7 @@ import { NITRO_MAX_ENCLAVES } from '../../src/agent/config.js';
 import type { TestAgent } from '../support/agent-harness.js';
 import {
   json,
+  postBuild,
   removeDir,
   startTestAgent,
   tempDir,
@@ -78,11 +79,7 @@ describe('agent with the nitro backend (stand-in host)', () => {
       );
       const ids: string[] = [];
       for (const nonce of nonces) {
-        const res = await agent.fetch('/build', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ nonce, source_data: zipB64 }),
-        });
+        const res = await postBuild(agent, { nonce, source_data: zipB64 });
         ids.push((await json<{ job_id: string }>(res)).job_id);
       }
       for (const [i, id] of ids.entries()) {

@@ -24,6 +24,25 @@ import type {
   BuildOutcome,
 } from '../../src/agent/executor.js';
 import type { Enclave, EnclaveBackend, EnclaveExit, EnclaveSpec } from '../../src/enclave/types.js';
+import { writeProject, zipDir } from './agent-sources.js';
+
+/** A build.json that scripts the executor with `cmd` (see the file comment). */
+export function scriptedConfig(
+  cmd: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { language: 'node', input: { cmd }, output: { files: ['out.txt'] }, ...extra };
+}
+
+/**
+ * A source (zip, base64, as `source_data` takes it) whose build.json is `scriptedConfig('ok')`;
+ * made in `work`.
+ */
+export async function scriptedSource(work: string): Promise<string> {
+  await writeProject(join(work, 'proj'), { 'build.json': JSON.stringify(scriptedConfig('ok')) });
+  await zipDir(join(work, 'proj'), join(work, 's.zip'));
+  return (await readFile(join(work, 's.zip'))).toString('base64');
+}
 
 /** A backend whose enclaves are records; `running` is what has started and not stopped. */
 export class StandInBackend implements EnclaveBackend {

@@ -3,6 +3,7 @@
  * executor and a stand-in backend, or the real pipeline), the agent as a real process (for
  * `kill -9`), and HTTP helpers.
  */
+import { expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -116,6 +117,22 @@ export async function removeDir(dir: string): Promise<void> {
 /** Reads a JSON response body. */
 export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
   return (await res.json()) as T;
+}
+
+/** POSTs `body` to /build as JSON. */
+export async function postBuild(agent: TestAgent, body: unknown): Promise<Response> {
+  return agent.fetch('/build', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** POSTs `body` to /build as JSON, expects 202 and returns the job id. */
+export async function submitBuild(agent: TestAgent, body: unknown): Promise<string> {
+  const res = await postBuild(agent, body);
+  expect(res.status).toBe(202);
+  return (await json<{ job_id: string }>(res)).job_id;
 }
 
 /** Polls a job until it is finished; returns its view. */
