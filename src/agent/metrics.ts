@@ -56,6 +56,11 @@ export class AgentMetrics {
     const metric = (name: string, type: string, help: string): void => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     };
+    /** A metric of one sample without labels. */
+    const single = (name: string, type: string, help: string, value: number): void => {
+      metric(name, type, help);
+      out.push(`${name} ${value}`);
+    };
     metric('tee_compile_agent_jobs', 'gauge', 'Jobs known to the agent, by state.');
     for (const st of JOB_STATES)
       out.push(`tee_compile_agent_jobs{state="${st}"} ${s.jobsByState[st]}`);
@@ -68,24 +73,26 @@ export class AgentMetrics {
       out.push(
         `tee_compile_agent_jobs_finished_total{outcome="${st}"} ${this.finished.get(st) ?? 0}`,
       );
-    metric('tee_compile_agent_queue_length', 'gauge', 'Jobs waiting to start.');
-    out.push(`tee_compile_agent_queue_length ${s.queueLength}`);
-    metric(
+    single('tee_compile_agent_queue_length', 'gauge', 'Jobs waiting to start.', s.queueLength);
+    single(
       'tee_compile_agent_running_jobs',
       'gauge',
       'Jobs running (preparing, building or waiting for enclave resources).',
+      s.runningJobs,
     );
-    out.push(`tee_compile_agent_running_jobs ${s.runningJobs}`);
-    metric('tee_compile_agent_running_enclaves', 'gauge', 'Enclaves running.');
-    out.push(`tee_compile_agent_running_enclaves ${s.runningEnclaves}`);
-    metric('tee_compile_agent_enclave_cpus_in_use', 'gauge', 'CPUs given to running enclaves.');
-    out.push(`tee_compile_agent_enclave_cpus_in_use ${s.enclaveCpusInUse}`);
-    metric(
+    single('tee_compile_agent_running_enclaves', 'gauge', 'Enclaves running.', s.runningEnclaves);
+    single(
+      'tee_compile_agent_enclave_cpus_in_use',
+      'gauge',
+      'CPUs given to running enclaves.',
+      s.enclaveCpusInUse,
+    );
+    single(
       'tee_compile_agent_enclave_memory_mib_in_use',
       'gauge',
       'Memory (MiB) given to running enclaves.',
+      s.enclaveMemoryMiBInUse,
     );
-    out.push(`tee_compile_agent_enclave_memory_mib_in_use ${s.enclaveMemoryMiBInUse}`);
     metric('tee_compile_agent_enclave_capacity', 'gauge', 'What the host gives enclaves at once.');
     out.push(`tee_compile_agent_enclave_capacity{resource="enclaves"} ${s.capacity.enclaves}`);
     out.push(`tee_compile_agent_enclave_capacity{resource="cpus"} ${s.capacity.cpus}`);
@@ -110,18 +117,25 @@ export class AgentMetrics {
       );
       out.push(`tee_compile_agent_build_duration_seconds_count{outcome="${outcome}"} ${n}`);
     }
-    metric(
+    single(
       'tee_compile_agent_result_bytes_served_total',
       'counter',
       'Bytes of bundles sent to clients.',
+      this.bytesServed,
     );
-    out.push(`tee_compile_agent_result_bytes_served_total ${this.bytesServed}`);
-    metric('tee_compile_agent_results_served_total', 'counter', 'Bundles sent to clients in full.');
-    out.push(`tee_compile_agent_results_served_total ${this.resultsServed}`);
-    metric('tee_compile_agent_data_bytes', 'gauge', 'Bytes used in the data directory.');
-    out.push(`tee_compile_agent_data_bytes ${s.dataBytes}`);
-    metric('tee_compile_agent_sse_subscribers', 'gauge', 'Open event streams.');
-    out.push(`tee_compile_agent_sse_subscribers ${s.sseSubscribers}`);
+    single(
+      'tee_compile_agent_results_served_total',
+      'counter',
+      'Bundles sent to clients in full.',
+      this.resultsServed,
+    );
+    single(
+      'tee_compile_agent_data_bytes',
+      'gauge',
+      'Bytes used in the data directory.',
+      s.dataBytes,
+    );
+    single('tee_compile_agent_sse_subscribers', 'gauge', 'Open event streams.', s.sseSubscribers);
     metric('tee_compile_agent_http_responses_total', 'counter', 'HTTP answers, by status code.');
     for (const [code, n] of [...this.requests].sort())
       out.push(`tee_compile_agent_http_responses_total{code="${code}"} ${n}`);
