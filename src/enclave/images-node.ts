@@ -2,13 +2,11 @@
  * Node side of the image catalog: reading enclave/images.json, hashing the recipe files, keeping
  * the catalog in step with them, and recording images measured on a Nitro host.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EifDescription } from '../eif/index.js';
-import { readBoundedFile } from '../util/node.js';
+import { hashFile, readBoundedFile, sha256File } from '../util/node.js';
 import type { ImageCatalog, ImageEntry, ImageLanguage } from './images.js';
 import { ImageCatalogError, computeSimulatedPcrs, parseImageCatalog } from './images.js';
 
@@ -89,24 +87,13 @@ export async function recipeFiles(root: string, language: ImageLanguage): Promis
   return out.sort();
 }
 
-async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    h.update(chunk);
-    size += chunk.length;
-  }
-  return { sha256: h.digest('hex'), size };
-}
-
 /** SHA-256 of each recipe file of `language`. */
 export async function hashRecipe(
   root: string,
   language: ImageLanguage,
 ): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const f of await recipeFiles(root, language))
-    out[f] = (await sha256File(join(root, f))).sha256;
+  for (const f of await recipeFiles(root, language)) out[f] = await sha256File(join(root, f));
   return out;
 }
 
@@ -269,7 +256,7 @@ export async function recordMeasuredImage(
       `nitro-cli measured ${JSON.stringify(n)} but the EIF reads as ${JSON.stringify(m)}`,
       { path: `images.${i}.pcrs` },
     );
-  const { sha256, size } = await sha256File(build.eifPath);
+  const { sha256, bytes: size } = await hashFile(build.eifPath);
   const images = catalog.images.slice();
   images[i] = {
     ...images[i]!,

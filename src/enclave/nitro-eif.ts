@@ -8,9 +8,7 @@
  * Results are kept per file identity (device, inode, size, modification time), so a large EIF is
  * read once, not once per build.
  */
-import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isEifError } from '../eif/index.js';
@@ -18,6 +16,7 @@ import type { EifMeasurements } from '../eif/index.js';
 import { describeEifFile } from '../eif/node.js';
 import type { ImageEntry, PcrSet } from './images.js';
 import { NitroError } from './nitro-errors.js';
+import { sha256File } from '../util/node.js';
 
 /** A checked EIF. */
 export interface CheckedEif {
@@ -35,16 +34,6 @@ export function eifFileNames(entry: Pick<ImageEntry, 'name' | 'version' | 'eif'>
     if (fromUrl !== '' && !names.includes(fromUrl)) names.push(fromUrl);
   }
   return names;
-}
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (b) => h.update(b))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }
 
 /** Finds and checks EIFs (see the module comment). */

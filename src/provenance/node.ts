@@ -15,7 +15,8 @@ export {
   readLockedDependencies,
   readLockfiles,
 } from './lockfile-read.js';
-export { detectToolchain, sha256File, which } from './toolchain.js';
+export { detectToolchain, which } from './toolchain.js';
+export { sha256File } from '../util/node.js';
 export { readBuildConfig } from './config-read.js';
 export {
   NPM_REGISTRY,

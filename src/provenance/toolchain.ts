@@ -2,25 +2,13 @@
  * The toolchain a build uses: versions and SHA-256 of the binaries that actually run, resolved
  * past wrappers (rustup proxies, npm's bin symlink). Node only.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { access, constants, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { provenanceError } from './errors.js';
 import { firstLine, runTool } from './exec.js';
 import type { Language } from './lockfile.js';
 import type { ToolchainComponent } from './types.js';
-
-/** SHA-256 (hex) of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, {
-    highWaterMark: 1 << 20,
-  }) as AsyncIterable<Buffer>) {
-    h.update(chunk);
-  }
-  return h.digest('hex');
-}
+import { sha256File } from '../util/node.js';
 
 /** The first executable named `cmd` on the PATH of `env`, or null. */
 export async function which(cmd: string, env: NodeJS.ProcessEnv): Promise<string | null> {

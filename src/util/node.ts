@@ -1,5 +1,25 @@
 /** Node-only helpers shared by the modules' Node faces. Nothing on the verify path imports this. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+
+/** SHA-256 (hex) and size of a file, read as a stream in 1 MiB chunks. */
+export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: h.digest('hex'), bytes };
+}
+
+/** SHA-256 (hex) of a file, read as a stream. */
+export async function sha256File(path: string): Promise<string> {
+  return (await hashFile(path)).sha256;
+}
 
 /**
  * The bytes of a small file the user names (a config, a policy, a catalog), through one file handle

@@ -3,9 +3,8 @@
  * to the work directory), each a regular file inside the source tree (a symlink, even one that
  * stays inside, is refused: the bytes attested must be the bytes at that path), hashed with SHA-256.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
+import { sha256File } from '../util/node.js';
 import { join, posix } from 'node:path';
 import picomatch from 'picomatch';
 import { WorkerError } from '../protocol/errors.js';
@@ -22,13 +21,6 @@ export interface OutputFile {
   sha256: string;
   size: number;
   executable: boolean;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>)
-    h.update(c);
-  return h.digest('hex');
 }
 
 function invalid(message: string, path: string): WorkerError {

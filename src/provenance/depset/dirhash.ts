@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareUtf8 } from '../encoding.js';
-import { sha256File } from '../toolchain.js';
+import { sha256File } from '../../util/node.js';
 
 /** Hash1 of (name, sha256 hex) pairs. */
 export function hash1(files: readonly { name: string; sha256: string }[]): Buffer {
