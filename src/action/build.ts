@@ -5,7 +5,7 @@
  * commit and repository this step asked for, and only then publish: to the release of the tag (as
  * a draft unless asked to publish), as a workflow artifact, or nowhere.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { fileChunks } from '../archive/node.js';
@@ -16,6 +16,7 @@ import { normaliseRepository, verifyBundle } from '../verify/index.js';
 import { AgentClient } from './agent-client.js';
 import { repositoryUrl } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
+import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
 import type { BuildInputs } from './inputs.js';
 import {
@@ -36,8 +37,6 @@ import { prepareSource } from './source.js';
 import { eventPrinter } from './progress.js';
 import type { Destination } from './summary.js';
 import { buildSummary } from './summary.js';
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Runs the build on the agent; returns the bundle file, verified. */
 async function buildOnAgent(
@@ -229,7 +228,7 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
       // Another file system: copy.
       await writeFile(bundlePath, await readFile(built.file));
     });
-    const provenanceSha256 = sha256(contents.provenance);
+    const provenanceSha256 = sha256Hex(contents.provenance);
     const assetNames = artifactAssetNames(verified.subjects.map((s) => s.name));
 
     let destination: Destination = { kind: 'none' };

@@ -4,8 +4,8 @@
  * after every upload); an asset already there with the same bytes is kept; with other bytes it is
  * replaced on a draft and refused on a published release, before anything is changed.
  */
-import { createHash } from 'node:crypto';
 import type { RepoRef } from './context.js';
+import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
 import type { GitHubApi, Release, ReleaseAsset } from './github.js';
 import { GitHubError } from './github.js';
@@ -48,11 +48,9 @@ export interface PublishOptions {
   warn: (message: string) => void;
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 async function digestOf(api: GitHubApi, repo: RepoRef, a: ReleaseAsset): Promise<string> {
   // GitHub's digest when it has one; older assets are downloaded and hashed.
-  return a.sha256 ?? sha256(await api.downloadAsset(repo, a.id));
+  return a.sha256 ?? sha256Hex(await api.downloadAsset(repo, a.id));
 }
 
 /** Attaches `o.files` to the release of `o.tag` (see the module comment). */
@@ -98,7 +96,7 @@ export async function publishToRelease(api: GitHubApi, o: PublishOptions): Promi
     const usable = old !== undefined && old.state === 'uploaded';
     plan.push({
       file,
-      digest: sha256(file.bytes),
+      digest: sha256Hex(file.bytes),
       old,
       oldDigest: usable ? await digestOf(api, o.repo, old) : null,
     });

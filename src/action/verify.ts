@@ -4,7 +4,6 @@
  * assets are the attested bytes, and, when asked, publish the draft release once all of that
  * holds: the gate of a consensus job.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
@@ -15,6 +14,7 @@ import { verifyBundles } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
+import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
 import type { Release } from './github.js';
 import type { VerifyInputs } from './inputs.js';
@@ -33,8 +33,6 @@ import { verifySummary } from './summary.js';
 export const MAX_BUNDLES = 64;
 /** Depth searched for bundles inside a downloaded workflow artifact. */
 const MAX_ARTIFACT_DEPTH = 4;
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 interface LocalBundle {
   name: string;
@@ -135,8 +133,8 @@ async function checkAssets(
     const want = contents.artifacts.get(subject)!;
     const asset = assets.find((a) => a.name === name && a.state === 'uploaded');
     const have =
-      asset === undefined ? null : sha256(await deps.github.downloadAsset(repo, asset.id));
-    if (have === sha256(want)) {
+      asset === undefined ? null : sha256Hex(await deps.github.downloadAsset(repo, asset.id));
+    if (have === sha256Hex(want)) {
       out.push({ name, ok: true, note: '' });
       continue;
     }
@@ -153,7 +151,11 @@ async function checkAssets(
       out.push(
         asset === undefined
           ? { name, ok: true, note: 'not attached to the release' }
-          : { name, ok: false, note: `sha256 ${have ?? ''} is not the attested ${sha256(want)}` },
+          : {
+              name,
+              ok: false,
+              note: `sha256 ${have ?? ''} is not the attested ${sha256Hex(want)}`,
+            },
       );
     }
   }
@@ -181,7 +183,7 @@ async function attachBundles(
     const asset = assets.find((a) => a.name === name && a.state === 'uploaded');
     if (
       asset !== undefined &&
-      sha256(await deps.github.downloadAsset(repo, asset.id)) === sha256(local.bytes)
+      sha256Hex(await deps.github.downloadAsset(repo, asset.id)) === sha256Hex(local.bytes)
     )
       continue;
     if (asset !== undefined) await deps.github.deleteAsset(repo, asset.id);
@@ -287,7 +289,7 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
   if (ok && agreed !== undefined && agreedContents !== null && verifiedAgreed?.ok === true) {
     outputs.bundle = agreed.path;
-    outputs['provenance-sha256'] = sha256(agreedContents.provenance);
+    outputs['provenance-sha256'] = sha256Hex(agreedContents.provenance);
     outputs.pcr0 = verifiedAgreed.image.pcr0;
     outputs.subjects = JSON.stringify(
       verifiedAgreed.subjects.map((s) => ({ name: s.name, sha256: s.sha256 })),
