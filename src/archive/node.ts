@@ -30,6 +30,7 @@ import { EntryTracker, safeRelativePath, symlinkStaysInside } from './paths.js';
 import { readTar } from './tar-parse.js';
 import type { TarInputEntry } from './tar-write.js';
 import { writeTar } from './tar-write.js';
+import { compareUtf8 } from '../util/bytes.js';
 
 export interface ExtractOptions {
   limits?: Partial<ArchiveLimits>;
@@ -367,12 +368,6 @@ export interface PackOptions {
   includeDirectories?: boolean;
 }
 
-function byteOrder(a: string, b: string): number {
-  const ba = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return Buffer.compare(ba, bb);
-}
-
 /**
  * Lists a directory as tar entries in a deterministic order (bytewise by path), reading file
  * content lazily. Symlinks are kept as symlinks; other special files are refused.
@@ -393,7 +388,7 @@ export async function* packDirectory(
     // Bytewise order of full paths: a directory's children sort as `name/…`.
     const key = (e: { rel: string; st: Stats }): string =>
       e.st.isDirectory() ? `${e.rel}/` : e.rel;
-    entries.sort((a, b) => byteOrder(key(a), key(b)));
+    entries.sort((a, b) => compareUtf8(key(a), key(b)));
     for (const { rel: r, st } of entries) {
       const full = join(root, r);
       if (st.isDirectory()) {

@@ -4,7 +4,7 @@
  */
 import type { TarInputEntry } from '../archive/index.js';
 import { ArchiveError, safeRelativePath, writeTar } from '../archive/index.js';
-import { collect, fromReadable } from '../util/bytes.js';
+import { collect, compareUtf8, fromReadable } from '../util/bytes.js';
 import { BundleError } from './errors.js';
 import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH } from './limits.js';
 import type { BundleWriteInput } from './types.js';
@@ -15,16 +15,8 @@ import {
   BUNDLE_PROVENANCE,
 } from './types.js';
 
-const UTF8 = new TextEncoder();
-
 /** Bytewise order of the UTF-8 encodings (what `LC_ALL=C sort` gives), not UTF-16 order. */
-export function compareBytewise(a: string, b: string): number {
-  const x = UTF8.encode(a);
-  const y = UTF8.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
-}
+export const compareBytewise = compareUtf8;
 
 /**
  * Checks that artifact names are normalised relative paths (what a reader would produce from the

@@ -69,17 +69,4 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
-/** Bytewise comparison (memcmp order), as git and our sort orders use. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[i]!;
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
-
-/** Compares strings by their UTF-8 bytes (not UTF-16 code units). */
-export function compareUtf8(a: string, b: string): number {
-  return compareBytes(utf8(a), utf8(b));
-}
+export { compareBytes, compareUtf8 } from '../util/bytes.js';

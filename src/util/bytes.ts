@@ -3,6 +3,26 @@
  * path can use them in a browser.
  */
 
+/** Bytewise comparison (memcmp order), as git and our sort orders use. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Compares strings by their UTF-8 bytes (what `LC_ALL=C sort` gives), not by UTF-16 code units:
+ * the order of tar members, bundle artifacts, provenance subjects and Go's dirhash.
+ */
+export function compareUtf8(a: string, b: string): number {
+  return compareBytes(utf8Encoder.encode(a), utf8Encoder.encode(b));
+}
+
 /** One new buffer holding `parts` back to back. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
