@@ -76,8 +76,8 @@ const ALLOWED: Record<Route['name'], string[]> = {
   result: ['GET', 'HEAD'],
 };
 
+/** The route of a path other than /health (answered before the token is checked). */
 function route(path: string): Route | null {
-  if (path === '/health') return { name: 'health' };
   if (path === '/metrics') return { name: 'metrics' };
   if (path === '/build') return { name: 'build' };
   const m = /^\/build\/([^/]+)(\/events|\/result)?$/.exec(path);
