@@ -20,94 +20,91 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  * node:http rather than fetch so that an early answer (401, 413: the agent refuses before reading
  * the upload and closes) is read instead of being lost to the broken upload.
  */
-export function postMultipart(
+export async function postMultipart(
   url: string,
   headers: Record<string, string>,
   sub: BuildSubmission,
   signal: AbortSignal,
 ): Promise<{ status: number; body: string }> {
-  return (async () => {
-    const boundary = `----tee-compile-${randomBytes(12).toString('hex')}`;
-    const parts: (Buffer | { file: string; size: number })[] = [];
-    const field = (name: string, value: string): void => {
-      parts.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
-        ),
-      );
-    };
-    const file = async (name: string, path: string, type: string): Promise<void> => {
-      parts.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${basename(path).replace(/"/g, '')}"\r\nContent-Type: ${type}\r\n\r\n`,
-        ),
-        { file: path, size: (await stat(path)).size },
-        Buffer.from('\r\n'),
-      );
-    };
-    // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
-    field('nonce', sub.nonce);
-    if (sub.workdir !== '.') field('workdir', sub.workdir);
-    if (sub.repository !== null) field('repository', sub.repository);
-    if (sub.config !== null) field('config', sub.config);
-    await file('source', sub.source, 'application/gzip');
-    if (sub.dependencies !== null)
-      await file('dependencies', sub.dependencies, 'application/x-tar');
-    parts.push(Buffer.from(`--${boundary}--\r\n`));
-    const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
-    const u = new URL(url);
-    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      let answered = false;
-      const req = send(u, {
-        method: 'POST',
-        signal,
-        headers: {
-          ...headers,
-          Accept: 'application/json',
-          'Content-Type': `multipart/form-data; boundary=${boundary}`,
-          'Content-Length': String(length),
-        },
-      });
-      req.on('response', (res: IncomingMessage) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        let n = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          if (n <= MAX_ANSWER_BYTES) chunks.push(c);
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', (e) => reject(e));
-        // An early answer ends the upload: the rest of the body would not be read.
-        if ((res.statusCode ?? 0) >= 300) stream?.destroy();
-      });
-      req.on('error', (e) => {
-        // A write that fails after the answer arrived (EPIPE once the agent closed) is not news.
-        if (!answered) reject(e);
-      });
-      let stream: ReturnType<typeof createReadStream> | undefined;
-      void (async () => {
-        try {
-          for (const p of parts) {
-            if (answered) break;
-            if (Buffer.isBuffer(p)) {
-              if (!req.write(p)) await new Promise<void>((r) => req.once('drain', r));
-              continue;
-            }
-            stream = createReadStream(p.file, { highWaterMark: 1 << 20 });
-            for await (const c of stream as AsyncIterable<Buffer>) {
-              if (answered) break;
-              if (!req.write(c)) await new Promise<void>((r) => req.once('drain', r));
-            }
-          }
-          if (!answered) req.end();
-        } catch (e) {
-          if (!answered) req.destroy(e as Error);
-        }
-      })();
+  const boundary = `----tee-compile-${randomBytes(12).toString('hex')}`;
+  const parts: (Buffer | { file: string; size: number })[] = [];
+  const field = (name: string, value: string): void => {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+      ),
+    );
+  };
+  const file = async (name: string, path: string, type: string): Promise<void> => {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${basename(path).replace(/"/g, '')}"\r\nContent-Type: ${type}\r\n\r\n`,
+      ),
+      { file: path, size: (await stat(path)).size },
+      Buffer.from('\r\n'),
+    );
+  };
+  // Fields first: the agent can refuse a bad nonce or config before the archive arrives.
+  field('nonce', sub.nonce);
+  if (sub.workdir !== '.') field('workdir', sub.workdir);
+  if (sub.repository !== null) field('repository', sub.repository);
+  if (sub.config !== null) field('config', sub.config);
+  await file('source', sub.source, 'application/gzip');
+  if (sub.dependencies !== null) await file('dependencies', sub.dependencies, 'application/x-tar');
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  const length = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
+  const u = new URL(url);
+  const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    let answered = false;
+    const req = send(u, {
+      method: 'POST',
+      signal,
+      headers: {
+        ...headers,
+        Accept: 'application/json',
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': String(length),
+      },
     });
-  })();
+    req.on('response', (res: IncomingMessage) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n <= MAX_ANSWER_BYTES) chunks.push(c);
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', (e) => reject(e));
+      // An early answer ends the upload: the rest of the body would not be read.
+      if ((res.statusCode ?? 0) >= 300) stream?.destroy();
+    });
+    req.on('error', (e) => {
+      // A write that fails after the answer arrived (EPIPE once the agent closed) is not news.
+      if (!answered) reject(e);
+    });
+    let stream: ReturnType<typeof createReadStream> | undefined;
+    void (async () => {
+      try {
+        for (const p of parts) {
+          if (answered) break;
+          if (Buffer.isBuffer(p)) {
+            if (!req.write(p)) await new Promise<void>((r) => req.once('drain', r));
+            continue;
+          }
+          stream = createReadStream(p.file, { highWaterMark: 1 << 20 });
+          for await (const c of stream as AsyncIterable<Buffer>) {
+            if (answered) break;
+            if (!req.write(c)) await new Promise<void>((r) => req.once('drain', r));
+          }
+        }
+        if (!answered) req.end();
+      } catch (e) {
+        if (!answered) req.destroy(e as Error);
+      }
+    })();
+  });
 }
