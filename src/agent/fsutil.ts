@@ -3,8 +3,7 @@
  * over the target and the directory fsynced, so a crash (even `kill -9` or a power cut) leaves
  * either the old or the new content, never a torn one.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -84,17 +83,4 @@ async function usageOf(path: string, seen: Set<string>): Promise<number> {
   }
   for (const name of names) total += await usageOf(join(path, name), seen);
   return total;
-}
-
-/** SHA-256 (hex) and size of a file, read in 1 MiB chunks. */
-export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, {
-    highWaterMark: 1 << 20,
-  }) as AsyncIterable<Buffer>) {
-    h.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: h.digest('hex'), bytes };
 }

@@ -5,12 +5,13 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import { hashFile } from '../util/node.js';
 import type { AgentSettings } from './config.js';
 import type { DiskBudget } from './disk.js';
 import { AgentError } from './errors.js';
 import type { EventHub } from './event-hub.js';
 import type { BuildExecutor } from './executor.js';
-import { commitFile, hashFile } from './fsutil.js';
+import { commitFile } from './fsutil.js';
 import { INPUT_FILES } from './intake.js';
 import type { JobRecord } from './job.js';
 import type { AbortReason } from './job-outcome.js';
