@@ -1,8 +1,8 @@
 /** Reading build.json from disk. Node only. */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseBuildConfigText } from './build-config.js';
 import { provenanceError } from './errors.js';
+import { readBoundedFile } from '../util/node.js';
 import type { BuildConfig } from './types.js';
 
 /** build.json larger than this is refused. */
@@ -12,7 +12,7 @@ export const MAX_BUILD_CONFIG_BYTES = 1024 * 1024;
 export async function readBuildConfig(file: string): Promise<BuildConfig> {
   let text: Buffer;
   try {
-    text = await readFile(file);
+    text = await readBoundedFile(file, MAX_BUILD_CONFIG_BYTES);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw provenanceError(
@@ -22,13 +22,10 @@ export async function readBuildConfig(file: string): Promise<BuildConfig> {
         err,
       );
     }
+    // readBoundedFile's own refusals: too large, or not a regular file.
+    if ((err as NodeJS.ErrnoException).code === undefined)
+      throw provenanceError('CONFIG_INVALID', `${basename(file)}: ${(err as Error).message}`);
     throw err;
-  }
-  if (text.length > MAX_BUILD_CONFIG_BYTES) {
-    throw provenanceError(
-      'CONFIG_INVALID',
-      `${basename(file)}: larger than ${MAX_BUILD_CONFIG_BYTES} bytes`,
-    );
   }
   return parseBuildConfigText(text.toString('utf8'), basename(file));
 }

@@ -290,6 +290,20 @@ describe('tee-compile attestation verify', () => {
     expect([r.code, r.stderr.includes('--root')]).toEqual([2, true]);
   });
 
+  it('when --root is a huge file, it is refused without being read and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attestation-root-'));
+    try {
+      const big = join(dir, 'big.pem');
+      writeFileSync(big, '');
+      truncateSync(big, 3 * 1024 ** 3);
+      const r = await verify(join(PKI, 'valid.cbor'), '--root', big);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/cannot read --root .*big\.pem: larger than 65536 bytes/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('with a document of the software NSM', () => {
     let dir: string;
     beforeAll(async () => {

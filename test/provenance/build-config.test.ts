@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ProvenanceError,
@@ -204,6 +204,19 @@ describe('readBuildConfig', () => {
     await expect(readBuildConfig(join(tempDir(), 'build.json'))).rejects.toHaveCode(
       'CONFIG_MISSING',
     );
+  });
+
+  it('when the file is too large or a directory, it refuses with CONFIG_INVALID naming the file', async () => {
+    const dir = tempDir();
+    writeFiles(dir, { 'build.json': ' '.repeat(1024 * 1024 + 1) });
+    await expect(readBuildConfig(join(dir, 'build.json'))).rejects.toThrow(
+      /^build\.json: larger than 1048576 bytes$/,
+    );
+    await expect(readBuildConfig(join(dir, 'build.json'))).rejects.toHaveCode('CONFIG_INVALID');
+    const sub = join(dir, 'sub.json');
+    mkdirSync(sub);
+    await expect(readBuildConfig(sub)).rejects.toThrow(/^sub\.json: not a regular file$/);
+    await expect(readBuildConfig(sub)).rejects.toHaveCode('CONFIG_INVALID');
   });
 
   it('when the file exists, it parses it and names it in messages', async () => {

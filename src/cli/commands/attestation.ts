@@ -2,7 +2,7 @@
  * `tee-compile attestation verify|inspect`: check or show an AWS Nitro attestation document.
  * A thin layer over src/attestation; flags are validated here, at the edge.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -136,14 +136,17 @@ function parsePcr(v: string): [number, Uint8Array] {
   return [i, fromHex(m[2]!, '--pcr')];
 }
 
+/** A --root file larger than this is not a certificate. */
+const MAX_ROOT_PEM_BYTES = 64 * 1024;
+
 async function loadRoot(path: string, io: CliIo): Promise<TrustAnchor | undefined> {
   let pem: string;
   try {
-    pem = await readFile(resolve(io.cwd, path), 'utf8');
+    pem = (await readBoundedFile(resolve(io.cwd, path), MAX_ROOT_PEM_BYTES)).toString('utf8');
   } catch (e) {
     writeLine(
       io.stderr,
-      `tee-compile attestation: cannot read --root ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      `tee-compile attestation: cannot read --root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
     return undefined;
   }
