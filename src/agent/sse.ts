@@ -50,10 +50,12 @@ export class SseStream {
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.res.off('drain', done);
+        forget();
         resolve();
       };
       this.res.on('drain', done);
-      this.onClose(done);
+      // Dropped once drained: a long replay must not pile up one close handler per wait.
+      const forget = this.onClose(done);
     });
   }
 
@@ -64,10 +66,20 @@ export class SseStream {
     this.finish();
   }
 
-  /** Called once when the stream ends, whoever ended it. */
-  onClose(fn: () => void): void {
-    if (this.closed) fn();
-    else this.closeHandlers.push(fn);
+  /**
+   * Called once when the stream ends, whoever ended it. Returns a function that takes `fn` back
+   * (no-op once it has run).
+   */
+  onClose(fn: () => void): () => void {
+    if (this.closed) {
+      fn();
+      return () => undefined;
+    }
+    this.closeHandlers.push(fn);
+    return () => {
+      const i = this.closeHandlers.indexOf(fn);
+      if (i >= 0) this.closeHandlers.splice(i, 1);
+    };
   }
 
   private write(chunk: string): void {
