@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import type { BuildSubmission } from './agent-client.js';
@@ -90,21 +90,37 @@ export async function postMultipart(
     void (async () => {
       try {
         for (const p of parts) {
-          if (answered) break;
+          if (answered || req.destroyed) break;
           if (Buffer.isBuffer(p)) {
-            if (!req.write(p)) await new Promise<void>((r) => req.once('drain', r));
+            if (!req.write(p)) await drained(req);
             continue;
           }
           stream = createReadStream(p.file, { highWaterMark: 1 << 20 });
           for await (const c of stream as AsyncIterable<Buffer>) {
-            if (answered) break;
-            if (!req.write(c)) await new Promise<void>((r) => req.once('drain', r));
+            if (answered || req.destroyed) break;
+            if (!req.write(c)) await drained(req);
           }
         }
-        if (!answered) req.end();
+        if (!answered && !req.destroyed) req.end();
       } catch (e) {
         if (!answered) req.destroy(e as Error);
       }
     })();
+  });
+}
+
+/**
+ * Resolves when `req` takes more data, or when it has closed: a request that fails while the
+ * upload waits ends the upload (and closes the file it was reading) instead of leaving it waiting.
+ */
+function drained(req: ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      req.off('drain', done);
+      req.off('close', done);
+      resolve();
+    };
+    req.on('drain', done);
+    req.on('close', done);
   });
 }
