@@ -14,7 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { derToPem } from '../src/attestation/pem.js';
+import { derToPem } from '../src/cose/index.js';
 import { generateP384, issueCertificate, nitroProfile } from '../src/attestation/sim-pki.js';
 
 /** Run from the repository root (the bundled script does not know where its source was). */

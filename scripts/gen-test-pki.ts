@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AWS_NITRO_ROOT_G1 } from '../src/attestation/roots.js';
-import { derToPem } from '../src/attestation/pem.js';
+import { derToPem } from '../src/cose/index.js';
 import { generateP256, x509 } from '../src/attestation/sim-pki.js';
 import {
   T0,

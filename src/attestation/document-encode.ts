@@ -5,7 +5,7 @@
  * untagged COSE_Sign1 `[h'a1013822', {}, payload, signature]`.
  */
 import { CborRaw, CborTag, encodeCbor } from '../cbor/index.js';
-import { COSE_ALG_ES384, COSE_SIGN1_TAG, sigStructure } from './cose.js';
+import { COSE_ALG_ES384, COSE_SIGN1_TAG, sigStructure } from '../cose/index.js';
 import { bufferSource } from './crypto.js';
 import type { AttestationDocument } from './types.js';
 

@@ -2,7 +2,7 @@
  * Trust anchors: the pinned AWS Nitro Enclaves root G1 and the simulation root of the software NSM.
  */
 import { AttestationError } from './errors.js';
-import { pemToDer } from './pem.js';
+import { pemToDer } from '../cose/index.js';
 import { SIMULATION_ROOT_CERTIFICATE_PEM } from './simulation-root.js';
 import type { TrustAnchor } from './types.js';
 import { parseCertificate } from './x509.js';

@@ -7,8 +7,7 @@
  *
  * Loaded on demand (dynamic import) so that the verify path never loads @peculiar/x509.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../util/x509.js';
 import { toHex } from '../util/hex.js';
 import { bufferSource } from './crypto.js';
 

@@ -12,7 +12,7 @@ import { encodePayload, signDocument } from './document-encode.js';
 import { isAttestationError } from './errors.js';
 import { MAX_NSM_REQUEST_BYTES, decodeNsmRequest, encodeNsmResponse } from './nsm-codec.js';
 import { PCR_LENGTH, pcrExtend } from './pcr.js';
-import { pemToDer } from './pem.js';
+import { pemToDer } from '../cose/index.js';
 import {
   SIMULATION_ROOT_CERTIFICATE_PEM,
   SIMULATION_ROOT_PRIVATE_KEY_PEM,

@@ -8,7 +8,7 @@ import { toRefusal } from '../errors.js';
 import { bytesEqual, toHex } from '../util/hex.js';
 import { internalCache, type ChainCacheInternal } from './cache.js';
 import { checkPath, checkSignatures, importKey, type ResolvedAnchor } from './chain.js';
-import { sigStructure } from './cose.js';
+import { sigStructure } from '../cose/index.js';
 import { webCryptoVerifier, type SignatureVerifier } from './crypto.js';
 import { MAX_TIMESTAMP_MS, decodeAttestationParts } from './document.js';
 import { fail, isAttestationError } from './errors.js';

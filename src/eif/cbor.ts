@@ -41,17 +41,6 @@ export interface CborTagged {
   value: CborValue;
 }
 
-/** True for a {@link CborTagged}. */
-export function isTagged(v: CborValue): v is CborTagged {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    !(v instanceof Uint8Array) &&
-    !Array.isArray(v) &&
-    !(v instanceof Map)
-  );
-}
-
 function malformed(path: string, message: string, cause?: unknown): EifError {
   return new EifError('BAD_SIGNATURE_SECTION', `${path}: malformed CBOR: ${message}`, {
     path,
@@ -66,14 +55,17 @@ function malformed(path: string, message: string, cause?: unknown): EifError {
  * {@link MAX_CBOR_DEPTH}.
  */
 export function decodeCbor(bytes: Uint8Array, path: string): CborValue {
-  let item: CborItem;
+  return toValue(decodeCborItem(bytes, path), path);
+}
+
+/** {@link decodeCbor}'s checks, returning the decoded item itself (for the shared COSE split). */
+export function decodeCborItem(bytes: Uint8Array, path: string): CborItem {
   try {
-    item = decodeStrict(bytes, path, PROFILE);
+    return decodeStrict(bytes, path, PROFILE);
   } catch (e) {
     if (e instanceof CborError) throw malformed(path, e.message, e);
     throw e;
   }
-  return toValue(item, path);
 }
 
 /** Plain values of a decoded item; byte strings are copied so that no value aliases the input. */

@@ -3,7 +3,7 @@
  * aws-nitro-enclaves-image-format `src/utils/eif_reader.rs` `get_certificate_info`): OpenSSL long
  * names and OpenSSL's time format, because that is what the Rust openssl crate prints.
  */
-import type { X509Certificate } from '@peculiar/x509';
+import type { X509Certificate } from '../util/x509.js';
 
 /** What `nitro-cli describe-eif` prints as `SigningCertificate` (`SignCertificateInfo`). */
 export interface SigningCertificateInfo {

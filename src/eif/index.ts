@@ -17,13 +17,7 @@ export { crc32, extendFresh, measure, pureHashing } from './hashing.js';
 export type { EifHashing, Sha384Hasher } from './hashing.js';
 export { MAX_METADATA_SIZE, encodeMetadata, parseMetadata } from './metadata.js';
 export type { EifBuildInfo, EifIdentityInfo, Json } from './metadata.js';
-export {
-  COSE_ALGORITHMS,
-  MAX_SIGNATURE_SECTION_SIZE,
-  encodePcrPayload,
-  pemToDer,
-} from './signature.js';
-export type { CoseAlgorithm } from './signature.js';
+export { MAX_SIGNATURE_SECTION_SIZE, encodePcrPayload, pemToDer } from './signature.js';
 export type { SigningCertificateInfo } from './certificate.js';
 export { MAX_CMDLINE_SIZE, READ_CHUNK_SIZE, bytesSource, describeEif } from './reader.js';
 export type {

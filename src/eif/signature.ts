@@ -12,24 +12,27 @@
  * algorithm fixed by the key's curve (P-256/ES256, P-384/ES384, P-521/ES512), empty unprotected
  * map, raw r||s signature over `["Signature1", protected, h'', payload]`.
  */
-import 'reflect-metadata';
-import { X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from '../util/x509.js';
 import type { SigningCertificateInfo } from './certificate.js';
 import { certificateInfo } from './certificate.js';
 import { bytesEqual, fromHex } from '../util/hex.js';
 import { encodeCbor, type CborValue as CborEncodable } from '../cbor/index.js';
+import {
+  COSE_ALGORITHMS,
+  pemBlocks,
+  protectedAlg,
+  sigStructure,
+  splitCoseSign1,
+  type CoseAlgorithm,
+} from '../cose/index.js';
 import type { CborValue } from './cbor.js';
-import { decodeCbor, isTagged } from './cbor.js';
+import { decodeCbor, decodeCborItem } from './cbor.js';
 import { EifError } from './errors.js';
 
 /** Largest signature section nitro-cli accepts (EIF README "EifSectionSignature"). */
 export const MAX_SIGNATURE_SECTION_SIZE = 32768;
 /** Most PCR signatures we read from one section (nitro-cli writes one, and reads only the first). */
 export const MAX_PCR_SIGNATURES = 32;
-
-/** COSE algorithm numbers (RFC 8152 §8.1) for the curves aws-nitro-enclaves-cose supports. */
-export const COSE_ALGORITHMS = { ES256: -7, ES384: -35, ES512: -36 } as const;
-export type CoseAlgorithm = keyof typeof COSE_ALGORITHMS;
 
 const CURVES: Record<string, { alg: CoseAlgorithm; hash: string; keyLength: number }> = {
   'P-256': { alg: 'ES256', hash: 'SHA-256', keyLength: 32 },
@@ -116,37 +119,16 @@ export function encodePcrPayload(index: number, value: Uint8Array): Uint8Array {
   );
 }
 
-/** The protected header aws-nitro-enclaves-cose writes: `{1: alg}`. */
-export function encodeProtectedHeader(alg: CoseAlgorithm): Uint8Array {
-  return encodeCbor(new Map<number, CborEncodable>([[1, COSE_ALGORITHMS[alg]]]));
-}
-
-/** The bytes a COSE_Sign1 signs: `["Signature1", protected, h'', payload]` (RFC 8152 §4.4). */
-export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor(['Signature1', protectedHeader, new Uint8Array(0), payload]);
-}
-
-/** An untagged COSE_Sign1 with an empty unprotected map, as `CoseSign1::as_bytes(false)`. */
-export function encodeCoseSign1(
-  protectedHeader: Uint8Array,
-  payload: Uint8Array,
-  signature: Uint8Array,
-): Uint8Array {
-  return encodeCbor([protectedHeader, new Map(), payload, signature]);
-}
-
-/** DER bytes of the first `CERTIFICATE` block of PEM text. */
+/** DER bytes of the first `CERTIFICATE` block of PEM text (OpenSSL's `X509::from_pem` reads the first). */
 export function pemToDer(pem: Uint8Array | string, path = 'certificate'): Uint8Array {
-  const text = typeof pem === 'string' ? pem : new TextDecoder('latin1').decode(pem);
-  const m = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(text);
-  if (m === null) throw bad(path, 'holds no PEM CERTIFICATE block');
-  const b64 = m[1]!.replace(/\s+/g, '');
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64) || b64 === '')
-    throw bad(path, 'PEM body is not base64');
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  let blocks: Uint8Array[];
+  try {
+    blocks = pemBlocks(pem, 'CERTIFICATE');
+  } catch (e) {
+    throw bad(path, 'PEM body is not base64', e);
+  }
+  if (blocks.length === 0) throw bad(path, 'holds no PEM CERTIFICATE block');
+  return blocks[0]!;
 }
 
 /** A parsed COSE_Sign1. */
@@ -158,25 +140,24 @@ interface CoseSign1 {
 }
 
 function decodeCoseSign1(bytes: Uint8Array, path: string): CoseSign1 {
-  let v = decodeCbor(bytes, path);
-  if (isTagged(v)) v = v.value;
-  if (!Array.isArray(v) || v.length !== 4) throw bad(path, 'COSE_Sign1 must be an array of 4');
-  const [p, u, payload, sig] = v;
-  if (!(p instanceof Uint8Array)) throw bad(`${path}.protected`, 'must be a byte string');
-  if (!(u instanceof Map)) throw bad(`${path}.unprotected`, 'must be a map');
-  if (!(payload instanceof Uint8Array)) throw bad(`${path}.payload`, 'must be a byte string');
-  if (!(sig instanceof Uint8Array)) throw bad(`${path}.signature`, 'must be a byte string');
-  let alg: number | undefined;
-  if (p.length > 0) {
-    // empty_or_serialized_map (RFC 8152 §3); aws-nitro-enclaves-cose refuses anything else.
-    const h = decodeCbor(p, `${path}.protected`);
-    if (!(h instanceof Map)) throw bad(`${path}.protected`, 'must hold a CBOR map');
-    const a = h.get(1);
-    if (a !== undefined && typeof a !== 'number')
-      throw bad(`${path}.protected.1`, 'algorithm must be an integer');
-    alg = a;
+  const split = splitCoseSign1(decodeCborItem(bytes, path));
+  if (!split.ok) {
+    const where = split.error.path === 'document' ? path : `${path}.${split.error.path}`;
+    throw bad(where, split.error.message);
   }
-  return { protectedHeader: p, alg, payload, signature: sig };
+  const { protectedBytes, payload, signature } = split.parts;
+  if (payload === null) throw bad(`${path}.payload`, 'must be a byte string');
+  let alg: number | undefined;
+  if (protectedBytes.length > 0) {
+    // empty_or_serialized_map (RFC 8152 §3); aws-nitro-enclaves-cose refuses anything else.
+    const h = decodeCborItem(protectedBytes, `${path}.protected`);
+    if (h.kind !== 'map') throw bad(`${path}.protected`, 'must hold a CBOR map');
+    const a = protectedAlg(h);
+    if (a !== undefined && a.kind !== 'uint' && a.kind !== 'nint')
+      throw bad(`${path}.protected.1`, 'algorithm must be an integer');
+    alg = a === undefined ? undefined : Number(a.value);
+  }
+  return { protectedHeader: protectedBytes, alg, payload, signature };
 }
 
 /** The outcome of checking the signature section against the measured PCR0. */

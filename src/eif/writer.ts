@@ -8,14 +8,13 @@
  * read once for PCR0 (signed images only), once for the CRC, once to emit it.
  */
 import { collect } from '../util/bytes.js';
-import type { CoseAlgorithm } from './signature.js';
 import {
   encodeCoseSign1,
-  encodePcrPayload,
   encodeProtectedHeader,
-  encodeSignatureSection,
   sigStructure,
-} from './signature.js';
+  type CoseAlgorithm,
+} from '../cose/index.js';
+import { encodePcrPayload, encodeSignatureSection } from './signature.js';
 import {
   CRC_OFFSET,
   DEFAULT_CPUS,

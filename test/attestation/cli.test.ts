@@ -9,7 +9,7 @@ import {
   SoftwareNsm,
   decodeAttestation,
 } from '../../src/attestation/index.js';
-import { derToPem } from '../../src/attestation/pem.js';
+import { derToPem } from '../../src/cose/index.js';
 import { toHex } from '../../src/util/hex.js';
 import { runCli } from '../support/cli.js';
 import { NITRO_DIR, genuine, leafNotAfterMs } from '../support/attestation-fixtures.js';

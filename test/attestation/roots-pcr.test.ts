@@ -12,7 +12,7 @@ import {
   trustAnchorFromPem,
 } from '../../src/attestation/index.js';
 import { bufferSource } from '../../src/attestation/crypto.js';
-import { derToPem, pemToDer } from '../../src/attestation/pem.js';
+import { derToPem, pemToDer } from '../../src/cose/index.js';
 import { SIMULATION_ROOT_PRIVATE_KEY_PEM } from '../../src/attestation/simulation-root.js';
 import { nameToString, parseCertificate } from '../../src/attestation/x509.js';
 import { fromHex, toHex } from '../../src/util/hex.js';

@@ -2,11 +2,10 @@
  * A real signing certificate and key for signed-EIF tests, made with WebCrypto and
  * @peculiar/x509, and a signer that produces COSE signatures like nitro-cli's.
  */
-import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../../src/util/x509.js';
 import type { EifSigner } from '../../src/eif/writer.js';
-import type { CoseAlgorithm } from '../../src/eif/signature.js';
+import type { CoseAlgorithm } from '../../src/cose/index.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 

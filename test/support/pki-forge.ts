@@ -6,7 +6,7 @@
  */
 import { CborRaw, encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { concatBytes } from '../../src/util/bytes.js';
-import { sigStructure } from '../../src/attestation/cose.js';
+import { sigStructure } from '../../src/cose/index.js';
 import { bufferSource } from '../../src/attestation/crypto.js';
 import {
   encodeCoseSign1,
