@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 const lib = new URL('../lib/', import.meta.url);
 let imagesNode, eifNode;
 try {
-  imagesNode = await import(new URL('enclave/images-node.js', lib).href);
+  imagesNode = await import(new URL('catalog/node.js', lib).href);
   eifNode = await import(new URL('eif/node.js', lib).href);
 } catch (e) {
   console.error(`images: cannot load the compiled library (run 'npm run build'): ${e.message}`);

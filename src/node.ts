@@ -3,7 +3,7 @@
  * node:crypto (faster than Web Crypto), the trust policy and bundles from files, the published
  * image list, writing bundles, and running builds.
  */
-export { nodeCryptoVerifier } from './attestation/node-crypto.js';
+export { nodeCryptoVerifier } from './attestation/node.js';
 export {
   diffoscopeComparer,
   findDiffoscope,
@@ -13,9 +13,9 @@ export {
 } from './verify/node.js';
 export type { LoadPolicyOptions } from './verify/node.js';
 export { writeBundle } from './bundle/node.js';
-export { loadImageCatalog } from './enclave/images-node.js';
-export { createBackend } from './enclave/backends.js';
-export type { BackendConfig, BackendName } from './enclave/backends.js';
-export { runBuild } from './client/run-build.js';
-export type { BuildEvent, BuildResult, RunBuildOptions } from './client/run-build.js';
-export type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport } from './enclave/types.js';
+export { loadImageCatalog } from './catalog/node.js';
+export { createBackend } from './enclave/index.js';
+export type { BackendConfig, BackendName } from './enclave/index.js';
+export { runBuild } from './client/index.js';
+export type { BuildEvent, BuildResult, RunBuildOptions } from './client/index.js';
+export type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport } from './enclave/index.js';

@@ -12,6 +12,8 @@ import { fromReadable } from '../util/bytes.js';
 import { ActionError } from './errors.js';
 import { postMultipart } from './multipart.js';
 import { readSse } from './sse.js';
+import type { AgentEvent, AgentEventType } from '../contracts/index.js';
+import type { BuildSubmission } from './multipart.js';
 
 /** Connections to the event stream that may fail in a row (without any new event) before giving up. */
 export const MAX_EVENT_RECONNECTS = 10;
@@ -31,33 +33,13 @@ export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 export const MAX_STATE_BODY_BYTES = 1024 * 1024;
 
 /** Event types of the agent (see its API). */
-export type AgentEventType = 'queued' | 'started' | 'phase' | 'log' | 'complete';
-
-/** One event of a job. */
-export interface AgentEvent {
-  id: number;
-  event: AgentEventType;
-  data: Record<string, unknown>;
-}
+export type { AgentEvent, AgentEventType };
 
 /** What the `complete` event says. */
 export type JobCompletion =
   { ok: true; sha256: string | null } | { ok: false; errorType: string; message: string };
 
-/** A build request. */
-export interface BuildSubmission {
-  /** The source archive (.tar.gz) to upload. */
-  source: string;
-  /** The dependency set (tar), or null. */
-  dependencies: string | null;
-  nonce: string;
-  /** build.json text sent as the `config` field, or null to let the agent read the source's. */
-  config: string | null;
-  /** Directory of build.json in the source, where the agent builds (`.`: the root, not sent). */
-  workdir: string;
-  /** Repository URL the agent records as the source's, or null. */
-  repository: string | null;
-}
+export type { BuildSubmission };
 
 export interface AgentClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8723. */

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
-import { trustedImages } from '../enclave/images.js';
-import { loadImageCatalog } from '../enclave/images-node.js';
+import { trustedImages } from '../catalog/index.js';
+import { loadImageCatalog } from '../catalog/node.js';
 import { runArtifacts } from './artifacts.js';
 import { readRunContext } from './context.js';
 import type { ActionLog, RunDeps } from './deps.js';

@@ -10,7 +10,21 @@ import { request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
-import type { BuildSubmission } from './agent-client.js';
+
+/** A build request. */
+export interface BuildSubmission {
+  /** The source archive (.tar.gz) to upload. */
+  source: string;
+  /** The dependency set (tar), or null. */
+  dependencies: string | null;
+  nonce: string;
+  /** build.json text sent as the `config` field, or null to let the agent read the source's. */
+  config: string | null;
+  /** Directory of build.json in the source, where the agent builds (`.`: the root, not sent). */
+  workdir: string;
+  /** Repository URL the agent records as the source's, or null. */
+  repository: string | null;
+}
 
 /** Largest answer body read. */
 const MAX_ANSWER_BYTES = 64 * 1024;

@@ -2,7 +2,7 @@
  * The agent's events in the step's log: one log group per build phase, the build's own output
  * printed with workflow commands disabled (it is not ours).
  */
-import type { AgentEvent } from './agent-client.js';
+import type { AgentEvent } from '../contracts/index.js';
 import type { RunDeps } from './deps.js';
 import { stripControl } from './markdown.js';
 

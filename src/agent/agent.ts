@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import type { EnclaveBackend, EnclaveSpec } from '../enclave/index.js';
 import { DependencyCache, agentCacheDir } from './cache.js';
 import type { Eviction } from './cache.js';
 import type { AgentSettings } from './config.js';

@@ -16,7 +16,7 @@ import {
   DEPSET_FETCH_PREFIX,
   DEPSET_HOLD_PREFIX,
   isDepsetEntry,
-} from '../client/inputs.js';
+} from '../client/index.js';
 
 /** The agent's cache directory (what the pipeline executor is given). */
 export function agentCacheDir(dataDir: string): string {

@@ -15,10 +15,12 @@ import type { WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { AGENT_EVENT_TYPES } from '../contracts/index.js';
+import type { AgentEvent, AgentEventType } from '../contracts/index.js';
 import { fsyncFile, writeFileAtomic } from './fsutil.js';
 
-export const AGENT_EVENT_TYPES = ['queued', 'started', 'phase', 'log', 'complete'] as const;
-export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
+export { AGENT_EVENT_TYPES };
+export type { AgentEvent, AgentEventType };
 
 /** Log text recorded per job; past it, log events are dropped (the bundle's build.log has all). */
 export const MAX_LOG_EVENT_BYTES = 16 * 1024 * 1024;
@@ -26,13 +28,6 @@ export const MAX_LOG_EVENT_BYTES = 16 * 1024 * 1024;
 export const MAX_LOG_EVENT_TEXT = 16 * 1024;
 /** Longest line read back from an event file (longer lines are not ours and are skipped). */
 const MAX_EVENT_LINE = 4 * MAX_LOG_EVENT_TEXT;
-
-export interface AgentEvent {
-  /** Position in the job's log, from 1; the SSE `id:` and what `Last-Event-ID` resumes after. */
-  id: number;
-  event: AgentEventType;
-  data: Record<string, unknown>;
-}
 
 type Listener = (e: AgentEvent) => void;
 

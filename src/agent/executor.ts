@@ -3,7 +3,7 @@
  * it to a `BuildExecutor`, which runs the build in an enclave of the given backend and writes the
  * bundle. The real one is a thin adapter over the client's `runBuild` (./pipeline-executor.ts).
  */
-import type { EnclaveBackend } from '../enclave/types.js';
+import type { EnclaveBackend } from '../enclave/index.js';
 import type { JobSubject } from './job.js';
 
 /** What one build needs. */

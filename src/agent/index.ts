@@ -31,3 +31,6 @@ export type { Logger, LogFields } from './log.js';
 export { ERROR_STATUS, createAgentServer } from './server.js';
 export { startAgent } from './service.js';
 export type { RunningAgent, StartOptions } from './service.js';
+export { agentCacheDir } from './cache.js';
+export { PipelineExecutor } from './pipeline-executor.js';
+export { backendSizing } from './resources.js';

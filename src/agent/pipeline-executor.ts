@@ -12,9 +12,9 @@
  */
 import { lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildEvent } from '../client/run-build.js';
-import { runBuild } from '../client/run-build.js';
-import type { ImageCatalog } from '../enclave/images.js';
+import type { BuildEvent } from '../client/index.js';
+import { runBuild } from '../client/index.js';
+import type { ImageCatalog } from '../catalog/index.js';
 import type {
   BuildContext,
   BuildExecutor,

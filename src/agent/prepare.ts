@@ -13,7 +13,7 @@
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileChunks, extractTar, extractZip } from '../archive/node.js';
-import { isArchiveError } from '../archive/errors.js';
+import { isArchiveError } from '../archive/index.js';
 import { AgentError } from './errors.js';
 import { cloneRepository, runGit } from './git.js';
 import type { JobRecord } from './job.js';

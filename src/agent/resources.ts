@@ -3,8 +3,8 @@
  * (nitro: at most 4 enclaves per parent, and the allocator's CPU/memory pool). Builds wait for
  * their share in arrival order; a build that could never fit is refused at once.
  */
-import { enclaveCpuCount } from '../enclave/nitro-sizing.js';
-import type { Enclave, EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import { enclaveCpuCount } from '../enclave/index.js';
+import type { Enclave, EnclaveBackend, EnclaveSpec } from '../enclave/index.js';
 import type { Capacity } from './config.js';
 import { AgentError } from './errors.js';
 

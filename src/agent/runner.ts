@@ -4,7 +4,7 @@
  */
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import type { EnclaveBackend, EnclaveSpec } from '../enclave/index.js';
 import { hashFile } from '../util/node.js';
 import type { AgentSettings } from './config.js';
 import type { DiskBudget } from './disk.js';

@@ -2,7 +2,7 @@
  * Starting and stopping a whole agent: data directory, recovery, HTTP server.
  */
 import type { Server } from 'node:http';
-import type { EnclaveBackend, EnclaveSpec } from '../enclave/types.js';
+import type { EnclaveBackend, EnclaveSpec } from '../enclave/index.js';
 import type { ResourceRequest } from './resources.js';
 import { Agent } from './agent.js';
 import type { TokenCheck } from './auth.js';

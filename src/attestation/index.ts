@@ -35,3 +35,5 @@ export {
   MAX_PCRS,
 } from './document.js';
 export { MAX_CBOR_CONTAINER_ITEMS, MAX_CBOR_DEPTH } from './cbor.js';
+export { nameToString, parseCertificate } from './x509.js';
+export type { Certificate } from './x509.js';

@@ -24,11 +24,11 @@ import type {
   EnclaveExit,
   ImageRef,
   IsolationReport,
-} from '../enclave/types.js';
-import { EnclaveError } from '../enclave/errors.js';
-import type { ImageCatalog } from '../enclave/images.js';
-import { findImage } from '../enclave/images.js';
-import type { NitroStartSpec } from '../enclave/nitro.js';
+} from '../enclave/index.js';
+import { EnclaveError } from '../enclave/index.js';
+import type { ImageCatalog } from '../catalog/index.js';
+import { findImage } from '../catalog/index.js';
+import type { NitroStartSpec } from '../enclave/index.js';
 import type { BuildConfig } from '../provenance/index.js';
 import type { ClientInput, SessionEvent } from '../protocol/index.js';
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';

@@ -12,7 +12,7 @@
  * algorithm fixed by the key's curve (P-256/ES256, P-384/ES384, P-521/ES512), empty unprotected
  * map, raw r||s signature over `["Signature1", protected, h'', payload]`.
  */
-import { X509Certificate } from '../util/x509.js';
+import type { X509Certificate } from '../util/x509.js';
 import type { SigningCertificateInfo } from './certificate.js';
 import { certificateInfo } from './certificate.js';
 import { bytesEqual, fromHex } from '../util/hex.js';
@@ -188,7 +188,9 @@ export async function inspectSignatureSection(
   let cert: X509Certificate;
   let info: SigningCertificateInfo;
   try {
-    cert = new X509Certificate(new Uint8Array(certificateDer));
+    // Loaded on demand: only signed images need the X.509 library.
+    const x509 = await import('../util/x509.js');
+    cert = new x509.X509Certificate(new Uint8Array(certificateDer));
     info = certificateInfo(cert);
   } catch (e) {
     throw bad(certPath, `not an X.509 certificate (${(e as Error).message})`, e);

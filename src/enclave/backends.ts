@@ -2,7 +2,7 @@
  * The one place a backend is made from its name and settings, for every caller that lets the
  * user choose one (`tee-compile build --backend`, `tee-compile agent --backend`).
  */
-import type { ImageCatalog } from './images.js';
+import type { ImageCatalog } from '../catalog/index.js';
 import type { LocalBackendOptions } from './local.js';
 import { LocalBackend } from './local.js';
 import { NitroBackend } from './nitro.js';

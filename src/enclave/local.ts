@@ -29,12 +29,11 @@ import { fileURLToPath } from 'node:url';
 import type { MemoryLimit } from './cgroup.js';
 import { createMemoryLimit, removeCgroupDir } from './cgroup.js';
 import { bundledWorker } from './worker-bundle.js';
-import type { ImageCatalog } from './images.js';
-import { findImage } from './images.js';
+import type { ImageCatalog } from '../catalog/index.js';
+import { findImage } from '../catalog/index.js';
 import { EnclaveError } from './errors.js';
 import type { SandboxLevel } from './sandbox.js';
 import { probeSandbox, sandboxCommand } from './sandbox.js';
-import type { OrphanKeep } from './nitro.js';
 import type {
   Enclave,
   EnclaveBackend,
@@ -43,6 +42,7 @@ import type {
   EnclaveState,
   ImageRef,
   IsolationReport,
+  OrphanKeep,
 } from './types.js';
 
 /**
@@ -102,7 +102,7 @@ export type LocalIpcMessage =
 
 /** Resolves an image from `catalog` (default: the package's). */
 async function catalogImage(ref: ImageRef, catalog?: ImageCatalog): Promise<LocalImage> {
-  const { loadImageCatalog } = await import('./images-node.js');
+  const { loadImageCatalog } = await import('../catalog/node.js');
   const entry = findImage(catalog ?? (await loadImageCatalog()), {
     language: ref.language,
     name: ref.name,

@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import { isEifError } from '../eif/index.js';
 import type { EifMeasurements } from '../eif/index.js';
 import { describeEifFile } from '../eif/node.js';
-import type { ImageEntry, PcrSet } from './images.js';
+import type { ImageEntry, PcrSet } from '../catalog/index.js';
 import { NitroError } from './nitro-errors.js';
 import { sha256File } from '../util/node.js';
 

@@ -25,8 +25,8 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageCatalog, ImageEntry, PcrSet } from './images.js';
-import { findImage } from './images.js';
+import type { ImageCatalog, ImageEntry, PcrSet } from '../catalog/index.js';
+import { findImage } from '../catalog/index.js';
 import type { DescribedEnclave, RunEnclaveInfo } from './nitro-cli.js';
 import { NitroCli } from './nitro-cli.js';
 import type { NitroBackendConfig, NitroBackendConfigInput } from './nitro-config.js';
@@ -45,7 +45,7 @@ import {
   pickCid,
 } from './nitro-sizing.js';
 import { EnclaveError } from './errors.js';
-import type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport } from './types.js';
+import type { Enclave, EnclaveBackend, EnclaveSpec, IsolationReport, OrphanKeep } from './types.js';
 
 export type { NitroBackendConfig, NitroBackendConfigInput } from './nitro-config.js';
 export type { InputSizes } from './nitro-sizing.js';
@@ -60,13 +60,6 @@ export interface NitroStartSpec extends EnclaveSpec {
   /** Cancels the start: the boot wait ends and the enclave is terminated. */
   signal?: AbortSignal;
 }
-
-/**
- * Which enclaves {@link NitroBackend.cleanupOrphans} leaves alone besides those of this process:
- * ids or names, or a test on the enclave's name and id.
- */
-export type OrphanKeep =
-  ReadonlySet<string> | ((enclave: { name: string; id: string }) => boolean | Promise<boolean>);
 
 /** Longest build-id part of an enclave name. */
 const MAX_NAME_BUILD_CHARS = 64;
@@ -157,7 +150,9 @@ export class NitroBackend implements EnclaveBackend {
 
   /** The catalog entry of `image` (the catalog is loaded on first use). */
   private async entryFor(image: EnclaveSpec['image']): Promise<ImageEntry> {
-    const catalog = (this.catalog ??= await (await import('./images-node.js')).loadImageCatalog());
+    const catalog = (this.catalog ??= await (
+      await import('../catalog/node.js')
+    ).loadImageCatalog());
     return findImage(catalog, {
       language: image.language,
       name: image.name,

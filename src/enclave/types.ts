@@ -4,13 +4,9 @@
  * runs one worker and gives the host one byte stream to it.
  */
 import type { Duplex } from 'node:stream';
+import type { ImageRef, IsolationReport, OrphanKeep } from '../contracts/index.js';
 
-/** Published image identity (see enclave/images.json). */
-export interface ImageRef {
-  name: string;
-  version: string;
-  language: 'rust' | 'node' | 'go';
-}
+export type { ImageRef, IsolationReport, OrphanKeep };
 
 /** What to start. */
 export interface EnclaveSpec {
@@ -26,19 +22,6 @@ export interface EnclaveSpec {
 }
 
 export type EnclaveState = 'starting' | 'running' | 'stopped' | 'failed';
-
-/** How the enclave was isolated; recorded in the provenance (`internalParameters.isolation`). */
-export interface IsolationReport {
-  backend: 'local' | 'nitro';
-  /** `netns` (local: fresh network namespace, loopback only), `enclave` (nitro), or `none` (explicitly allowed). */
-  network: 'netns' | 'enclave' | 'none';
-  /** `mountns` (private mount namespace with the workspace at a fixed path), `enclave`, or `none`. */
-  filesystem: 'mountns' | 'enclave' | 'none';
-  /** How memory is bounded: `cgroup2`, `cgroup1`, `rlimit`, `enclave`, or `none`. */
-  memory: string;
-  /** Free-form details (kernel refusals, limits applied). */
-  notes?: string[];
-}
 
 /** Why an enclave ended. */
 export interface EnclaveExit {
@@ -69,5 +52,5 @@ export interface EnclaveBackend {
   readonly name: 'local' | 'nitro';
   start(spec: EnclaveSpec): Promise<Enclave>;
   /** Terminates enclaves this backend owns that are not in `keep` (crash recovery at start). */
-  cleanupOrphans(keep?: ReadonlySet<string>): Promise<string[]>;
+  cleanupOrphans(keep?: OrphanKeep): Promise<string[]>;
 }

@@ -4,6 +4,7 @@
  * strictly (unknown fields refused), into a `ProtocolError` naming the field.
  */
 import { z } from 'zod';
+import { LANGUAGES } from '../contracts/index.js';
 import { ProtocolError } from './errors.js';
 
 /** Name sent in both hellos, so that a stray peer speaking something else is refused early. */
@@ -69,7 +70,7 @@ const limitsSchema = z
   .strict();
 
 const imageSchema = z
-  .object({ name: shortText, version: shortText, language: z.enum(['rust', 'node', 'go']) })
+  .object({ name: shortText, version: shortText, language: z.enum(LANGUAGES) })
   .strict();
 
 const clientHello = z

@@ -6,7 +6,7 @@
  */
 import type { WebSocket } from 'ws';
 import { createReadStream } from 'node:fs';
-import type { ImageRef } from '../enclave/types.js';
+import type { ImageRef } from '../contracts/index.js';
 import { Channel } from './channel.js';
 import {
   ProtocolError,

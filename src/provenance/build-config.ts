@@ -6,6 +6,7 @@
  * `output.files`) is accepted unchanged; `input.vendor` is recorded but never run.
  */
 import * as z from 'zod';
+import { LANGUAGES } from '../contracts/index.js';
 import { provenanceError } from './errors.js';
 import type { BuildConfig } from './types.js';
 
@@ -71,7 +72,7 @@ const resourcesShape = {
 };
 const topShape = {
   $schema: z.string().optional().describe('URI of this schema, for editors; ignored.'),
-  language: z.enum(['rust', 'node', 'go']).describe('Toolchain image to build with.'),
+  language: z.enum(LANGUAGES).describe('Toolchain image to build with.'),
   input: z.strictObject(inputShape),
   output: z.strictObject(outputShape),
   image: z.strictObject(imageShape).optional(),

@@ -2,6 +2,7 @@
  * Shapes of the provenance module's public face (see ./index.ts for the functions): what a build
  * consumed (source, dependencies, toolchain, build.json) and the in-toto statement that records it.
  */
+import type { Language } from '../contracts/index.js';
 
 /** Git object format of a repository. */
 export type ObjectFormat = 'sha1' | 'sha256';
@@ -73,7 +74,7 @@ export interface ToolchainComponent {
 
 /** The normalised build.json. */
 export interface BuildConfig {
-  language: 'rust' | 'node' | 'go';
+  language: Language;
   input: {
     /** The build command, run with `bash -c` in the directory of build.json (`workdir`). */
     cmd: string;

@@ -4,11 +4,11 @@
  */
 import type { VerifyAttestationOptions } from '../attestation/index.js';
 import { AWS_NITRO_ROOT_G1, SIMULATION_ROOT, verifyAttestation } from '../attestation/index.js';
-import type { AttestationDocument, TrustAnchor } from '../attestation/types.js';
+import type { AttestationDocument, TrustAnchor } from '../attestation/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
 import { parseStatement } from '../provenance/index.js';
-import type { ProvenanceStatement } from '../provenance/types.js';
+import type { ProvenanceStatement } from '../provenance/index.js';
 import { fromHex, toHex } from '../util/hex.js';
 import { sha256 } from './digest.js';
 import { VerifyError } from './errors.js';

@@ -8,7 +8,7 @@ import type { BundleContents } from '../bundle/index.js';
 import { BundleError, readBundle } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
 import { parseStatement } from '../provenance/index.js';
-import type { ProvenanceStatement } from '../provenance/types.js';
+import type { ProvenanceStatement } from '../provenance/index.js';
 import { toHex } from '../util/hex.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
 import { sha256Hex } from './digest.js';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { which } from '../provenance/toolchain.js';
+import { which } from '../provenance/node.js';
 import type { FileComparer } from './types.js';
 
 /** Time allowed for one comparison. */

@@ -5,8 +5,8 @@
 import { open } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
 import { readBoundedFile } from '../util/node.js';
-import { ImageCatalogError, trustedImages } from '../enclave/images.js';
-import { loadImageCatalog } from '../enclave/images-node.js';
+import { ImageCatalogError, trustedImages } from '../catalog/index.js';
+import { loadImageCatalog } from '../catalog/node.js';
 import { VerifyError } from './errors.js';
 import type { PolicyFlags } from './policy-flags.js';
 import { MAX_POLICY_BYTES, buildTrustPolicy } from './policy.js';

@@ -7,22 +7,13 @@ import type {
   AttestationDocument,
   AttestationErrorCode,
   ChainCache,
-} from '../attestation/types.js';
-import type { BundleContents } from '../bundle/types.js';
-import type { BundleLimits } from '../bundle/limits.js';
-import type { ProvenanceStatement } from '../provenance/types.js';
+} from '../attestation/index.js';
+import type { BundleContents } from '../bundle/index.js';
+import type { BundleLimits } from '../bundle/index.js';
+import type { ProvenanceStatement } from '../provenance/index.js';
+import type { TrustedImage } from '../contracts/index.js';
 
-/** An image whose measurements are trusted. */
-export interface TrustedImage {
-  name: string;
-  version: string;
-  /** Real measurements (hex, 96 chars), or null when the image has not been measured on a Nitro host. */
-  pcr0: string | null;
-  pcr1: string | null;
-  pcr2: string | null;
-  /** The measurements the simulated (local) backend attests with for this image. */
-  simulated?: { pcr0: string; pcr1: string; pcr2: string };
-}
+export type { TrustedImage };
 
 /** A builder: an organisation or account, identified by PCR3 (the IAM role of its Nitro hosts). */
 export interface TrustedBuilder {

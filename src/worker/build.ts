@@ -10,6 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NsmClient } from '../attestation/index.js';
+import type { Language } from '../contracts/index.js';
 import { NsmError } from '../attestation/index.js';
 import { ArchiveError } from '../archive/index.js';
 import { extractTar } from '../archive/node.js';
@@ -60,7 +61,7 @@ export const DEPS_ARCHIVE_LIMITS = {
 export interface WorkerImage {
   name: string;
   version: string;
-  language: 'rust' | 'node' | 'go';
+  language: Language;
   toolchain: Record<string, string>;
 }
 

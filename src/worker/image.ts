@@ -5,12 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { LANGUAGES } from '../contracts/index.js';
 
 const pcrHex = z.string().regex(/^[0-9a-f]{96}$/, 'expected 96 lower-case hex digits');
 const imageSchema = z.object({
   name: z.string().min(1).max(128),
   version: z.string().min(1).max(64),
-  language: z.enum(['rust', 'node', 'go']),
+  language: z.enum(LANGUAGES),
   toolchain: z.record(z.string(), z.string()),
   simulated: z.object({ pcr0: pcrHex, pcr1: pcrHex, pcr2: pcrHex }).optional(),
 });

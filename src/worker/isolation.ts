@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { IsolationReport } from '../enclave/types.js';
+import type { IsolationReport } from '../contracts/index.js';
 
 /** An isolation report with what was observed. */
 export interface ObservedIsolation extends IsolationReport {

@@ -19,7 +19,7 @@ import type { Server as NetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { acceptOne, listenOnce, serveBuild, DEFAULT_WORKER_LIMITS } from '../protocol/index.js';
-import type { IsolationReport } from '../enclave/types.js';
+import type { IsolationReport } from '../contracts/index.js';
 import type { ImageDescriptor } from './image.js';
 import { readImageDescriptor } from './image.js';
 import { DEFAULT_BUILD_GID, DEFAULT_BUILD_UID, parseBuildUser } from './jail.js';

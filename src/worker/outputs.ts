@@ -7,7 +7,7 @@ import { lstat, readdir, realpath } from 'node:fs/promises';
 import { sha256File } from '../util/node.js';
 import { join, posix } from 'node:path';
 import picomatch from 'picomatch';
-import { WorkerError } from '../protocol/errors.js';
+import { WorkerError } from '../protocol/index.js';
 
 /** At most this many outputs (the provenance lists each one). */
 export const MAX_OUTPUTS = 10_000;

@@ -7,7 +7,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { NsmTransport } from '../attestation/index.js';
 import { NsmClient, SoftwareNsm, pcr3ForIamRole, pcr4ForInstanceId } from '../attestation/index.js';
-import type { IsolationReport } from '../enclave/types.js';
+import type { IsolationReport } from '../contracts/index.js';
 import type { BuildHandler } from '../protocol/index.js';
 import { fromHex, toHex } from '../util/hex.js';
 import type { EnclaveFacts, WorkerImage } from './build.js';

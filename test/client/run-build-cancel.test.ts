@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { BuildEvent } from '../../src/client/run-build.js';
 import { DEFAULT_MEMORY_MIB, runBuild } from '../../src/client/run-build.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import { NitroBackend } from '../../src/enclave/nitro.js';
 import { minimumMemoryForEif } from '../../src/enclave/nitro-sizing.js';

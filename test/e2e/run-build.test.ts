@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildEvent } from '../../src/client/run-build.js';
 import { runBuild } from '../../src/client/run-build.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
 import type { TestRepo } from '../support/build-repo.js';

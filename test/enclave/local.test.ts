@@ -14,7 +14,7 @@ import { readBundle } from '../../src/bundle/index.js';
 import { createMemoryLimit } from '../../src/enclave/cgroup.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import { DEFAULT_SIMULATED_ROLE, WORKSPACE_PATH } from '../../src/enclave/local.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
 import { toHex } from '../../src/util/hex.js';
 import type { TestRepo } from '../support/build-repo.js';

@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import type { EifInput } from '../../src/eif/index.js';
-import type { ImageCatalog } from '../../src/enclave/images.js';
+import type { ImageCatalog } from '../../src/catalog/index.js';
 import type { NitroBackendOptions } from '../../src/enclave/nitro.js';
 import type { NitroBackendConfigInput } from '../../src/enclave/nitro-config.js';
 import { NitroBackend } from '../../src/enclave/nitro.js';

@@ -11,7 +11,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PACKAGE_ROOT, loadImageCatalog } from '../../src/enclave/images-node.js';
+import { PACKAGE_ROOT, loadImageCatalog } from '../../src/catalog/node.js';
 import { describeEifFile } from '../../src/eif/node.js';
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { PipelineExecutor } from '../../src/agent/pipeline-executor.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { BundleVerified } from '../../src/verify/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';

@@ -18,8 +18,8 @@ import {
 } from '../../src/attestation/index.js';
 import type { BundleContents } from '../../src/bundle/index.js';
 import { encodeBundle, readBundle } from '../../src/bundle/index.js';
-import { findImage, type ImageEntry, type ImageLanguage } from '../../src/enclave/images.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { findImage, type ImageEntry, type ImageLanguage } from '../../src/catalog/index.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { ProvenanceStatement } from '../../src/provenance/index.js';
 import {
   buildStatement,

@@ -250,7 +250,7 @@ async function eifCode(): Promise<{
   const [node, index, images] = await Promise.all([
     import('../../src/eif/node.js'),
     import('../../src/eif/index.js'),
-    import('../../src/enclave/images.js'),
+    import('../../src/catalog/index.js'),
   ]);
   return {
     describeEifFile: node.describeEifFile,

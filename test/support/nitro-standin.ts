@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import type { EifInput } from '../../src/eif/index.js';
-import type { ImageCatalog, ImageEntry } from '../../src/enclave/images.js';
-import { simulatedEifInput } from '../../src/enclave/images.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import type { ImageCatalog, ImageEntry } from '../../src/catalog/index.js';
+import { simulatedEifInput } from '../../src/catalog/index.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { NitroBackendConfigInput } from '../../src/enclave/nitro-config.js';
 import type { EnclaveRecord, StandinConfig } from './nitro-standin-state.js';
 import {

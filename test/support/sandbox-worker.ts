@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { LocalBackendOptions } from '../../src/enclave/local.js';
 import { LocalBackend } from '../../src/enclave/local.js';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let bundled: Promise<string> | undefined;

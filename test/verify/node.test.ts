@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadImageCatalog } from '../../src/enclave/images-node.js';
+import { loadImageCatalog } from '../../src/catalog/node.js';
 import { loadDefaultImages, loadTrustPolicy, openBundleFile } from '../../src/verify/node.js';
 
 describe('verify, Node face', () => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { decodeAttestation } from '../../src/attestation/index.js';
 import { readBundle } from '../../src/bundle/index.js';
-import { imageJson, loadImageCatalog } from '../../src/enclave/images-node.js';
+import { imageJson, loadImageCatalog } from '../../src/catalog/node.js';
 import { submitBuild } from '../../src/protocol/index.js';
 import { toHex } from '../../src/util/hex.js';
 import { parseWorkerArgs } from '../../src/worker/main.js';

@@ -21,8 +21,8 @@ import {
   type VerifyAttestationOptions,
   type VerifyAttestationResult,
 } from '../../attestation/index.js';
-import { nodeCryptoVerifier } from '../../attestation/node-crypto.js';
-import { nameToString, parseCertificate } from '../../attestation/x509.js';
+import { nodeCryptoVerifier } from '../../attestation/node.js';
+import { nameToString, parseCertificate } from '../../attestation/index.js';
 import { toRefusal } from '../../errors.js';
 import { fromHex, isHex, toHex } from '../../util/hex.js';
 import { readBoundedFile } from '../../util/node.js';

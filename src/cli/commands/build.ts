@@ -20,15 +20,17 @@ import { parseArgs } from 'node:util';
 import { isArchiveError } from '../../archive/index.js';
 import { isAttestationError } from '../../attestation/index.js';
 import { isBundleError } from '../../bundle/index.js';
-import type { BuildEvent, BuildResult } from '../../client/run-build.js';
-import { runBuild } from '../../client/run-build.js';
-import { isEnclaveError } from '../../enclave/errors.js';
-import { ImageCatalogError } from '../../enclave/images.js';
-import { loadImageCatalog } from '../../enclave/images-node.js';
-import type { ImageCatalog } from '../../enclave/images.js';
-import { DEFAULT_SIMULATED_ROLE, LocalBackend } from '../../enclave/local.js';
-import type { NitroBackend } from '../../enclave/nitro.js';
-import { NitroConfigError } from '../../enclave/nitro-errors.js';
+import type { BuildEvent, BuildResult } from '../../client/index.js';
+import { runBuild } from '../../client/index.js';
+import { isEnclaveError } from '../../enclave/index.js';
+import { ImageCatalogError } from '../../catalog/index.js';
+import { loadImageCatalog } from '../../catalog/node.js';
+import type { ImageCatalog } from '../../catalog/index.js';
+import type { BackendConfig } from '../../enclave/index.js';
+import { createBackend } from '../../enclave/index.js';
+import { DEFAULT_SIMULATED_ROLE } from '../../enclave/index.js';
+import type { EnclaveBackend } from '../../enclave/index.js';
+import { NitroConfigError } from '../../enclave/index.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
   MAX_NONCE_BYTES,
@@ -194,47 +196,45 @@ async function makeBackend(
   catalog: ImageCatalog,
   io: CliIo,
   o: { role: string; allowUnisolated: boolean; nitroConfig: string | undefined },
-): Promise<LocalBackend | NitroBackend> {
-  if (name === 'local') {
-    const workerEntry = io.env.TEE_COMPILE_WORKER;
-    return new LocalBackend({
-      catalog,
-      env: io.env,
+): Promise<EnclaveBackend> {
+  const workerEntry = io.env.TEE_COMPILE_WORKER;
+  const config: BackendConfig = {
+    catalog,
+    env: io.env,
+    local: {
       simulatedRole: o.role,
       allowUnisolated: o.allowUnisolated,
       ...(workerEntry ? { workerEntry } : {}),
-    });
+    },
+    log: (m) => writeLine(io.stderr, `tee-compile: ${m}`),
+  };
+  if (name === 'nitro') config.nitro = await readNitroSettings(o.nitroConfig!);
+  try {
+    return createBackend(name, config);
+  } catch (e) {
+    if (e instanceof NitroConfigError)
+      throw new UsageError(`--nitro-config ${o.nitroConfig}: ${e.message}`);
+    throw e;
   }
-  // On demand: the nitro backend brings the EIF code and its X.509 library, which a local build
-  // never needs.
-  const { createBackend } = await import('../../enclave/backends.js');
+}
+
+/** The nitro settings file; as in the agent's configuration, a relative imagesDir is relative to it. */
+async function readNitroSettings(file: string): Promise<unknown> {
   let settings: unknown;
   try {
-    settings = JSON.parse(await readFile(o.nitroConfig!, 'utf8'));
+    settings = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new UsageError(`--nitro-config ${o.nitroConfig}: ${(e as Error).message}`);
+    throw new UsageError(`--nitro-config ${file}: ${(e as Error).message}`);
   }
-  // As in the agent's configuration file: a relative imagesDir is relative to the file.
   if (
     settings !== null &&
     typeof settings === 'object' &&
     typeof (settings as { imagesDir?: unknown }).imagesDir === 'string'
   ) {
     const s = settings as { imagesDir: string };
-    settings = { ...s, imagesDir: resolve(dirname(o.nitroConfig!), s.imagesDir) };
+    settings = { ...s, imagesDir: resolve(dirname(file), s.imagesDir) };
   }
-  try {
-    return createBackend('nitro', {
-      catalog,
-      env: io.env,
-      nitro: settings,
-      log: (m) => writeLine(io.stderr, `tee-compile: ${m}`),
-    }) as NitroBackend;
-  } catch (e) {
-    if (e instanceof NitroConfigError)
-      throw new UsageError(`--nitro-config ${o.nitroConfig}: ${e.message}`);
-    throw e;
-  }
+  return settings;
 }
 
 /** The signals that cancel a build. */
@@ -339,7 +339,7 @@ async function existsProc(pid: number): Promise<boolean> {
 }
 
 /** Removes what earlier runs of this command left (their process is gone); never fails the build. */
-async function removeLeftovers(backend: LocalBackend | NitroBackend, io: CliIo): Promise<void> {
+async function removeLeftovers(backend: EnclaveBackend, io: CliIo): Promise<void> {
   try {
     const removed = await backend.cleanupOrphans(({ name }) => runMayLive(name));
     for (const id of removed)

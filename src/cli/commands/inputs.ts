@@ -12,7 +12,7 @@ import {
   isPinned,
   isProvenanceError,
 } from '../../provenance/index.js';
-import type { Language } from '../../provenance/index.js';
+import { LANGUAGES, type Language } from '../../contracts/index.js';
 import {
   detectLanguage,
   readBuildConfig,
@@ -32,8 +32,6 @@ uncommitted changes are reported, not included.
   --json               machine-readable output
   --config <file>      build.json to use (default: <dir>/build.json)
   --language <lang>    language when there is no build.json (default: detected from the files)`;
-
-const LANGUAGES: readonly Language[] = ['rust', 'node', 'go'];
 
 interface DependencyLine {
   name: string;

@@ -22,11 +22,11 @@
 import { z } from 'zod';
 import { TeeCompileError } from '../errors.js';
 import type { EifInput } from '../eif/index.js';
-import type { TrustedImage } from '../verify/types.js';
+import { LANGUAGES, type Language, type TrustedImage } from '../contracts/index.js';
 
 /** Languages an image can build. */
-export const IMAGE_LANGUAGES = ['rust', 'node', 'go'] as const;
-export type ImageLanguage = (typeof IMAGE_LANGUAGES)[number];
+export const IMAGE_LANGUAGES = LANGUAGES;
+export type ImageLanguage = Language;
 
 /**
  * - `CATALOG_UNREADABLE`: the catalog file cannot be read or is not JSON.

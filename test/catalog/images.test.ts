@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ImageCatalog, ImageEntry } from '../../src/enclave/images.js';
+import type { ImageCatalog, ImageEntry } from '../../src/catalog/index.js';
 import {
   SIMULATED_BOOTSTRAP,
   SIMULATED_CMDLINE,
@@ -14,12 +14,12 @@ import {
   simulatedDescriptor,
   simulatedEifInput,
   trustedImages,
-} from '../../src/enclave/images.js';
+} from '../../src/catalog/index.js';
 import {
   DEFAULT_IMAGE_CATALOG_PATH,
   PACKAGE_ROOT,
   loadImageCatalog,
-} from '../../src/enclave/images-node.js';
+} from '../../src/catalog/node.js';
 import { assembleEif, bytesSource, describeEif, measure } from '../../src/eif/index.js';
 import { nodeHashing } from '../../src/eif/node.js';
 

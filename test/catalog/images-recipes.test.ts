@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IMAGE_LANGUAGES } from '../../src/enclave/images.js';
-import type { ImageCatalog } from '../../src/enclave/images.js';
+import { IMAGE_LANGUAGES } from '../../src/catalog/index.js';
+import type { ImageCatalog } from '../../src/catalog/index.js';
 import {
   PACKAGE_ROOT,
   addImageVersion,
@@ -14,7 +14,7 @@ import {
   recordMeasuredImage,
   refreshCatalog,
   toolchainFromDockerfile,
-} from '../../src/enclave/images-node.js';
+} from '../../src/catalog/node.js';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import { TEST_METADATA } from '../support/eif-build.js';
 
