@@ -11,14 +11,14 @@ import { parseRepo } from './context.js';
 import { ActionError } from './errors.js';
 import { hasControl } from './markdown.js';
 import { deriveNonce } from './nonce.js';
+import { parseNonceHex } from '../util/nonce.js';
 
 /**
  * Nonce sizes the agent and the enclave protocol accept (bytes). Kept here rather than imported
  * so that the action's bundle does not carry the protocol's WebSocket code; a test holds them
  * equal to the protocol's.
  */
-export const MIN_NONCE_BYTES = 16;
-export const MAX_NONCE_BYTES = 64;
+export { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../util/nonce.js';
 /** Longest wait for the agent, in minutes (a week: self-hosted jobs may run that long). */
 export const MAX_TIMEOUT_MINUTES = 7 * 24 * 60;
 /** Default wait for the agent, in minutes: the default build limit (1 h) plus queueing. */
@@ -123,17 +123,11 @@ function integer(get: InputGetter, name: string, min: number, max: number): numb
 }
 
 function hexNonce(get: InputGetter): string | null {
-  const v = get('nonce').replace(/^0x/i, '');
-  if (v === '') return null;
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(v))
-    throw bad('nonce', 'expected hex digits (an even number of them)');
-  const bytes = v.length / 2;
-  if (bytes < MIN_NONCE_BYTES || bytes > MAX_NONCE_BYTES)
-    throw bad(
-      'nonce',
-      `expected ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (${MIN_NONCE_BYTES * 2} to ${MAX_NONCE_BYTES * 2} hex digits), got ${bytes}`,
-    );
-  return v.toLowerCase();
+  const v = get('nonce');
+  if (v.replace(/^0x/i, '') === '') return null;
+  const n = parseNonceHex(v);
+  if (!n.ok) throw bad('nonce', n.message);
+  return n.hex;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { isProvenanceError, parseBuildConfig } from '../provenance/index.js';
 // The agent forwards the nonce to the worker, so it accepts what the protocol accepts.
-import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../protocol/index.js';
+import { parseNonceHex } from '../util/nonce.js';
 import { AgentError } from './errors.js';
 /** Longest `repo_url`. */
 export const MAX_REPO_URL_LENGTH = 2048;
@@ -31,16 +31,9 @@ export function badField(field: string, message: string): AgentError {
 
 /** A hex nonce of MIN_NONCE_BYTES to MAX_NONCE_BYTES (16 to 64) bytes, returned in lower case. */
 export function parseNonce(value: string, field = 'nonce'): string {
-  const min = MIN_NONCE_BYTES * 2;
-  const max = MAX_NONCE_BYTES * 2;
-  if (!/^[0-9a-fA-F]*$/.test(value) || value.length % 2 !== 0)
-    throw badField(field, 'expected hex digits (an even number of them)');
-  if (value.length < min || value.length > max)
-    throw badField(
-      field,
-      `expected ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (${min} to ${max} hex digits)`,
-    );
-  return value.toLowerCase();
+  const n = parseNonceHex(value);
+  if (!n.ok) throw badField(field, n.message);
+  return n.hex;
 }
 
 /** Options for repository URLs, from the agent's configuration. */

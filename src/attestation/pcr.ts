@@ -22,6 +22,14 @@ export function pcrExtend(old: Uint8Array, data: Uint8Array): Uint8Array {
   return sha384(buf);
 }
 
+/**
+ * The ARN of an IAM role: `arn:<partition>:iam::<account>:role/<path/>name`. AWS measures the ARN
+ * of the role inside the parent instance's instance profile, path included; neither the instance
+ * profile's own ARN nor the STS assumed-role ARN gives the PCR3 Nitro reports.
+ */
+export const IAM_ROLE_ARN_RE =
+  /^arn:aws(?:-cn|-us-gov|-iso|-iso-[a-z])?:iam::[0-9]{12}:role\/(?:[\x21-\x2e\x30-\x7e]+\/)*[\w+=,.@-]{1,64}$/;
+
 /** PCR3 of an enclave whose parent instance has the IAM role `arn` (the raw ARN, not hashed). */
 export function pcr3ForIamRole(arn: string): Uint8Array {
   return pcrExtend(new Uint8Array(PCR_LENGTH), UTF8.encode(arn));

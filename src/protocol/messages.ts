@@ -13,8 +13,9 @@ export const PROTOCOL_NAME = 'tee-compile';
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
 
 /** Shortest and longest nonce accepted (bytes). The NSM accepts up to 1024; a fixed range keeps it simple. */
-export const MIN_NONCE_BYTES = 16;
-export const MAX_NONCE_BYTES = 64;
+import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../util/nonce.js';
+
+export { MAX_NONCE_BYTES, MIN_NONCE_BYTES };
 
 /** The inputs, in the order their bytes follow a `build` message. */
 export const INPUT_NAMES = ['config', 'commit', 'source', 'deps'] as const;

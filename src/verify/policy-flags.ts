@@ -2,13 +2,14 @@
  * Policy settings given as flags (CLI), inputs (action) or configuration (agent), validated at the
  * edge with messages that name the flag.
  */
+import { parseNonceHex } from '../util/nonce.js';
 import { VerifyError } from './errors.js';
 import { MAX_MIN_BUILDERS, PCR_HEX_RE } from './policy-schema.js';
 import { isFullCommit, normaliseRepository } from './source.js';
 import type { TrustPolicy } from './types.js';
 
-/** Largest nonce the NSM accepts (bytes). */
-export const MAX_NONCE_BYTES = 512;
+/** Largest nonce a build takes (bytes); the same bound as every other edge. */
+export { MAX_NONCE_BYTES } from '../util/nonce.js';
 
 /** Policy settings given as flags (CLI), inputs (action) or configuration (agent). */
 export interface PolicyFlags {
@@ -53,14 +54,9 @@ export function parsePcrFlags(values: readonly string[]): Map<number, string> {
 
 export function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
   if (flags.nonce !== undefined) {
-    const n = flags.nonce.replace(/^0x/i, '');
-    if (!/^(?:[0-9a-fA-F]{2})+$/.test(n) || n.length / 2 > MAX_NONCE_BYTES) {
-      throw flagError(
-        '--nonce',
-        `expected hex (an even number of hex digits, at most ${MAX_NONCE_BYTES} bytes)`,
-      );
-    }
-    policy.nonce = n.toLowerCase();
+    const n = parseNonceHex(flags.nonce);
+    if (!n.ok) throw flagError('--nonce', n.message);
+    policy.nonce = n.hex;
   }
   if (flags.commit !== undefined) {
     if (!isFullCommit(flags.commit)) {

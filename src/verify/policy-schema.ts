@@ -3,18 +3,13 @@
  * `scripts/schemas.mjs`; a test checks that the committed file is current.
  */
 import { z } from 'zod';
+import { IAM_ROLE_ARN_RE } from '../attestation/index.js';
 import { FULL_COMMIT_RE } from './source.js';
 
 /** A SHA-384 PCR value: what Nitro attests for PCR0-4 and PCR8. */
 export const PCR_HEX_RE = /^[0-9a-fA-F]{96}$/;
 
-/**
- * The ARN of an IAM role: `arn:<partition>:iam::<account>:role/<path/>name`. AWS measures the ARN
- * of the role inside the parent instance's instance profile, path included; neither the instance
- * profile's own ARN nor the STS assumed-role ARN gives the PCR3 Nitro reports.
- */
-export const IAM_ROLE_ARN_RE =
-  /^arn:aws(?:-cn|-us-gov|-iso|-iso-[a-z])?:iam::[0-9]{12}:role\/(?:[\x21-\x2e\x30-\x7e]+\/)*[\w+=,.@-]{1,64}$/;
+export { IAM_ROLE_ARN_RE };
 
 export const IAM_ROLE_HINT = 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name';
 

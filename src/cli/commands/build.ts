@@ -18,19 +18,17 @@ import { constants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isArchiveError } from '../../archive/index.js';
-import { isAttestationError } from '../../attestation/index.js';
+import { IAM_ROLE_ARN_RE, isAttestationError } from '../../attestation/index.js';
 import { isBundleError } from '../../bundle/index.js';
 import type { BuildEvent, BuildResult } from '../../client/index.js';
 import { runBuild } from '../../client/index.js';
 import { isEnclaveError } from '../../enclave/index.js';
+import { parseNonceHex } from '../../util/nonce.js';
 import { ImageCatalogError } from '../../catalog/index.js';
 import { loadImageCatalog } from '../../catalog/node.js';
 import type { ImageCatalog } from '../../catalog/index.js';
-import type { BackendConfig } from '../../enclave/index.js';
-import { createBackend } from '../../enclave/index.js';
-import { DEFAULT_SIMULATED_ROLE } from '../../enclave/index.js';
-import type { EnclaveBackend } from '../../enclave/index.js';
-import { NitroConfigError } from '../../enclave/index.js';
+import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
+import { createBackend, DEFAULT_SIMULATED_ROLE, NitroConfigError } from '../../enclave/index.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
   MAX_NONCE_BYTES,
@@ -77,18 +75,10 @@ and the enclave stopped first; a third signal exits at once).`;
 const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_UNREADABLE']);
 
 function parseNonce(hex: string): Uint8Array {
-  const t = hex.startsWith('0x') ? hex.slice(2) : hex;
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(t))
-    throw new UsageError('--nonce must be hex (an even number of digits)');
-  const n = t.length / 2;
-  if (n < MIN_NONCE_BYTES || n > MAX_NONCE_BYTES)
-    throw new UsageError(
-      `--nonce must be ${MIN_NONCE_BYTES} to ${MAX_NONCE_BYTES} bytes (got ${n})`,
-    );
-  return new Uint8Array(Buffer.from(t, 'hex'));
+  const n = parseNonceHex(hex);
+  if (!n.ok) throw new UsageError(`--nonce: ${n.message}`);
+  return new Uint8Array(Buffer.from(n.hex, 'hex'));
 }
-
-const ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 /** Writes progress to stderr: phases, the build log, and what the enclave is. */
 function progress(io: CliIo): (e: BuildEvent) => void {
@@ -401,7 +391,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('--nitro-config applies to --backend nitro only');
   }
   const role = values['simulated-role'] ?? DEFAULT_SIMULATED_ROLE;
-  if (!ARN.test(role))
+  if (!IAM_ROLE_ARN_RE.test(role))
     throw new UsageError(
       `--simulated-role must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got ${role}`,
     );
