@@ -231,10 +231,10 @@ describe('buildTrustPolicy', () => {
   it('when there is no file, it trusts the published images and takes the flags', () => {
     const p = buildTrustPolicy({
       defaultImages: DEFAULTS,
-      flags: { nonce: '0xABCD', allowSimulated: true, pcrs: ['4=' + h('9')] },
+      flags: { nonce: '0x' + 'AB'.repeat(16), allowSimulated: true, pcrs: ['4=' + h('9')] },
     });
     expect(p.images).toEqual(DEFAULTS);
-    expect(p.nonce).toBe('abcd');
+    expect(p.nonce).toBe('ab'.repeat(16));
     expect(p.allowSimulated).toBe(true);
     expect(p.pcrs).toEqual(new Map([[4, h('9')]]));
   });
@@ -271,7 +271,8 @@ describe('buildTrustPolicy', () => {
   it.each([
     ['--nonce', 'not hex', { nonce: 'xyz' }],
     ['--nonce', 'an odd number of digits', { nonce: 'abc' }],
-    ['--nonce', 'longer than 512 bytes', { nonce: 'ab'.repeat(513) }],
+    ['--nonce', 'longer than 64 bytes', { nonce: 'ab'.repeat(65) }],
+    ['--nonce', 'shorter than 16 bytes', { nonce: 'ab'.repeat(15) }],
     ['--commit', 'abbreviated', { commit: 'abc1234' }],
     ['--repo', 'not a URL', { repository: 'nope' }],
     ['--pcr', 'without =', { pcrs: ['4'] }],
