@@ -24,6 +24,9 @@ import type {
   VerifyOptions,
 } from './types.js';
 
+/** What the attestation step established, kept for the refusals that follow it. */
+type AttestedFacts = Pick<Refused, 'simulated' | 'debug'>;
+
 interface Measurements {
   pcr0: string;
   pcr1: string;
@@ -168,8 +171,11 @@ async function verifyContents(
   contents: BundleContents,
   policy: TrustPolicy,
   opts: VerifyOptions,
+  seen: AttestedFacts,
 ): Promise<BundleVerified> {
   const { document, simulated, debug } = await checkAttestation(contents, policy, opts);
+  // A refusal from here on is still reported SIMULATED or DEBUG.
+  Object.assign(seen, { simulated, debug });
   const attested: Measurements = {
     pcr0: pcrHex(document, 0),
     pcr1: pcrHex(document, 1),
@@ -261,9 +267,9 @@ async function verifyContents(
 }
 
 /** Turns our own errors into a refusal; anything else is a bug and propagates. */
-function refusal(e: unknown): Refused {
+function refusal(e: unknown, seen: AttestedFacts): Refused {
   if (!isVerifyError(e)) throw e;
-  const r: Refused = { ok: false, code: e.code, message: e.message };
+  const r: Refused = { ok: false, code: e.code, message: e.message, ...seen };
   if (e.path !== undefined) r.path = e.path;
   return r;
 }
@@ -282,9 +288,10 @@ export async function verifyBundle(
 ): Promise<BundleVerification> {
   const contents = await readBundleSource(source, opts);
   if ('ok' in contents) return contents;
+  const seen: AttestedFacts = {};
   try {
-    return await verifyContents(contents, policy, opts);
+    return await verifyContents(contents, policy, opts, seen);
   } catch (e) {
-    return refusal(e);
+    return refusal(e, seen);
   }
 }

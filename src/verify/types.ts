@@ -133,6 +133,12 @@ export interface Refused {
   message: string;
   /** For BUNDLE_MALFORMED: the archive's or the layout's own code (e.g. `ARCHIVE_LINK`). */
   reason?: string;
+  /**
+   * For refusals after the attestation step (the document verified): whether it chains to the
+   * simulation root and whether it is a debug-mode document, reported as on a pass.
+   */
+  simulated?: boolean;
+  debug?: boolean;
 }
 
 /** A bundle to verify: its bytes, a stream of them, or contents already read. */
