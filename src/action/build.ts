@@ -12,7 +12,8 @@ import { fileChunks } from '../archive/node.js';
 import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { BundleVerified } from '../verify/index.js';
-import { normaliseRepository, verifyBundle } from '../verify/index.js';
+import { normalizeRepositoryUrl } from '../provenance/index.js';
+import { verifyBundle } from '../verify/index.js';
 import { AgentClient } from './agent-client.js';
 import { repositoryUrl } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
@@ -165,7 +166,7 @@ async function verifyOwnBundle(
 export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<RunResult> {
   const ctx = inputs.context;
   const repository = repositoryUrl(ctx);
-  if (normaliseRepository(repository) === null)
+  if (normalizeRepositoryUrl(repository) === null)
     throw new ActionError(
       'INPUT_INVALID',
       `GITHUB_SERVER_URL: ${JSON.stringify(repository)} is not a repository URL the bundle can record (https://host/owner/repo)`,

@@ -7,13 +7,13 @@ import { ArchiveError } from '../archive/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { BundleError, readBundle } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
-import { parseStatement } from '../provenance/index.js';
+import { normalizeRepositoryUrl, parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/types.js';
 import { toHex } from '../util/hex.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
 import { sha256Hex } from './digest.js';
 import { VerifyError, isVerifyError } from './errors.js';
-import { normaliseRepository, sameCommit, sameRepository } from './source.js';
+import { sameCommit, sameRepository } from './source.js';
 import type {
   BundleSource,
   BundleVerification,
@@ -253,7 +253,7 @@ async function verifyContents(
     subjects: st.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256.toLowerCase() })),
     source: {
       repository:
-        src.repository === null ? null : (normaliseRepository(src.repository) ?? src.repository),
+        src.repository === null ? null : (normalizeRepositoryUrl(src.repository) ?? src.repository),
       commit: src.gitCommit === null ? null : src.gitCommit.toLowerCase(),
       tree: src.gitTree.toLowerCase(),
     },
