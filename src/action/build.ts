@@ -13,6 +13,7 @@ import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { BundleVerified } from '../verify/index.js';
 import { normalizeRepositoryUrl } from '../provenance/index.js';
+import { printable } from '../util/printable.js';
 import { verifyBundle } from '../verify/index.js';
 import { AgentClient } from './agent-client.js';
 import { repositoryUrl } from './context.js';
@@ -155,7 +156,7 @@ async function verifyOwnBundle(
         : '';
     throw new ActionError(
       'BUNDLE_REFUSED',
-      `the bundle did not verify, nothing was published: ${r.code}: ${r.message}${hint}`,
+      `the bundle did not verify, nothing was published: ${r.code}: ${printable(r.message, 2000)}${hint}`,
       r.path === undefined ? {} : { path: r.path },
     );
   }
@@ -214,7 +215,7 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
       repository,
     );
     deps.log.info(
-      `verified${verified.simulated ? ' (SIMULATED)' : ''}: ${verified.subjects.length} artifacts, image ${verified.image.name} ${verified.image.version}`,
+      `verified${verified.simulated ? ' (SIMULATED)' : ''}: ${verified.subjects.length} artifacts, image ${printable(verified.image.name, 60)} ${printable(verified.image.version, 40)}`,
     );
 
     const builder = builderSlug(verified);

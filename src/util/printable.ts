@@ -62,9 +62,3 @@ export function printable(s: string, max = MAX_PRINTABLE_CHARS): string {
   }
   return out;
 }
-
-/** True when `s` holds a character that `printable` escapes. */
-export function hasUnprintable(s: string): boolean {
-  for (const c of s) if (unsafe(c)) return true;
-  return false;
-}
