@@ -173,7 +173,7 @@ async function verifyContents(
   opts: VerifyOptions,
   seen: AttestedFacts,
 ): Promise<BundleVerified> {
-  const { document, simulated, debug } = await checkAttestation(contents, policy, opts);
+  const { document, simulated, debug } = await checkAttestation(contents, policy, opts, seen);
   // A refusal from here on is still reported SIMULATED or DEBUG.
   Object.assign(seen, { simulated, debug });
   const attested: Measurements = {

@@ -134,8 +134,9 @@ export interface Refused {
   /** For BUNDLE_MALFORMED: the archive's or the layout's own code (e.g. `ARCHIVE_LINK`). */
   reason?: string;
   /**
-   * For refusals after the attestation step (the document verified): whether it chains to the
-   * simulation root and whether it is a debug-mode document, reported as on a pass.
+   * Once the attestation's chain and signature hold (even when an expectation of it failed, and
+   * for every refusal after it): whether it chains to the simulation root and whether it is a
+   * debug-mode document, reported as on a pass.
    */
   simulated?: boolean;
   debug?: boolean;

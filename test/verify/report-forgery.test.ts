@@ -206,6 +206,19 @@ describe('SIMULATED and DEBUG on refusals as on passes', () => {
     expect(j.warning).toMatch(/^SIMULATED: /);
   });
 
+  it('when a simulated bundle is refused by an expectation of its attestation (the nonce), every line still says SIMULATED', async () => {
+    const f = await bundleFile('sim-nonce.bundle.tar.gz', {});
+    const r = await runCli(['verify', f, '--allow-simulated', '--nonce', 'ab'.repeat(16)]);
+    expect(r.code).toBe(1);
+    expectUnforged(r.stdout, 'SIMULATED ');
+    const j = JSON.parse(
+      (await runCli(['verify', f, '--allow-simulated', '--nonce', 'ab'.repeat(16), '--json']))
+        .stdout,
+    ) as { code: string; simulated: boolean };
+    expect(j.code).not.toBe('SIMULATED_NOT_ALLOWED');
+    expect(j.simulated).toBe(true);
+  });
+
   it('when a debug-mode bundle passes, every line says DEBUG; when it is refused after the attestation step, too, and --json says debug on both', async () => {
     const f = await bundleFile('debug.bundle.tar.gz', { debug: true });
     const flags = ['--allow-simulated', '--allow-debug'];
@@ -215,6 +228,11 @@ describe('SIMULATED and DEBUG on refusals as on passes', () => {
     const refused = await runCli(['verify', f, ...flags, '--commit', 'b'.repeat(40)]);
     expect(refused.code).toBe(1);
     expectUnforged(refused.stdout, 'SIMULATED DEBUG ');
+    // Refused for being a debug enclave: said as well.
+    const notAllowed = await runCli(['verify', f, '--allow-simulated']);
+    expect(notAllowed.code).toBe(1);
+    expect(notAllowed.stdout).toContain('DEBUG_MODE');
+    expectUnforged(notAllowed.stdout, 'SIMULATED DEBUG ');
     for (const extra of [[], ['--commit', 'b'.repeat(40)]]) {
       const j = JSON.parse((await runCli(['verify', f, ...flags, ...extra, '--json'])).stdout) as {
         simulated: boolean;
