@@ -12,7 +12,9 @@ import { fileChunks } from '../archive/node.js';
 import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { BundleVerified } from '../verify/index.js';
-import { normaliseRepository, verifyBundle } from '../verify/index.js';
+import { normalizeRepositoryUrl } from '../provenance/index.js';
+import { printable } from '../util/printable.js';
+import { verifyBundle } from '../verify/index.js';
 import { AgentClient } from './agent-client.js';
 import { repositoryUrl } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
@@ -154,7 +156,7 @@ async function verifyOwnBundle(
         : '';
     throw new ActionError(
       'BUNDLE_REFUSED',
-      `the bundle did not verify, nothing was published: ${r.code}: ${r.message}${hint}`,
+      `the bundle did not verify, nothing was published: ${r.code}: ${printable(r.message, 2000)}${hint}`,
       r.path === undefined ? {} : { path: r.path },
     );
   }
@@ -165,7 +167,7 @@ async function verifyOwnBundle(
 export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<RunResult> {
   const ctx = inputs.context;
   const repository = repositoryUrl(ctx);
-  if (normaliseRepository(repository) === null)
+  if (normalizeRepositoryUrl(repository) === null)
     throw new ActionError(
       'INPUT_INVALID',
       `GITHUB_SERVER_URL: ${JSON.stringify(repository)} is not a repository URL the bundle can record (https://host/owner/repo)`,
@@ -213,7 +215,7 @@ export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<
       repository,
     );
     deps.log.info(
-      `verified${verified.simulated ? ' (SIMULATED)' : ''}: ${verified.subjects.length} artifacts, image ${verified.image.name} ${verified.image.version}`,
+      `verified${verified.simulated ? ' (SIMULATED)' : ''}: ${verified.subjects.length} artifacts, image ${printable(verified.image.name, 60)} ${printable(verified.image.version, 40)}`,
     );
 
     const builder = builderSlug(verified);

@@ -1,14 +1,11 @@
 /**
  * Small Markdown helpers for the job summary and check runs. Names, paths and messages come from
- * bundles and the agent (attacker-controlled): they are escaped so that they cannot add links,
- * HTML, images or break a table.
+ * bundles and the agent (attacker-controlled): each is first made one line of visible characters
+ * by the project's one escaping (`printable`: control characters, ANSI escapes, bidi overrides and
+ * invisible characters shown as `\x1b`, `\u202e`…), then escaped for Markdown so that it cannot
+ * add links, HTML, images, math or break a table.
  */
-
-/** Replaces runs of control characters (newlines included) with one space. */
-export function stripControl(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]+/g, ' ');
-}
+import { printable } from '../util/printable.js';
 
 /** True when `s` holds a control character. */
 export function hasControl(s: string): boolean {
@@ -21,16 +18,31 @@ export const MAX_CHECK_SUMMARY = 65_535;
 /** Longest check run title we write. */
 export const MAX_CHECK_TITLE = 200;
 
-/** Plain text: Markdown and HTML specials escaped, control characters and newlines removed. */
+/** Plain text: one visible line (see `printable`), Markdown, HTML and math specials escaped. */
 export function text(s: string, max = 500): string {
-  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
-  return stripControl(cut).replace(/[\\`*_{}[\]()<>#+!|~&]/g, (c) => `\\${c}`);
+  return printable(s, max).replace(/[\\`*_{}[\]()<>#+!|~&$]/g, (c) => `\\${c}`);
 }
 
 /** A code span (for digests, paths, commands): backticks and newlines cannot escape it. */
 export function code(s: string, max = 300): string {
-  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
-  return '`' + stripControl(cut).replace(/`/g, "'").replace(/\|/g, '\\|') + '`';
+  return '`' + printable(s, max).replace(/`/g, "'").replace(/\|/g, '\\|') + '`';
+}
+
+/** Longest line of a preformatted block. */
+export const MAX_PREFORMATTED_LINE = 2000;
+
+/**
+ * A fenced block of untrusted text (e.g. diffoscope's report): each line escaped (see
+ * `printable`), and a fence longer than any backtick run in it, so that the text cannot close it.
+ */
+export function preformatted(body: string): string {
+  const lines = body
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((l) => printable(l, MAX_PREFORMATTED_LINE));
+  const longest = Math.max(0, ...lines.flatMap((l) => l.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}text`, ...lines, fence].join('\n');
 }
 
 /** A table. */
@@ -51,10 +63,9 @@ export function fitCheckSummary(md: string): string {
   return md.slice(0, MAX_CHECK_SUMMARY - note.length) + note;
 }
 
-/** A one-line title for a check run. */
+/** A one-line title for a check run (plain text, escaped: see `printable`). */
 export function title(s: string): string {
-  const t = stripControl(s);
-  return t.length > MAX_CHECK_TITLE ? `${t.slice(0, MAX_CHECK_TITLE - 1)}…` : t;
+  return printable(s, MAX_CHECK_TITLE);
 }
 
 /** Quotes a value for a POSIX shell command line. */

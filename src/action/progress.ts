@@ -4,7 +4,7 @@
  */
 import type { AgentEvent } from '../contracts/index.js';
 import type { RunDeps } from './deps.js';
-import { stripControl } from './markdown.js';
+import { printable } from '../util/printable.js';
 
 /** Prints agent events: a log group per phase, build output with workflow commands disabled. */
 export function eventPrinter(deps: RunDeps): {
@@ -31,7 +31,7 @@ export function eventPrinter(deps: RunDeps): {
           break;
         case 'phase': {
           close();
-          const phase = typeof d.phase === 'string' ? stripControl(d.phase).slice(0, 80) : '?';
+          const phase = typeof d.phase === 'string' ? printable(d.phase, 80) : '?';
           deps.log.startGroup(`build: ${phase}`);
           open = true;
           break;

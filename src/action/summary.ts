@@ -6,7 +6,7 @@
 import type { BundleVerified, SetVerification } from '../verify/index.js';
 import { builderLabel } from '../verify/index.js';
 import type { RepoRef } from './context.js';
-import { code, shell, shellQuote, table, text } from './markdown.js';
+import { code, preformatted, shell, shellQuote, table, text } from './markdown.js';
 import type { AssetOutcome } from './release.js';
 
 const SIMULATED_BANNER =
@@ -176,11 +176,13 @@ function side(x: { sha256: string; size: number } | null): [string, string] {
   return x === null ? ['absent', ''] : [code(x.sha256), `${x.size} bytes`];
 }
 
-/** A fenced block that the text cannot close (the fence is longer than any backtick run in it). */
-function fenced(body: string): string {
-  const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((m) => m.length));
-  const fence = '`'.repeat(Math.max(3, longest + 1));
-  return [`${fence}text`, body.replace(/\n+$/, ''), fence].join('\n');
+/** A difference summary in one table cell: its own lines kept apart, each escaped. */
+function summaryCell(summary: string): string {
+  return summary
+    .split('\n')
+    .slice(0, 12)
+    .map((l) => text(l, 300))
+    .join('<br>');
 }
 
 /**
@@ -207,7 +209,7 @@ function differenceSections(r: SetVerification): string[] {
           code(f.path),
           ...side(f.majority),
           ...side(f.dissent),
-          text(f.summary ?? '', 300),
+          summaryCell(f.summary ?? ''),
         ]),
       ),
     );
@@ -225,7 +227,7 @@ function differenceSections(r: SetVerification): string[] {
         '',
         `<details><summary>diffoscope: ${text(f.path)}</summary>`,
         '',
-        fenced(cut),
+        preformatted(cut),
         '',
         '</details>',
       );

@@ -18,6 +18,7 @@ import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
 import type { Release } from './github.js';
 import type { VerifyInputs } from './inputs.js';
+import { printable } from '../util/printable.js';
 import { shellGlob, shellQuote } from './markdown.js';
 import {
   BUNDLE_SUFFIX,
@@ -253,11 +254,13 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
     now: deps.now(),
     compare: diffoscopeComparer({ env: deps.env }),
   });
+  // Names and messages come from the bundles: escaped, so that none can start a line of the log
+  // (a workflow command) or carry terminal escapes.
   for (const { bundle, result: r } of result.bundles)
     deps.log.info(
-      `${bundle}: ${r.ok ? `verified${r.simulated ? ' (SIMULATED)' : ''}` : `refused: ${r.code}: ${r.message}`}`,
+      `${printable(bundle, 200)}: ${r.ok ? `verified${r.simulated ? ' (SIMULATED)' : ''}` : `refused: ${r.code}: ${printable(r.message, 2000)}`}`,
     );
-  deps.log.info(result.message);
+  deps.log.info(printable(result.message, 2000));
 
   const agreedName = result.ok ? result.groups[0]?.bundles[0] : undefined;
   const agreed = bundles.find((b) => b.name === agreedName);

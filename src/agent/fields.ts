@@ -5,7 +5,7 @@
  * checked here for its form, and on disk once the source is there (./prepare.ts).
  */
 import { isIP } from 'node:net';
-import { isProvenanceError, parseBuildConfig } from '../provenance/index.js';
+import { isProvenanceError, parseBuildConfig, parseRepositoryUrl } from '../provenance/index.js';
 // The agent forwards the nonce to the worker, so it accepts what the protocol accepts.
 import { parseNonceHex } from '../util/nonce.js';
 import { AgentError } from './errors.js';
@@ -102,17 +102,22 @@ export function parseRepoUrl(value: string, policy: RepoUrlPolicy, field = 'repo
  * `source.repository`): an `https://` URL naming a repository (`http://` only when the
  * configuration allows plain HTTP), without credentials, query or fragment. It is never fetched,
  * so any host may be named; it is the client's statement, beside the commit and tree the enclave
- * binds. Returned as the URL parser spells it.
+ * binds. Returned in the one normal form (provenance's `parseRepositoryUrl`), as the verifier
+ * compares it.
  */
 export function parseRepository(
   value: string,
   policy: Pick<RepoUrlPolicy, 'allowHttp'>,
   field = 'repository',
 ): string {
-  const url = parseHttpUrl(value, policy.allowHttp, field, MAX_REPOSITORY_LENGTH);
-  if (url.pathname.replace(/\/+$/, '') === '')
-    throw badField(field, "expected a repository's URL, such as https://github.com/owner/repo");
-  return url.href;
+  parseHttpUrl(value, policy.allowHttp, field, MAX_REPOSITORY_LENGTH);
+  const repo = parseRepositoryUrl(value);
+  if (!repo.ok)
+    throw badField(
+      field,
+      `expected a repository's URL, such as https://github.com/owner/repo (${repo.code}: ${repo.message})`,
+    );
+  return repo.url;
 }
 
 /**

@@ -14,6 +14,7 @@ import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileChunks, extractTar, extractZip } from '../archive/node.js';
 import { isArchiveError } from '../archive/index.js';
+import { normalizeRepositoryUrl } from '../provenance/index.js';
 import { AgentError } from './errors.js';
 import { cloneRepository, runGit } from './git.js';
 import type { JobRecord } from './job.js';
@@ -51,7 +52,9 @@ export async function prepareSource(rec: JobRecord, opts: PrepareOptions): Promi
       maxBytes: opts.maxTreeBytes,
       signal: opts.signal,
     });
-    return { dir: dest, repository: rec.source.repoUrl };
+    // Recorded in the one normal form the verifier compares (the clone URL as given otherwise).
+    const repository = normalizeRepositoryUrl(rec.source.repoUrl) ?? rec.source.repoUrl;
+    return { dir: dest, repository };
   }
   const file = opts.inputs.source;
   if (file === null) throw new AgentError('AGENT_SOURCE_INVALID', 'the source archive is missing');

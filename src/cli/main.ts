@@ -1,7 +1,15 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { CliIo, Command } from './io.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, writeLine } from './io.js';
+import {
+  CommandError,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  printError,
+  wantsJson,
+  writeLine,
+} from './io.js';
 
 /** Sub-commands, loaded on demand so that `tee-compile verify` does not load the agent. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -59,8 +67,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   const cmd = COMMANDS[name];
+  // With --json, an error that ends the command (exit 2) is a JSON object on stdout as well.
+  const json = wantsJson(rest);
   if (cmd === undefined) {
-    writeLine(io.stderr, `tee-compile: unknown command '${name}'`);
+    printError(io, '', { code: 'USAGE', message: `unknown command '${name}'` }, json);
     usage(io);
     return EXIT_USAGE;
   }
@@ -69,10 +79,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await run(rest, io);
   } catch (err) {
     if (err instanceof UsageError || isParseArgsError(err)) {
-      writeLine(io.stderr, `tee-compile ${name}: ${(err as Error).message}`);
+      printError(io, name, { code: 'USAGE', message: (err as Error).message }, json);
       writeLine(io.stderr, `Run 'tee-compile ${name} --help' for usage.`);
       return EXIT_USAGE;
     }
+    if (err instanceof CommandError) return printError(io, name, err, json);
     throw err;
   }
 }

@@ -199,7 +199,8 @@ export async function readGitSource(
       ...opts,
       allowFail: true,
     });
-    if (remote.code === 0) repository = normalizeRepositoryUrl(text(remote.stdout)) ?? undefined;
+    if (remote.code === 0)
+      repository = normalizeRepositoryUrl(text(remote.stdout), { remote: true }) ?? undefined;
   }
   if (repository !== undefined) source.repository = repository;
   return source;

@@ -49,7 +49,17 @@ export {
   sourceDateEpoch,
 } from './git-object.js';
 export type { CommitIdentity, CommitObject, TreeEntry, TreeEntryMode } from './git-object.js';
-export { normalizeRepositoryUrl } from './repository-url.js';
+export {
+  MAX_REPOSITORY_URL_LENGTH,
+  REPOSITORY_URL_ERROR_CODES,
+  normalizeRepositoryUrl,
+  parseRepositoryUrl,
+} from './repository-url.js';
+export type {
+  RepositoryUrlErrorCode,
+  RepositoryUrlOptions,
+  RepositoryUrlResult,
+} from './repository-url.js';
 export { purl } from './purl.js';
 export {
   SRI_ALGORITHMS,

@@ -22,6 +22,7 @@ export async function checkAttestation(
   contents: BundleContents,
   policy: TrustPolicy,
   opts: VerifyOptions,
+  seen: { simulated?: boolean; debug?: boolean } = {},
 ): Promise<{ document: AttestationDocument; simulated: boolean; debug: boolean }> {
   const base: VerifyAttestationOptions = {
     now: opts.now,
@@ -36,6 +37,9 @@ export async function checkAttestation(
     : [AWS_NITRO_ROOT_G1];
   const r = await verifyAttestation(contents.attestation, { ...base, trustAnchors: anchors });
   if (!r.ok) {
+    // When only an expectation failed (nonce, age, user_data, debug), the refusal still says what
+    // the document is, SIMULATED or DEBUG, as a pass would.
+    Object.assign(seen, await documentFacts(contents, anchors, opts));
     if (r.code === 'CHAIN_UNTRUSTED_ROOT' && !policy.allowSimulated) {
       // Say why precisely when the document is a genuine simulation: the user forgot the flag, or
       // someone passes a simulated bundle off as a real one.
@@ -60,6 +64,20 @@ export async function checkAttestation(
   }
   const simulated = r.trustAnchor.name === SIMULATION_ROOT.name;
   return { document: r.document, simulated, debug: r.debug };
+}
+
+/** Whether a document that chains to one of `anchors` is simulated and debug-mode; {} when not. */
+async function documentFacts(
+  contents: BundleContents,
+  anchors: TrustAnchor[],
+  opts: VerifyOptions,
+): Promise<{ simulated?: boolean; debug?: boolean }> {
+  const r = await verifyAttestation(contents.attestation, {
+    trustAnchors: anchors,
+    allowDebug: true,
+    ...(opts.cache === undefined ? {} : { cache: opts.cache }),
+  });
+  return r.ok ? { simulated: r.trustAnchor.name === SIMULATION_ROOT.name, debug: r.debug } : {};
 }
 
 /**

@@ -7,13 +7,13 @@ import { ArchiveError } from '../archive/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { BundleError, readBundle } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
-import { parseStatement } from '../provenance/index.js';
+import { normalizeRepositoryUrl, parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/index.js';
 import { toHex } from '../util/hex.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
 import { sha256Hex } from './digest.js';
 import { VerifyError, isVerifyError } from './errors.js';
-import { normaliseRepository, sameCommit, sameRepository } from './source.js';
+import { sameCommit, sameRepository } from './source.js';
 import type {
   BundleSource,
   BundleVerification,
@@ -23,6 +23,9 @@ import type {
   TrustedImage,
   VerifyOptions,
 } from './types.js';
+
+/** What the attestation step established, kept for the refusals that follow it. */
+type AttestedFacts = Pick<Refused, 'simulated' | 'debug'>;
 
 interface Measurements {
   pcr0: string;
@@ -168,8 +171,11 @@ async function verifyContents(
   contents: BundleContents,
   policy: TrustPolicy,
   opts: VerifyOptions,
+  seen: AttestedFacts,
 ): Promise<BundleVerified> {
-  const { document, simulated, debug } = await checkAttestation(contents, policy, opts);
+  const { document, simulated, debug } = await checkAttestation(contents, policy, opts, seen);
+  // A refusal from here on is still reported SIMULATED or DEBUG.
+  Object.assign(seen, { simulated, debug });
   const attested: Measurements = {
     pcr0: pcrHex(document, 0),
     pcr1: pcrHex(document, 1),
@@ -247,7 +253,7 @@ async function verifyContents(
     subjects: st.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256.toLowerCase() })),
     source: {
       repository:
-        src.repository === null ? null : (normaliseRepository(src.repository) ?? src.repository),
+        src.repository === null ? null : (normalizeRepositoryUrl(src.repository) ?? src.repository),
       commit: src.gitCommit === null ? null : src.gitCommit.toLowerCase(),
       tree: src.gitTree.toLowerCase(),
     },
@@ -261,9 +267,9 @@ async function verifyContents(
 }
 
 /** Turns our own errors into a refusal; anything else is a bug and propagates. */
-function refusal(e: unknown): Refused {
+function refusal(e: unknown, seen: AttestedFacts): Refused {
   if (!isVerifyError(e)) throw e;
-  const r: Refused = { ok: false, code: e.code, message: e.message };
+  const r: Refused = { ok: false, code: e.code, message: e.message, ...seen };
   if (e.path !== undefined) r.path = e.path;
   return r;
 }
@@ -282,9 +288,10 @@ export async function verifyBundle(
 ): Promise<BundleVerification> {
   const contents = await readBundleSource(source, opts);
   if ('ok' in contents) return contents;
+  const seen: AttestedFacts = {};
   try {
-    return await verifyContents(contents, policy, opts);
+    return await verifyContents(contents, policy, opts, seen);
   } catch (e) {
-    return refusal(e);
+    return refusal(e, seen);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { isGzip } from '../archive/index.js';
 import { compareBytewise } from '../bundle/index.js';
+import { printable } from '../util/printable.js';
 import type { ArchiveListing, ArchiveMember } from './archive-list.js';
 import { ListingError, gunzipForListing, listArchive } from './archive-list.js';
 import type { FileComparer, FileDifference, Subject } from './types.js';
@@ -22,16 +23,6 @@ export const MAX_LINE_CHARS = 120;
 export const MAX_LISTED_NAMES = 5;
 /** Files per dissenting bundle that get a summary and a deep comparison (all are listed). */
 export const MAX_DETAILED_FILES = 10;
-
-/** Escapes control characters (terminal escapes included) and cuts to `max` characters. */
-export function printable(s: string, max = MAX_LINE_CHARS): string {
-  // eslint-disable-next-line no-control-regex
-  const esc = s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
-    const n = c.charCodeAt(0);
-    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16)}`;
-  });
-  return esc.length > max ? `${esc.slice(0, max - 1)}…` : esc;
-}
 
 function clip(s: string): string {
   return s.length > MAX_SUMMARY_CHARS ? `${s.slice(0, MAX_SUMMARY_CHARS - 1)}…` : s;
@@ -86,10 +77,12 @@ export function textSummary(
       ? `line ${p + 1}`
       : `lines from ${p + 1} (${removed.length} in ${reference}, ${added.length} here)`;
   out.push(`text differs at ${where}:`);
-  for (const l of removed.slice(0, MAX_SUMMARY_LINES)) out.push(`  - ${printable(l)}`);
+  for (const l of removed.slice(0, MAX_SUMMARY_LINES))
+    out.push(`  - ${printable(l, MAX_LINE_CHARS)}`);
   if (removed.length > MAX_SUMMARY_LINES)
     out.push(`  - … ${removed.length - MAX_SUMMARY_LINES} more`);
-  for (const l of added.slice(0, MAX_SUMMARY_LINES)) out.push(`  + ${printable(l)}`);
+  for (const l of added.slice(0, MAX_SUMMARY_LINES))
+    out.push(`  + ${printable(l, MAX_LINE_CHARS)}`);
   if (added.length > MAX_SUMMARY_LINES) out.push(`  + … ${added.length - MAX_SUMMARY_LINES} more`);
   return out.join('\n');
 }

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { which } from '../provenance/node.js';
+import { printable } from '../util/printable.js';
 import type { FileComparer } from './types.js';
 
 /** Time allowed for one comparison. */
@@ -85,12 +86,12 @@ function run(
   });
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
-
-/** Escapes control characters other than newline and tab: the report quotes untrusted content. */
+/** Each line escaped (see `printable`): the report quotes untrusted content. Newlines are kept. */
 function sanitize(s: string): string {
-  return s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s
+    .split('\n')
+    .map((l) => printable(l, Number.MAX_SAFE_INTEGER))
+    .join('\n');
 }
 
 /** Names of the two sides as the comparer's caller gives them, when they are safe directory names. */

@@ -17,7 +17,7 @@ export {
   policyJsonSchema,
 } from './policy-schema.js';
 export type { PolicyFile } from './policy-schema.js';
-export { isFullCommit, normaliseRepository, sameCommit, sameRepository } from './source.js';
+export { isFullCommit, sameCommit, sameRepository } from './source.js';
 export { isBundleContents, verifyBundle } from './bundle.js';
 export { builderLabel, verifyBundles } from './set.js';
 export {

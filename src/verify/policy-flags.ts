@@ -5,7 +5,8 @@
 import { parseNonceHex } from '../util/nonce.js';
 import { VerifyError } from './errors.js';
 import { MAX_MIN_BUILDERS, PCR_HEX_RE } from './policy-schema.js';
-import { isFullCommit, normaliseRepository } from './source.js';
+import { parseRepositoryUrl } from '../provenance/index.js';
+import { isFullCommit } from './source.js';
 import type { TrustPolicy } from './types.js';
 
 /** Largest nonce a build takes (bytes); the same bound as every other edge. */
@@ -68,11 +69,14 @@ export function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
     policy.source = { ...policy.source, commit: flags.commit.toLowerCase() };
   }
   if (flags.repository !== undefined) {
-    const repo = normaliseRepository(flags.repository);
-    if (repo === null) {
-      throw flagError('--repo', 'expected a repository URL like https://github.com/owner/repo');
+    const repo = parseRepositoryUrl(flags.repository);
+    if (!repo.ok) {
+      throw flagError(
+        '--repo',
+        `expected a repository URL like https://github.com/owner/repo: ${repo.code}: ${repo.message}`,
+      );
     }
-    policy.source = { ...policy.source, repository: repo };
+    policy.source = { ...policy.source, repository: repo.url };
   }
   if (flags.pcrs !== undefined && flags.pcrs.length > 0) {
     const merged = new Map(policy.pcrs ?? []);

@@ -11,7 +11,7 @@ import type { PolicyFile } from './policy-schema.js';
 import type { PolicyFlags } from './policy-flags.js';
 import { applyFlags } from './policy-flags.js';
 import { policyFileSchema } from './policy-schema.js';
-import { normaliseRepository } from './source.js';
+import { parseRepositoryUrl } from '../provenance/index.js';
 import type { TrustPolicy, TrustedBuilder, TrustedImage } from './types.js';
 
 /** Largest policy file read. */
@@ -164,15 +164,15 @@ export function parsePolicy(json: string | Uint8Array, opts: PolicyParseOptions)
     const source: { repository?: string; commit?: string } = {};
     if (file.source.commit !== undefined) source.commit = file.source.commit.toLowerCase();
     if (file.source.repository !== undefined) {
-      const repo = normaliseRepository(file.source.repository);
-      if (repo === null) {
+      const repo = parseRepositoryUrl(file.source.repository);
+      if (!repo.ok) {
         throw policyError(
           where,
           'source.repository',
-          'expected a repository URL like https://github.com/owner/repo',
+          `expected a repository URL like https://github.com/owner/repo: ${repo.code}: ${repo.message}`,
         );
       }
-      source.repository = repo;
+      source.repository = repo.url;
     }
     policy.source = source;
   }

@@ -1,9 +1,12 @@
 /**
  * Results as the command line shows them: one JSON object (`--json`) or a short readable table.
- * Pure, so that the action and a web page can render the same way. Names and paths in results come
- * from bundles (attacker-controlled): the text form escapes them.
+ * Pure, so that the action and a web page can render the same way. Names, paths, messages,
+ * repositories and builder names in results come from bundles and policies (attacker-controlled):
+ * the text form shows each through `printable`, so that none can start a line, move the cursor or
+ * reorder the text; every line starts with text of ours (and with SIMULATED / DEBUG when the
+ * result is one, refusals included).
  */
-import { printable } from './diff.js';
+import { printable } from '../util/printable.js';
 import { builderLabel } from './set.js';
 import type { BundleVerification, FileDifference, SetVerification, Subject } from './types.js';
 
@@ -50,7 +53,8 @@ export interface SetReport extends BundleReport {
 /** The JSON report of one bundle's verification. */
 export function bundleReport(r: BundleVerification, simulatedHint = false): BundleReport {
   if (!r.ok) {
-    const simulated = simulatedHint || r.code === 'SIMULATED_NOT_ALLOWED';
+    // A refusal after the attestation step knows what the document was: said as on a pass.
+    const simulated = simulatedHint || r.simulated === true || r.code === 'SIMULATED_NOT_ALLOWED';
     const out: BundleReport = {
       ok: false,
       code: r.code,
@@ -60,7 +64,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
       image: null,
       builder: null,
       simulated,
-      debug: false,
+      debug: r.debug === true,
       nonce: null,
       timestamp: null,
     };
@@ -124,7 +128,7 @@ export function setReport(s: SetVerification): SetReport {
     image: sameImage ? (first?.image ?? null) : null,
     builder: null,
     simulated,
-    debug: agreeing.some((b) => b.debug),
+    debug: bundles.some((b) => b.debug),
     nonce: null,
     timestamp: null,
     groups: s.groups,
@@ -139,9 +143,15 @@ export function setReport(s: SetVerification): SetReport {
   return out;
 }
 
+/** A digest or id shortened (from a bundle: escaped too). */
 function short(hex: string): string {
-  return hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
+  return printable(hex, 17);
 }
+
+/** Longest message shown. */
+const MAX_MESSAGE_CHARS = 400;
+/** Longest line of a difference summary or of diffoscope's report shown. */
+const MAX_REPORT_LINE_CHARS = 400;
 
 /** A builder as people read it: its policy name, or its PCR3 shortened. */
 function who(label: string): string {
@@ -153,27 +163,28 @@ function warningLine(w: string): string {
   return w.startsWith('SIMULATED: ') ? w.slice('SIMULATED: '.length) : w;
 }
 
-function table(rows: [string, string][]): string[] {
-  const w = Math.min(60, Math.max(...rows.map(([a]) => a.length)));
-  return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`);
+/**
+ * Artifacts as `sha256sum` prints them: the digest first, then the name. A name never starts a
+ * line (a name reading "verdict: VERIFIED" stays visibly a name).
+ */
+function subjectRows(subjects: readonly Subject[]): string[] {
+  return subjects.map((s) => `  ${printable(s.sha256, 64)}  ${printable(s.name, 200)}`);
 }
 
 function bundleLines(r: BundleReport): string[] {
   const out: string[] = [];
   if (!r.ok) {
-    out.push(`  refused: ${r.code ?? ''}${r.reason === undefined ? '' : ` (${r.reason})`}`);
-    out.push(`  ${printable(r.message, 400)}`);
+    out.push(
+      `  refused: ${printable(r.code ?? '', 60)}${r.reason === undefined ? '' : ` (${printable(r.reason, 60)})`}`,
+    );
+    out.push(`  reason: ${printable(r.message, MAX_MESSAGE_CHARS)}`);
+    if (r.debug) out.push('  DEBUG enclave: PCR0-2 are zero, the image is not measured');
     return out;
   }
-  out.push(
-    ...table([
-      ['artifact', 'sha256'],
-      ...r.subjects.map((s): [string, string] => [printable(s.name, 60), s.sha256]),
-    ]),
-  );
+  out.push('  sha256 of each artifact:', ...subjectRows(r.subjects));
   if (r.source !== null) {
     out.push(
-      `  source   ${printable(r.source.repository ?? '(repository unknown)')} @ ${r.source.commit ?? '(no commit)'} (tree ${short(r.source.tree)})`,
+      `  source   ${printable(r.source.repository ?? '(repository unknown)', 200)} @ ${printable(r.source.commit ?? '(no commit)', 64)} (tree ${short(r.source.tree)})`,
     );
   }
   if (r.image !== null) {
@@ -192,8 +203,10 @@ function bundleLines(r: BundleReport): string[] {
   return out;
 }
 
-function prefix(lines: string[], simulated: boolean): string[] {
-  return simulated ? lines.map((l) => `SIMULATED ${l}`) : lines;
+/** Every line of a SIMULATED or DEBUG result starts with that word (both when both). */
+function prefix(lines: string[], r: Pick<BundleReport, 'simulated' | 'debug'>): string[] {
+  const p = `${r.simulated ? 'SIMULATED ' : ''}${r.debug ? 'DEBUG ' : ''}`;
+  return p === '' ? lines : lines.map((l) => `${p}${l}`);
 }
 
 function bundleBody(name: string, r: BundleReport): string[] {
@@ -202,28 +215,35 @@ function bundleBody(name: string, r: BundleReport): string[] {
   return lines;
 }
 
-/** Readable lines for one bundle's verification (each starts with SIMULATED when it is). */
+/** Readable lines for one bundle's verification (each starts with SIMULATED / DEBUG when it is). */
 export function formatBundleReport(name: string, r: BundleReport): string[] {
   const lines = bundleBody(name, r);
-  lines.push(r.ok ? 'verdict: VERIFIED' : `verdict: REFUSED (${r.code ?? ''})`);
-  return prefix(lines, r.simulated);
+  lines.push(r.ok ? 'verdict: VERIFIED' : `verdict: REFUSED (${printable(r.code ?? '', 60)})`);
+  return prefix(lines, r);
 }
 
 function differenceLines(f: FileDifference, reference: string): string[] {
   const side = (x: FileDifference['majority']): string =>
     x === null ? 'absent' : `${short(x.sha256)} (${x.size} bytes)`;
   const out = [
-    `    ${printable(f.path, 120)}: ${reference} ${side(f.majority)}, here ${side(f.dissent)}`,
+    `    file ${printable(f.path, 120)}: ${reference} ${side(f.majority)}, here ${side(f.dissent)}`,
   ];
-  if (f.summary !== undefined) out.push(...f.summary.split('\n').map((l) => `      ${l}`));
+  // The summary's own lines and diffoscope's (a program reading attacker bytes) are each escaped
+  // and set behind a marker of ours.
+  const quoted = (text: string, marker: string): string[] =>
+    text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `${marker}${printable(l, MAX_REPORT_LINE_CHARS)}`);
+  if (f.summary !== undefined) out.push(...quoted(f.summary, '      | '));
   if (f.diffoscope !== undefined) {
     out.push('      diffoscope:');
-    out.push(...f.diffoscope.split('\n').map((l) => `        ${l}`));
+    out.push(...quoted(f.diffoscope, '        | '));
   }
   return out;
 }
 
-/** Readable lines for a k-of-n verification (each starts with SIMULATED when any bundle is). */
+/** Readable lines for a k-of-n verification (each starts with SIMULATED / DEBUG when any bundle is). */
 export function formatSetReport(r: SetReport): string[] {
   const lines: string[] = [];
   for (const b of r.bundles) lines.push(...bundleBody(b.bundle, { ...b, warning: undefined }));
@@ -231,9 +251,7 @@ export function formatSetReport(r: SetReport): string[] {
     lines.push(
       `group ${i + 1}: ${g.builders.map(who).join(', ')} (${g.builders.length} builder${g.builders.length === 1 ? '' : 's'}, ${g.bundles.length} bundle${g.bundles.length === 1 ? '' : 's'})`,
     );
-    lines.push(
-      ...table(g.subjects.map((s): [string, string] => [printable(s.name, 60), s.sha256])),
-    );
+    lines.push(...subjectRows(g.subjects));
   });
   if (r.agreeing.length > 0) lines.push(`agreeing: ${r.agreeing.map(who).join(', ')}`);
   else if (!r.majority && r.groups.length > 1)
@@ -246,12 +264,12 @@ export function formatSetReport(r: SetReport): string[] {
     );
     for (const f of d.files) lines.push(...differenceLines(f, reference));
   }
-  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  for (const w of r.warnings) lines.push(`warning: ${printable(w, MAX_MESSAGE_CHARS)}`);
   if (r.warning !== undefined) lines.push(warningLine(r.warning));
   lines.push(
     r.ok
-      ? `verdict: VERIFIED: ${r.message}`
-      : `verdict: REFUSED (${r.code ?? ''}): ${printable(r.message, 400)}`,
+      ? `verdict: VERIFIED: ${printable(r.message, MAX_MESSAGE_CHARS)}`
+      : `verdict: REFUSED (${printable(r.code ?? '', 60)}): ${printable(r.message, MAX_MESSAGE_CHARS)}`,
   );
-  return prefix(lines, r.simulated);
+  return prefix(lines, r);
 }

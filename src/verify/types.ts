@@ -124,6 +124,13 @@ export interface Refused {
   message: string;
   /** For BUNDLE_MALFORMED: the archive's or the layout's own code (e.g. `ARCHIVE_LINK`). */
   reason?: string;
+  /**
+   * Once the attestation's chain and signature hold (even when an expectation of it failed, and
+   * for every refusal after it): whether it chains to the simulation root and whether it is a
+   * debug-mode document, reported as on a pass.
+   */
+  simulated?: boolean;
+  debug?: boolean;
 }
 
 /** A bundle to verify: its bytes, a stream of them, or contents already read. */

@@ -800,7 +800,7 @@ describe('agent queue and budget (stand-in backend)', () => {
 });
 
 describe('agent that accepts plain HTTP repositories (stand-in backend)', () => {
-  it('when allowHttpRepos is set, an http:// repository is accepted and recorded as sent', async () => {
+  it('when allowHttpRepos is set, an http:// repository is accepted and recorded in the normal form', async () => {
     const executor = new ScriptedExecutor();
     const agent = await startTestAgent({
       executor,
@@ -816,9 +816,9 @@ describe('agent that accepts plain HTTP repositories (stand-in backend)', () => 
       const { job_id } = await json<{ job_id: string }>(res);
       expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
         state: 'succeeded',
-        source: { repository: 'http://127.0.0.1:8080/example/hello' },
+        source: { repository: 'https://127.0.0.1:8080/example/hello' },
       });
-      expect(executor.jobs[0]?.repository).toBe('http://127.0.0.1:8080/example/hello');
+      expect(executor.jobs[0]?.repository).toBe('https://127.0.0.1:8080/example/hello');
     } finally {
       await agent.stop();
       await removeDir(agent.dataDir);

@@ -8,7 +8,6 @@ import {
   inputMerkleLeaves,
   inputMerkleRoot,
   merkleProof,
-  normalizeRepositoryUrl,
   parseBuildConfig,
   parsePackageLock,
   parseStatement,
@@ -341,28 +340,5 @@ describe('serializeStatement and parseStatement', () => {
     expect(() => parseStatement(new Uint8Array(33 * 1024 * 1024))).toThrowWithCode(
       'STATEMENT_INVALID',
     );
-  });
-});
-
-describe('normalizeRepositoryUrl', () => {
-  it.each([
-    ['git@github.com:Owner/repo.git', 'https://github.com/Owner/repo'],
-    ['https://github.com/owner/repo.git', 'https://github.com/owner/repo'],
-    ['https://x-access-token:ghs_secret@github.com/owner/repo', 'https://github.com/owner/repo'],
-    ['ssh://git@GitHub.com:22/owner/repo.git/', 'https://github.com/owner/repo'],
-    ['git://gitlab.example.com/group/sub/repo', 'https://gitlab.example.com/group/sub/repo'],
-    ['http://host/a/b', 'https://host/a/b'],
-  ])('when the remote is %s, it gives %s (credentials dropped)', (remote, want) => {
-    expect(normalizeRepositoryUrl(remote)).toBe(want);
-  });
-
-  it.each([
-    '/srv/git/repo.git',
-    'file:///srv/git/repo',
-    '../repo',
-    'https://host/',
-    'https://host/a/../b',
-  ])('when the remote is %s (no public address), it gives null', (remote) => {
-    expect(normalizeRepositoryUrl(remote)).toBeNull();
   });
 });

@@ -83,6 +83,8 @@ export interface MakeBundleOptions {
   image?: ImageEntry;
   language?: ImageLanguage;
   outputs?: Record<string, Uint8Array | string>;
+  /** build.json's `output.files` (default: the outputs' names), e.g. a glob for odd names. */
+  outputFiles?: string[];
   commit?: string | null;
   tree?: string;
   repository?: string | null;
@@ -160,7 +162,7 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     config: parseBuildConfig({
       language: image.language,
       input: { cmd: 'cargo build --release --locked' },
-      output: { files: outputs.map(([n]) => n) },
+      output: { files: opts.outputFiles ?? outputs.map(([n]) => n) },
     }),
     dependencies: [],
     toolchain: [],

@@ -298,7 +298,7 @@ describe('tee-compile verify', () => {
     );
     expect(r.stdout).toContain('SIMULATED differs from group 1: PCR3 ');
     expect(r.stdout).toMatch(
-      /SIMULATED {5}target\/release\/VERSION: group 1 [0-9a-f]{16}… \(\d+ bytes\), here/,
+      /SIMULATED {5}file target\/release\/VERSION: group 1 [0-9a-f]{16}… \(\d+ bytes\), here/,
     );
     expect(r.stdout).not.toMatch(/the majority|majority [0-9a-f]/);
     expect(r.stdout).toContain('verdict: REFUSED (QUORUM_NOT_MET): no majority: ');

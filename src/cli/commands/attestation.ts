@@ -27,7 +27,7 @@ import { toRefusal } from '../../errors.js';
 import { fromHex, isHex, toHex } from '../../util/hex.js';
 import { readBoundedFile } from '../../util/node.js';
 import type { CliIo } from '../io.js';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
+import { CommandError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage:
   tee-compile attestation verify <doc.cbor> [--at <ISO-8601|epoch-ms>] [--root <pem>]
@@ -77,9 +77,9 @@ type DocumentFile = { bytes: Uint8Array } | { oversized: number };
 
 /**
  * Reads the document file, never more than `MAX_DOCUMENT_BYTES`: a larger file is reported by its
- * size without being read. Undefined (after a message) when it cannot be read.
+ * size without being read. IO_ERROR when it cannot be read.
  */
-async function readDocument(path: string, io: CliIo): Promise<DocumentFile | undefined> {
+async function readDocument(path: string, io: CliIo): Promise<DocumentFile> {
   const full = resolve(io.cwd, path);
   try {
     return { bytes: new Uint8Array(await readBoundedFile(full, MAX_DOCUMENT_BYTES)) };
@@ -90,11 +90,7 @@ async function readDocument(path: string, io: CliIo): Promise<DocumentFile | und
       const st = await stat(full).catch(() => undefined);
       if (st?.isFile() === true && st.size > MAX_DOCUMENT_BYTES) return { oversized: st.size };
     }
-    writeLine(
-      io.stderr,
-      `tee-compile attestation: cannot read ${path}: ${code ?? (e as Error).message}`,
-    );
-    return undefined;
+    throw new CommandError('IO_ERROR', `cannot read ${path}: ${code ?? (e as Error).message}`);
   }
 }
 
@@ -139,16 +135,15 @@ function parsePcr(v: string): [number, Uint8Array] {
 /** A --root file larger than this is not a certificate. */
 const MAX_ROOT_PEM_BYTES = 64 * 1024;
 
-async function loadRoot(path: string, io: CliIo): Promise<TrustAnchor | undefined> {
+async function loadRoot(path: string, io: CliIo): Promise<TrustAnchor> {
   let pem: string;
   try {
     pem = (await readBoundedFile(resolve(io.cwd, path), MAX_ROOT_PEM_BYTES)).toString('utf8');
   } catch (e) {
-    writeLine(
-      io.stderr,
-      `tee-compile attestation: cannot read --root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    throw new CommandError(
+      'IO_ERROR',
+      `cannot read --root ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
-    return undefined;
   }
   try {
     const anchor = trustAnchorFromPem(basename(path), pem);
@@ -156,11 +151,7 @@ async function loadRoot(path: string, io: CliIo): Promise<TrustAnchor | undefine
     return anchor;
   } catch (e) {
     if (!isAttestationError(e)) throw e;
-    writeLine(
-      io.stderr,
-      `tee-compile attestation: --root ${path} is not a PEM certificate: ${e.message}`,
-    );
-    return undefined;
+    throw new CommandError(e.code, `--root ${path} is not a PEM certificate: ${e.message}`, e.path);
   }
 }
 
@@ -207,11 +198,9 @@ async function verifyCommand(args: string[], io: CliIo): Promise<number> {
   opts.allowDebug = values['allow-debug'] === true;
   if (values.root !== undefined) {
     const anchor = await loadRoot(values.root, io);
-    if (anchor === undefined) return EXIT_USAGE;
     opts.trustAnchors = [anchor];
   }
   const read = await readDocument(file, io);
-  if (read === undefined) return EXIT_USAGE;
 
   const r: VerifyAttestationResult =
     'bytes' in read
@@ -300,18 +289,17 @@ async function inspectCommand(args: string[], io: CliIo): Promise<number> {
   });
   const file = onePath(positionals);
   const read = await readDocument(file, io);
-  if (read === undefined) return EXIT_USAGE;
   let doc: AttestationDocument;
   try {
     if (!('bytes' in read)) throw oversizedError(read.oversized);
     doc = decodeAttestation(read.bytes);
   } catch (e) {
     if (!isAttestationError(e)) throw e;
-    writeLine(
-      io.stderr,
-      `tee-compile attestation: cannot decode ${file}: ${e.code}${e.path ? ` at ${e.path}` : ''}: ${e.message}`,
+    throw new CommandError(
+      e.code,
+      `cannot decode ${file}: ${e.code}${e.path ? ` at ${e.path}` : ''}: ${e.message}`,
+      e.path,
     );
-    return EXIT_USAGE;
   }
   const certificate = certificateJson(doc.certificate, 'payload.certificate');
   const cabundle = doc.cabundle.map((c, i) => certificateJson(c, `payload.cabundle.${i}`));

@@ -38,7 +38,7 @@ import {
 } from '../../protocol/index.js';
 import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
+import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
     [--simulated-role <arn>] [--allow-dirty] [--allow-unisolated] [--json]
@@ -149,14 +149,15 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
   );
 }
 
-/** Prints a failure; returns the exit status. */
+/**
+ * Prints a failure; returns the exit status. One that is the caller's to fix (exit 2) is thrown as
+ * a CommandError, printed by `main` (as JSON too with --json).
+ */
 function failure(io: CliIo, err: unknown): number {
   if (!(err instanceof TeeCompileError)) {
     const code = (err as NodeJS.ErrnoException | null)?.code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-      writeLine(io.stderr, `tee-compile build: ${(err as Error).message}`);
-      return EXIT_USAGE;
-    }
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
+      throw new CommandError('IO_ERROR', (err as Error).message);
     throw err;
   }
   const known =
@@ -169,6 +170,12 @@ function failure(io: CliIo, err: unknown): number {
     isAttestationError(err) ||
     err instanceof ImageCatalogError;
   if (!known) throw err;
+  if (EXIT_CODES_USAGE.has(err.code))
+    throw new CommandError(
+      err.code,
+      `${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`,
+      err.path,
+    );
   writeLine(
     io.stderr,
     `tee-compile build: ${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`,
@@ -177,7 +184,7 @@ function failure(io: CliIo, err: unknown): number {
     writeLine(io.stderr, 'tee-compile build: last lines of the build log:');
     for (const l of err.logTail) writeLine(io.stderr, `  | ${l}`);
   }
-  return EXIT_CODES_USAGE.has(err.code) ? EXIT_USAGE : EXIT_REFUSED;
+  return EXIT_REFUSED;
 }
 
 /** Makes the chosen backend; a bad nitro settings file is a usage error naming the field. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
+import { CommandError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 import { formatDescribeEifJson, formatDescribeEifText, isEifError } from '../../eif/index.js';
 import { describeEifFile } from '../../eif/node.js';
 
@@ -49,10 +49,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     d = await describeEifFile(resolve(io.cwd, file), { checks: report ? 'report' : 'enforce' });
   } catch (err) {
     if (!isEifError(err)) throw err;
-    if (err.code === 'READ_FAILED') {
-      writeLine(io.stderr, `tee-compile eif describe: ${err.message}`);
-      return EXIT_USAGE;
-    }
+    if (err.code === 'READ_FAILED') throw new CommandError('IO_ERROR', err.message);
     writeLine(io.stderr, `tee-compile eif describe: ${file} refused [${err.code}]: ${err.message}`);
     return EXIT_REFUSED;
   }

@@ -20,7 +20,7 @@ import {
   readLockedDependencies,
 } from '../../provenance/node.js';
 import type { CliIo } from '../io.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, writeLine } from '../io.js';
+import { CommandError, EXIT_OK, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage: tee-compile inputs [dir] [--json] [--config <file>] [--language rust|node|go]
 
@@ -163,10 +163,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     );
     return EXIT_OK;
   } catch (err) {
-    if (isProvenanceError(err)) {
-      writeLine(io.stderr, `tee-compile inputs: ${err.message}`);
-      return EXIT_USAGE;
-    }
+    if (isProvenanceError(err)) throw new CommandError(err.code, err.message, err.path);
     throw err;
   }
 }

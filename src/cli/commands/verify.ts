@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
-import type { NamedBundle, PolicyFlags, SetReport, TrustPolicy } from '../../verify/index.js';
+import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, jsonLine, writeLine } from '../io.js';
+import type { NamedBundle, PolicyFlags, TrustPolicy } from '../../verify/index.js';
 import {
   formatBundleReport,
   formatSetReport,
@@ -31,20 +31,10 @@ outputs; the files that differ are reported.
   --allow-simulated      accept simulated bundles (software NSM); every result then says SIMULATED
   --allow-debug          accept debug-mode enclaves (nothing about the image is measured)
   --json                 print one JSON object on one line (with --allow-simulated, that line
-                         carries "simulated":true and the SIMULATED warning)
+                         carries "simulated":true and the SIMULATED warning); a usage, I/O or
+                         policy error is {"ok":false,"code":…,"message":…} too
 
 Exit status: 0 verified; 1 refused; 2 usage or I/O error.`;
-
-/**
- * The JSON report on one line. Names in it come from bundles: U+2028 and U+2029, which some
- * readers take for line ends, are escaped too.
- */
-function oneLine(report: SetReport): string {
-  return JSON.stringify(report).replace(
-    /[\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
-  );
-}
 
 /** `tee-compile verify …`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -89,8 +79,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
   } catch (e) {
     if (!isVerifyError(e)) throw e;
-    writeLine(io.stderr, `tee-compile verify: ${e.message}`);
-    return EXIT_USAGE;
+    throw new CommandError(e.code, e.message, e.path);
   }
 
   const bundles: NamedBundle[] = [];
@@ -100,8 +89,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (typeof code !== 'string') throw e;
-      writeLine(io.stderr, `tee-compile verify: cannot read ${file}: ${(e as Error).message}`);
-      return EXIT_USAGE;
+      throw new CommandError('IO_ERROR', `cannot read ${file}: ${(e as Error).message}`);
     }
   }
 
@@ -112,7 +100,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (bundles.length === 1 && policy.minBuilders <= 1) {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
     const report = singleBundleReport(bundles[0]!.name, r);
-    if (values.json) writeLine(io.stdout, oneLine(report));
+    if (values.json) writeLine(io.stdout, jsonLine(report));
     else for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
     return report.ok ? EXIT_OK : EXIT_REFUSED;
   }
@@ -121,7 +109,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     compare: diffoscopeComparer({ env: io.env }),
   });
   const report = setReport(s);
-  if (values.json) writeLine(io.stdout, oneLine(report));
+  if (values.json) writeLine(io.stdout, jsonLine(report));
   else for (const l of formatSetReport(report)) writeLine(io.stdout, l);
   return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
