@@ -318,4 +318,26 @@ describe('the verify page', () => {
     // Several distinct values below the whole: the page advanced while reading.
     expect(new Set(seen.filter((v) => v > 0 && v < made.bytes.length)).size).toBeGreaterThan(2);
   });
+
+  it("when the CLI's readable report links the page, the link opens it set to the verified commit", async () => {
+    const [path] = await onDisk({ 'alpha.bundle.tar.gz': alpha.bytes });
+    const r = await runCli(['verify', path!, '--allow-simulated'], {
+      env: { ...process.env, TEE_COMPILE_VERIFY_PAGE: `${site.origin}/index.html` },
+    });
+    const last = r.stdout.trimEnd().split('\n').at(-1)!;
+    expect(last.startsWith('SIMULATED ')).toBe(true);
+    const url = /(http:\/\/\S+)$/.exec(last)![1]!;
+    page = await browser.context.newPage();
+    errors = consoleErrors(page);
+    await page.goto(url);
+    expect(await page.inputValue('#commit')).toBe(DEFAULT_COMMIT);
+    await page.check('#simulated');
+    await page.setInputFiles('#files', {
+      name: 'alpha.bundle.tar.gz',
+      mimeType: 'application/gzip',
+      buffer: Buffer.from(alpha.bytes),
+    });
+    expect((await verdictOf(page)).verdict).toBe('verified');
+    expect(await page.textContent('.step')).toContain('checked: the expected commit');
+  });
 });

@@ -9,8 +9,10 @@ import {
   isVerifyError,
   setReport,
   singleBundleReport,
+  VERIFY_PAGE_URL,
   verifyBundle,
   verifyBundles,
+  verifyPageLink,
 } from '../../verify/index.js';
 import { diffoscopeComparer, loadTrustPolicy, openBundleFile } from '../../verify/node.js';
 
@@ -44,6 +46,19 @@ function oneLine(report: SetReport): string {
     /[\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16)}`,
   );
+}
+
+/**
+ * The readable report's last line: the verify page (at `TEE_COMPILE_VERIFY_PAGE`, default the
+ * project's), set to this commit and nonce, to drop the same bundles on.
+ */
+function pageLine(report: SetReport, policy: TrustPolicy, io: CliIo): string {
+  const base = io.env.TEE_COMPILE_VERIFY_PAGE || VERIFY_PAGE_URL;
+  const url = verifyPageLink(
+    { commit: policy.source?.commit ?? report.source?.commit ?? null, nonce: policy.nonce ?? null },
+    base,
+  );
+  return `${report.simulated ? 'SIMULATED ' : ''}in a browser: drop the bundle${report.bundles.length === 1 ? '' : 's'} on ${url}`;
 }
 
 /** `tee-compile verify …`. */
@@ -113,7 +128,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
     const report = singleBundleReport(bundles[0]!.name, r);
     if (values.json) writeLine(io.stdout, oneLine(report));
-    else for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
+    else {
+      for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
+      writeLine(io.stdout, pageLine(report, policy, io));
+    }
     return report.ok ? EXIT_OK : EXIT_REFUSED;
   }
   const s = await verifyBundles(bundles, policy, {
@@ -122,6 +140,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   });
   const report = setReport(s);
   if (values.json) writeLine(io.stdout, oneLine(report));
-  else for (const l of formatSetReport(report)) writeLine(io.stdout, l);
+  else {
+    for (const l of formatSetReport(report)) writeLine(io.stdout, l);
+    writeLine(io.stdout, pageLine(report, policy, io));
+  }
   return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
