@@ -98,7 +98,7 @@ export interface PageVerdict {
 /** Waits for the page to finish and reads its verdict. */
 export async function verdictOf(page: Page): Promise<PageVerdict> {
   await page.waitForFunction(() => document.documentElement.dataset.state === 'done', null, {
-    timeout: 30_000,
+    timeout: 60_000,
   });
   return page.evaluate(() => ({
     verdict: document.documentElement.dataset.verdict ?? '',
