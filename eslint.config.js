@@ -13,6 +13,8 @@ export default tseslint.config(
       'enclave/build/**',
       'test/fixtures/**',
       'bench/.work/**',
+      'web/dist/**',
+      'test/web/.screenshots/**',
     ],
   },
   js.configs.recommended,
@@ -34,6 +36,11 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
     },
+  },
+  {
+    // The verify page runs in browsers.
+    files: ['web/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],

@@ -4,7 +4,7 @@
  * yourself. Pure: data in, Markdown out.
  */
 import type { BundleVerified, SetVerification } from '../verify/index.js';
-import { builderLabel } from '../verify/index.js';
+import { builderLabel, releaseAssetUrl, verifyPageLink } from '../verify/index.js';
 import type { RepoRef } from './context.js';
 import { code, preformatted, shell, shellQuote, table, text } from './markdown.js';
 import type { AssetOutcome } from './release.js';
@@ -69,6 +69,11 @@ function imageLines(v: Pick<BundleVerified, 'image'>): string[] {
     `- **PCR1:** ${code(v.image.pcr1)}`,
     `- **PCR2:** ${code(v.image.pcr2)}`,
   ];
+}
+
+/** The closing line: the verify page, which checks the bundles in the reader's own browser. */
+function pageLine(url: string): string {
+  return `Or [check it in your browser](${url}): the verify page runs the same checks locally.`;
 }
 
 /** The job summary of a build. */
@@ -148,6 +153,14 @@ export function buildSummary(d: BuildSummaryData): string {
       shell([verify]),
     );
   }
+  const bundleUrl =
+    dest.kind === 'release'
+      ? [releaseAssetUrl(d.serverUrl, d.repository, dest.tag, d.bundleName)]
+      : [];
+  out.push(
+    '',
+    pageLine(verifyPageLink({ bundles: bundleUrl, commit: v.source.commit, nonce: d.nonce })),
+  );
   return out.join('\n') + '\n';
 }
 
@@ -166,6 +179,8 @@ export interface VerifySummaryData {
   assetChecks: { name: string; ok: boolean; note: string }[];
   published: { tag: string; url: string } | null;
   verifyCommand: string[];
+  /** The verify page opened on these bundles (e.g. the release's assets). */
+  pageLink?: string;
 }
 
 /** Longest diffoscope report shown per file, and for all files together, in a job summary. */
@@ -308,5 +323,6 @@ export function verifySummary(d: VerifySummaryData): string {
   if (d.published !== null)
     out.push('', `Release [${text(d.published.tag)}](${d.published.url}) **published**.`);
   out.push('', '### Verify it yourself', '', shell(d.verifyCommand), '');
+  if (d.pageLink !== undefined) out.push(pageLine(d.pageLink), '');
   return out.join('\n');
 }

@@ -10,7 +10,7 @@ import picomatch from 'picomatch';
 import type { BundleContents } from '../bundle/index.js';
 import { readBundle } from '../bundle/index.js';
 import type { NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
-import { verifyBundles } from '../verify/index.js';
+import { releaseAssetUrl, verifyBundles, verifyPageLink } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
@@ -306,6 +306,16 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
     assetChecks,
     published,
     verifyCommand: verifyCommand(inputs, policy),
+    pageLink: verifyPageLink({
+      bundles:
+        inputs.artifacts === null && release !== null
+          ? bundles.map((b) =>
+              releaseAssetUrl(inputs.context.serverUrl, inputs.repository, release.tagName, b.name),
+            )
+          : [],
+      commit: policy.source?.commit ?? null,
+      nonce: policy.nonce ?? null,
+    }),
   });
   const title = ok ? `verified: ${result.message}` : `refused: ${failure!}`;
   return ok ? { ok, outputs, title, summary } : { ok, failure: failure!, outputs, title, summary };

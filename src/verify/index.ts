@@ -34,3 +34,5 @@ export {
   singleBundleReport,
 } from './report.js';
 export type { BundleReport, SetReport } from './report.js';
+export { VERIFY_PAGE_URL, releaseAssetUrl, verifyPageLink } from './web-link.js';
+export type { VerifyPageTarget } from './web-link.js';

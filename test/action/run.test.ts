@@ -166,6 +166,10 @@ describe('build mode: the release', () => {
         .sort(),
     ).toEqual(['VERSION', 'hello.txt']);
     expect(result.summary).toMatch(/`hello.txt` \| `[0-9a-f]{64}` \| kept/);
+    // It ends with the verify page opened on the release's bundle asset.
+    expect(result.summary.trimEnd().split('\n').at(-1)).toMatch(
+      /^Or \[check it in your browser\]\(https:\/\/tee-compile\.github\.io\/tee-compile\/\?bundle=[^)]*%2Freleases%2Fdownload%2Fv1\.2\.0%2F[^)]*\.bundle\.tar\.gz&nonce=[0-9a-f]+&commit=[0-9a-f]{40}\)/,
+    );
   });
 
   test('when a published release has an artifact with other bytes, it refuses before changing anything', async () => {
@@ -548,6 +552,9 @@ describe('verify mode', () => {
       'npx tee-compile verify *.bundle.tar.gz --min-builders 2 --policy policy.json --allow-simulated',
     );
     expect(result.summary).toMatch(/`hello` \| matches/);
+    expect(result.summary).toMatch(
+      /\[check it in your browser\]\([^)]*\?bundle=[^)]*%2Freleases%2Fdownload%2Fv5\.0\.0%2F/,
+    );
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'success' });
   });
 

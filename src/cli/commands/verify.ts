@@ -2,15 +2,17 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
 import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, jsonLine, writeLine } from '../io.js';
-import type { NamedBundle, PolicyFlags, TrustPolicy } from '../../verify/index.js';
+import type { NamedBundle, PolicyFlags, SetReport, TrustPolicy } from '../../verify/index.js';
 import {
   formatBundleReport,
   formatSetReport,
   isVerifyError,
   setReport,
   singleBundleReport,
+  VERIFY_PAGE_URL,
   verifyBundle,
   verifyBundles,
+  verifyPageLink,
 } from '../../verify/index.js';
 import { diffoscopeComparer, loadTrustPolicy, openBundleFile } from '../../verify/node.js';
 
@@ -35,6 +37,19 @@ outputs; the files that differ are reported.
                          policy error is {"ok":false,"code":…,"message":…} too
 
 Exit status: 0 verified; 1 refused; 2 usage or I/O error.`;
+
+/**
+ * The readable report's last line: the verify page (at `TEE_COMPILE_VERIFY_PAGE`, default the
+ * project's), set to this commit and nonce, to drop the same bundles on.
+ */
+function pageLine(report: SetReport, policy: TrustPolicy, io: CliIo): string {
+  const base = io.env.TEE_COMPILE_VERIFY_PAGE || VERIFY_PAGE_URL;
+  const url = verifyPageLink(
+    { commit: policy.source?.commit ?? report.source?.commit ?? null, nonce: policy.nonce ?? null },
+    base,
+  );
+  return `${report.simulated ? 'SIMULATED ' : ''}${report.debug ? 'DEBUG ' : ''}in a browser: drop the bundle${report.bundles.length === 1 ? '' : 's'} on ${url}`;
+}
 
 /** `tee-compile verify …`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -101,7 +116,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
     const report = singleBundleReport(bundles[0]!.name, r);
     if (values.json) writeLine(io.stdout, jsonLine(report));
-    else for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
+    else {
+      for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
+      writeLine(io.stdout, pageLine(report, policy, io));
+    }
     return report.ok ? EXIT_OK : EXIT_REFUSED;
   }
   const s = await verifyBundles(bundles, policy, {
@@ -110,6 +128,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   });
   const report = setReport(s);
   if (values.json) writeLine(io.stdout, jsonLine(report));
-  else for (const l of formatSetReport(report)) writeLine(io.stdout, l);
+  else {
+    for (const l of formatSetReport(report)) writeLine(io.stdout, l);
+    writeLine(io.stdout, pageLine(report, policy, io));
+  }
   return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
