@@ -10,6 +10,8 @@
 //   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
 //   node scripts/images.mjs record <language> --eif F --measurements F --url U
 //                                                    record nitro-cli's PCRs and the EIF's digest
+//   node scripts/images.mjs check-eif <name> <version> --eif F
+//                                                    exit 1 if a built EIF disagrees with its entry
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
@@ -105,6 +107,33 @@ try {
       });
       await save(next);
       console.error(`recorded ${e.name}@${e.version}: PCR0 ${description.measurements.pcr0}`);
+      break;
+    }
+    case 'check-eif': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { eif: { type: 'string' } },
+      });
+      if (positionals.length !== 2 || !values.eif)
+        fail('usage: check-eif <name> <version> --eif F', 2);
+      const [name, version] = positionals;
+      const entry = catalog.images.find((i) => i.name === name && i.version === version);
+      if (entry === undefined) fail(`no image ${name}@${version} in enclave/images.json`);
+      const m = (await eifNode.describeEifFile(values.eif)).measurements;
+      const { createHash } = await import('node:crypto');
+      const sha256 = createHash('sha256')
+        .update(await readFile(values.eif))
+        .digest('hex');
+      const imagesLib = await import(new URL('enclave/images.js', lib).href);
+      const problems = imagesLib.builtImageMismatches(entry, { ...m, sha256 });
+      for (const p of problems) console.error(`differs: ${p}`);
+      if (problems.length > 0) fail('the built image is not the one on record');
+      console.error(
+        entry.pcrs === null
+          ? `${name}@${version} is not measured yet: record PCR0 ${m.pcr0} PCR1 ${m.pcr1} PCR2 ${m.pcr2} EIF ${sha256}`
+          : `${name}@${version} agrees with enclave/images.json`,
+      );
       break;
     }
     default:

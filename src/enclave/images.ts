@@ -326,3 +326,22 @@ export async function computeSimulatedPcrs(image: ImageIdentity): Promise<PcrSet
   const { measurements } = await describeEif(bytesSource(eif));
   return { pcr0: measurements.pcr0, pcr1: measurements.pcr1, pcr2: measurements.pcr2 };
 }
+
+/**
+ * How a built EIF disagrees with its catalog entry: PCRs and SHA-256, when the entry has them.
+ * Empty when they agree or when the entry is not measured yet (`pcrs` null).
+ */
+export function builtImageMismatches(
+  entry: ImageEntry,
+  built: { pcr0: string; pcr1: string; pcr2: string; sha256: string },
+): string[] {
+  const out: string[] = [];
+  const id = `${entry.name}@${entry.version}`;
+  if (entry.pcrs !== null)
+    for (const k of ['pcr0', 'pcr1', 'pcr2'] as const)
+      if (entry.pcrs[k] !== built[k])
+        out.push(`${id}: ${k.toUpperCase()} is ${built[k]}, images.json has ${entry.pcrs[k]}`);
+  if (entry.eif !== null && entry.eif.sha256 !== built.sha256)
+    out.push(`${id}: EIF SHA-256 is ${built.sha256}, images.json has ${entry.eif.sha256}`);
+  return out;
+}

@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import {
+  builtImageMismatches,
   catalogHistoryViolations,
   parseImageCatalog,
   trustedImages,
@@ -90,5 +91,20 @@ describe('enclave/images.json history', () => {
     expect(() => catalog({ ...released('node', '1.0.0'), retired: 'soon' })).toThrowWithCode(
       'CATALOG_INVALID',
     );
+  });
+});
+
+describe('builtImageMismatches (the images workflow check)', () => {
+  it('when a built EIF differs from its released entry, each difference is named; an unmeasured entry takes any', () => {
+    const e = released('node', '1.0.0');
+    const same = { pcr0: hex('1'), pcr1: hex('2'), pcr2: hex('3'), sha256: 'b'.repeat(64) };
+    expect(builtImageMismatches(e, same)).toEqual([]);
+    expect(builtImageMismatches(e, { ...same, pcr2: hex('7'), sha256: 'c'.repeat(64) })).toEqual([
+      `node@1.0.0: PCR2 is ${hex('7')}, images.json has ${hex('3')}`,
+      `node@1.0.0: EIF SHA-256 is ${'c'.repeat(64)}, images.json has ${'b'.repeat(64)}`,
+    ]);
+    expect(
+      builtImageMismatches({ ...e, pcrs: null, eif: null }, { ...same, pcr0: hex('8') }),
+    ).toEqual([]);
   });
 });
