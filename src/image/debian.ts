@@ -76,7 +76,10 @@ async function localRepo(files: Map<DebPackage, string>, dir: string): Promise<s
 }
 
 function mmdebstrapEnv(recipe: Recipe): NodeJS.ProcessEnv {
+  const d = recipe.debian!;
   return {
+    // The image's apt source names the recipe's mirror, not the build's temporary repository.
+    TEE_IMAGE_SOURCES: `deb ${d.mirror} ${d.suite} main`,
     PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     SOURCE_DATE_EPOCH: String(recipe.sourceDateEpoch),
     LC_ALL: 'C.UTF-8',
@@ -102,6 +105,7 @@ export async function debianRootfs(
       '--variant=custom',
       `--architectures=${d.architecture}`,
       `--include=${d.packages.map((p) => p.name).join(',')}`,
+      '--customize-hook=printf "%s\\n" "$TEE_IMAGE_SOURCES" > "$1/etc/apt/sources.list"',
       d.suite,
       target,
       repo,
