@@ -5,7 +5,7 @@
 //   node scripts/images.mjs check                    exit 1 if images.json is stale
 //   node scripts/images.mjs refresh                  recompute recipe hashes, pins, simulated PCRs
 //   node scripts/images.mjs add-version <name> <v>   add a new, unmeasured version of an image
-//   node scripts/images.mjs languages                list the languages of the current images
+//   node scripts/images.mjs languages                list the languages of the Dockerfile images
 //   node scripts/images.mjs current <language>       print "<name> <version>" of its newest image
 //   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
 //   node scripts/images.mjs record <language> --eif F --measurements F --url U
@@ -70,9 +70,14 @@ try {
       await save(await imagesNode.addImageVersion(catalog, ROOT, name, version));
       break;
     }
-    case 'languages':
-      for (const e of imagesNode.currentEntries(catalog)) console.log(e.language);
+    case 'languages': {
+      // The images build-images.sh makes: those with a Dockerfile (the others have a recipe.json
+      // and are built with `tee-compile image build`).
+      const { existsSync } = await import('node:fs');
+      for (const e of imagesNode.currentEntries(catalog))
+        if (existsSync(`${ROOT}/enclave/images/${e.name}/Dockerfile`)) console.log(e.language);
       break;
+    }
     case 'current': {
       const e = current(catalog, rest[0]);
       console.log(`${e.name} ${e.version}`);
