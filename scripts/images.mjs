@@ -5,11 +5,13 @@
 //   node scripts/images.mjs check                    exit 1 if images.json is stale
 //   node scripts/images.mjs refresh                  recompute recipe hashes, pins, simulated PCRs
 //   node scripts/images.mjs add-version <name> <v>   add a new, unmeasured version of an image
-//   node scripts/images.mjs languages                list the languages of the current images
+//   node scripts/images.mjs languages                list the languages of the Dockerfile images
 //   node scripts/images.mjs current <language>       print "<name> <version>" of its newest image
 //   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
 //   node scripts/images.mjs record <language> --eif F --measurements F --url U
 //                                                    record nitro-cli's PCRs and the EIF's digest
+//   node scripts/images.mjs check-eif <name> <version> --eif F
+//                                                    exit 1 if a built EIF disagrees with its entry
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
@@ -68,9 +70,14 @@ try {
       await save(await imagesNode.addImageVersion(catalog, ROOT, name, version));
       break;
     }
-    case 'languages':
-      for (const e of imagesNode.currentEntries(catalog)) console.log(e.language);
+    case 'languages': {
+      // The images build-images.sh makes: those with a Dockerfile (the others have a recipe.json
+      // and are built with `tee-compile image build`).
+      const { existsSync } = await import('node:fs');
+      for (const e of imagesNode.currentEntries(catalog))
+        if (existsSync(`${ROOT}/enclave/images/${e.name}/Dockerfile`)) console.log(e.language);
       break;
+    }
     case 'current': {
       const e = current(catalog, rest[0]);
       console.log(`${e.name} ${e.version}`);
@@ -105,6 +112,33 @@ try {
       });
       await save(next);
       console.error(`recorded ${e.name}@${e.version}: PCR0 ${description.measurements.pcr0}`);
+      break;
+    }
+    case 'check-eif': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { eif: { type: 'string' } },
+      });
+      if (positionals.length !== 2 || !values.eif)
+        fail('usage: check-eif <name> <version> --eif F', 2);
+      const [name, version] = positionals;
+      const entry = catalog.images.find((i) => i.name === name && i.version === version);
+      if (entry === undefined) fail(`no image ${name}@${version} in enclave/images.json`);
+      const m = (await eifNode.describeEifFile(values.eif)).measurements;
+      const { createHash } = await import('node:crypto');
+      const sha256 = createHash('sha256')
+        .update(await readFile(values.eif))
+        .digest('hex');
+      const imagesLib = await import(new URL('enclave/images.js', lib).href);
+      const problems = imagesLib.builtImageMismatches(entry, { ...m, sha256 });
+      for (const p of problems) console.error(`differs: ${p}`);
+      if (problems.length > 0) fail('the built image is not the one on record');
+      console.error(
+        entry.pcrs === null
+          ? `${name}@${version} is not measured yet: record PCR0 ${m.pcr0} PCR1 ${m.pcr1} PCR2 ${m.pcr2} EIF ${sha256}`
+          : `${name}@${version} agrees with enclave/images.json`,
+      );
       break;
     }
     default:

@@ -6,6 +6,7 @@
  *   schemas/build.schema.json    build.json         src/provenance/build-config.ts
  *   schemas/policy.schema.json   the policy file    src/verify/policy-schema.ts
  *   enclave/images.schema.json   the image catalog  src/enclave/images.ts
+ *   enclave/images/recipe.schema.json   an image recipe   src/image/recipe.ts
  *
  *   node scripts/schemas.mjs          write the files
  *   node scripts/schemas.mjs --check  exit 1 naming each committed file that is not current
@@ -25,6 +26,7 @@ const SCHEMAS = [
   ['schemas/build.schema.json', 'src/provenance/build-config.ts', 'buildJsonSchemaDocument'],
   ['schemas/policy.schema.json', 'src/verify/policy-schema.ts', 'policyJsonSchema'],
   ['enclave/images.schema.json', 'src/enclave/images.ts', 'imageCatalogJsonSchema'],
+  ['enclave/images/recipe.schema.json', 'src/image/recipe.ts', 'recipeJsonSchema'],
 ];
 
 // Bundle the TypeScript schemas (zod included) and load them from memory: no build step needed.

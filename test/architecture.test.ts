@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['catalog'],
   ['verify', 'protocol'],
   ['worker', 'enclave'],
-  ['client'],
+  ['client', 'image'],
   ['agent'],
   ['action'],
   ['cli'],

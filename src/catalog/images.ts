@@ -99,6 +99,14 @@ export const ImageEntrySchema = z
     simulated: pcrSet.meta({
       description: 'PCR0-2 of the simulated EIF (see src/enclave/images.ts).',
     }),
+    retired: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a date like 2027-01-31' })
+      .optional()
+      .meta({
+        description:
+          'Date the image stopped being trusted by default; a policy may still name it explicitly.',
+      }),
   })
   .meta({ description: 'A published enclave image.' });
 
@@ -202,16 +210,46 @@ export function findImage(catalog: ImageCatalog, query: ImageQuery): ImageEntry 
   return matches.reduce((best, i) => (compareVersions(i.version, best.version) > 0 ? i : best));
 }
 
-/** The catalog's images as the verifier's trusted images (real PCRs null until measured). */
+/**
+ * The catalog's current images as the verifier's trusted images (real PCRs null until measured).
+ * Retired entries are left out: a policy that still wants one names it (with its PCRs) itself.
+ */
 export function trustedImages(catalog: ImageCatalog): TrustedImage[] {
-  return catalog.images.map((i) => ({
-    name: i.name,
-    version: i.version,
-    pcr0: i.pcrs?.pcr0 ?? null,
-    pcr1: i.pcrs?.pcr1 ?? null,
-    pcr2: i.pcrs?.pcr2 ?? null,
-    simulated: { ...i.simulated },
-  }));
+  return catalog.images
+    .filter((i) => i.retired === undefined)
+    .map((i) => ({
+      name: i.name,
+      version: i.version,
+      pcr0: i.pcrs?.pcr0 ?? null,
+      pcr1: i.pcrs?.pcr1 ?? null,
+      pcr2: i.pcrs?.pcr2 ?? null,
+      simulated: { ...i.simulated },
+    }));
+}
+
+/**
+ * Why `next` is not an append-only successor of `previous`: every released entry of `previous`
+ * (one with measured PCRs) must still be in `next`, unchanged, except that it may gain a
+ * `retired` date. Entries not yet released may change. Empty when `next` is a valid successor.
+ */
+export function catalogHistoryViolations(previous: ImageCatalog, next: ImageCatalog): string[] {
+  const out: string[] = [];
+  for (const old of previous.images) {
+    if (old.pcrs === null) continue;
+    const id = `${old.name}@${old.version}`;
+    const now = next.images.find((i) => i.name === old.name && i.version === old.version);
+    if (now === undefined) {
+      out.push(`${id} was released and is gone (retire it instead of removing it)`);
+      continue;
+    }
+    if (old.retired !== undefined && now.retired !== old.retired)
+      out.push(`${id}: its retirement date ${old.retired} changed`);
+    const { retired: _a, ...before } = old;
+    const { retired: _b, ...after } = now;
+    if (canonicalJson(before) !== canonicalJson(after))
+      out.push(`${id} was released and its entry changed (add a new version instead)`);
+  }
+  return out;
 }
 
 /** Identifies the simulated-EIF construction; part of the descriptor, so a change shows. */
@@ -287,4 +325,23 @@ export async function computeSimulatedPcrs(image: ImageIdentity): Promise<PcrSet
   const eif = await assembleEif(simulatedEifInput(image));
   const { measurements } = await describeEif(bytesSource(eif));
   return { pcr0: measurements.pcr0, pcr1: measurements.pcr1, pcr2: measurements.pcr2 };
+}
+
+/**
+ * How a built EIF disagrees with its catalog entry: PCRs and SHA-256, when the entry has them.
+ * Empty when they agree or when the entry is not measured yet (`pcrs` null).
+ */
+export function builtImageMismatches(
+  entry: ImageEntry,
+  built: { pcr0: string; pcr1: string; pcr2: string; sha256: string },
+): string[] {
+  const out: string[] = [];
+  const id = `${entry.name}@${entry.version}`;
+  if (entry.pcrs !== null)
+    for (const k of ['pcr0', 'pcr1', 'pcr2'] as const)
+      if (entry.pcrs[k] !== built[k])
+        out.push(`${id}: ${k.toUpperCase()} is ${built[k]}, images.json has ${entry.pcrs[k]}`);
+  if (entry.eif !== null && entry.eif.sha256 !== built.sha256)
+    out.push(`${id}: EIF SHA-256 is ${built.sha256}, images.json has ${entry.eif.sha256}`);
+  return out;
 }

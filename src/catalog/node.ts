@@ -80,20 +80,17 @@ async function walk(root: string, rel: string, out: string[]): Promise<void> {
   }
 }
 
-/** The recipe files of an image for `language`, repository-relative, sorted. */
-export async function recipeFiles(root: string, language: ImageLanguage): Promise<string[]> {
+/** The recipe files of the image `name` (its folder enclave/images/<name>), sorted. */
+export async function recipeFiles(root: string, name: string): Promise<string[]> {
   const out: string[] = [];
-  for (const p of [`enclave/images/${language}`, ...SHARED_RECIPE_PATHS]) await walk(root, p, out);
+  for (const p of [`enclave/images/${name}`, ...SHARED_RECIPE_PATHS]) await walk(root, p, out);
   return out.sort();
 }
 
-/** SHA-256 of each recipe file of `language`. */
-export async function hashRecipe(
-  root: string,
-  language: ImageLanguage,
-): Promise<Record<string, string>> {
+/** SHA-256 of each recipe file of the image `name`. */
+export async function hashRecipe(root: string, name: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const f of await recipeFiles(root, language)) out[f] = await sha256File(join(root, f));
+  for (const f of await recipeFiles(root, name)) out[f] = await sha256File(join(root, f));
   return out;
 }
 
@@ -113,10 +110,20 @@ export function toolchainFromDockerfile(text: string): Record<string, string> {
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-async function toolchainOf(root: string, language: ImageLanguage): Promise<Record<string, string>> {
-  return toolchainFromDockerfile(
-    await readFile(join(root, 'enclave/images', language, 'Dockerfile'), 'utf8'),
-  );
+/** The toolchain pins of image `name`: its recipe.json's `toolchain`, else its Dockerfile's. */
+async function toolchainOf(root: string, name: string): Promise<Record<string, string>> {
+  const dir = join(root, 'enclave/images', name);
+  let recipe: string | undefined;
+  try {
+    recipe = await readFile(join(dir, 'recipe.json'), 'utf8');
+  } catch {
+    recipe = undefined;
+  }
+  if (recipe !== undefined) {
+    const t = (JSON.parse(recipe) as { toolchain?: Record<string, string> }).toolchain ?? {};
+    return Object.fromEntries(Object.entries(t).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+  return toolchainFromDockerfile(await readFile(join(dir, 'Dockerfile'), 'utf8'));
 }
 
 /** The newest entry of each image name: the ones the recipe files in the tree belong to. */
@@ -157,9 +164,9 @@ export async function catalogDrift(catalog: ImageCatalog, root: string): Promise
   const out: string[] = [];
   for (const e of currentEntries(catalog)) {
     const id = `${e.name}@${e.version}`;
-    for (const d of diffRecord('recipe file', await hashRecipe(root, e.language), e.recipe))
+    for (const d of diffRecord('recipe file', await hashRecipe(root, e.name), e.recipe))
       out.push(`${id}: ${d}`);
-    for (const d of diffRecord('toolchain pin', await toolchainOf(root, e.language), e.toolchain))
+    for (const d of diffRecord('toolchain pin', await toolchainOf(root, e.name), e.toolchain))
       out.push(`${id}: ${d}`);
   }
   for (const e of catalog.images) {
@@ -181,8 +188,8 @@ export async function refreshCatalog(catalog: ImageCatalog, root: string): Promi
   for (const e of catalog.images) {
     let next = e;
     if (current.has(e)) {
-      const recipe = await hashRecipe(root, e.language);
-      const toolchain = await toolchainOf(root, e.language);
+      const recipe = await hashRecipe(root, e.name);
+      const toolchain = await toolchainOf(root, e.name);
       const changed =
         diffRecord('', recipe, e.recipe).length + diffRecord('', toolchain, e.toolchain).length > 0;
       if (changed && e.pcrs !== null)
@@ -212,8 +219,8 @@ export async function addImageVersion(
   const entry: ImageEntry = {
     ...base,
     version,
-    recipe: await hashRecipe(root, base.language),
-    toolchain: await toolchainOf(root, base.language),
+    recipe: await hashRecipe(root, base.name),
+    toolchain: await toolchainOf(root, base.name),
     pcrs: null,
     eif: null,
   };

@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'describe an enclave image file (.eif) and compute its PCRs',
     load: async () => (await import('./commands/eif.js')).run,
   },
+  image: {
+    summary: 'build or reproduce an enclave image (.eif) from its pinned recipe',
+    load: async () => (await import('./commands/image.js')).run,
+  },
   agent: {
     summary: 'run the build service on an enclave host',
     load: async () => (await import('./commands/agent.js')).run,

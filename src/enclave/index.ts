@@ -28,3 +28,4 @@ export type {
 } from './nitro.js';
 export { NitroConfigError, NitroError, isNitroError } from './nitro-errors.js';
 export { detectThreadsPerCore, enclaveCpuCount } from './nitro-sizing.js';
+export { WORKER_BANNER } from './worker-bundle.js';

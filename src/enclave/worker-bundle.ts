@@ -13,7 +13,7 @@ import { dirname, join, relative } from 'node:path';
 import type { build } from 'esbuild';
 
 /** Same banner as the images' bundle: CommonJS dependencies may `require` Node's modules. */
-const BANNER =
+export const WORKER_BANNER =
   "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);";
 
 async function libKey(lib: string): Promise<string> {
@@ -63,7 +63,7 @@ export async function bundledWorker(entry: string, cacheDir: string): Promise<st
       outfile: partial,
       logLevel: 'silent',
       legalComments: 'none',
-      banner: { js: BANNER },
+      banner: { js: WORKER_BANNER },
     });
     await rename(partial, file);
     // Older bundles belong to older lib/ trees.
