@@ -10,6 +10,7 @@ export { verifyAttestation } from './verify.js';
 export { createChainCache } from './cache.js';
 export { webCryptoVerifier, type SignatureVerifier } from './crypto.js';
 export { AWS_NITRO_ROOT_G1, SIMULATION_ROOT, trustAnchorFromPem } from './roots.js';
+export { derToPem, pemToDer } from './pem.js';
 export { isDebugDocument, pcrExtend, pcr3ForIamRole, pcr4ForInstanceId } from './pcr.js';
 export {
   decodeNsmRequest,
