@@ -9,14 +9,12 @@ import { importP256PrivateKey, keyFingerprint } from '../../src/dsse/index.js';
 import type { SealedBuilderKey } from '../../src/kms/index.js';
 import {
   builderKeyPolicy,
-  createBuilderKey,
   formatSealedKey,
-  kmsClient,
-  kmsUnsealer,
   newRecipientKey,
   openForRecipient,
   parseSealedKey,
 } from '../../src/kms/index.js';
+import { createBuilderKey, kmsClient, kmsUnsealer } from '../../src/kms/aws.js';
 import { fromHex } from '../../src/util/hex.js';
 import type { KmsStandIn } from '../support/kms-standin.js';
 import { startKmsStandIn } from '../support/kms-standin.js';
