@@ -25,6 +25,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'describe an enclave image file (.eif) and compute its PCRs',
     load: async () => (await import('./commands/eif.js')).run,
   },
+  kms: {
+    summary: 'create the builder signing key sealed by AWS KMS to trusted images',
+    load: async () => (await import('./commands/kms.js')).run,
+  },
   agent: {
     summary: 'run the build service on an enclave host',
     load: async () => (await import('./commands/agent.js')).run,

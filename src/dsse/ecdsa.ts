@@ -57,9 +57,17 @@ export async function importP256PrivateKey(
   return { privateKey, spki };
 }
 
-/** `sha256:<hex>` of a key's SubjectPublicKeyInfo DER: how keys are named (and the DSSE keyid). */
+/** `sha256:<hex>` of a key's SubjectPublicKeyInfo DER: how keys are named to people. */
 export async function keyFingerprint(spki: Uint8Array): Promise<string> {
-  return `sha256:${toHex(new Uint8Array(await subtle().digest('SHA-256', bufferSource(spki))))}`;
+  return `sha256:${await keyId(spki)}`;
+}
+
+/**
+ * The DSSE keyid of a key: hex SHA-256 of its SPKI DER (plain hex, the form securesystemslib and
+ * in-toto tools accept as a key id).
+ */
+export async function keyId(spki: Uint8Array): Promise<string> {
+  return toHex(new Uint8Array(await subtle().digest('SHA-256', bufferSource(spki))));
 }
 
 function derInteger(v: Uint8Array): Uint8Array {

@@ -22,7 +22,7 @@ export const MAX_ENVELOPE_SIGNATURES = 16;
 export const MAX_ENVELOPE_TEXT = 256;
 
 export interface DsseSignature {
-  /** Names the key (tee-compile: `sha256:<hex>` of its SPKI DER); not trusted by itself. */
+  /** Names the key (tee-compile: hex SHA-256 of its SPKI DER); not trusted by itself. */
   keyid: string;
   /** DER ECDSA signature over PAE(payloadType, payload). */
   sig: Uint8Array;

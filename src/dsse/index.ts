@@ -21,6 +21,7 @@ export {
   importP256PrivateKey,
   importP256PublicKey,
   keyFingerprint,
+  keyId,
   rawToDer,
 } from './ecdsa.js';
 export { cryptoKeySigner, signEnvelope, verifyEnvelope } from './sign.js';

@@ -3,7 +3,7 @@
  */
 import { DsseError } from './errors.js';
 import type { DsseEnvelope } from './envelope.js';
-import { importP256PublicKey, keyFingerprint, signP256, verifyP256 } from './ecdsa.js';
+import { importP256PublicKey, keyFingerprint, keyId, signP256, verifyP256 } from './ecdsa.js';
 import { pae } from './pae.js';
 
 /** Something that signs bytes with ECDSA P-256 SHA-256 and returns a DER signature (a key, or KMS). */
@@ -18,14 +18,14 @@ export function cryptoKeySigner(privateKey: CryptoKey, spki: Uint8Array): DsseSi
   return { spki, sign: (data) => signP256(privateKey, data) };
 }
 
-/** A one-signature envelope over `payload`, key id = the key's fingerprint. */
+/** A one-signature envelope over `payload`, key id = hex SHA-256 of the key's SPKI. */
 export async function signEnvelope(
   signer: DsseSigner,
   payloadType: string,
   payload: Uint8Array,
 ): Promise<DsseEnvelope> {
   const sig = await signer.sign(pae(payloadType, payload));
-  return { payloadType, payload, signatures: [{ keyid: await keyFingerprint(signer.spki), sig }] };
+  return { payloadType, payload, signatures: [{ keyid: await keyId(signer.spki), sig }] };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   IN_TOTO_PAYLOAD_TYPE,
   isDsseError,
   keyFingerprint,
+  keyId,
   parseEnvelope,
   verifyEnvelope,
 } from '../dsse/index.js';
@@ -73,11 +74,12 @@ export async function checkEnvelope(
       { path: 'attestation.public_key' },
     );
   const fingerprint = await keyFingerprint(attested);
-  const other = env.signatures.find((s) => s.keyid !== fingerprint);
+  const id = await keyId(attested);
+  const other = env.signatures.find((s) => s.keyid !== id);
   if (other !== undefined)
     throw new VerifyError(
       'ENVELOPE_KEY_NOT_ATTESTED',
-      `${PATH}: signed by key ${other.keyid.slice(0, 100)}, but the attestation vouches for ${fingerprint}`,
+      `${PATH}: signed by key ${other.keyid.slice(0, 100)}, but the attestation vouches for ${id}`,
       { path: `${PATH}.signatures` },
     );
   try {

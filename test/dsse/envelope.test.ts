@@ -46,7 +46,7 @@ describe('envelope', () => {
     );
     const bytes = encodeEnvelope(env);
     const back = parseEnvelope(bytes);
-    expect(back.signatures[0]!.keyid).toBe(await keyFingerprint(spki));
+    expect(`sha256:${back.signatures[0]!.keyid}`).toBe(await keyFingerprint(spki));
     await expect(verifyEnvelope(back, spki)).resolves.toBeUndefined();
   });
 

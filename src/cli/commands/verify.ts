@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
@@ -15,7 +16,8 @@ import {
 import { diffoscopeComparer, loadTrustPolicy, openBundleFile } from '../../verify/node.js';
 
 const USAGE = `usage: tee-compile verify <bundle.tar.gz>... [--policy <file>] [--nonce <hex>] [--commit <sha>]
-    [--repo <url>] [--pcr <i>=<hex>]... [--min-builders <k>] [--allow-simulated] [--allow-debug] [--json]
+    [--repo <url>] [--pcr <i>=<hex>]... [--min-builders <k>] [--allow-simulated] [--allow-debug] [--builder-key <pem>]
+    [--json]
 
 Verifies attested bundles offline against a trust policy: the AWS Nitro attestation, the enclave
 image (PCR0/1/2), the builder (PCR3), the provenance and every artifact's digest. With several
@@ -30,6 +32,8 @@ outputs; the files that differ are reported.
   --min-builders <k>     distinct trusted builders that must agree
   --allow-simulated      accept simulated bundles (software NSM); every result then says SIMULATED
   --allow-debug          accept debug-mode enclaves (nothing about the image is measured)
+  --builder-key <pem>    require provenance.dsse.json signed by this builder public key
+                         (and vouched for by the attestation's public_key)
   --json                 print one JSON object on one line (with --allow-simulated, that line
                          carries "simulated":true and the SIMULATED warning)
 
@@ -61,6 +65,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'min-builders': { type: 'string' },
       'allow-simulated': { type: 'boolean', default: false },
       'allow-debug': { type: 'boolean', default: false },
+      'builder-key': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -80,6 +85,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (values.repo !== undefined) flags.repository = values.repo;
   if (values.pcr !== undefined) flags.pcrs = values.pcr;
   if (values['min-builders'] !== undefined) flags.minBuilders = values['min-builders'];
+  if (values['builder-key'] !== undefined)
+    flags.builderKey = await readFile(resolve(io.cwd, values['builder-key']), 'utf8');
 
   let policy: TrustPolicy;
   try {
