@@ -3,6 +3,7 @@
  * that a faster implementation can be injected (e.g. `nodeCryptoVerifier` from ./node-crypto.js)
  * while the default stays on Web Crypto and runs in browsers.
  */
+import { bufferSource } from '../util/bytes.js';
 
 /** ECDSA P-384 / SHA-384 verification. Keys are opaque to the caller. */
 export interface SignatureVerifier {
@@ -16,12 +17,10 @@ export interface SignatureVerifier {
   verifyP384Sha384(key: unknown, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
 }
 
+export { bufferSource };
+
 const ECDSA_P384 = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 
-/** Web Crypto takes views of an ArrayBuffer (not a SharedArrayBuffer); copies in that rare case. */
-export function bufferSource(u: Uint8Array): Uint8Array<ArrayBuffer> {
-  return u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : new Uint8Array(u);
-}
 const ECDSA_SHA384 = { name: 'ECDSA', hash: 'SHA-384' } as const;
 
 /** Web Crypto (`globalThis.crypto.subtle`): the default, available in browsers and Node >= 20. */

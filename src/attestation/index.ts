@@ -17,6 +17,7 @@ export {
   pcr3ForIamRole,
   pcr4ForInstanceId,
 } from './pcr.js';
+export { derToPem, pemToDer } from '../cose/index.js';
 export {
   decodeNsmRequest,
   decodeNsmResponse,

@@ -11,6 +11,7 @@ import type { BundleWriteInput } from './types.js';
 import {
   BUNDLE_ARTIFACTS_DIR,
   BUNDLE_ATTESTATION,
+  BUNDLE_ENVELOPE,
   BUNDLE_LOG,
   BUNDLE_PROVENANCE,
 } from './types.js';
@@ -56,10 +57,13 @@ export function orderArtifacts(names: readonly string[]): number[] {
   return names.map((_, i) => i).sort((a, b) => compareBytewise(names[a]!, names[b]!));
 }
 
-/** The three fixed members, in their fixed order. */
+/** The fixed members (the envelope only when given), in their fixed order. */
 export function headEntries(input: Omit<BundleWriteInput, 'artifacts'>): TarInputEntry[] {
   return [
     { path: BUNDLE_PROVENANCE, type: 'file', content: input.provenance },
+    ...(input.envelope === undefined
+      ? []
+      : [{ path: BUNDLE_ENVELOPE, type: 'file' as const, content: input.envelope }]),
     { path: BUNDLE_ATTESTATION, type: 'file', content: input.attestation },
     { path: BUNDLE_LOG, type: 'file', content: input.log },
   ];

@@ -13,6 +13,7 @@ import type { BundleContents } from './types.js';
 import {
   BUNDLE_ARTIFACTS_DIR,
   BUNDLE_ATTESTATION,
+  BUNDLE_ENVELOPE,
   BUNDLE_LOG,
   BUNDLE_PROVENANCE,
 } from './types.js';
@@ -20,6 +21,9 @@ import {
 const ARTIFACT_PREFIX = `${BUNDLE_ARTIFACTS_DIR}/`;
 
 type Required = 'provenance' | 'attestation' | 'log';
+
+/** The optional member: the DSSE envelope, bounded by provenance.json's limit in base64 plus room. */
+const ENVELOPE_LIMIT = (l: BundleLimits): number => Math.ceil(l.maxProvenanceBytes / 3) * 4 + 4096;
 
 const REQUIRED: Record<string, { field: Required; limit: keyof BundleLimits }> = {
   [BUNDLE_PROVENANCE]: { field: 'provenance', limit: 'maxProvenanceBytes' },
@@ -64,7 +68,7 @@ export async function readBundle(
   const al = archiveLimits(l);
   const stream = source instanceof Uint8Array ? chunksOf(source) : source;
   const plain = gunzipBounded(stream, decompressedBound(al));
-  const found: Partial<Record<Required, Uint8Array>> = {};
+  const found: Partial<Record<Required | 'envelope', Uint8Array>> = {};
   const artifacts = new Map<string, Uint8Array>();
 
   // Symlinks stay refused (the reader's default): a bundle never needs one.
@@ -73,6 +77,12 @@ export async function readBundle(
       // Directory entries are harmless inside artifacts/ (tools such as `tar czf` write them).
       if (e.path === BUNDLE_ARTIFACTS_DIR || e.path.startsWith(ARTIFACT_PREFIX)) continue;
       throw unexpected(e.path);
+    }
+    if (e.path === BUNDLE_ENVELOPE) {
+      if (found.envelope !== undefined) throw duplicate(e.path);
+      if (e.size > ENVELOPE_LIMIT(l)) throw tooLarge(e.path, e.size, ENVELOPE_LIMIT(l));
+      found.envelope = await collect(e.body);
+      continue;
     }
     const req = REQUIRED[e.path];
     if (req !== undefined) {
@@ -98,6 +108,7 @@ export async function readBundle(
   }
   return {
     provenance: found.provenance!,
+    ...(found.envelope !== undefined ? { envelope: found.envelope } : {}),
     attestation: found.attestation!,
     log: found.log!,
     artifacts,
@@ -107,7 +118,7 @@ export async function readBundle(
 function unexpected(path: string): BundleError {
   return new BundleError(
     'BUNDLE_MEMBER_UNEXPECTED',
-    `${path} is not part of the bundle layout (${BUNDLE_PROVENANCE}, ${BUNDLE_ATTESTATION}, ${BUNDLE_LOG}, ${ARTIFACT_PREFIX}…)`,
+    `${path} is not part of the bundle layout (${BUNDLE_PROVENANCE}, ${BUNDLE_ENVELOPE}, ${BUNDLE_ATTESTATION}, ${BUNDLE_LOG}, ${ARTIFACT_PREFIX}…)`,
     { path },
   );
 }

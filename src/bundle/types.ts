@@ -2,12 +2,15 @@
  * The bundle: one `.tar.gz` per build holding everything a verifier needs.
  *
  *   provenance.json     the in-toto statement (exact bytes hashed into the attestation's user_data)
+ *   provenance.dsse.json  optional: DSSE envelope of provenance.json signed by the builder key
  *   attestation.cbor    the Nitro attestation document (COSE_Sign1)
  *   build.log           the build's log (its sha256 is a byproduct in the provenance)
  *   artifacts/<path>    every output, at the path named by its provenance subject
  */
 
 export const BUNDLE_PROVENANCE = 'provenance.json';
+/** Optional, right after provenance.json: the builder key's DSSE envelope over its exact bytes. */
+export const BUNDLE_ENVELOPE = 'provenance.dsse.json';
 export const BUNDLE_ATTESTATION = 'attestation.cbor';
 export const BUNDLE_LOG = 'build.log';
 export const BUNDLE_ARTIFACTS_DIR = 'artifacts';
@@ -16,6 +19,8 @@ export const BUNDLE_ARTIFACTS_DIR = 'artifacts';
 export interface BundleContents {
   /** Exact bytes of provenance.json. */
   provenance: Uint8Array;
+  /** Exact bytes of provenance.dsse.json, when the builder signed (a sealed builder key). */
+  envelope?: Uint8Array;
   /** Exact bytes of attestation.cbor. */
   attestation: Uint8Array;
   /** Bytes of build.log. */
@@ -38,6 +43,8 @@ export interface BundleArtifactInput {
 export interface BundleWriteInput {
   /** Exact bytes of the statement (the attestation's user_data is their SHA-256). */
   provenance: Uint8Array;
+  /** provenance.dsse.json, written only when given. */
+  envelope?: Uint8Array;
   attestation: Uint8Array;
   log: Uint8Array;
   artifacts: BundleArtifactInput[];

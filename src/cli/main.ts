@@ -37,6 +37,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'build or reproduce an enclave image (.eif) from its pinned recipe',
     load: async () => (await import('./commands/image.js')).run,
   },
+  kms: {
+    summary: 'create the builder signing key sealed by AWS KMS to trusted images',
+    load: async () => (await import('./commands/kms.js')).run,
+  },
   agent: {
     summary: 'run the build service on an enclave host',
     load: async () => (await import('./commands/agent.js')).run,

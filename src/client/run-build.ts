@@ -15,7 +15,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { fileChunks } from '../archive/node.js';
 import { SIMULATION_ROOT, decodeAttestation } from '../attestation/index.js';
-import { BUNDLE_ATTESTATION, BUNDLE_PROVENANCE, BundleError } from '../bundle/index.js';
+import {
+  BUNDLE_ATTESTATION,
+  BUNDLE_ENVELOPE,
+  BUNDLE_PROVENANCE,
+  BundleError,
+} from '../bundle/index.js';
 import { gunzipBounded, readTar } from '../archive/index.js';
 import { collect } from '../util/bytes.js';
 import type {
@@ -87,6 +92,15 @@ export interface RunBuildOptions {
   dependencySet?: string;
   /** Repository URL to record instead of the one git reports. */
   repository?: string;
+  /**
+   * A sealed builder key (src/kms/): the worker signs provenance.json with it after the build,
+   * once `unseal` (KMS Decrypt with the worker's attestation as Recipient) answered. Without it
+   * the build is unsigned, as before.
+   */
+  builderKey?: {
+    fingerprint: string;
+    unseal: (attestation: Uint8Array) => Promise<Uint8Array>;
+  };
 }
 
 /** A finished build. */
@@ -105,6 +119,8 @@ export interface BuildResult {
   image: ImageRef & { pcr0: string; pcr1: string; pcr2: string };
   /** PCR3 as attested (the builder's IAM role). */
   builderPcr3: string;
+  /** Fingerprint of the builder key that signed provenance.json, or null (no builder signature). */
+  builderKey: string | null;
   /** Signed by the software NSM (the local backend): verifiers refuse it unless told otherwise. */
   simulated: boolean;
   isolation: IsolationReport;
@@ -149,7 +165,7 @@ async function bundleAttestation(file: string): Promise<Uint8Array> {
     if (e.path === BUNDLE_ATTESTATION && e.type === 'file' && e.size <= MAX_ATTESTATION_BYTES)
       return collect(e.body);
     if (e.type === 'file') for await (const _ of e.body);
-    if (e.path !== BUNDLE_PROVENANCE) break;
+    if (e.path !== BUNDLE_PROVENANCE && e.path !== BUNDLE_ENVELOPE) break;
   }
   throw new BundleError(
     'BUNDLE_MEMBER_MISSING',
@@ -290,6 +306,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
               ? input(prepared.depsArchive.file, prepared.depsArchive.size)
               : bytes(new Uint8Array(0)),
           },
+          ...(o.builderKey ? { signing: { keyFingerprint: o.builderKey.fingerprint } } : {}),
         },
         {
           bundleFile: partial,
@@ -298,6 +315,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           // The session ends with the enclave's time limit.
           limits: { totalTimeoutMs: spec.timeoutMs },
           client: 'tee-compile',
+          ...(o.builderKey ? { unseal: o.builderKey.unseal } : {}),
         },
       );
     } catch (err) {
@@ -325,6 +343,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       nonce: toHex(nonce),
       image: { ...image, pcr0: pcr(0), pcr1: pcr(1), pcr2: pcr(2) },
       builderPcr3: pcr(3),
+      builderKey: o.builderKey?.fingerprint ?? null,
       // From the evidence, not the backend's name: a nitro stand-in attests with the software NSM too.
       simulated: doc.cabundle[0] !== undefined && bytesEqual(doc.cabundle[0], SIMULATION_ROOT.der),
       isolation: enclave.isolation,

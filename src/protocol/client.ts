@@ -62,6 +62,8 @@ export interface BuildSubmission {
   workdir: string;
   source: BuildRequest['source'];
   inputs: Record<InputName, ClientInput>;
+  /** The sealed builder key the host will unseal for the worker (see `SubmitOptions.unseal`). */
+  signing?: { keyFingerprint: string };
 }
 
 /** Progress of a session, in order. */
@@ -89,6 +91,12 @@ export interface SubmitOptions {
   versions?: readonly number[];
   /** `tee-compile/<version>`. */
   client?: string;
+  /**
+   * Answers the worker's `unseal` (an attestation document carrying its RSA key) with KMS's
+   * CiphertextForRecipient. Required with `BuildSubmission.signing`; a rejection ends the session
+   * (the worker is told) and is what `submitBuild` rejects with.
+   */
+  unseal?: (attestation: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** A finished session. */
@@ -250,6 +258,7 @@ export async function submitBuild(
         source: build.inputs.source.size,
         deps: build.inputs.deps.size,
       },
+      ...(build.signing !== undefined ? { signing: build.signing } : {}),
     };
     await ch.sendJson(request);
     let sendError: Error | undefined;
@@ -333,6 +342,31 @@ async function receive(
         break;
       case 'hello':
         throw new ProtocolError('PROTOCOL_MALFORMED', 'the worker sent a second hello');
+      case 'unseal': {
+        if (opts.unseal === undefined)
+          throw new ProtocolError(
+            'PROTOCOL_MALFORMED',
+            'the worker asked to unseal a builder key, but none was announced',
+          );
+        let answer: Uint8Array;
+        try {
+          answer = await opts.unseal(new Uint8Array(Buffer.from(msg.attestation, 'base64')));
+        } catch (e) {
+          // The worker learns why it stops; the caller gets the unsealing's own error.
+          ch.fail(
+            new ProtocolError(
+              'PROTOCOL_CANCELLED',
+              `the builder key was not unsealed: ${(e as Error)?.message ?? String(e)}`,
+            ),
+          );
+          throw e;
+        }
+        await ch.sendJson({
+          type: 'unsealed',
+          ciphertextForRecipient: Buffer.from(answer).toString('base64'),
+        });
+        break;
+      }
       case 'result': {
         if (msg.bundle.size > limits.maxBundleBytes)
           throw new ProtocolError(

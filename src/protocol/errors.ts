@@ -37,6 +37,7 @@ export const WORKER_ERROR_CODES = [
   'OUTPUT_MISSING', // an `output.files` glob matched no file
   'OUTPUT_INVALID', // an output is not a regular file inside the workspace (symlink, device, …)
   'ATTESTATION_FAILED', // the NSM refused or failed to attest
+  'UNSEAL_FAILED', // the host's CiphertextForRecipient does not open to the announced builder key
   'WORKER_INTERNAL', // an unexpected failure inside the worker (a bug)
 ] as const;
 

@@ -17,6 +17,7 @@ export type { ProtocolErrorCode, WorkerErrorCode } from './errors.js';
 export {
   INPUT_NAMES,
   MAX_NONCE_BYTES,
+  MAX_UNSEAL_BYTES,
   MIN_NONCE_BYTES,
   PHASES,
   PROTOCOL_NAME,

@@ -59,6 +59,14 @@ const objectId = z
   .regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a 40 or 64 digit hex object id');
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const shortText = z.string().max(256);
+/** Standard padded base64 (RFC 4648 §4) of at most `max` bytes. */
+const base64 = (max: number) =>
+  z
+    .string()
+    .max(Math.ceil(max / 3) * 4)
+    .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64');
+/** Largest attestation document or CiphertextForRecipient carried by the unseal exchange. */
+export const MAX_UNSEAL_BYTES = 64 * 1024;
 
 const limitsSchema = z
   .object({
@@ -97,7 +105,17 @@ const buildRequest = z
       })
       .strict(),
     inputs: z.object({ config: size, commit: size, source: size, deps: size }).strict(),
+    /** The host holds a sealed builder key with this fingerprint and will unseal it on request. */
+    signing: z
+      .object({ keyFingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/) })
+      .strict()
+      .optional(),
   })
+  .strict();
+
+/** The host's answer to `unseal`: KMS's CiphertextForRecipient for the worker's key. */
+const unsealed = z
+  .object({ type: z.literal('unsealed'), ciphertextForRecipient: base64(MAX_UNSEAL_BYTES) })
   .strict();
 
 const cancel = z.object({ type: z.literal('cancel'), reason: z.string().max(1024) }).strict();
@@ -122,6 +140,11 @@ const phase = z
   .strict();
 
 const log = z.object({ type: z.literal('log'), lines: z.array(z.string()).max(100_000) }).strict();
+
+/** After the build command exited: an attestation document carrying the worker's RSA key. */
+const unseal = z
+  .object({ type: z.literal('unseal'), attestation: base64(MAX_UNSEAL_BYTES) })
+  .strict();
 
 const subject = z.object({ name: z.string().max(4096), sha256: hex(32, 32) }).strict();
 
@@ -151,27 +174,41 @@ export type ClientHello = z.infer<typeof clientHello>;
 export type BuildRequest = z.infer<typeof buildRequest>;
 /** The client gives up; the worker stops and exits. */
 export type CancelMessage = z.infer<typeof cancel>;
+/** CiphertextForRecipient (base64) for the worker's `unseal`. */
+export type UnsealedMessage = z.infer<typeof unsealed>;
 /** A client may also end with an `error` message (e.g. a limit it found), same shape as the worker's. */
-export type ClientMessage = ClientHello | BuildRequest | CancelMessage | ErrorMessage;
+export type ClientMessage =
+  ClientHello | BuildRequest | CancelMessage | UnsealedMessage | ErrorMessage;
 
 /** The worker's answer to the client's hello: chosen version, image and limits. */
 export type WorkerHello = z.infer<typeof workerHello>;
 export type PhaseMessage = z.infer<typeof phase>;
 /** Build log lines, batched. */
 export type LogMessage = z.infer<typeof log>;
+/** The worker asks the host to unseal the builder key for its attested RSA key. */
+export type UnsealMessage = z.infer<typeof unseal>;
 /** The build succeeded; the bundle's bytes follow. */
 export type ResultMessage = z.infer<typeof result>;
 /** The exchange ends with a refusal (`code` from the protocol's or the worker's list). */
 export type ErrorMessage = z.infer<typeof errorMessage>;
-export type WorkerMessage = WorkerHello | PhaseMessage | LogMessage | ResultMessage | ErrorMessage;
+export type WorkerMessage =
+  WorkerHello | PhaseMessage | LogMessage | UnsealMessage | ResultMessage | ErrorMessage;
 
 const clientMessage = z.discriminatedUnion('type', [
   clientHello,
   buildRequest,
   cancel,
+  unsealed,
   errorMessage,
 ]);
-const workerMessage = z.discriminatedUnion('type', [workerHello, phase, log, result, errorMessage]);
+const workerMessage = z.discriminatedUnion('type', [
+  workerHello,
+  phase,
+  log,
+  unseal,
+  result,
+  errorMessage,
+]);
 
 function fieldOf(issue: z.core.$ZodIssue | undefined): { path: string; message: string } {
   if (issue === undefined) return { path: '', message: 'invalid' };

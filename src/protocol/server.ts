@@ -15,7 +15,14 @@ import {
   isProtocolErrorCode,
   isWorkerError,
 } from './errors.js';
-import type { BuildRequest, ErrorMessage, InputName, Phase, ProtocolLimits } from './messages.js';
+import type {
+  BuildRequest,
+  ErrorMessage,
+  InputName,
+  Phase,
+  ProtocolLimits,
+  UnsealedMessage,
+} from './messages.js';
 import {
   INPUT_NAMES,
   PROTOCOL_NAME,
@@ -56,6 +63,12 @@ export interface ReceivedBuild {
   stream(name: InputName): AsyncIterable<Buffer>;
   /** Aborted when the client cancels or the connection drops after the inputs were received. */
   signal: AbortSignal;
+  /**
+   * Sends an attestation document carrying the worker's RSA key (`unseal`) and resolves with the
+   * host's answer, KMS's CiphertextForRecipient (`unsealed`). Only for a request with `signing`,
+   * after the inputs were read.
+   */
+  unseal(attestation: Uint8Array): Promise<Uint8Array>;
 }
 
 /** How the build handler reports progress. */
@@ -112,11 +125,23 @@ export async function serveBuild(
   try {
     const version = await handshake(ch, opts, limits);
     const request = await expectBuild(ch, limits);
-    const inputs = new InputReader(ch, request, () => startWatch(ch, abort));
+    const mailbox = new Mailbox();
+    const inputs = new InputReader(ch, request, () => startWatch(ch, abort, mailbox));
     reporter = new Reporter(ch, limits);
     reporter.phase('receiving');
+    const unseal = async (attestation: Uint8Array): Promise<Uint8Array> => {
+      if (request.signing === undefined)
+        throw new WorkerError('WORKER_INTERNAL', 'the client announced no builder key to unseal');
+      const answer = mailbox.wait();
+      await ch.sendJson({
+        type: 'unseal',
+        attestation: Buffer.from(attestation).toString('base64'),
+      });
+      const m = await answer;
+      return new Uint8Array(Buffer.from(m.ciphertextForRecipient, 'base64'));
+    };
     const outcome = await handler(
-      { version, request, ...inputs.api(), signal: abort.signal },
+      { version, request, ...inputs.api(), signal: abort.signal, unseal },
       reporter,
     );
     await reporter.flush();
@@ -328,14 +353,58 @@ function interruption(text: string, name: InputName): ProtocolError {
   );
 }
 
-/** After the inputs: watch the connection so that a cancel or a drop stops the build. */
-function startWatch(ch: Channel, abort: AbortController): void {
+/** The one `unsealed` answer the worker waits for, delivered by the watch. */
+class Mailbox {
+  private waiter:
+    { resolve: (m: UnsealedMessage) => void; reject: (e: unknown) => void } | undefined;
+  private failure: Error | undefined;
+
+  wait(): Promise<UnsealedMessage> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.waiter !== undefined) throw new Error('one unseal at a time');
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /** False when nobody waits (the message came out of turn). */
+  deliver(m: UnsealedMessage): boolean {
+    const w = this.waiter;
+    if (w === undefined) return false;
+    this.waiter = undefined;
+    w.resolve(m);
+    return true;
+  }
+
+  fail(e: unknown): void {
+    this.failure =
+      e instanceof Error
+        ? e
+        : new ProtocolError('PROTOCOL_CONNECTION_LOST', `the connection failed: ${String(e)}`);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(e);
+  }
+}
+
+/**
+ * After the inputs: watch the connection so that a cancel or a drop stops the build; an
+ * `unsealed` answer the worker waits for is handed over.
+ */
+function startWatch(ch: Channel, abort: AbortController, mailbox: Mailbox): void {
+  const stop = (reason: unknown): void => {
+    abort.abort(reason);
+    mailbox.fail(reason);
+  };
   void (async () => {
     try {
-      const item = await ch.next();
-      if (item.kind === 'text') {
+      let item = await ch.next();
+      for (;;) {
+        if (item.kind !== 'text') break;
         const msg = parseClientMessage(item.text);
-        abort.abort(
+        if (msg.type === 'unsealed' && mailbox.deliver(msg)) {
+          item = await ch.next();
+          continue;
+        }
+        stop(
           msg.type === 'cancel'
             ? new ProtocolError('PROTOCOL_CANCELLED', `the client cancelled: ${msg.reason}`)
             : msg.type === 'error'
@@ -345,13 +414,11 @@ function startWatch(ch: Channel, abort: AbortController): void {
                   `the client sent '${msg.type}' during the build`,
                 ),
         );
-      } else {
-        abort.abort(
-          new ProtocolError('PROTOCOL_MALFORMED', 'the client sent data after its inputs'),
-        );
+        return;
       }
+      stop(new ProtocolError('PROTOCOL_MALFORMED', 'the client sent data after its inputs'));
     } catch (err) {
-      abort.abort(err);
+      stop(err);
     }
   })();
 }

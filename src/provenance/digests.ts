@@ -2,7 +2,7 @@
  * Lockfile checksum notations and their in-toto DigestSet form
  * (https://github.com/in-toto/attestation/blob/main/spec/v1/digest_set.md).
  */
-import { fromBase64, toHex } from './encoding.js';
+import { fromBase64, toHex } from '../util/encoding.js';
 import { purl } from './purl.js';
 import type { LockedDependency, ResourceDescriptor } from './types.js';
 

@@ -11,7 +11,7 @@ import { symlinkStaysInside, writeTar } from '../archive/index.js';
 import type { TarInputEntry } from '../archive/index.js';
 import { writeTarFile } from '../archive/node.js';
 import type { WriteResult } from '../archive/node.js';
-import { compareBytes, decodeUtf8 } from './encoding.js';
+import { compareBytes, decodeUtf8 } from '../util/encoding.js';
 import { provenanceError } from './errors.js';
 import { firstLine, gitEnv } from './exec.js';
 import { git, refuseSubmodules } from './git.js';

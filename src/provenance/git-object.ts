@@ -6,7 +6,7 @@
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes } from '../util/bytes.js';
-import { compareBytes, toHex, utf8 } from './encoding.js';
+import { compareBytes, toHex, utf8 } from '../util/encoding.js';
 import { provenanceError } from './errors.js';
 import type { ObjectFormat } from './types.js';
 

@@ -11,7 +11,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
 import { dependencyDescriptors } from './digests.js';
-import { toHex, utf8 } from './encoding.js';
+import { toHex, utf8 } from '../util/encoding.js';
 import { merkleRoot } from './merkle.js';
 import type { BuildConfig, LockedDependency, ResourceDescriptor, SourceIdentity } from './types.js';
 

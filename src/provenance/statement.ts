@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { buildConfigSchema } from './build-config.js';
 import { NotJsonError, canonicalJsonBytes } from './canonical-json.js';
-import { compareUtf8, decodeUtf8 } from './encoding.js';
+import { compareUtf8, decodeUtf8 } from '../util/encoding.js';
 import { provenanceError } from './errors.js';
 import {
   buildConfigDescriptor,

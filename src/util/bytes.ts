@@ -64,3 +64,8 @@ export async function* fromReadable(rs: ReadableStream<Uint8Array>): AsyncGenera
     reader.releaseLock();
   }
 }
+
+/** Web Crypto takes views of an ArrayBuffer (not a SharedArrayBuffer); copies in that rare case. */
+export function bufferSource(u: Uint8Array): Uint8Array<ArrayBuffer> {
+  return u.buffer instanceof ArrayBuffer ? (u as Uint8Array<ArrayBuffer>) : new Uint8Array(u);
+}

@@ -12,6 +12,7 @@ import type { ProvenanceStatement } from '../provenance/index.js';
 import { toHex } from '../util/hex.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
 import { sha256Hex } from './digest.js';
+import { checkEnvelope } from './envelope-check.js';
 import { VerifyError, isVerifyError } from './errors.js';
 import { sameCommit, sameRepository } from './source.js';
 import type {
@@ -20,6 +21,7 @@ import type {
   BundleVerified,
   Refused,
   TrustPolicy,
+  TrustedBuilder,
   TrustedImage,
   VerifyOptions,
 } from './types.js';
@@ -195,8 +197,10 @@ async function verifyContents(
 
   const pcr3 = pcrHex(document, 3);
   let builderName: string | null = null;
+  let trustedBuilder: TrustedBuilder | undefined;
   if (policy.builders !== undefined) {
     const b = policy.builders.find((x) => x.pcr3.toLowerCase() === pcr3);
+    trustedBuilder = b;
     if (b === undefined) {
       throw new VerifyError(
         'BUILDER_UNTRUSTED',
@@ -244,6 +248,7 @@ async function verifyContents(
 
   await checkSubjects(st, contents.artifacts);
   checkSource(st, policy);
+  const signature = await checkEnvelope(contents, document, policy, trustedBuilder);
 
   const src = st.predicate.buildDefinition.externalParameters.source;
   return {
@@ -259,6 +264,7 @@ async function verifyContents(
     },
     image: { name: claimed.name, version: claimed.version, ...attested },
     builder: { pcr3, name: builderName },
+    signature,
     nonce: attNonce === '' ? null : attNonce,
     timestamp: document.timestamp,
     statement: st,

@@ -2,6 +2,7 @@
  * Policy settings given as flags (CLI), inputs (action) or configuration (agent), validated at the
  * edge with messages that name the flag.
  */
+import { pemToDer } from '../cose/index.js';
 import { parseNonceHex } from '../util/nonce.js';
 import { VerifyError } from './errors.js';
 import { MAX_MIN_BUILDERS, PCR_HEX_RE } from './policy-schema.js';
@@ -27,6 +28,20 @@ export interface PolicyFlags {
   /** `--allow-simulated`, `--allow-debug`: can only turn these on. */
   allowSimulated?: boolean;
   allowDebug?: boolean;
+  /** `--builder-key FILE`: the text of a PEM public key every bundle must be signed with. */
+  builderKey?: string;
+}
+
+/** SPKI DER of a PEM `PUBLIC KEY` (a builder key), or POLICY_INVALID naming `where`. */
+export function builderKeyFromPem(pem: string, where: string): Uint8Array {
+  try {
+    return pemToDer(pem, 'PUBLIC KEY');
+  } catch (e) {
+    throw new VerifyError('POLICY_INVALID', `${where}: expected one PEM PUBLIC KEY block`, {
+      path: where,
+      cause: e,
+    });
+  }
 }
 
 function flagError(flag: string, message: string): VerifyError {
@@ -101,6 +116,8 @@ export function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
     }
     policy.minBuilders = k;
   }
+  if (flags.builderKey !== undefined)
+    policy.builderKey = builderKeyFromPem(flags.builderKey, '--builder-key');
   if (flags.allowSimulated === true) policy.allowSimulated = true;
   if (flags.allowDebug === true) policy.allowDebug = true;
 }

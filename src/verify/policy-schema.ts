@@ -44,6 +44,10 @@ const builderByRole = z
       description:
         "ARN of the IAM role of the builder's Nitro hosts (the instance profile's role); PCR3 is computed from it as AWS does.",
     }),
+    publicKey: z.string().max(4096).optional().meta({
+      description:
+        "PEM public key of the builder's KMS-sealed signing key: its bundles must carry provenance.dsse.json signed by it.",
+    }),
   })
   .meta({ description: 'A trusted builder named by the IAM role of its Nitro hosts.' });
 
@@ -51,6 +55,10 @@ const builderByPcr3 = z
   .strictObject({
     name,
     pcr3: pcrHex.meta({ description: 'PCR3 (hex), as the attestation reports it.' }),
+    publicKey: z.string().max(4096).optional().meta({
+      description:
+        "PEM public key of the builder's KMS-sealed signing key: its bundles must carry provenance.dsse.json signed by it.",
+    }),
   })
   .meta({ description: 'A trusted builder named by its PCR3.' });
 

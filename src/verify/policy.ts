@@ -9,7 +9,7 @@ import { toHex } from '../util/hex.js';
 import { VerifyError } from './errors.js';
 import type { PolicyFile } from './policy-schema.js';
 import type { PolicyFlags } from './policy-flags.js';
-import { applyFlags } from './policy-flags.js';
+import { applyFlags, builderKeyFromPem } from './policy-flags.js';
 import { policyFileSchema } from './policy-schema.js';
 import { parseRepositoryUrl } from '../provenance/index.js';
 import type { TrustPolicy, TrustedBuilder, TrustedImage } from './types.js';
@@ -97,7 +97,13 @@ function fileBuilders(file: PolicyFile, where: string): TrustedBuilder[] | undef
         `repeats builder ${same} (${out[same]!.name}): each builder is listed once`,
       );
     }
-    out.push({ name: b.name, pcr3 });
+    out.push({
+      name: b.name,
+      pcr3,
+      ...(b.publicKey !== undefined
+        ? { publicKey: builderKeyFromPem(b.publicKey, `${where}: builders.${i}.publicKey`) }
+        : {}),
+    });
   });
   return out;
 }

@@ -26,6 +26,8 @@ export interface BundleReport {
   source: { repository: string | null; commit: string | null; tree: string } | null;
   image: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string } | null;
   builder: { pcr3: string; name: string | null } | null;
+  /** The builder key that signed provenance.json, or null (no builder signature, or refused). */
+  signature: { keyFingerprint: string } | null;
   simulated: boolean;
   debug: boolean;
   nonce: string | null;
@@ -63,6 +65,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
       source: null,
       image: null,
       builder: null,
+      signature: null,
       simulated,
       debug: r.debug === true,
       nonce: null,
@@ -81,6 +84,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
     source: r.source,
     image: r.image,
     builder: r.builder,
+    signature: r.signature,
     simulated: r.simulated,
     debug: r.debug,
     nonce: r.nonce,
@@ -127,6 +131,7 @@ export function setReport(s: SetVerification): SetReport {
     source: first?.source ?? null,
     image: sameImage ? (first?.image ?? null) : null,
     builder: null,
+    signature: null,
     simulated,
     debug: bundles.some((b) => b.debug),
     nonce: null,
@@ -197,6 +202,10 @@ function bundleLines(r: BundleReport): string[] {
       `  builder  ${r.builder.name === null ? '(any: no builder list)' : printable(r.builder.name, 60)} (PCR3 ${short(r.builder.pcr3)})`,
     );
   }
+  if (r.ok && r.builder !== null)
+    out.push(
+      `  signed   ${r.signature === null ? 'no builder signature' : `builder key ${r.signature.keyFingerprint} (provenance.dsse.json)`}`,
+    );
   if (r.timestamp !== null)
     out.push(`  attested ${r.timestamp}${r.nonce === null ? '' : `, nonce ${short(r.nonce)}`}`);
   if (r.debug) out.push('  DEBUG enclave: PCR0-2 are zero, the image is not measured');

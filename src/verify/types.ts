@@ -20,6 +20,8 @@ export interface TrustedBuilder {
   name: string;
   /** Hex PCR3 (from `pcr3` in the policy, or computed from `iamRole` as AWS does). */
   pcr3: string;
+  /** SPKI DER of the builder's signing key (policy `publicKey`): its bundles must be signed by it. */
+  publicKey?: Uint8Array;
 }
 
 /** The typed policy every verification takes. */
@@ -38,6 +40,8 @@ export interface TrustPolicy {
   nonce?: string;
   /** Extra PCR expectations (index -> hex). */
   pcrs?: Map<number, string>;
+  /** SPKI DER of a builder key every bundle must be signed with (`--builder-key FILE`). */
+  builderKey?: Uint8Array;
 }
 
 /** Options that are not policy: the clock and the trust anchors (never read from globals). */
@@ -89,6 +93,12 @@ export const VERIFY_ERROR_CODES = [
   'NO_BUNDLES', // nothing to verify
   'POLICY_INVALID', // the policy file or a policy flag is not valid (never a verdict on a bundle)
   'ATTESTATION_MISMATCH', // the attestation belongs to another build (its nonce or NSM facts are not those provenance.json records)
+  'ENVELOPE_MALFORMED', // provenance.dsse.json is not a DSSE envelope in tee-compile's form, or not of an in-toto statement
+  'ENVELOPE_PAYLOAD_MISMATCH', // the envelope's payload is not byte for byte provenance.json
+  'ENVELOPE_KEY_NOT_ATTESTED', // the envelope names a key other than the attestation's public_key, or the attestation has none
+  'ENVELOPE_SIGNATURE_INVALID', // the envelope's signature over the PAE does not verify with the attested key
+  'BUILDER_KEY_MISMATCH', // the attested signing key differs from the one the policy or --builder-key names
+  'BUILDER_SIGNATURE_MISSING', // the policy or --builder-key names a builder key, but the bundle has no envelope
 ] as const;
 
 export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;
@@ -110,6 +120,8 @@ export interface BundleVerified {
   image: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
   /** PCR3 (hex) and the policy's name for it when known. */
   builder: { pcr3: string; name: string | null };
+  /** The builder key that signed provenance.json (`sha256:<hex>` of its SPKI), or null: no builder signature. */
+  signature: { keyFingerprint: string } | null;
   nonce: string | null;
   /** Attestation timestamp, ms. */
   timestamp: number;

@@ -41,6 +41,7 @@ import { checkDependencies } from './dependencies.js';
 import { buildEnvironment, toolchainEnv, workspaceLayout } from './environment.js';
 import type { WorkspaceLayout } from './environment.js';
 import { collectOutputs } from './outputs.js';
+import { signProvenance, unsealBuilderKey } from './signing.js';
 
 /** Build time limit when build.json sets none (seconds). */
 export const DEFAULT_BUILD_TIMEOUT_S = 3600;
@@ -399,12 +400,21 @@ async function runBuild(
   });
   const provenance = serializeStatement(statement);
 
+  // A sealed builder key: unsealed only now that the build command has exited.
+  let signed: { envelope: Uint8Array; publicKey: Uint8Array } | undefined;
+  if (build.request.signing !== undefined) {
+    report.phase('attesting', 'unsealing the builder key');
+    const signer = await unsealBuilderKey(facts.nsm, build, provenance);
+    signed = { envelope: await signProvenance(signer, provenance), publicKey: signer.spki };
+  }
   report.phase('attesting');
   let attestation: Uint8Array;
   try {
     attestation = await facts.nsm.attest({
       userData: sha256(provenance),
       nonce: fromHex(build.request.nonce, 'nonce'),
+      // The document vouches for the key the envelope was signed with.
+      ...(signed !== undefined ? { publicKey: signed.publicKey } : {}),
     });
   } catch (e) {
     if (e instanceof NsmError || (e as { code?: unknown }).code !== undefined)
@@ -421,6 +431,7 @@ async function runBuild(
   const bundleFile = join(layout.out, 'bundle.tar.gz');
   const written = await writeBundle(bundleFile, {
     provenance,
+    ...(signed !== undefined ? { envelope: signed.envelope } : {}),
     attestation,
     log: new Uint8Array(result.log.buffer, result.log.byteOffset, result.log.length),
     artifacts: outputs.map((o) => ({ name: o.name, file: o.file, executable: o.executable })),

@@ -5,6 +5,8 @@
  * instance id, written in the real bundle format. Shared by the bundle, verify, agent and action
  * tests.
  */
+import type { DsseSigner } from '../../src/dsse/index.js';
+import { IN_TOTO_PAYLOAD_TYPE, encodeEnvelope, signEnvelope } from '../../src/dsse/index.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -103,6 +105,16 @@ export interface MakeBundleOptions {
   statementImage?: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
   /** Rewrites provenance.json before it is attested (for statements that are attested but invalid). */
   provenance?: (bytes: Uint8Array) => Uint8Array;
+  /**
+   * A builder key: provenance.dsse.json is signed with it and the attestation carries its public
+   * key, as the worker does with a sealed key. `attestedKey` overrides the public_key attested
+   * (null: none); `envelope` rewrites the envelope's bytes.
+   */
+  sign?: {
+    signer: DsseSigner;
+    attestedKey?: Uint8Array | null;
+    envelope?: (bytes: Uint8Array) => Uint8Array;
+  };
 }
 
 export interface MadeBundle {
@@ -194,12 +206,26 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     clock: () => at,
   });
   const attestedNonce = opts.attestedNonce === undefined ? nonce : opts.attestedNonce;
+  let envelope: Uint8Array | undefined;
+  if (opts.sign !== undefined) {
+    const e = encodeEnvelope(
+      await signEnvelope(opts.sign.signer, IN_TOTO_PAYLOAD_TYPE, provenance),
+    );
+    envelope = opts.sign.envelope === undefined ? e : opts.sign.envelope(e);
+  }
   const attestation = await new NsmClient(nsm).attest({
     userData: new Uint8Array(createHash('sha256').update(provenance).digest()),
     nonce: attestedNonce === null ? null : fromHex(attestedNonce),
+    publicKey:
+      opts.sign === undefined
+        ? null
+        : opts.sign.attestedKey === undefined
+          ? opts.sign.signer.spki
+          : opts.sign.attestedKey,
   });
   const bytes = await encodeBundle({
     provenance,
+    ...(envelope !== undefined ? { envelope } : {}),
     attestation,
     log,
     artifacts: outputs.map(([name, b]) => ({ name, bytes: b })),
@@ -222,6 +248,7 @@ export async function rebundle(
 ): Promise<Uint8Array> {
   const c: BundleContents = {
     provenance: contents.provenance,
+    ...(contents.envelope !== undefined ? { envelope: contents.envelope } : {}),
     attestation: contents.attestation,
     log: contents.log,
     artifacts: new Map(contents.artifacts),
@@ -229,6 +256,7 @@ export async function rebundle(
   edit(c);
   return encodeBundle({
     provenance: c.provenance,
+    ...(c.envelope !== undefined ? { envelope: c.envelope } : {}),
     attestation: c.attestation,
     log: c.log,
     artifacts: [...c.artifacts].map(([name, bytes]) => ({ name, bytes })),

@@ -103,6 +103,7 @@ const REPORT_KEYS = [
   'message',
   'nonce',
   'ok',
+  'signature',
   'simulated',
   'source',
   'subjects',

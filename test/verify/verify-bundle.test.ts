@@ -473,6 +473,13 @@ describe('verifyBundle: coverage of the refusal codes', () => {
           'OUTPUTS_CONFLICT',
           'NO_BUNDLES',
           'POLICY_INVALID',
+          // The builder signature's codes: test/verify/envelope.test.ts.
+          'ENVELOPE_MALFORMED',
+          'ENVELOPE_PAYLOAD_MISMATCH',
+          'ENVELOPE_KEY_NOT_ATTESTED',
+          'ENVELOPE_SIGNATURE_INVALID',
+          'BUILDER_KEY_MISMATCH',
+          'BUILDER_SIGNATURE_MISSING',
         ].includes(c),
     );
     expect(single.filter((c) => !seen.has(c))).toEqual([]);

@@ -31,6 +31,14 @@ import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
 import { createBackend, DEFAULT_SIMULATED_ROLE, NitroConfigError } from '../../enclave/index.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
+  KmsError,
+  MAX_SEALED_KEY_FILE_BYTES,
+  isKmsError,
+  parseSealedKey,
+} from '../../kms/index.js';
+import { kmsClientFromEnv, kmsUnsealer } from '../../kms/node.js';
+import { readBoundedFile } from '../../util/node.js';
+import {
   MAX_NONCE_BYTES,
   MIN_NONCE_BYTES,
   isProtocolError,
@@ -41,7 +49,7 @@ import type { CliIo } from '../io.js';
 import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
-    [--simulated-role <arn>] [--allow-dirty] [--allow-unisolated] [--json]
+    [--simulated-role <arn>] [--sealed-key <builder-key.json>] [--allow-dirty] [--allow-unisolated] [--json]
        tee-compile build [dir] --backend nitro --nitro-config <file> [--config …] [--nonce …] [--out …]
 
 Builds the committed source of the git repository holding <dir> (default: the current directory)
@@ -64,6 +72,9 @@ commit ids, each dependency against the lockfile; the build has no network.
   --out <file>             where to write the bundle (default: <dir name>.bundle.tar.gz)
   --simulated-role <arn>   IAM role whose PCR3 the local backend reports
                            (default: ${DEFAULT_SIMULATED_ROLE})
+  --sealed-key <file>      sign provenance.json with this host's KMS-sealed builder key
+                           (tee-compile kms create-builder-key; see docs/builder-key.md):
+                           KMS releases it only to the enclave after its build has exited
   --allow-dirty            build the committed tree even when the work tree has changes
   --allow-unisolated       build without namespaces when the OS refuses them (recorded)
   --json                   print one JSON object with the result
@@ -129,7 +140,7 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
           },
           nonce: r.nonce,
           image: r.image,
-          builder: { pcr3: r.builderPcr3 },
+          builder: { pcr3: r.builderPcr3, key: r.builderKey },
           simulated: r.simulated,
           isolation: r.isolation,
         },
@@ -146,6 +157,10 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
   writeLine(
     io.stdout,
     `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: software NSM, not Nitro hardware)' : ''}`,
+  );
+  writeLine(
+    io.stdout,
+    `signed  ${r.builderKey === null ? 'no builder signature' : `builder key ${r.builderKey} (provenance.dsse.json)`}`,
   );
 }
 
@@ -168,6 +183,7 @@ function failure(io: CliIo, err: unknown): number {
     isArchiveError(err) ||
     isBundleError(err) ||
     isAttestationError(err) ||
+    isKmsError(err) ||
     err instanceof ImageCatalogError;
   if (!known) throw err;
   if (EXIT_CODES_USAGE.has(err.code))
@@ -349,6 +365,31 @@ async function removeLeftovers(backend: EnclaveBackend, io: CliIo): Promise<void
   }
 }
 
+/** The sealed builder key of `file` with its unsealing through KMS (region from the file). */
+async function sealedKeyOf(
+  file: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{
+  fingerprint: string;
+  unseal: (doc: Uint8Array) => Promise<Uint8Array>;
+  close: () => void;
+}> {
+  let text: string;
+  try {
+    text = (await readBoundedFile(file, MAX_SEALED_KEY_FILE_BYTES)).toString('utf8');
+  } catch (e) {
+    if (typeof (e as NodeJS.ErrnoException).code === 'string') throw e;
+    throw new KmsError('SEALED_KEY_INVALID', `${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const sealed = await parseSealedKey(text, file);
+  const client = await kmsClientFromEnv(sealed.region, env);
+  return {
+    fingerprint: sealed.fingerprint,
+    unseal: kmsUnsealer(client, sealed),
+    close: () => client.destroy(),
+  };
+}
+
 /** `tee-compile build`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -364,6 +405,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       nonce: { type: 'string' },
       out: { type: 'string' },
       'simulated-role': { type: 'string' },
+      'sealed-key': { type: 'string' },
       'allow-dirty': { type: 'boolean', default: false },
       'allow-unisolated': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -408,6 +450,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const config = values.config !== undefined ? resolve(io.cwd, values.config) : undefined;
 
   const cancel = cancelOnSignals(io);
+  let builderKey: Awaited<ReturnType<typeof sealedKeyOf>> | undefined;
   try {
     const catalog = await loadImageCatalog(
       values.images !== undefined ? resolve(io.cwd, values.images) : undefined,
@@ -419,6 +462,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         values['nitro-config'] === undefined ? undefined : resolve(io.cwd, values['nitro-config']),
     });
     await removeLeftovers(backend, io);
+    builderKey =
+      values['sealed-key'] === undefined
+        ? undefined
+        : await sealedKeyOf(resolve(io.cwd, values['sealed-key']), io.env);
     const stamp = (await processStamp(process.pid)) ?? `${process.pid}.0`;
     const onEvent = progress(io);
     if (nonce === undefined)
@@ -438,6 +485,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       onEvent,
       signal: cancel.signal,
       buildId: `cli-${stamp}-${randomUUID().slice(0, 8)}`,
+      ...(builderKey !== undefined
+        ? { builderKey: { fingerprint: builderKey.fingerprint, unseal: builderKey.unseal } }
+        : {}),
     });
     printResult(io, result, values.json);
     return EXIT_OK;
@@ -450,6 +500,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     setTimeout(() => process.exit(code), CANCEL_EXIT_WAIT_MS).unref();
     return code;
   } finally {
+    builderKey?.close();
     cancel.dispose();
   }
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { CliIo } from '../io.js';
@@ -17,7 +18,8 @@ import {
 import { diffoscopeComparer, loadTrustPolicy, openBundleFile } from '../../verify/node.js';
 
 const USAGE = `usage: tee-compile verify <bundle.tar.gz>... [--policy <file>] [--nonce <hex>] [--commit <sha>]
-    [--repo <url>] [--pcr <i>=<hex>]... [--min-builders <k>] [--allow-simulated] [--allow-debug] [--json]
+    [--repo <url>] [--pcr <i>=<hex>]... [--min-builders <k>] [--allow-simulated] [--allow-debug] [--builder-key <pem>]
+    [--json]
 
 Verifies attested bundles offline against a trust policy: the AWS Nitro attestation, the enclave
 image (PCR0/1/2), the builder (PCR3), the provenance and every artifact's digest. With several
@@ -32,6 +34,10 @@ outputs; the files that differ are reported.
   --min-builders <k>     distinct trusted builders that must agree
   --allow-simulated      accept simulated bundles (software NSM); every result then says SIMULATED
   --allow-debug          accept debug-mode enclaves (nothing about the image is measured)
+  --emit-vsa <file>      write the verdict as a SLSA VSA (DSSE), signed with --vsa-key <pem>
+                         (PKCS #8 EC P-256) or --vsa-kms-key <arn> (KMS Sign)
+  --builder-key <pem>    require provenance.dsse.json signed by this builder public key
+                         (and vouched for by the attestation's public_key)
   --json                 print one JSON object on one line (with --allow-simulated, that line
                          carries "simulated":true and the SIMULATED warning); a usage, I/O or
                          policy error is {"ok":false,"code":…,"message":…} too
@@ -66,6 +72,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'min-builders': { type: 'string' },
       'allow-simulated': { type: 'boolean', default: false },
       'allow-debug': { type: 'boolean', default: false },
+      'builder-key': { type: 'string' },
+      'emit-vsa': { type: 'string' },
+      'vsa-key': { type: 'string' },
+      'vsa-kms-key': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -85,6 +95,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (values.repo !== undefined) flags.repository = values.repo;
   if (values.pcr !== undefined) flags.pcrs = values.pcr;
   if (values['min-builders'] !== undefined) flags.minBuilders = values['min-builders'];
+  if (values['builder-key'] !== undefined)
+    flags.builderKey = await readFile(resolve(io.cwd, values['builder-key']), 'utf8');
 
   let policy: TrustPolicy;
   try {
@@ -112,9 +124,24 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   // shape either way: one bundle alone is reported as a set of one. --json prints it on one line,
   // so that the line saying "simulated":true is the whole output.
   const now = Date.now();
+  const vsa = async (report: SetReport): Promise<void> => {
+    if (values['emit-vsa'] === undefined) return;
+    const { emitVsa } = await import('./vsa-emit.js');
+    await emitVsa(report, policy, {
+      file: resolve(io.cwd, values['emit-vsa']),
+      ...(values['vsa-key'] !== undefined
+        ? { keyPem: await readFile(resolve(io.cwd, values['vsa-key']), 'utf8') }
+        : {}),
+      ...(values['vsa-kms-key'] !== undefined ? { kmsKeyArn: values['vsa-kms-key'] } : {}),
+      policyUri: values.policy ?? 'tee-compile:flags',
+      version: '0.1.0',
+      env: io.env,
+    });
+  };
   if (bundles.length === 1 && policy.minBuilders <= 1) {
     const r = await verifyBundle(bundles[0]!.source, policy, { now });
     const report = singleBundleReport(bundles[0]!.name, r);
+    await vsa(report);
     if (values.json) writeLine(io.stdout, jsonLine(report));
     else {
       for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
@@ -127,6 +154,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     compare: diffoscopeComparer({ env: io.env }),
   });
   const report = setReport(s);
+  await vsa(report);
   if (values.json) writeLine(io.stdout, jsonLine(report));
   else {
     for (const l of formatSetReport(report)) writeLine(io.stdout, l);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compareUtf8 } from '../encoding.js';
+import { compareUtf8 } from '../../util/encoding.js';
 import { sha256File } from '../../util/node.js';
 
 /** Hash1 of (name, sha256 hex) pairs. */

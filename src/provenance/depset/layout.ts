@@ -9,7 +9,7 @@
  */
 import { parseCargoDigest, parseGoH1, strongestSri, isPinned } from '../digests.js';
 import type { SriAlgorithm } from '../digests.js';
-import { toHex } from '../encoding.js';
+import { toHex } from '../../util/encoding.js';
 import { provenanceError } from '../errors.js';
 import type { LockedDependency } from '../types.js';
 

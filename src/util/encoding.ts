@@ -2,7 +2,7 @@
  * Small pure helpers for the notations lockfiles use: hex, base64 (RFC 4648 §4, strict), UTF-8.
  * No Node APIs, so the verify path can run in a browser.
  */
-export { toHex, isHex } from '../util/hex.js';
+export { toHex, isHex } from './hex.js';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
@@ -69,4 +69,4 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
-export { compareBytes, compareUtf8 } from '../util/bytes.js';
+export { compareBytes, compareUtf8 } from './bytes.js';
