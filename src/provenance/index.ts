@@ -46,9 +46,18 @@ export {
   hashObject,
   objectHeader,
   parseCommitObject,
+  parseIdentity,
   sourceDateEpoch,
 } from './git-object.js';
-export type { CommitIdentity, CommitObject, TreeEntry, TreeEntryMode } from './git-object.js';
+export type {
+  CommitIdentity,
+  CommitObject,
+  GitObjectType,
+  TreeEntry,
+  TreeEntryMode,
+} from './git-object.js';
+export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './git-tag.js';
+export type { TagObject } from './git-tag.js';
 export { normalizeRepositoryUrl } from './repository-url.js';
 export { purl } from './purl.js';
 export {
