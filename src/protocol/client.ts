@@ -62,6 +62,8 @@ export interface BuildSubmission {
   workdir: string;
   source: BuildRequest['source'];
   inputs: Record<InputName, ClientInput>;
+  /** The tag, OpenPGP keys and OIDC token of the build, when there are any. */
+  origin?: NonNullable<BuildRequest['origin']>;
 }
 
 /** Progress of a session, in order. */
@@ -250,6 +252,7 @@ export async function submitBuild(
         source: build.inputs.source.size,
         deps: build.inputs.deps.size,
       },
+      ...(build.origin !== undefined ? { origin: build.origin } : {}),
     };
     await ch.sendJson(request);
     let sendError: Error | undefined;

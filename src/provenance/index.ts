@@ -56,6 +56,15 @@ export type {
   TreeEntry,
   TreeEntryMode,
 } from './git-object.js';
+export {
+  MAX_OIDC_TOKEN_BYTES,
+  ORIGIN_COMMIT,
+  ORIGIN_OIDC_TOKEN,
+  ORIGIN_TAG,
+  originDescriptors,
+  readOrigin,
+} from './origin.js';
+export type { OriginParams, RecordedOrigin } from './origin.js';
 export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './git-tag.js';
 export type { TagObject } from './git-tag.js';
 export { normalizeRepositoryUrl } from './repository-url.js';

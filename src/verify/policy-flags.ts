@@ -3,6 +3,8 @@
  * edge with messages that name the flag.
  */
 import { VerifyError } from './errors.js';
+import type { OriginFlags } from './origin-policy.js';
+import { applyOriginFlags } from './origin-policy.js';
 import { MAX_MIN_BUILDERS, PCR_HEX_RE } from './policy-schema.js';
 import { isFullCommit, normaliseRepository } from './source.js';
 import type { TrustPolicy } from './types.js';
@@ -11,7 +13,7 @@ import type { TrustPolicy } from './types.js';
 export const MAX_NONCE_BYTES = 512;
 
 /** Policy settings given as flags (CLI), inputs (action) or configuration (agent). */
-export interface PolicyFlags {
+export interface PolicyFlags extends OriginFlags {
   /** `--nonce <hex>`: expected attestation nonce. */
   nonce?: string;
   /** `--commit <sha>`: expected source commit (full id); overrides the file. */
@@ -101,6 +103,8 @@ export function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
     }
     policy.minBuilders = k;
   }
+  if (flags.tag !== undefined || flags.allowedSigners !== undefined || flags.pgpKeys !== undefined)
+    policy.source = { ...policy.source, ...applyOriginFlags(policy.source ?? {}, flags) };
   if (flags.allowSimulated === true) policy.allowSimulated = true;
   if (flags.allowDebug === true) policy.allowDebug = true;
 }

@@ -5,6 +5,8 @@
  */
 import { printable } from './diff.js';
 import { builderLabel } from './set.js';
+import { originLines } from './origin-report.js';
+import type { OriginFacts } from './origin-types.js';
 import type { BundleVerification, FileDifference, SetVerification, Subject } from './types.js';
 
 /** What every SIMULATED result carries. */
@@ -29,6 +31,8 @@ export interface BundleReport {
   /** Attestation time (ISO 8601). */
   timestamp: string | null;
   warning?: string;
+  /** Commit and tag signatures, the workflow token, and how the repository is known. */
+  origin?: OriginFacts;
 }
 
 /**
@@ -81,6 +85,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
     debug: r.debug,
     nonce: r.nonce,
     timestamp: new Date(r.timestamp).toISOString(),
+    origin: r.origin,
   };
   if (r.simulated) out.warning = SIMULATED_WARNING;
   return out;
@@ -176,6 +181,7 @@ function bundleLines(r: BundleReport): string[] {
       `  source   ${printable(r.source.repository ?? '(repository unknown)')} @ ${r.source.commit ?? '(no commit)'} (tree ${short(r.source.tree)})`,
     );
   }
+  out.push(...originLines(r.origin));
   if (r.image !== null) {
     out.push(
       `  image    ${printable(r.image.name, 60)} ${printable(r.image.version, 40)} (PCR0 ${short(r.image.pcr0)})`,

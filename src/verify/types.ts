@@ -11,6 +11,8 @@ import type {
 import type { BundleContents } from '../bundle/types.js';
 import type { BundleLimits } from '../bundle/limits.js';
 import type { ProvenanceStatement } from '../provenance/types.js';
+import type { OidcErrorCode, RsaJwk } from '../oidc/index.js';
+import type { OriginFacts, OriginPolicy } from './origin-types.js';
 
 /** An image whose measurements are trusted. */
 export interface TrustedImage {
@@ -42,7 +44,7 @@ export interface TrustPolicy {
   maxAgeSeconds?: number;
   allowDebug: boolean;
   allowSimulated: boolean;
-  source?: { repository?: string; commit?: string };
+  source?: { repository?: string; commit?: string } & OriginPolicy;
   /** Expected nonce (hex), e.g. recomputed from a workflow run. */
   nonce?: string;
   /** Extra PCR expectations (index -> hex). */
@@ -57,6 +59,8 @@ export interface VerifyOptions {
   limits?: Partial<BundleLimits>;
   /** Verified certificate links shared between calls (e.g. over the bundles of one set). */
   cache?: ChainCache;
+  /** OIDC signing keys trusted beyond the pinned GitHub set (`--oidc-jwks`). */
+  oidcKeys?: readonly RsaJwk[];
 }
 
 /**
@@ -98,9 +102,16 @@ export const VERIFY_ERROR_CODES = [
   'NO_BUNDLES', // nothing to verify
   'POLICY_INVALID', // the policy file or a policy flag is not valid (never a verdict on a bundle)
   'ATTESTATION_MISMATCH', // the attestation belongs to another build (its nonce or NSM facts are not those provenance.json records)
+  'SOURCE_UNSIGNED', // the policy requires a signed commit (or tag) and it is not signed
+  'SOURCE_SIGNATURE_INVALID', // a required signature does not verify over the bytes git signs
+  'SOURCE_SIGNER_UNTRUSTED', // a required signature verifies but its key is not a trusted signer at the object's time
+  'SOURCE_TAG_MISMATCH', // the bundle is not a build of the tag asked for (--tag)
+  'WORKFLOW_REQUIRED', // the policy requires a workflow token and the bundle has none
+  'WORKFLOW_MISMATCH', // the verified workflow_ref matches none of the policy's patterns
 ] as const;
 
-export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;
+export type VerifyErrorCode =
+  (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode | OidcErrorCode;
 
 export interface Subject {
   name: string;
@@ -124,6 +135,8 @@ export interface BundleVerified {
   timestamp: number;
   statement: ProvenanceStatement;
   document: AttestationDocument;
+  /** Signatures of the commit and tag, and the workflow token, as verified. */
+  origin: OriginFacts;
 }
 
 export interface Refused {
