@@ -16,8 +16,8 @@ function signed(what: string, s: SignatureFacts | null): string {
 }
 
 /** Readable lines of a verified bundle's origin (indented like the rest of a bundle's lines). */
-export function originLines(o: OriginFacts | undefined): string[] {
-  if (o === undefined) return [];
+export function originLines(o: OriginFacts | null): string[] {
+  if (o === null) return [];
   const out: string[] = [];
   if (o.tag !== null)
     out.push(

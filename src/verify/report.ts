@@ -31,8 +31,8 @@ export interface BundleReport {
   /** Attestation time (ISO 8601). */
   timestamp: string | null;
   warning?: string;
-  /** Commit and tag signatures, the workflow token, and how the repository is known. */
-  origin?: OriginFacts;
+  /** Commit and tag signatures, the workflow token, and how the repository is known (null when refused). */
+  origin: OriginFacts | null;
 }
 
 /**
@@ -67,6 +67,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
       debug: false,
       nonce: null,
       timestamp: null,
+      origin: null,
     };
     if (r.path !== undefined) out.path = r.path;
     if (r.reason !== undefined) out.reason = r.reason;
@@ -132,6 +133,7 @@ export function setReport(s: SetVerification): SetReport {
     debug: agreeing.some((b) => b.debug),
     nonce: null,
     timestamp: null,
+    origin: first?.origin ?? null,
     groups: s.groups,
     majority: s.majority,
     agreeing: s.agreeing,

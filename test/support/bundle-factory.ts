@@ -20,7 +20,7 @@ import type { BundleContents } from '../../src/bundle/index.js';
 import { encodeBundle, readBundle } from '../../src/bundle/index.js';
 import { findImage, type ImageEntry, type ImageLanguage } from '../../src/enclave/images.js';
 import { loadImageCatalog } from '../../src/enclave/images-node.js';
-import type { ProvenanceStatement } from '../../src/provenance/index.js';
+import type { ProvenanceStatement, ResourceDescriptor } from '../../src/provenance/index.js';
 import {
   buildStatement,
   parseBuildConfig,
@@ -101,6 +101,8 @@ export interface MakeBundleOptions {
   statementImage?: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
   /** Rewrites provenance.json before it is attested (for statements that are attested but invalid). */
   provenance?: (bytes: Uint8Array) => Uint8Array;
+  /** Byproducts after build.log (the source's origin: commit/tag objects, OIDC token). */
+  byproducts?: ResourceDescriptor[];
 }
 
 export interface MadeBundle {
@@ -177,6 +179,7 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     startedOn: new Date(at - 30_000),
     finishedOn: new Date(at - 1_000),
     buildLogSha256: sha256(log),
+    ...(opts.byproducts !== undefined ? { byproducts: opts.byproducts } : {}),
   });
   const canonical = serializeStatement(statement);
   const provenance = opts.provenance === undefined ? canonical : opts.provenance(canonical);

@@ -103,6 +103,7 @@ const REPORT_KEYS = [
   'message',
   'nonce',
   'ok',
+  'origin',
   'simulated',
   'source',
   'subjects',
