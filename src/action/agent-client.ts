@@ -57,6 +57,8 @@ export interface BuildSubmission {
   workdir: string;
   /** Repository URL the agent records as the source's, or null. */
   repository: string | null;
+  /** The workflow's OIDC token (audience `tee-compile:<nonce>`), or null/absent. */
+  oidcToken?: string | null;
 }
 
 export interface AgentClientOptions {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
+import { fetchGitHubJwks, runnerIdTokenSource } from './oidc.js';
 import { trustedImages } from '../enclave/images.js';
 import { loadImageCatalog } from '../enclave/images-node.js';
 import { runArtifacts } from './artifacts.js';
@@ -68,6 +69,8 @@ export async function main(): Promise<void> {
       signal: controller.signal,
       defaultImages: trustedImages(await loadImageCatalog(CATALOG)),
       env: process.env,
+      idToken: runnerIdTokenSource(process.env),
+      oidcKeys: () => fetchGitHubJwks(),
     };
     const result = await run(inputs, deps);
     for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);

@@ -48,6 +48,7 @@ export async function postMultipart(
   field('nonce', sub.nonce);
   if (sub.workdir !== '.') field('workdir', sub.workdir);
   if (sub.repository !== null) field('repository', sub.repository);
+  if (sub.oidcToken != null) field('oidc_token', sub.oidcToken);
   if (sub.config !== null) field('config', sub.config);
   await file('source', sub.source, 'application/gzip');
   if (sub.dependencies !== null) await file('dependencies', sub.dependencies, 'application/x-tar');
