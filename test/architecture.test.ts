@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cose'],
   ['attestation', 'archive'],
   ['eif', 'provenance'],
-  ['bundle', 'dsse'],
+  ['bundle', 'dsse', 'signature', 'oidc'],
   ['catalog', 'kms'],
   ['verify', 'protocol'],
   ['worker', 'enclave'],

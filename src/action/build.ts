@@ -6,6 +6,7 @@
  * a draft unless asked to publish), as a workflow artifact, or nowhere.
  */
 import { randomBytes } from 'node:crypto';
+import { buildIdToken } from './oidc.js';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { fileChunks } from '../archive/node.js';
@@ -68,6 +69,7 @@ async function buildOnAgent(
   let finished = false;
   const printer = eventPrinter(deps);
   try {
+    const oidcToken = await buildIdToken(deps.idToken, inputs.nonce, deps.log);
     deps.log.info(`submitting the build to the agent at ${inputs.agentUrl}`);
     const job = await client.submit(
       {
@@ -78,6 +80,7 @@ async function buildOnAgent(
         config: posix.basename(inputs.config) === 'build.json' ? null : src.configText,
         workdir: src.workdir,
         repository,
+        oidcToken,
       },
       controller.signal,
     );
@@ -148,7 +151,16 @@ async function verifyOwnBundle(
       },
     );
   });
-  const r = await verifyBundle(contents, policy, { now: deps.now() });
+  // GitHub's current keys are fetched only for a bundle that carries a workflow token.
+  const hasToken = new TextDecoder().decode(contents.provenance).includes('"source/oidc-token"');
+  const oidcKeys =
+    hasToken && deps.oidcKeys
+      ? await deps.oidcKeys().catch((e: unknown) => {
+          deps.log.warning(`cannot fetch GitHub's OIDC keys: ${(e as Error).message}`);
+          return [];
+        })
+      : [];
+  const r = await verifyBundle(contents, policy, { now: deps.now(), oidcKeys });
   if (!r.ok) {
     const hint =
       r.code === 'SIMULATED_NOT_ALLOWED'

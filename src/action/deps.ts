@@ -6,6 +6,10 @@
 import type { TrustedImage } from '../verify/index.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { GitHubApi } from './github.js';
+import type { RsaJwk } from '../oidc/index.js';
+
+/** Asks the runner's token service for an OIDC token with this audience. */
+export type IdTokenSource = (audience: string) => Promise<string>;
 
 /** The step's log (the runner's workflow commands behind it). */
 export interface ActionLog {
@@ -32,6 +36,10 @@ export interface RunDeps {
   defaultImages: readonly TrustedImage[];
   /** Environment of git and the package tools. */
   env: NodeJS.ProcessEnv;
+  /** GitHub's OIDC token service (null or absent: the job has no `id-token: write`). */
+  idToken?: IdTokenSource | null;
+  /** OIDC signing keys trusted beyond the pinned set (the action fetches GitHub's current JWKS). */
+  oidcKeys?: () => Promise<RsaJwk[]>;
 }
 
 /** What `run` hands back: outputs to set, the job summary, and whether the step failed. */

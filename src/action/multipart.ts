@@ -24,6 +24,8 @@ export interface BuildSubmission {
   workdir: string;
   /** Repository URL the agent records as the source's, or null. */
   repository: string | null;
+  /** The workflow's OIDC token (audience `tee-compile:<nonce>`), or null/absent. */
+  oidcToken?: string | null;
 }
 
 /** Largest answer body read. */
@@ -62,6 +64,7 @@ export async function postMultipart(
   field('nonce', sub.nonce);
   if (sub.workdir !== '.') field('workdir', sub.workdir);
   if (sub.repository !== null) field('repository', sub.repository);
+  if (sub.oidcToken != null) field('oidc_token', sub.oidcToken);
   if (sub.config !== null) field('config', sub.config);
   await file('source', sub.source, 'application/gzip');
   if (sub.dependencies !== null) await file('dependencies', sub.dependencies, 'application/x-tar');

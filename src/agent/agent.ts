@@ -255,6 +255,7 @@ export class Agent {
       dependencies: sub.dependencies ? { bytes: sub.dependencies.bytes } : null,
       workdir: sub.workdir,
       repository: sub.repository,
+      oidcToken: sub.oidcToken,
       error: null,
       result: null,
     };

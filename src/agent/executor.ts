@@ -18,6 +18,8 @@ export interface BuildJob {
   workdir: string;
   /** Repository URL to record (a `repo_url` job's, or the client's `repository`), or null. */
   repository: string | null;
+  /** The workflow's OIDC token, passed to the worker, or null. */
+  oidcToken?: string | null;
   /** build.json override (for the build.json of `workdir`), or null for the source's own. */
   config: Record<string, unknown> | null;
   /** A dependency set prepared by the client, or null: the executor fetches them on the host. */

@@ -29,6 +29,22 @@ export function badField(field: string, message: string): AgentError {
   return new AgentError('AGENT_BAD_REQUEST', `${field}: ${message}`, { path: field });
 }
 
+/** Longest workflow token accepted (GitHub's are about 1.5 KB). */
+export const MAX_OIDC_TOKEN_CHARS = 16 * 1024;
+
+/**
+ * The workflow's OIDC token (`oidc_token`): a compact JWS. Only its form is checked here; the
+ * worker checks its claims against the build and the verifier its signature.
+ */
+export function parseOidcToken(value: string, field = 'oidc_token'): string {
+  if (
+    value.length > MAX_OIDC_TOKEN_CHARS ||
+    !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)
+  )
+    throw badField(field, 'expected a JWT (three base64url segments), as getIDToken returns');
+  return value;
+}
+
 /** A hex nonce of MIN_NONCE_BYTES to MAX_NONCE_BYTES (16 to 64) bytes, returned in lower case. */
 export function parseNonce(value: string, field = 'nonce'): string {
   const n = parseNonceHex(value);

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { AgentError } from './errors.js';
 import type { RepoUrlPolicy } from './fields.js';
 import {
+  parseOidcToken,
   badField,
   decodeBase64,
   parseConfig,
@@ -49,6 +50,8 @@ export interface Submission {
   workdir: string;
   /** Repository to record for an uploaded source, or null. */
   repository: string | null;
+  /** The workflow's OIDC token (audience `tee-compile:<nonce>`), or null. */
+  oidcToken: string | null;
 }
 
 /** Why `repository` is refused beside `repo_url`. */
@@ -117,6 +120,7 @@ const JsonBody = z.strictObject({
   dependencies_data: nullable(z.string()),
   workdir: nullable(z.string()),
   repository: nullable(z.string()),
+  oidc_token: nullable(z.string()),
 });
 
 async function writeArchive(
@@ -172,7 +176,8 @@ export async function readJsonSubmission(
     await writeFile(file, bytes, { mode: 0o640, flag: 'wx' });
     dependencies = { file, bytes: bytes.length };
   }
-  return { nonce, source, config, dependencies, workdir, repository };
+  const oidcToken = b.oidc_token == null ? null : parseOidcToken(b.oidc_token);
+  return { nonce, source, config, dependencies, workdir, repository, oidcToken };
 }
 
 async function jsonSource(

@@ -68,6 +68,8 @@ export interface JobRecord {
   workdir: string;
   /** Repository to record for an uploaded source (`repository`), or null. */
   repository: string | null;
+  /** The workflow's OIDC token (`oidc_token`), or null; absent from older records. */
+  oidcToken?: string | null;
   error: JobError | null;
   result: JobResult | null;
 }

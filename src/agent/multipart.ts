@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { RepoUrlPolicy } from './fields.js';
 import {
+  parseOidcToken,
   MAX_CONFIG_BYTES,
   badField,
   parseConfigText,
@@ -61,6 +62,7 @@ const MULTIPART_FIELDS = new Set([
   'config',
   'workdir',
   'repository',
+  'oidc_token',
 ]);
 const MULTIPART_FILES = new Set(['source', 'dependencies', 'config']);
 
@@ -208,6 +210,7 @@ function checkField(name: string, value: string, repos: RepoUrlPolicy): void {
   else if (name === 'config') parseConfigText(value);
   else if (name === 'workdir') parseWorkdir(value);
   else if (name === 'repository') parseRepository(value, repos);
+  else if (name === 'oidc_token') parseOidcToken(value);
 }
 
 interface MultipartFiles {
@@ -245,6 +248,8 @@ async function finishMultipart(
   const workdir = workdirText === undefined ? '.' : parseWorkdir(workdirText);
   const repositoryText = fields.get('repository');
   const repository = repositoryText === undefined ? null : parseRepository(repositoryText, repos);
+  const tokenText = fields.get('oidc_token');
+  const oidcToken = tokenText === undefined ? null : parseOidcToken(tokenText);
   if (repository !== null && repoUrl !== undefined)
     throw badField('repository', REPOSITORY_WITH_REPO_URL);
   if (repoUrl !== undefined && files.source)
@@ -262,6 +267,7 @@ async function finishMultipart(
       dependencies,
       workdir,
       repository,
+      oidcToken,
     };
   }
   if (ref !== undefined) throw badField(refField, 'only with repo_url');
@@ -295,5 +301,6 @@ async function finishMultipart(
     dependencies,
     workdir,
     repository,
+    oidcToken,
   };
 }

@@ -110,6 +110,7 @@ export class PipelineExecutor implements BuildExecutor {
       sourceKind: git ? 'git' : 'files',
       ...(job.dependencySet !== null ? { dependencySet: job.dependencySet } : {}),
       ...(job.repository !== null ? { repository: job.repository } : {}),
+      ...(job.oidcToken != null ? { oidcToken: job.oidcToken } : {}),
       cacheDir: this.o.cacheDir,
       env,
       onEvent,

@@ -126,6 +126,7 @@ async function build(
       workdir: rec.workdir,
       // A repo_url job records its clone URL; the two are never both given.
       repository: src.repository ?? rec.repository,
+      oidcToken: rec.oidcToken ?? null,
       config: rec.config,
       dependencySet: rec.dependencies ? join(p.inputs, INPUT_FILES.dependencies) : null,
       nonce: rec.nonce,

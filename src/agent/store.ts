@@ -202,6 +202,9 @@ function parseRecord(text: string, id: string): JobRecord | string {
     return 'record has an invalid workdir';
   if (r.repository !== null && typeof r.repository !== 'string')
     return 'record has an invalid repository';
+  r.oidcToken ??= null;
+  if (r.oidcToken !== null && typeof r.oidcToken !== 'string')
+    return 'record has an invalid oidcToken';
   return r as JobRecord;
 }
 

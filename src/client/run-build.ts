@@ -35,7 +35,9 @@ import type { ImageCatalog } from '../catalog/index.js';
 import { findImage } from '../catalog/index.js';
 import type { NitroStartSpec } from '../enclave/index.js';
 import type { BuildConfig } from '../provenance/index.js';
-import type { ClientInput, SessionEvent } from '../protocol/index.js';
+import { ProvenanceError } from '../provenance/index.js';
+import { readTagObject } from '../provenance/node.js';
+import type { BuildSubmission, ClientInput, SessionEvent } from '../protocol/index.js';
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES, ProtocolError, submitBuild } from '../protocol/index.js';
 import { bytesEqual, toHex } from '../util/hex.js';
 import type { PrepareOptions, PreparedInputs } from './inputs.js';
@@ -101,6 +103,29 @@ export interface RunBuildOptions {
     fingerprint: string;
     unseal: (attestation: Uint8Array) => Promise<Uint8Array>;
   };
+  /** Build the annotated tag of this name (it must name the commit checked out). */
+  tag?: string;
+  /** OpenPGP public keys (armored) the worker may check signatures with; recorded as given. */
+  pgpKeys?: readonly string[];
+  /** The workflow's OIDC token, audience `tee-compile:<nonce hex>`. */
+  oidcToken?: string;
+}
+
+/** The `origin` of a build request: the tag's object, OpenPGP keys and the OIDC token. */
+async function buildOrigin(
+  o: RunBuildOptions,
+  source: PreparedInputs['source'],
+): Promise<BuildSubmission['origin']> {
+  const origin: NonNullable<BuildSubmission['origin']> = {};
+  if (o.tag !== undefined) {
+    if (source.commit === null)
+      throw new ProvenanceError('SOURCE_TAG_INVALID', 'a tag can be built only from a git source');
+    const raw = await readTagObject(o.dir, o.tag, source.commit, o.env ? { env: o.env } : {});
+    origin.tag = { name: o.tag, object: Buffer.from(raw).toString('base64') };
+  }
+  if (o.pgpKeys !== undefined && o.pgpKeys.length > 0) origin.pgpKeys = [...o.pgpKeys];
+  if (o.oidcToken !== undefined) origin.oidcToken = o.oidcToken;
+  return Object.keys(origin).length > 0 ? origin : undefined;
 }
 
 /** A finished build. */
@@ -284,6 +309,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
       id: enclave.id,
       isolation: enclave.isolation,
     });
+    const origin = await buildOrigin(o, source);
     const stream = await enclave.connect();
     let session;
     try {
@@ -307,6 +333,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
               : bytes(new Uint8Array(0)),
           },
           ...(o.builderKey ? { signing: { keyFingerprint: o.builderKey.fingerprint } } : {}),
+          ...(origin !== undefined ? { origin } : {}),
         },
         {
           bundleFile: partial,

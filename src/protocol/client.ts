@@ -64,6 +64,8 @@ export interface BuildSubmission {
   inputs: Record<InputName, ClientInput>;
   /** The sealed builder key the host will unseal for the worker (see `SubmitOptions.unseal`). */
   signing?: { keyFingerprint: string };
+  /** The tag, OpenPGP keys and OIDC token of the build, when there are any. */
+  origin?: NonNullable<BuildRequest['origin']>;
 }
 
 /** Progress of a session, in order. */
@@ -259,6 +261,7 @@ export async function submitBuild(
         deps: build.inputs.deps.size,
       },
       ...(build.signing !== undefined ? { signing: build.signing } : {}),
+      ...(build.origin !== undefined ? { origin: build.origin } : {}),
     };
     await ch.sendJson(request);
     let sendError: Error | undefined;

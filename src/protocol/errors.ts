@@ -28,6 +28,8 @@ export const WORKER_ERROR_CODES = [
   'SOURCE_ARCHIVE_INVALID', // the source archive is unsafe or malformed (path escape, link out, limits)
   'SOURCE_TREE_MISMATCH', // the tree id recomputed from the files differs from the claimed tree
   'SOURCE_COMMIT_MISMATCH', // the commit object's id or its tree differs from the claim
+  'SOURCE_TAG_MISMATCH', // the tag object is malformed, or does not name the built commit under the claimed name
+  'OIDC_TOKEN_INVALID', // the workflow's OIDC token is malformed, or its claims do not name this build (sha, aud, iss)
   'WORKDIR_INVALID', // the work directory is not a directory inside the source
   'DEPENDENCY_INVALID', // the lockfile cannot be read, or the dependency set is malformed
   'DEPENDENCY_MISMATCH', // a dependency's bytes differ from its lockfile checksum, or it is missing

@@ -91,6 +91,34 @@ const clientHello = z
   })
   .strict();
 
+/** Bounds of the `origin` of a build request (the whole message stays under its own bound). */
+export const MAX_ORIGIN_TAG_BASE64 = 350_000;
+export const MAX_ORIGIN_PGP_KEYS = 8;
+export const MAX_ORIGIN_PGP_KEY_CHARS = 64 * 1024;
+export const MAX_ORIGIN_TOKEN_CHARS = 16 * 1024;
+
+/**
+ * Where the source comes from, beyond the commit: the annotated tag being built (its raw object,
+ * base64), OpenPGP public keys the client knows for checking signatures (recorded as given) and
+ * the workflow's OIDC token. All are checked by the worker and recorded in provenance.json.
+ */
+const originSchema = z
+  .object({
+    tag: z
+      .object({
+        name: z.string().min(1).max(255),
+        object: z.string().min(1).max(MAX_ORIGIN_TAG_BASE64),
+      })
+      .strict()
+      .optional(),
+    pgpKeys: z
+      .array(z.string().min(1).max(MAX_ORIGIN_PGP_KEY_CHARS))
+      .max(MAX_ORIGIN_PGP_KEYS)
+      .optional(),
+    oidcToken: z.string().min(1).max(MAX_ORIGIN_TOKEN_CHARS).optional(),
+  })
+  .strict();
+
 const buildRequest = z
   .object({
     type: z.literal('build'),
@@ -110,6 +138,7 @@ const buildRequest = z
       .object({ keyFingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/) })
       .strict()
       .optional(),
+    origin: originSchema.optional(),
   })
   .strict();
 

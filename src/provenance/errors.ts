@@ -13,6 +13,9 @@ export const PROVENANCE_ERROR_CODES = [
   'SOURCE_TREE_MISMATCH', // the files do not hash to the claimed tree id
   'SOURCE_COMMIT_MISMATCH', // the commit object does not hash to the claimed commit id, or names another tree
   'COMMIT_MALFORMED', // the raw commit object does not follow git's commit format
+  'TAG_MALFORMED', // the raw tag object does not follow git's tag format
+  'SOURCE_TAG_INVALID', // the tag to build does not exist, is lightweight (no tag object), or names another commit
+  'ORIGIN_INVALID', // a recorded commit/tag object or OIDC token does not match what the provenance states
   'GIT_FAILED', // a git command failed unexpectedly
   // Lockfiles and dependencies
   'LOCKFILE_MISSING', // no lockfile where the language needs one

@@ -38,14 +38,17 @@ export interface CommitObject {
   objectFormat: ObjectFormat;
 }
 
+/** The object types whose ids tee-compile computes. */
+export type GitObjectType = 'blob' | 'tree' | 'commit' | 'tag';
+
 /** `<type> <size>\0`, the header git hashes in front of every object's content. */
-export function objectHeader(type: 'blob' | 'tree' | 'commit', size: number): Uint8Array {
+export function objectHeader(type: GitObjectType, size: number): Uint8Array {
   return utf8(`${type} ${size}\0`);
 }
 
 /** Object id (raw bytes) of an object's content, as `git hash-object -t <type>` computes it. */
 export function hashObject(
-  type: 'blob' | 'tree' | 'commit',
+  type: GitObjectType,
   content: Uint8Array,
   format: ObjectFormat,
 ): Uint8Array {
@@ -70,12 +73,19 @@ function malformed(what: string): never {
   );
 }
 
-function parseIdent(key: string, value: string): CommitIdentity {
+/** Parses an identity line's value (`Name <email> <time> <zone>`), or null when it is not one. */
+export function parseIdentity(value: string): CommitIdentity | null {
   const m = IDENT_RE.exec(value);
-  if (m === null) malformed(`bad ${key} line`);
+  if (m === null) return null;
   const time = Number(m[3]);
-  if (!Number.isSafeInteger(time)) malformed(`${key} time out of range`);
+  if (!Number.isSafeInteger(time)) return null;
   return { name: m[1]!, email: m[2]!, time, timezone: m[4]! };
+}
+
+function parseIdent(key: string, value: string): CommitIdentity {
+  const ident = parseIdentity(value);
+  if (ident === null) malformed(`bad ${key} line (or its time out of range)`);
+  return ident;
 }
 
 /**

@@ -46,9 +46,27 @@ export {
   hashObject,
   objectHeader,
   parseCommitObject,
+  parseIdentity,
   sourceDateEpoch,
 } from './git-object.js';
-export type { CommitIdentity, CommitObject, TreeEntry, TreeEntryMode } from './git-object.js';
+export type {
+  CommitIdentity,
+  CommitObject,
+  GitObjectType,
+  TreeEntry,
+  TreeEntryMode,
+} from './git-object.js';
+export {
+  MAX_OIDC_TOKEN_BYTES,
+  ORIGIN_COMMIT,
+  ORIGIN_OIDC_TOKEN,
+  ORIGIN_TAG,
+  originDescriptors,
+  readOrigin,
+} from './origin.js';
+export type { OriginParams, RecordedOrigin } from './origin.js';
+export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './git-tag.js';
+export type { TagObject } from './git-tag.js';
 export {
   MAX_REPOSITORY_URL_LENGTH,
   REPOSITORY_URL_ERROR_CODES,

@@ -5,6 +5,7 @@
  */
 export { readGitSource, workTreeChanges, findSubmodules } from './git.js';
 export type { GitOptions, ReadGitSourceOptions } from './git.js';
+export { readTagObject } from './git-tag-read.js';
 export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './git-archive.js';
 export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId } from './tree-hash.js';
 export type { TreeHashOptions } from './tree-hash.js';

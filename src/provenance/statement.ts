@@ -9,6 +9,7 @@ import { buildConfigSchema } from './build-config.js';
 import { NotJsonError, canonicalJsonBytes } from './canonical-json.js';
 import { compareUtf8, decodeUtf8 } from '../util/encoding.js';
 import { provenanceError } from './errors.js';
+import { readOrigin } from './origin.js';
 import {
   buildConfigDescriptor,
   dependencyDescriptorList,
@@ -53,6 +54,7 @@ const descriptorSchema = z.strictObject({
   name: z.string().min(1).optional(),
   uri: z.string().min(1).optional(),
   digest: z.record(z.string().min(1), z.string().regex(HEX)).optional(),
+  content: z.string().optional(),
   annotations: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -206,6 +208,7 @@ function checkSemantics(st: ProvenanceStatement): void {
   const md = st.predicate.runDetails.metadata;
   if (md.finishedOn < md.startedOn)
     invalid('finishedOn is before startedOn', 'predicate.runDetails.metadata.finishedOn');
+  readOrigin(st);
   const root = statementInputMerkleRoot(st);
   if (root !== bd.internalParameters.inputMerkleRoot) {
     invalid(
@@ -259,6 +262,8 @@ export interface StatementParams {
   finishedOn: Date | string;
   /** SHA-256 (hex) of build.log, recorded as a byproduct. */
   buildLogSha256?: string;
+  /** More byproducts, after build.log (the source's origin: see ./origin.ts). */
+  byproducts?: readonly ResourceDescriptor[];
 }
 
 function time(t: Date | string): string {
@@ -340,11 +345,11 @@ export function buildStatement(params: StatementParams): ProvenanceStatement {
       },
     },
   };
-  if (params.buildLogSha256 !== undefined) {
-    st.predicate.runDetails.byproducts = [
-      { name: 'build.log', digest: { sha256: params.buildLogSha256 } },
-    ];
-  }
+  const byproducts: ResourceDescriptor[] = [];
+  if (params.buildLogSha256 !== undefined)
+    byproducts.push({ name: 'build.log', digest: { sha256: params.buildLogSha256 } });
+  byproducts.push(...(params.byproducts ?? []));
+  if (byproducts.length > 0) st.predicate.runDetails.byproducts = byproducts;
   internal.inputMerkleRoot = statementInputMerkleRoot(st);
   // Round-trip through the canonical form so that what we return is exactly what we would parse.
   return parseStatement(serializeStatement(st));

@@ -105,6 +105,8 @@ export interface ResourceDescriptor {
   name?: string;
   uri?: string;
   digest?: Record<string, string>;
+  /** The resource's bytes, base64 (used for the raw commit/tag objects and the OIDC token). */
+  content?: string;
   annotations?: Record<string, unknown>;
 }
 

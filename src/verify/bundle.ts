@@ -11,6 +11,8 @@ import { normalizeRepositoryUrl, parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/index.js';
 import { toHex } from '../util/hex.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
+import { checkOrigin } from './origin.js';
+import type { OriginFacts } from './origin-types.js';
 import { sha256Hex } from './digest.js';
 import { checkEnvelope } from './envelope-check.js';
 import { VerifyError, isVerifyError } from './errors.js';
@@ -133,8 +135,12 @@ async function checkSubjects(
   }
 }
 
-function checkSource(st: ProvenanceStatement, policy: TrustPolicy): void {
-  const src = st.predicate.buildDefinition.externalParameters.source;
+function checkSource(st: ProvenanceStatement, policy: TrustPolicy, origin: OriginFacts): void {
+  // With a verified workflow token, the repository is the token's, not the provenance's label.
+  const src = {
+    ...st.predicate.buildDefinition.externalParameters.source,
+    repository: origin.repository.url,
+  };
   const want = policy.source;
   if (
     want?.commit !== undefined &&
@@ -247,7 +253,8 @@ async function verifyContents(
   }
 
   await checkSubjects(st, contents.artifacts);
-  checkSource(st, policy);
+  const origin = await checkOrigin(st, policy, opts, document.timestamp);
+  checkSource(st, policy, origin);
   const signature = await checkEnvelope(contents, document, policy, trustedBuilder);
 
   const src = st.predicate.buildDefinition.externalParameters.source;
@@ -258,7 +265,9 @@ async function verifyContents(
     subjects: st.subject.map((s) => ({ name: s.name, sha256: s.digest.sha256.toLowerCase() })),
     source: {
       repository:
-        src.repository === null ? null : (normalizeRepositoryUrl(src.repository) ?? src.repository),
+        origin.repository.url === null
+          ? null
+          : (normalizeRepositoryUrl(origin.repository.url) ?? origin.repository.url),
       commit: src.gitCommit === null ? null : src.gitCommit.toLowerCase(),
       tree: src.gitTree.toLowerCase(),
     },
@@ -269,6 +278,7 @@ async function verifyContents(
     timestamp: document.timestamp,
     statement: st,
     document,
+    origin,
   };
 }
 

@@ -4,6 +4,12 @@
  * diffoscope are in `./node.ts`.
  */
 export * from './types.js';
+export type { OriginFacts, OriginPolicy, RequireSigned, SignatureFacts } from './origin-types.js';
+export { applyOriginFlags } from './origin-policy.js';
+export { originPolicyFields } from './origin-schema.js';
+export type { OriginFlags } from './origin-policy.js';
+export { tokenRepositoryUrl } from './origin.js';
+export { originLines } from './origin-report.js';
 export { VerifyError, isVerifyError } from './errors.js';
 export { MAX_POLICY_BYTES, buildTrustPolicy, parsePolicy } from './policy.js';
 export type { PolicyParseOptions, TrustPolicyInput } from './policy.js';

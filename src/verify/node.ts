@@ -13,6 +13,7 @@ import { MAX_POLICY_BYTES, buildTrustPolicy } from './policy.js';
 import type { TrustPolicy, TrustedImage } from './types.js';
 
 export { diffoscopeComparer, findDiffoscope } from './diffoscope.js';
+export { readJwksFiles, readOriginFlags } from './origin-node.js';
 export type { DiffoscopeOptions } from './diffoscope.js';
 
 /**

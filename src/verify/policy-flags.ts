@@ -5,6 +5,8 @@
 import { pemToDer } from '../cose/index.js';
 import { parseNonceHex } from '../util/nonce.js';
 import { VerifyError } from './errors.js';
+import type { OriginFlags } from './origin-policy.js';
+import { applyOriginFlags } from './origin-policy.js';
 import { MAX_MIN_BUILDERS, PCR_HEX_RE } from './policy-schema.js';
 import { parseRepositoryUrl } from '../provenance/index.js';
 import { isFullCommit } from './source.js';
@@ -14,7 +16,7 @@ import type { TrustPolicy } from './types.js';
 export { MAX_NONCE_BYTES } from '../util/nonce.js';
 
 /** Policy settings given as flags (CLI), inputs (action) or configuration (agent). */
-export interface PolicyFlags {
+export interface PolicyFlags extends OriginFlags {
   /** `--nonce <hex>`: expected attestation nonce. */
   nonce?: string;
   /** `--commit <sha>`: expected source commit (full id); overrides the file. */
@@ -118,6 +120,8 @@ export function applyFlags(policy: TrustPolicy, flags: PolicyFlags): void {
   }
   if (flags.builderKey !== undefined)
     policy.builderKey = builderKeyFromPem(flags.builderKey, '--builder-key');
+  if (flags.tag !== undefined || flags.allowedSigners !== undefined || flags.pgpKeys !== undefined)
+    policy.source = { ...policy.source, ...applyOriginFlags(policy.source ?? {}, flags) };
   if (flags.allowSimulated === true) policy.allowSimulated = true;
   if (flags.allowDebug === true) policy.allowDebug = true;
 }

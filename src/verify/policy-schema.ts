@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { IAM_ROLE_ARN_RE } from '../attestation/index.js';
 import { FULL_COMMIT_RE } from './source.js';
+import { originPolicyFields } from './origin-schema.js';
 
 /** A SHA-384 PCR value: what Nitro attests for PCR0-4 and PCR8. */
 export const PCR_HEX_RE = /^[0-9a-fA-F]{96}$/;
@@ -122,6 +123,7 @@ export const policyFileSchema = z
           })
           .optional()
           .meta({ description: 'Expected source commit (full id).' }),
+        ...originPolicyFields,
       })
       .optional(),
     pcrs: z

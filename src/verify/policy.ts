@@ -12,6 +12,7 @@ import type { PolicyFlags } from './policy-flags.js';
 import { applyFlags, builderKeyFromPem } from './policy-flags.js';
 import { policyFileSchema } from './policy-schema.js';
 import { parseRepositoryUrl } from '../provenance/index.js';
+import { originFromFile } from './origin-policy.js';
 import type { TrustPolicy, TrustedBuilder, TrustedImage } from './types.js';
 
 /** Largest policy file read. */
@@ -167,7 +168,7 @@ export function parsePolicy(json: string | Uint8Array, opts: PolicyParseOptions)
   if (builders !== undefined) policy.builders = builders;
   if (file.maxAgeSeconds !== undefined) policy.maxAgeSeconds = file.maxAgeSeconds;
   if (file.source !== undefined) {
-    const source: { repository?: string; commit?: string } = {};
+    const source: NonNullable<TrustPolicy['source']> = originFromFile(file.source, where);
     if (file.source.commit !== undefined) source.commit = file.source.commit.toLowerCase();
     if (file.source.repository !== undefined) {
       const repo = parseRepositoryUrl(file.source.repository);

@@ -8,6 +8,8 @@
  */
 import { printable } from '../util/printable.js';
 import { builderLabel } from './set.js';
+import { originLines } from './origin-report.js';
+import type { OriginFacts } from './origin-types.js';
 import type { BundleVerification, FileDifference, SetVerification, Subject } from './types.js';
 
 /** What every SIMULATED result carries. */
@@ -34,6 +36,8 @@ export interface BundleReport {
   /** Attestation time (ISO 8601). */
   timestamp: string | null;
   warning?: string;
+  /** Commit and tag signatures, the workflow token, and how the repository is known (null when refused). */
+  origin: OriginFacts | null;
 }
 
 /**
@@ -70,6 +74,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
       debug: r.debug === true,
       nonce: null,
       timestamp: null,
+      origin: null,
     };
     if (r.path !== undefined) out.path = r.path;
     if (r.reason !== undefined) out.reason = r.reason;
@@ -89,6 +94,7 @@ export function bundleReport(r: BundleVerification, simulatedHint = false): Bund
     debug: r.debug,
     nonce: r.nonce,
     timestamp: new Date(r.timestamp).toISOString(),
+    origin: r.origin,
   };
   if (r.simulated) out.warning = SIMULATED_WARNING;
   return out;
@@ -136,6 +142,7 @@ export function setReport(s: SetVerification): SetReport {
     debug: bundles.some((b) => b.debug),
     nonce: null,
     timestamp: null,
+    origin: first?.origin ?? null,
     groups: s.groups,
     majority: s.majority,
     agreeing: s.agreeing,
@@ -192,6 +199,7 @@ function bundleLines(r: BundleReport): string[] {
       `  source   ${printable(r.source.repository ?? '(repository unknown)', 200)} @ ${printable(r.source.commit ?? '(no commit)', 64)} (tree ${short(r.source.tree)})`,
     );
   }
+  out.push(...originLines(r.origin));
   if (r.image !== null) {
     out.push(
       `  image    ${printable(r.image.name, 60)} ${printable(r.image.version, 40)} (PCR0 ${short(r.image.pcr0)})`,

@@ -12,6 +12,8 @@ import type { BundleContents } from '../bundle/index.js';
 import type { BundleLimits } from '../bundle/index.js';
 import type { ProvenanceStatement } from '../provenance/index.js';
 import type { TrustedImage } from '../contracts/index.js';
+import type { OidcErrorCode, RsaJwk } from '../oidc/index.js';
+import type { OriginFacts, OriginPolicy } from './origin-types.js';
 
 export type { TrustedImage };
 
@@ -35,7 +37,7 @@ export interface TrustPolicy {
   maxAgeSeconds?: number;
   allowDebug: boolean;
   allowSimulated: boolean;
-  source?: { repository?: string; commit?: string };
+  source?: { repository?: string; commit?: string } & OriginPolicy;
   /** Expected nonce (hex), e.g. recomputed from a workflow run. */
   nonce?: string;
   /** Extra PCR expectations (index -> hex). */
@@ -52,6 +54,8 @@ export interface VerifyOptions {
   limits?: Partial<BundleLimits>;
   /** Verified certificate links shared between calls (e.g. over the bundles of one set). */
   cache?: ChainCache;
+  /** OIDC signing keys trusted beyond the pinned GitHub set (`--oidc-jwks`). */
+  oidcKeys?: readonly RsaJwk[];
 }
 
 /**
@@ -99,9 +103,16 @@ export const VERIFY_ERROR_CODES = [
   'ENVELOPE_SIGNATURE_INVALID', // the envelope's signature over the PAE does not verify with the attested key
   'BUILDER_KEY_MISMATCH', // the attested signing key differs from the one the policy or --builder-key names
   'BUILDER_SIGNATURE_MISSING', // the policy or --builder-key names a builder key, but the bundle has no envelope
+  'SOURCE_UNSIGNED', // the policy requires a signed commit (or tag) and it is not signed
+  'SOURCE_SIGNATURE_INVALID', // a required signature does not verify over the bytes git signs
+  'SOURCE_SIGNER_UNTRUSTED', // a required signature verifies but its key is not a trusted signer at the object's time
+  'SOURCE_TAG_MISMATCH', // the bundle is not a build of the tag asked for (--tag)
+  'WORKFLOW_REQUIRED', // the policy requires a workflow token and the bundle has none
+  'WORKFLOW_MISMATCH', // the verified workflow_ref matches none of the policy's patterns
 ] as const;
 
-export type VerifyErrorCode = (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode;
+export type VerifyErrorCode =
+  (typeof VERIFY_ERROR_CODES)[number] | AttestationErrorCode | OidcErrorCode;
 
 export interface Subject {
   name: string;
@@ -127,6 +138,8 @@ export interface BundleVerified {
   timestamp: number;
   statement: ProvenanceStatement;
   document: AttestationDocument;
+  /** Signatures of the commit and tag, and the workflow token, as verified. */
+  origin: OriginFacts;
 }
 
 export interface Refused {

@@ -42,6 +42,7 @@ import { buildEnvironment, toolchainEnv, workspaceLayout } from './environment.j
 import type { WorkspaceLayout } from './environment.js';
 import { collectOutputs } from './outputs.js';
 import { signProvenance, unsealBuilderKey } from './signing.js';
+import { checkOrigin } from './origin.js';
 
 /** Build time limit when build.json sets none (seconds). */
 export const DEFAULT_BUILD_TIMEOUT_S = 3600;
@@ -233,6 +234,8 @@ async function runBuild(
   const claim = build.request.source;
   const config = await readConfig(build, ctx.image);
   const { epoch, raw: commitRaw } = await checkCommit(build);
+  // Tag, signatures and workflow token: checked before the source arrives, recorded in provenance.
+  const origin = await checkOrigin(build.request, commitRaw);
 
   await extractTar(build.stream('source'), layout.src, {
     symlinks: 'inside',
@@ -397,6 +400,7 @@ async function runBuild(
     startedOn,
     finishedOn: new Date(),
     buildLogSha256: createHash('sha256').update(result.log).digest('hex'),
+    byproducts: origin,
   });
   const provenance = serializeStatement(statement);
 

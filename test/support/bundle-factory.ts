@@ -22,7 +22,7 @@ import type { BundleContents } from '../../src/bundle/index.js';
 import { encodeBundle, readBundle } from '../../src/bundle/index.js';
 import { findImage, type ImageEntry, type ImageLanguage } from '../../src/catalog/index.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
-import type { ProvenanceStatement } from '../../src/provenance/index.js';
+import type { ProvenanceStatement, ResourceDescriptor } from '../../src/provenance/index.js';
 import {
   buildStatement,
   parseBuildConfig,
@@ -115,6 +115,8 @@ export interface MakeBundleOptions {
     attestedKey?: Uint8Array | null;
     envelope?: (bytes: Uint8Array) => Uint8Array;
   };
+  /** Byproducts after build.log (the source's origin: commit/tag objects, OIDC token). */
+  byproducts?: ResourceDescriptor[];
 }
 
 export interface MadeBundle {
@@ -191,6 +193,7 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     startedOn: new Date(at - 30_000),
     finishedOn: new Date(at - 1_000),
     buildLogSha256: sha256(log),
+    ...(opts.byproducts !== undefined ? { byproducts: opts.byproducts } : {}),
   });
   const canonical = serializeStatement(statement);
   const provenance = opts.provenance === undefined ? canonical : opts.provenance(canonical);

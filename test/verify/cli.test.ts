@@ -104,6 +104,7 @@ const REPORT_KEYS = [
   'nonce',
   'ok',
   'signature',
+  'origin',
   'simulated',
   'source',
   'subjects',

@@ -480,6 +480,13 @@ describe('verifyBundle: coverage of the refusal codes', () => {
           'ENVELOPE_SIGNATURE_INVALID',
           'BUILDER_KEY_MISMATCH',
           'BUILDER_SIGNATURE_MISSING',
+          // The source's origin: made to happen in test/verify/origin.test.ts.
+          'SOURCE_UNSIGNED',
+          'SOURCE_SIGNATURE_INVALID',
+          'SOURCE_SIGNER_UNTRUSTED',
+          'SOURCE_TAG_MISMATCH',
+          'WORKFLOW_REQUIRED',
+          'WORKFLOW_MISMATCH',
         ].includes(c),
     );
     expect(single.filter((c) => !seen.has(c))).toEqual([]);

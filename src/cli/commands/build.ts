@@ -49,7 +49,8 @@ import type { CliIo } from '../io.js';
 import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
-    [--simulated-role <arn>] [--sealed-key <builder-key.json>] [--allow-dirty] [--allow-unisolated] [--json]
+    [--simulated-role <arn>] [--sealed-key <builder-key.json>] [--allow-dirty] [--allow-unisolated]
+    [--tag <name>] [--pgp-key <file>]... [--json]
        tee-compile build [dir] --backend nitro --nitro-config <file> [--config …] [--nonce …] [--out …]
 
 Builds the committed source of the git repository holding <dir> (default: the current directory)
@@ -77,11 +78,24 @@ commit ids, each dependency against the lockfile; the build has no network.
                            KMS releases it only to the enclave after its build has exited
   --allow-dirty            build the committed tree even when the work tree has changes
   --allow-unisolated       build without namespaces when the OS refuses them (recorded)
+  --tag <name>             a build of this annotated tag (it must name the commit checked out):
+                           its object and signature are checked in the enclave and recorded
+  --pgp-key <file>         an armored OpenPGP public key the enclave checks commit and tag
+                           signatures with (repeatable; recorded as given)
   --json                   print one JSON object with the result
 
 Progress and the build log go to stderr. Exit status: 0 built; 1 the build or a check failed;
 2 usage or I/O error; 128 + n after signal n (SIGINT, SIGTERM, SIGHUP: the build is cancelled
 and the enclave stopped first; a third signal exits at once).`;
+
+/** Largest OpenPGP key file read. */
+const MAX_PGP_KEY_FILE_BYTES = 64 * 1024;
+
+async function readKeyFiles(files: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    files.map(async (f) => (await readBoundedFile(f, MAX_PGP_KEY_FILE_BYTES)).toString('utf8')),
+  );
+}
 
 const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_UNREADABLE']);
 
@@ -408,6 +422,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'sealed-key': { type: 'string' },
       'allow-dirty': { type: 'boolean', default: false },
       'allow-unisolated': { type: 'boolean', default: false },
+      tag: { type: 'string' },
+      'pgp-key': { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -481,6 +497,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(config !== undefined ? { configFile: config } : {}),
       ...(nonce !== undefined ? { nonce } : {}),
       allowDirty: values['allow-dirty'],
+      ...(values.tag !== undefined ? { tag: values.tag } : {}),
+      ...(values['pgp-key'] !== undefined
+        ? { pgpKeys: await readKeyFiles(values['pgp-key'].map((f) => resolve(io.cwd, f))) }
+        : {}),
       env: io.env,
       onEvent,
       signal: cancel.signal,

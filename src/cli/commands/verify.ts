@@ -15,11 +15,19 @@ import {
   verifyBundles,
   verifyPageLink,
 } from '../../verify/index.js';
-import { diffoscopeComparer, loadTrustPolicy, openBundleFile } from '../../verify/node.js';
+import {
+  diffoscopeComparer,
+  loadTrustPolicy,
+  openBundleFile,
+  readJwksFiles,
+  readOriginFlags,
+} from '../../verify/node.js';
+import type { RsaJwk } from '../../oidc/index.js';
 
 const USAGE = `usage: tee-compile verify <bundle.tar.gz>... [--policy <file>] [--nonce <hex>] [--commit <sha>]
     [--repo <url>] [--pcr <i>=<hex>]... [--min-builders <k>] [--allow-simulated] [--allow-debug] [--builder-key <pem>]
     [--json]
+    [--tag <name>] [--allowed-signers <file>] [--pgp-key <file>]... [--oidc-jwks <file>]...
 
 Verifies attested bundles offline against a trust policy: the AWS Nitro attestation, the enclave
 image (PCR0/1/2), the builder (PCR3), the provenance and every artifact's digest. With several
@@ -29,7 +37,13 @@ outputs; the files that differ are reported.
   --policy <file>        trust policy (JSON); default: the published images, any builder, k = 1
   --nonce <hex>          expected attestation nonce
   --commit <sha>         expected source commit (full id)
-  --repo <url>           expected source repository
+  --repo <url>           expected source repository (the verified one when the bundle carries a
+                         workflow token; otherwise the provenance's label, reported as unverified)
+  --tag <name>           the bundle must be a build of this annotated tag
+  --allowed-signers <file>  trusted SSH signers, git's gpg.ssh.allowedSignersFile format; a
+                         trusted commit signature is then required (see source.requireSigned)
+  --pgp-key <file>       a trusted OpenPGP public key, armored (repeatable); as above
+  --oidc-jwks <file>     GitHub OIDC signing keys (JWKS) trusted beyond the pinned set (repeatable)
   --pcr <i>=<hex>        expected PCR value (repeatable)
   --min-builders <k>     distinct trusted builders that must agree
   --allow-simulated      accept simulated bundles (software NSM); every result then says SIMULATED
@@ -76,6 +90,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'emit-vsa': { type: 'string' },
       'vsa-key': { type: 'string' },
       'vsa-kms-key': { type: 'string' },
+      tag: { type: 'string' },
+      'allowed-signers': { type: 'string' },
+      'pgp-key': { type: 'string', multiple: true },
+      'oidc-jwks': { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -99,7 +117,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     flags.builderKey = await readFile(resolve(io.cwd, values['builder-key']), 'utf8');
 
   let policy: TrustPolicy;
+  let oidcKeys: RsaJwk[];
   try {
+    Object.assign(flags, await readOriginFlags(values, io.cwd));
+    oidcKeys = await readJwksFiles((values['oidc-jwks'] ?? []).map((f) => resolve(io.cwd, f)));
     policy = await loadTrustPolicy({
       ...(values.policy === undefined ? {} : { policyFile: resolve(io.cwd, values.policy) }),
       flags,
@@ -139,7 +160,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
   };
   if (bundles.length === 1 && policy.minBuilders <= 1) {
-    const r = await verifyBundle(bundles[0]!.source, policy, { now });
+    const r = await verifyBundle(bundles[0]!.source, policy, { now, oidcKeys });
     const report = singleBundleReport(bundles[0]!.name, r);
     await vsa(report);
     if (values.json) writeLine(io.stdout, jsonLine(report));
@@ -151,6 +172,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   const s = await verifyBundles(bundles, policy, {
     now,
+    oidcKeys,
     compare: diffoscopeComparer({ env: io.env }),
   });
   const report = setReport(s);

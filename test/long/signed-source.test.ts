@@ -1,0 +1,223 @@
+/**
+ * Signed commits and tags end to end: real git, ssh-keygen and gpg keys made here, `tee-compile
+ * build --local` (the worker records the raw commit and tag objects and its reading of their
+ * signatures in provenance.json) and `tee-compile verify` re-verifying them against the signers
+ * the consumer names.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileChunks } from '../../src/archive/node.js';
+import { readBundle } from '../../src/bundle/index.js';
+import { parseStatement, readOrigin } from '../../src/provenance/index.js';
+import { cliBuild, cliBuildJson } from '../support/build-cli.js';
+import type { TestRepo } from '../support/build-repo.js';
+import { goProject, makeRepo } from '../support/build-repo.js';
+import { runCli } from '../support/cli.js';
+import { GIT_ENV } from '../support/provenance-git.js';
+import type { TestSigner } from '../support/signing.js';
+import {
+  allowedSignersFile,
+  makePgpSigner,
+  makeSshSigner,
+  signedCommit,
+  signedTag,
+  stopPgpSigner,
+} from '../support/signing.js';
+
+let work: string;
+const repos: TestRepo[] = [];
+let alice: TestSigner;
+let mallory: TestSigner;
+let signed: { bundle: string; commit: string; repo: TestRepo };
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tc-signed-'));
+  alice = makeSshSigner('ed25519', 'alice@acme');
+  mallory = makeSshSigner('ed25519', 'mallory@evil');
+  const repo = await makeRepo(goProject('echo signed > out.txt'));
+  repos.push(repo);
+  const commit = signedCommit(repo.dir, alice, 'release 1.0.0');
+  signedTag(repo.dir, alice, 'v1.0.0');
+  const bundle = join(work, 'signed.tar.gz');
+  await cliBuildJson(['--local', '--tag', 'v1.0.0', '--out', bundle], repo.dir, work);
+  signed = { bundle, commit, repo };
+});
+afterAll(async () => {
+  for (const r of repos) await r.remove();
+  await rm(work, { recursive: true, force: true });
+});
+
+function verify(bundle: string, ...args: string[]): ReturnType<typeof runCli> {
+  return runCli(['verify', bundle, '--allow-simulated', ...args], { cwd: work });
+}
+
+async function verifyJson(
+  bundle: string,
+  ...args: string[]
+): Promise<{ ok: boolean; code: string | null }> {
+  const r = await verify(bundle, '--json', ...args);
+  return JSON.parse(r.stdout) as { ok: boolean; code: string | null };
+}
+
+describe('a build of an SSH-signed tag', () => {
+  it('records the raw commit and tag objects and the worker reading of their signatures', async () => {
+    const b = await readBundle(fileChunks(signed.bundle));
+    const origin = readOrigin(parseStatement(b.provenance));
+    expect(origin.commit?.id).toBe(signed.commit);
+    expect(origin.tag?.name).toBe('v1.0.0');
+    expect(origin.commit?.signature).toMatchObject({
+      format: 'ssh',
+      keyFingerprint: alice.fingerprint,
+      verified: true,
+    });
+    expect(origin.tag?.signature).toMatchObject({ format: 'ssh', verified: true });
+  });
+
+  it('verify --allowed-signers --tag names the tag, the commit and the signer', async () => {
+    const r = await verify(
+      signed.bundle,
+      '--allowed-signers',
+      allowedSignersFile([{ signer: alice }]),
+      '--tag',
+      'v1.0.0',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`tag      v1.0.0`);
+    expect(r.stdout).toContain(`names commit ${signed.commit}`);
+    expect(r.stdout).toContain(
+      `commit   ${signed.commit}: commit signed by alice@acme (ssh ed25519 ${alice.fingerprint})`,
+    );
+    expect(r.stdout).toContain(`tag signed by alice@acme (ssh ed25519 ${alice.fingerprint})`);
+    expect(r.stdout).toContain('an unverified label (no workflow token)');
+  });
+
+  it('when another tag is asked for, it refuses with SOURCE_TAG_MISMATCH', async () => {
+    expect(await verifyJson(signed.bundle, '--tag', 'v2.0.0')).toMatchObject({
+      ok: false,
+      code: 'SOURCE_TAG_MISMATCH',
+    });
+  });
+
+  it('when the signer is not among the allowed signers, it refuses with SOURCE_SIGNER_UNTRUSTED', async () => {
+    const file = allowedSignersFile([{ signer: mallory }]);
+    expect(await verifyJson(signed.bundle, '--allowed-signers', file)).toMatchObject({
+      code: 'SOURCE_SIGNER_UNTRUSTED',
+    });
+  });
+
+  it('when the key had expired at the commit time, it refuses with SOURCE_SIGNER_UNTRUSTED', async () => {
+    const file = allowedSignersFile([{ signer: alice, options: 'valid-before="20231231"' }]);
+    expect(await verifyJson(signed.bundle, '--allowed-signers', file)).toMatchObject({
+      code: 'SOURCE_SIGNER_UNTRUSTED',
+    });
+  });
+
+  it('when a policy file names the signer and requires a signed tag, it verifies', async () => {
+    if (alice.kind !== 'ssh') throw new Error('ssh');
+    const policy = join(work, 'policy.json');
+    await writeFile(
+      policy,
+      JSON.stringify({
+        allowSimulated: true,
+        source: {
+          requireSigned: 'tag',
+          tag: 'v1.0.0',
+          signers: [{ principal: 'alice@acme', sshKey: alice.publicText }],
+        },
+      }),
+    );
+    expect(await verifyJson(signed.bundle, '--policy', policy)).toMatchObject({ ok: true });
+  });
+});
+
+describe('builds of commits that are not properly signed', () => {
+  it('when the commit is unsigned and signers are named, it refuses with SOURCE_UNSIGNED', async () => {
+    const repo = await makeRepo(goProject('echo plain > out.txt'));
+    repos.push(repo);
+    const bundle = join(work, 'plain.tar.gz');
+    await cliBuildJson(['--local', '--out', bundle], repo.dir, work);
+    expect(await verifyJson(bundle)).toMatchObject({ ok: true });
+    const file = allowedSignersFile([{ signer: alice }]);
+    expect(await verifyJson(bundle, '--allowed-signers', file)).toMatchObject({
+      code: 'SOURCE_UNSIGNED',
+    });
+  });
+
+  it('when the commit was edited after signing, the build records it and verify refuses with SOURCE_SIGNATURE_INVALID', async () => {
+    const repo = await makeRepo(goProject('echo edited > out.txt'));
+    repos.push(repo);
+    signedCommit(repo.dir, alice, 'release 1.0.0');
+    const raw = execFileSync('git', ['cat-file', 'commit', 'HEAD'], { cwd: repo.dir }).toString();
+    const edited = execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin'], {
+      cwd: repo.dir,
+      input: raw.replace('release 1.0.0', 'release 6.6.6'),
+      env: GIT_ENV,
+    })
+      .toString()
+      .trim();
+    execFileSync('git', ['reset', '-q', '--hard', edited], { cwd: repo.dir, env: GIT_ENV });
+    const bundle = join(work, 'edited.tar.gz');
+    await cliBuildJson(['--local', '--out', bundle], repo.dir, work);
+    const file = allowedSignersFile([{ signer: alice }]);
+    expect(await verifyJson(bundle, '--allowed-signers', file)).toMatchObject({
+      code: 'SOURCE_SIGNATURE_INVALID',
+    });
+  });
+
+  it('when the tag is lightweight or names another commit, build refuses with SOURCE_TAG_INVALID', async () => {
+    execFileSync('git', ['tag', 'light'], { cwd: signed.repo.dir, env: GIT_ENV });
+    const light = await cliBuild(
+      ['--local', '--tag', 'light', '--out', join(work, 'l.tar.gz')],
+      signed.repo.dir,
+      work,
+    );
+    expect(light.code).toBe(1);
+    expect(light.stderr).toContain('SOURCE_TAG_INVALID');
+    signedCommit(signed.repo.dir, alice, 'next');
+    const old = await cliBuild(
+      ['--local', '--tag', 'v1.0.0', '--out', join(work, 'o.tar.gz')],
+      signed.repo.dir,
+      work,
+    );
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain('SOURCE_TAG_INVALID');
+  });
+});
+
+describe('a build of an OpenPGP-signed commit', () => {
+  it('verifies with --pgp-key naming the key, and refuses another key', async () => {
+    const pgp = makePgpSigner('Alice <alice@acme>');
+    const other = makePgpSigner('Mallory <m@evil>');
+    try {
+      if (pgp.kind !== 'pgp' || other.kind !== 'pgp') throw new Error('pgp');
+      const repo = await makeRepo(goProject('echo pgp > out.txt'));
+      repos.push(repo);
+      signedCommit(repo.dir, pgp, 'release');
+      const key = join(work, 'alice.asc');
+      const otherKey = join(work, 'mallory.asc');
+      await writeFile(key, pgp.armoredPublic);
+      await writeFile(otherKey, other.armoredPublic);
+      const bundle = join(work, 'pgp.tar.gz');
+      await cliBuildJson(['--local', '--pgp-key', key, '--out', bundle], repo.dir, work);
+      const b = await readBundle(fileChunks(bundle));
+      expect(readOrigin(parseStatement(b.provenance)).commit?.signature).toMatchObject({
+        format: 'openpgp',
+        verified: true,
+      });
+      const r = await verify(bundle, '--pgp-key', key);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(
+        `commit signed by Alice <alice@acme> (openpgp ${pgp.fingerprint})`,
+      );
+      expect(await verifyJson(bundle, '--pgp-key', otherKey)).toMatchObject({
+        code: 'SOURCE_SIGNER_UNTRUSTED',
+      });
+    } finally {
+      stopPgpSigner(pgp);
+      stopPgpSigner(other);
+    }
+  });
+});
