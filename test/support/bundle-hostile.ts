@@ -7,6 +7,7 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BLOCK, encodeHeader, encodePax } from '../../src/archive/tar-header.js';
+import { BUNDLE_GZIP_HEADER } from '../../src/bundle/index.js';
 import { concatBytes } from '../../src/util/bytes.js';
 
 const te = new TextEncoder();
@@ -140,7 +141,9 @@ export function tarOf(gz: Uint8Array): Uint8Array {
 
 /** gzip as our writer does (level 9, no name, mtime 0). */
 export function gz(tar: Uint8Array): Uint8Array {
-  return new Uint8Array(gzipSync(tar, { level: 9 }));
+  const out = new Uint8Array(gzipSync(tar, { level: 9 }));
+  out.set(BUNDLE_GZIP_HEADER, 0);
+  return out;
 }
 
 /**
