@@ -16,7 +16,7 @@ import {
   pcr3ForIamRole,
   pcr4ForInstanceId,
 } from '../../src/attestation/index.js';
-import type { BundleContents } from '../../src/bundle/index.js';
+import type { BundleContents, BundleWriteInput } from '../../src/bundle/index.js';
 import { encodeBundle, readBundle } from '../../src/bundle/index.js';
 import { findImage, type ImageEntry, type ImageLanguage } from '../../src/enclave/images.js';
 import { loadImageCatalog } from '../../src/enclave/images-node.js';
@@ -99,6 +99,8 @@ export interface MakeBundleOptions {
   log?: string;
   /** The image the statement names, when it should differ from the attested one. */
   statementImage?: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
+  /** Writes the bundle instead of `encodeBundle` (e.g. a hostile writer that skips the name rules). */
+  writer?: (input: BundleWriteInput) => Promise<Uint8Array>;
   /** Rewrites provenance.json before it is attested (for statements that are attested but invalid). */
   provenance?: (bytes: Uint8Array) => Uint8Array;
 }
@@ -196,15 +198,19 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     userData: new Uint8Array(createHash('sha256').update(provenance).digest()),
     nonce: attestedNonce === null ? null : fromHex(attestedNonce),
   });
-  const bytes = await encodeBundle({
+  const input: BundleWriteInput = {
     provenance,
     attestation,
     log,
     artifacts: outputs.map(([name, b]) => ({ name, bytes: b })),
-  });
+  };
+  const bytes = await (opts.writer ?? encodeBundle)(input);
   return {
     bytes,
-    contents: await readBundle(bytes),
+    contents:
+      opts.writer === undefined
+        ? await readBundle(bytes)
+        : { provenance, attestation, log, artifacts: new Map(outputs) },
     statement,
     builder,
     image,
