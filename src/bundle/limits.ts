@@ -1,6 +1,7 @@
 /**
- * Bounds applied when reading a bundle from an untrusted source. A bundle is read into memory, so
- * every member and the whole are bounded before their bytes are read.
+ * Bounds applied when reading a bundle from an untrusted source, each checked at a member's header
+ * before its bytes are read. Verification streams artifacts (their size costs time, not memory);
+ * provenance.json and attestation.cbor are held in memory and bounded tightly.
  */
 export interface BundleLimits {
   /** Members of the archive (files and directories). */
@@ -18,8 +19,8 @@ export interface BundleLimits {
 }
 
 export const MAX_BUNDLE_ENTRIES = 10_000;
-export const MAX_BUNDLE_BYTES = 2 * 1024 ** 3;
-export const MAX_ARTIFACT_BYTES = 1024 ** 3;
+export const MAX_BUNDLE_BYTES = 16 * 1024 ** 3;
+export const MAX_ARTIFACT_BYTES = 4 * 1024 ** 3;
 export const MAX_PROVENANCE_BYTES = 16 * 1024 ** 2;
 export const MAX_ATTESTATION_BYTES = 64 * 1024;
 export const MAX_LOG_BYTES = 64 * 1024 ** 2;

@@ -99,6 +99,11 @@ export interface MakeBundleOptions {
   log?: string;
   /** The image the statement names, when it should differ from the attested one. */
   statementImage?: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
+  /**
+   * Further subjects given only by name and digest (large artifacts on disk, e.g. for benchmarks):
+   * the statement lists them; a `writer` must add their bytes.
+   */
+  digests?: { name: string; sha256: string }[];
   /** Writes the bundle instead of `encodeBundle` (e.g. a hostile writer that skips the name rules). */
   writer?: (input: BundleWriteInput) => Promise<Uint8Array>;
   /** Rewrites provenance.json before it is attested (for statements that are attested but invalid). */
@@ -162,11 +167,14 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     config: parseBuildConfig({
       language: image.language,
       input: { cmd: 'cargo build --release --locked' },
-      output: { files: outputs.map(([n]) => n) },
+      output: { files: [...outputs.map(([n]) => n), ...(opts.digests ?? []).map((d) => d.name)] },
     }),
     dependencies: [],
     toolchain: [],
-    outputs: outputs.map(([name, b]) => ({ name, sha256: sha256(b) })),
+    outputs: [
+      ...outputs.map(([name, b]) => ({ name, sha256: sha256(b) })),
+      ...(opts.digests ?? []),
+    ],
     image: {
       language: image.language,
       ...(opts.statementImage ?? { name: image.name, version: image.version, ...measured }),
