@@ -7,13 +7,13 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
-import type { BundleContents } from '../bundle/index.js';
-import { readBundle } from '../bundle/index.js';
-import type { NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
+import { readArtifacts } from '../bundle/index.js';
+import type { BundleVerified, NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
 import { releaseAssetUrl, verifyBundles, verifyPageLink } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
 import type { RunDeps, RunResult } from './deps.js';
+import { toHex } from '../util/hex.js';
 import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
 import type { Release } from './github.js';
@@ -116,30 +116,37 @@ async function requireRelease(deps: RunDeps, repo: RepoRef, tag: string): Promis
 }
 
 /**
- * Compares the release's artifact assets with the agreed artifacts. With `fix` (publishing a
- * draft), missing or differing assets are set to the agreed bytes; otherwise a differing asset is
- * a failure and a missing one a note.
+ * Compares the release's artifact assets with the agreed artifacts (their attested digests). With
+ * `fix` (publishing a draft), missing or differing assets are set to the agreed bytes, read from
+ * the agreed bundle through the same reader that verified it; otherwise a differing asset is a
+ * failure and a missing one a note.
  */
 async function checkAssets(
   deps: RunDeps,
   repo: RepoRef,
   release: Release,
-  contents: BundleContents,
+  agreed: { bytes: Uint8Array; verified: BundleVerified },
   fix: boolean,
 ): Promise<{ name: string; ok: boolean; note: string }[]> {
-  const names = artifactAssetNames([...contents.artifacts.keys()]);
+  const digests = new Map(agreed.verified.subjects.map((s) => [s.name, s.sha256]));
+  const names = artifactAssetNames([...digests.keys()]);
   const assets = await deps.github.listAssets(repo, release.id);
   const out: { name: string; ok: boolean; note: string }[] = [];
   for (const [subject, name] of names) {
-    const want = contents.artifacts.get(subject)!;
+    const wantSha = digests.get(subject)!;
     const asset = assets.find((a) => a.name === name && a.state === 'uploaded');
     const have =
       asset === undefined ? null : sha256Hex(await deps.github.downloadAsset(repo, asset.id));
-    if (have === sha256Hex(want)) {
+    if (have === wantSha) {
       out.push({ name, ok: true, note: '' });
       continue;
     }
     if (fix) {
+      const want = (
+        await readArtifacts(agreed.bytes, new Set([subject]), Number.MAX_SAFE_INTEGER)
+      ).get(subject)!;
+      if (sha256Hex(want) !== wantSha)
+        throw new ActionError('ASSET_MISMATCH', `the agreed bundle changed while it was read`);
       if (asset !== undefined) await deps.github.deleteAsset(repo, asset.id);
       await deps.github.uploadAsset(release, name, want, 'application/octet-stream');
       out.push({
@@ -155,7 +162,7 @@ async function checkAssets(
           : {
               name,
               ok: false,
-              note: `sha256 ${have ?? ''} is not the attested ${sha256Hex(want)}`,
+              note: `sha256 ${have ?? ''} is not the attested ${wantSha}`,
             },
       );
     }
@@ -264,16 +271,20 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
 
   const agreedName = result.ok ? result.groups[0]?.bundles[0] : undefined;
   const agreed = bundles.find((b) => b.name === agreedName);
-  // Read once: the release's assets are checked against it and the outputs taken from it.
-  const agreedContents = agreed === undefined ? null : await readBundle(agreed.bytes);
+  // The release's assets are checked against its verified subjects, the outputs taken from them.
+  const verifiedAgreed = result.bundles.find((b) => b.bundle === agreedName)?.result;
+  const agreedVerified =
+    agreed !== undefined && verifiedAgreed?.ok === true
+      ? { bytes: agreed.bytes, verified: verifiedAgreed }
+      : null;
   let assetChecks: { name: string; ok: boolean; note: string }[] = [];
   let failure: string | undefined = result.ok
     ? undefined
     : `${result.code ?? 'REFUSED'}: ${result.message}`;
   let published: { tag: string; url: string } | null = null;
-  if (result.ok && agreedContents !== null && release !== null) {
+  if (result.ok && agreedVerified !== null && release !== null) {
     const fix = inputs.publish && release.draft;
-    assetChecks = await checkAssets(deps, inputs.repository, release, agreedContents, fix);
+    assetChecks = await checkAssets(deps, inputs.repository, release, agreedVerified, fix);
     // Bundles that came as workflow artifacts go onto the release too: consumers verify from it.
     if (fix && inputs.artifacts !== null)
       assetChecks.push(...(await attachBundles(deps, inputs.repository, release, bundles, result)));
@@ -288,11 +299,11 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   }
 
   const ok = failure === undefined;
-  const verifiedAgreed = result.bundles.find((b) => b.bundle === agreedName)?.result;
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
-  if (ok && agreed !== undefined && agreedContents !== null && verifiedAgreed?.ok === true) {
+  if (ok && agreed !== undefined && verifiedAgreed?.ok === true) {
     outputs.bundle = agreed.path;
-    outputs['provenance-sha256'] = sha256Hex(agreedContents.provenance);
+    // The attested user_data is the SHA-256 of provenance.json: verification checked it.
+    outputs['provenance-sha256'] = toHex(verifiedAgreed.document.userData!);
     outputs.pcr0 = verifiedAgreed.image.pcr0;
     outputs.subjects = JSON.stringify(
       verifiedAgreed.subjects.map((s) => ({ name: s.name, sha256: s.sha256 })),

@@ -423,7 +423,7 @@ export interface WriteResult {
 export async function writeTarFile(
   entries: Iterable<TarInputEntry> | AsyncIterable<TarInputEntry>,
   file: string,
-  opts: { gzip?: boolean; level?: number; mtime?: number } = {},
+  opts: { gzip?: boolean; level?: number; mtime?: number; gzipHeader?: Uint8Array } = {},
 ): Promise<WriteResult> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -435,8 +435,28 @@ export async function writeTarFile(
     },
   });
   const tar = Readable.from(writeTar(entries, { mtime: opts.mtime ?? 0 }), { objectMode: false });
+  // A fixed gzip header (RFC 1952 §2.3: XFL and OS are informational) replaces zlib's, whose OS
+  // byte depends on the platform zlib was built for.
+  let head = opts.gzipHeader ?? new Uint8Array(0);
+  const fixHeader = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (head.length > 0) {
+        const n = Math.min(head.length, chunk.length);
+        chunk = Buffer.from(chunk);
+        chunk.set(head.subarray(0, n), 0);
+        head = head.subarray(n);
+      }
+      cb(null, chunk);
+    },
+  });
   if (opts.gzip)
-    await pipeline(tar, createGzip({ level: opts.level ?? 6 }), tap, createWriteStream(file));
+    await pipeline(
+      tar,
+      createGzip({ level: opts.level ?? 6 }),
+      fixHeader,
+      tap,
+      createWriteStream(file),
+    );
   else await pipeline(tar, tap, createWriteStream(file));
   return { bytes, sha256: hash.digest('hex') };
 }

@@ -3,6 +3,7 @@
  * mtime, normalised modes (0644/0755 files, 0755 directories, 0777 symlinks). Long names and large
  * sizes go into pax records. The same entries always give the same bytes. Pure: no Node APIs.
  */
+import { concatBytes } from '../util/bytes.js';
 import { BLOCK, MAX_OCTAL_SIZE, encodeHeader, encodePax, utf8Length } from './tar-header.js';
 
 export interface TarInputEntry {
@@ -30,6 +31,54 @@ function fitsUstar(s: string): boolean {
   return utf8Length(s) <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 
+/**
+ * The header blocks the writer puts before an entry's data: a pax extended header (`x`) with
+ * `path`, `linkpath` and `size` records where the ustar fields cannot hold them, then the ustar
+ * header. The one definition of a header's bytes: the writer uses it, and the bundle reader
+ * compares what it reads with it (a bundle is exactly what this writer emits).
+ */
+export function encodeEntryHead(
+  e: Pick<TarInputEntry, 'path' | 'type' | 'executable' | 'linkTarget'>,
+  size: number,
+  mtime: number,
+): Uint8Array[] {
+  const name = e.type === 'directory' ? `${e.path}/` : e.path;
+  const link = e.linkTarget ?? '';
+  const pax: [string, string][] = [];
+  if (!fitsUstar(name)) pax.push(['path', name]);
+  if (e.type === 'symlink' && !fitsUstar(link)) pax.push(['linkpath', link]);
+  if (size > MAX_OCTAL_SIZE) pax.push(['size', String(size)]);
+  const out: Uint8Array[] = [];
+  if (pax.length > 0) {
+    const data = encodePax(pax);
+    out.push(
+      encodeHeader({
+        name: '././@PaxHeader',
+        mode: 0o644,
+        size: data.length,
+        mtime,
+        typeflag: 'x',
+      }),
+    );
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    out.push(pad ? concatBytes([data, ZERO.subarray(0, pad)]) : data);
+  }
+  const mode =
+    e.type === 'directory' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
+  const typeflag = e.type === 'directory' ? '5' : e.type === 'symlink' ? '2' : '0';
+  out.push(
+    encodeHeader({
+      name: fitsUstar(name) ? name : name.slice(0, 99).replace(/[^\x20-\x7e]/g, '_'),
+      mode,
+      size: size > MAX_OCTAL_SIZE ? 0 : size,
+      mtime,
+      typeflag,
+      linkname: e.type === 'symlink' && fitsUstar(link) ? link : '',
+    }),
+  );
+  return out;
+}
+
 /** Yields the tar stream of the given entries, ending with the two-block end-of-archive marker. */
 export async function* writeTar(
   entries: Iterable<TarInputEntry> | AsyncIterable<TarInputEntry>,
@@ -37,39 +86,10 @@ export async function* writeTar(
 ): AsyncGenerator<Uint8Array> {
   const mtime = opts.mtime ?? 0;
   for await (const e of entries) {
-    const name = e.type === 'directory' ? `${e.path}/` : e.path;
     const size =
       e.type === 'file' ? (e.size ?? (e.content instanceof Uint8Array ? e.content.length : -1)) : 0;
     if (size < 0) throw new TypeError(`tar entry ${e.path}: size is required for streamed content`);
-    const link = e.linkTarget ?? '';
-    const pax: [string, string][] = [];
-    if (!fitsUstar(name)) pax.push(['path', name]);
-    if (e.type === 'symlink' && !fitsUstar(link)) pax.push(['linkpath', link]);
-    if (size > MAX_OCTAL_SIZE) pax.push(['size', String(size)]);
-    if (pax.length > 0) {
-      const data = encodePax(pax);
-      yield encodeHeader({
-        name: '././@PaxHeader',
-        mode: 0o644,
-        size: data.length,
-        mtime,
-        typeflag: 'x',
-      });
-      yield data;
-      const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
-      if (pad) yield ZERO.subarray(0, pad);
-    }
-    const mode =
-      e.type === 'directory' ? 0o755 : e.type === 'symlink' ? 0o777 : e.executable ? 0o755 : 0o644;
-    const typeflag = e.type === 'directory' ? '5' : e.type === 'symlink' ? '2' : '0';
-    yield encodeHeader({
-      name: fitsUstar(name) ? name : name.slice(0, 99).replace(/[^\x20-\x7e]/g, '_'),
-      mode,
-      size: size > MAX_OCTAL_SIZE ? 0 : size,
-      mtime,
-      typeflag,
-      linkname: e.type === 'symlink' && fitsUstar(link) ? link : '',
-    });
+    yield* encodeEntryHead(e, size, mtime);
     if (e.type !== 'file') continue;
     let written = 0;
     if (e.content instanceof Uint8Array) {

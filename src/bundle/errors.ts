@@ -10,6 +10,7 @@ export const BUNDLE_ERROR_CODES = [
   'BUNDLE_MEMBER_UNEXPECTED', // a member outside the layout (not one of the three files or under artifacts/)
   'BUNDLE_MEMBER_TOO_LARGE', // a member exceeds its own named limit
   'BUNDLE_ARTIFACT_INVALID', // writing: an artifact name is not a normalised relative path, repeats, or has no content
+  'BUNDLE_NONCANONICAL', // not exactly what the bundle writer emits (tar header, pax record, member type or order, name, gzip framing)
 ] as const;
 
 export type BundleErrorCode = (typeof BUNDLE_ERROR_CODES)[number];

@@ -3,70 +3,62 @@
  * whole bundle as bytes (for browsers and tests; the Node face streams files from disk instead).
  */
 import type { TarInputEntry } from '../archive/index.js';
-import { ArchiveError, safeRelativePath, writeTar } from '../archive/index.js';
+import { writeTar } from '../archive/index.js';
 import { collect, compareUtf8, fromReadable } from '../util/bytes.js';
 import { BundleError } from './errors.js';
-import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH } from './limits.js';
+import { BUNDLE_GZIP_HEADER } from './gzip.js';
+import { ArtifactNames, FIXED_MEMBERS, artifactNameProblem } from './members.js';
 import type { BundleWriteInput } from './types.js';
-import {
-  BUNDLE_ARTIFACTS_DIR,
-  BUNDLE_ATTESTATION,
-  BUNDLE_ENVELOPE,
-  BUNDLE_LOG,
-  BUNDLE_PROVENANCE,
-} from './types.js';
+import { BUNDLE_ARTIFACTS_DIR } from './types.js';
 
 /** Bytewise order of the UTF-8 encodings (what `LC_ALL=C sort` gives), not UTF-16 order. */
 export const compareBytewise = compareUtf8;
 
 /**
- * Checks that artifact names are normalised relative paths (what a reader would produce from the
- * member name) and unique, and returns the indices in bytewise name order.
+ * Checks that artifact names are what the reader accepts (`artifactNameProblem`: normalised
+ * relative paths without control characters), unique, and distinct on case-insensitive and
+ * Unicode-normalising file systems, and returns the indices in bytewise name order.
  */
 export function orderArtifacts(names: readonly string[]): number[] {
-  const seen = new Set<string>();
   names.forEach((name, i) => {
-    const path = `artifacts.${i}.name`;
-    let normal: string;
-    try {
-      normal = safeRelativePath(`${BUNDLE_ARTIFACTS_DIR}/${name}`, {
-        maxEntries: 1,
-        maxEntryBytes: 0,
-        maxTotalBytes: 0,
-        maxPathBytes: MAX_BUNDLE_PATH_BYTES,
-        maxDepth: MAX_BUNDLE_PATH_DEPTH,
-      });
-    } catch (e) {
-      if (!(e instanceof ArchiveError)) throw e;
-      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${path}: ${e.message}`, { path, cause: e });
-    }
-    if (normal !== `${BUNDLE_ARTIFACTS_DIR}/${name}` || name === '') {
+    const problem = artifactNameProblem(name);
+    if (problem !== null) {
+      const path = `artifacts.${i}.name`;
       throw new BundleError(
         'BUNDLE_ARTIFACT_INVALID',
-        `${path}: ${JSON.stringify(name)} is not a normalised relative path (no leading /, ./, //, .. or trailing /)`,
-        { path },
+        `${path}: ${JSON.stringify(name)}: ${problem}`,
+        {
+          path,
+        },
       );
     }
-    if (seen.has(name)) {
-      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${path}: ${name} is listed twice`, {
-        path,
-      });
-    }
-    seen.add(name);
   });
-  return names.map((_, i) => i).sort((a, b) => compareBytewise(names[a]!, names[b]!));
+  const order = names.map((_, i) => i).sort((a, b) => compareBytewise(names[a]!, names[b]!));
+  const seen = new ArtifactNames();
+  for (const i of order) {
+    const clash = seen.add(names[i]!);
+    if (clash !== null) {
+      const path = `artifacts.${i}.name`;
+      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${path}: ${clash}`, { path });
+    }
+  }
+  return order;
 }
 
-/** The fixed members (the envelope only when given), in their fixed order. */
+/** The fixed members in their fixed order (`FIXED_MEMBERS`); an absent optional one is left out. */
 export function headEntries(input: Omit<BundleWriteInput, 'artifacts'>): TarInputEntry[] {
-  return [
-    { path: BUNDLE_PROVENANCE, type: 'file', content: input.provenance },
-    ...(input.envelope === undefined
-      ? []
-      : [{ path: BUNDLE_ENVELOPE, type: 'file' as const, content: input.envelope }]),
-    { path: BUNDLE_ATTESTATION, type: 'file', content: input.attestation },
-    { path: BUNDLE_LOG, type: 'file', content: input.log },
-  ];
+  const out: TarInputEntry[] = [];
+  for (const m of FIXED_MEMBERS) {
+    const content = input[m.field];
+    if (content === undefined) {
+      if (!m.required) continue;
+      throw new BundleError('BUNDLE_ARTIFACT_INVALID', `${m.field}: ${m.name} is required`, {
+        path: m.field,
+      });
+    }
+    out.push({ path: m.name, type: 'file', content });
+  }
+  return out;
 }
 
 /** Tar entries of a bundle whose artifacts are all given as bytes, in the fixed order. */
@@ -103,5 +95,7 @@ export async function encodeBundle(input: BundleWriteInput): Promise<Uint8Array>
   const done = writer.write(tar as Uint8Array<ArrayBuffer>).then(() => writer.close());
   const out = await collect(fromReadable(cs.readable));
   await done;
+  // The header as the Node writer emits it, whatever this runtime's zlib puts in XFL and OS.
+  out.set(BUNDLE_GZIP_HEADER, 0);
   return out;
 }

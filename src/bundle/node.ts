@@ -6,6 +6,7 @@ import type { TarInputEntry } from '../archive/index.js';
 import type { WriteResult } from '../archive/node.js';
 import { fileChunks, writeTarFile } from '../archive/node.js';
 import { BundleError } from './errors.js';
+import { BUNDLE_GZIP_HEADER } from './gzip.js';
 import { headEntries, orderArtifacts } from './layout.js';
 import type { BundleWriteInput } from './types.js';
 import { BUNDLE_ARTIFACTS_DIR } from './types.js';
@@ -53,5 +54,10 @@ async function* entries(input: BundleWriteInput): AsyncGenerator<TarInputEntry> 
  * Returns the size and SHA-256 of the written file.
  */
 export async function writeBundle(file: string, input: BundleWriteInput): Promise<WriteResult> {
-  return writeTarFile(entries(input), file, { gzip: true, level: BUNDLE_GZIP_LEVEL, mtime: 0 });
+  return writeTarFile(entries(input), file, {
+    gzip: true,
+    level: BUNDLE_GZIP_LEVEL,
+    mtime: 0,
+    gzipHeader: BUNDLE_GZIP_HEADER,
+  });
 }

@@ -1,134 +1,183 @@
 /**
- * Reading a bundle from untrusted bytes. The archive module does the mechanics (gzip bound, tar
- * structure, unsafe paths, links, devices, duplicates, counts); this file enforces the layout and a
- * size bound per member before its bytes are read. Pure: no Node APIs.
+ * Reading a bundle from untrusted bytes, in one pass: the gzip and tar layers accept only what the
+ * writer emits (./gzip.ts, ./tar.ts); this file enforces the member table (./members.ts): the fixed
+ * members in their order, then the artifacts in bytewise order with names that cannot meet on any
+ * file system, each member's size bound checked at its header, before its data is read. Pure.
  */
-import type { ArchiveLimits } from '../archive/index.js';
-import { decompressedBound, gunzipBounded, readTar } from '../archive/index.js';
-import { chunksOf, collect } from '../util/bytes.js';
+import { ArchiveError } from '../archive/index.js';
+import { collect, chunksOf, compareUtf8 } from '../util/bytes.js';
 import { BundleError } from './errors.js';
+import { gunzipCanonical } from './gzip.js';
 import type { BundleLimits } from './limits.js';
-import { MAX_BUNDLE_PATH_BYTES, MAX_BUNDLE_PATH_DEPTH, resolveBundleLimits } from './limits.js';
-import type { BundleContents } from './types.js';
-import {
-  BUNDLE_ARTIFACTS_DIR,
-  BUNDLE_ATTESTATION,
-  BUNDLE_ENVELOPE,
-  BUNDLE_LOG,
-  BUNDLE_PROVENANCE,
-} from './types.js';
+import { resolveBundleLimits } from './limits.js';
+import type { FixedMember } from './members.js';
+import { ARTIFACT_PREFIX, ArtifactNames, FIXED_MEMBERS, artifactNameProblem } from './members.js';
+import { readCanonicalTar } from './tar.js';
+import type { BundleContents, BundleFixedFields } from './types.js';
 
-const ARTIFACT_PREFIX = `${BUNDLE_ARTIFACTS_DIR}/`;
-
-type Required = 'provenance' | 'attestation' | 'log';
-
-/** The optional member: the DSSE envelope, bounded by provenance.json's limit in base64 plus room. */
-const ENVELOPE_LIMIT = (l: BundleLimits): number => Math.ceil(l.maxProvenanceBytes / 3) * 4 + 4096;
-
-const REQUIRED: Record<string, { field: Required; limit: keyof BundleLimits }> = {
-  [BUNDLE_PROVENANCE]: { field: 'provenance', limit: 'maxProvenanceBytes' },
-  [BUNDLE_ATTESTATION]: { field: 'attestation', limit: 'maxAttestationBytes' },
-  [BUNDLE_LOG]: { field: 'log', limit: 'maxLogBytes' },
-};
-
-function archiveLimits(l: BundleLimits): ArchiveLimits {
-  return {
-    maxEntries: l.maxEntries,
-    maxEntryBytes: Math.max(
-      l.maxArtifactBytes,
-      l.maxProvenanceBytes,
-      l.maxAttestationBytes,
-      l.maxLogBytes,
-    ),
-    maxTotalBytes: l.maxTotalBytes,
-    maxPathBytes: MAX_BUNDLE_PATH_BYTES,
-    maxDepth: MAX_BUNDLE_PATH_DEPTH,
-  };
-}
+/** A member of a bundle as it streams by: a fixed member or an artifact, with its content. */
+export type BundleMember =
+  | { kind: 'fixed'; member: FixedMember; size: number; body: AsyncIterable<Uint8Array> }
+  | {
+      kind: 'artifact';
+      /** The subject name: the path under `artifacts/`. */
+      name: string;
+      size: number;
+      executable: boolean;
+      body: AsyncIterable<Uint8Array>;
+    };
 
 function tooLarge(path: string, size: number, limit: number): BundleError {
   return new BundleError(
     'BUNDLE_MEMBER_TOO_LARGE',
-    `${path} is ${size} bytes, more than the ${limit} allowed`,
+    `${JSON.stringify(path)} is ${size} bytes, more than the ${limit} allowed`,
     { path },
   );
 }
 
-/**
- * Reads a bundle (`.tar.gz`, or plain `.tar`) into memory. Throws `ArchiveError` when the archive
- * itself is refused (path escape, link, device, duplicate, oversize, too many entries, corrupt) and
- * `BundleError` when it does not follow the bundle layout (a required member missing or repeated, a
- * member outside the layout, a member over its limit). Attacker-controlled input.
- */
-export async function readBundle(
-  source: Uint8Array | AsyncIterable<Uint8Array>,
-  limits?: Partial<BundleLimits>,
-): Promise<BundleContents> {
-  const l = resolveBundleLimits(limits);
-  const al = archiveLimits(l);
-  const stream = source instanceof Uint8Array ? chunksOf(source) : source;
-  const plain = gunzipBounded(stream, decompressedBound(al));
-  const found: Partial<Record<Required | 'envelope', Uint8Array>> = {};
-  const artifacts = new Map<string, Uint8Array>();
-
-  // Symlinks stay refused (the reader's default): a bundle never needs one.
-  for await (const e of readTar(plain, { limits: al })) {
-    if (e.type === 'directory') {
-      // Directory entries are harmless inside artifacts/ (tools such as `tar czf` write them).
-      if (e.path === BUNDLE_ARTIFACTS_DIR || e.path.startsWith(ARTIFACT_PREFIX)) continue;
-      throw unexpected(e.path);
-    }
-    if (e.path === BUNDLE_ENVELOPE) {
-      if (found.envelope !== undefined) throw duplicate(e.path);
-      if (e.size > ENVELOPE_LIMIT(l)) throw tooLarge(e.path, e.size, ENVELOPE_LIMIT(l));
-      found.envelope = await collect(e.body);
-      continue;
-    }
-    const req = REQUIRED[e.path];
-    if (req !== undefined) {
-      if (found[req.field] !== undefined) throw duplicate(e.path);
-      if (e.size > l[req.limit]) throw tooLarge(e.path, e.size, l[req.limit]);
-      found[req.field] = await collect(e.body);
-      continue;
-    }
-    if (e.path.startsWith(ARTIFACT_PREFIX)) {
-      const name = e.path.slice(ARTIFACT_PREFIX.length);
-      if (artifacts.has(name)) throw duplicate(e.path);
-      if (e.size > l.maxArtifactBytes) throw tooLarge(e.path, e.size, l.maxArtifactBytes);
-      artifacts.set(name, await collect(e.body));
-      continue;
-    }
-    throw unexpected(e.path);
-  }
-
-  for (const [path, req] of Object.entries(REQUIRED)) {
-    if (found[req.field] === undefined) {
-      throw new BundleError('BUNDLE_MEMBER_MISSING', `the bundle has no ${path}`, { path });
-    }
-  }
-  return {
-    provenance: found.provenance!,
-    ...(found.envelope !== undefined ? { envelope: found.envelope } : {}),
-    attestation: found.attestation!,
-    log: found.log!,
-    artifacts,
-  };
-}
-
-function unexpected(path: string): BundleError {
-  return new BundleError(
-    'BUNDLE_MEMBER_UNEXPECTED',
-    `${path} is not part of the bundle layout (${BUNDLE_PROVENANCE}, ${BUNDLE_ENVELOPE}, ${BUNDLE_ATTESTATION}, ${BUNDLE_LOG}, ${ARTIFACT_PREFIX}…)`,
-    { path },
-  );
+function missing(m: FixedMember): BundleError {
+  return new BundleError('BUNDLE_MEMBER_MISSING', `the bundle has no ${m.name}`, { path: m.name });
 }
 
 function duplicate(path: string): BundleError {
   return new BundleError(
     'BUNDLE_MEMBER_DUPLICATE',
-    `${path} appears more than once in the bundle`,
-    {
-      path,
-    },
+    `${JSON.stringify(path)} appears more than once in the bundle`,
+    { path },
   );
+}
+
+function noncanonical(path: string, what: string): BundleError {
+  return new BundleError('BUNDLE_NONCANONICAL', `${JSON.stringify(path)}: ${what}`, { path });
+}
+
+/** A name that would land outside the extraction directory keeps its own, older code. */
+function unsafe(path: string): ArchiveError | null {
+  if (path.startsWith('/') || path.split('/').includes('..'))
+    return new ArchiveError(
+      'ARCHIVE_UNSAFE_PATH',
+      `${JSON.stringify(path)} would be written outside the extraction directory`,
+      { path },
+    );
+  return null;
+}
+
+/**
+ * Reads a bundle (`.tar.gz`) as a stream of members in archive order. Each member must be read or
+ * left before the next is asked for; a consumer that stops early closes the source. Throws
+ * `BundleError` (BUNDLE_NONCANONICAL, BUNDLE_MEMBER_MISSING, _DUPLICATE, _UNEXPECTED, _TOO_LARGE)
+ * or `ArchiveError` (corrupt or truncated data, unsafe paths, counts and totals over the limits).
+ * The end of the stream is checked (end-of-archive marker, gzip trailer, nothing after it) before
+ * the generator finishes.
+ */
+export async function* readBundleMembers(
+  source: Uint8Array | AsyncIterable<Uint8Array>,
+  limits?: Partial<BundleLimits>,
+): AsyncGenerator<BundleMember, void> {
+  const l = resolveBundleLimits(limits);
+  const stream = source instanceof Uint8Array ? chunksOf(source) : source;
+  const seen = new Set<string>();
+  const names = new ArtifactNames();
+  let next = 0;
+  let lastArtifact: string | null = null;
+  let entries = 0;
+  let total = 0;
+
+  for await (const m of readCanonicalTar(gunzipCanonical(stream))) {
+    const path = m.path;
+    if (++entries > l.maxEntries)
+      throw new ArchiveError(
+        'ARCHIVE_TOO_MANY_ENTRIES',
+        `the bundle has more than ${l.maxEntries} members`,
+      );
+    total += m.size;
+    if (total > l.maxTotalBytes)
+      throw new ArchiveError(
+        'ARCHIVE_TOO_LARGE',
+        `the bundle's members exceed ${l.maxTotalBytes} bytes in total`,
+        { path },
+      );
+    const fixedAt = FIXED_MEMBERS.findIndex((f) => f.name === path);
+    if (fixedAt >= 0) {
+      const f = FIXED_MEMBERS[fixedAt]!;
+      if (seen.has(path)) throw duplicate(path);
+      if (fixedAt < next || lastArtifact !== null)
+        throw noncanonical(
+          path,
+          'out of order (the writer writes the fixed members first, in their order)',
+        );
+      for (const skipped of FIXED_MEMBERS.slice(next, fixedAt))
+        if (skipped.required) throw missing(skipped);
+      if (m.executable) throw noncanonical(path, 'mode 0755, the writer writes 0644');
+      if (m.size > l[f.limit]) throw tooLarge(path, m.size, l[f.limit]);
+      seen.add(path);
+      next = fixedAt + 1;
+      yield { kind: 'fixed', member: f, size: m.size, body: m.body };
+      continue;
+    }
+    const bad = unsafe(path);
+    if (bad !== null) throw bad;
+    if (!path.startsWith(ARTIFACT_PREFIX))
+      throw new BundleError(
+        'BUNDLE_MEMBER_UNEXPECTED',
+        `${JSON.stringify(path)} is not part of the bundle layout (${FIXED_MEMBERS.map((f) => f.name).join(', ')}, ${ARTIFACT_PREFIX}…)`,
+        { path },
+      );
+    for (const f of FIXED_MEMBERS.slice(next)) if (f.required) throw missing(f);
+    next = FIXED_MEMBERS.length;
+    const name = path.slice(ARTIFACT_PREFIX.length);
+    const problem = artifactNameProblem(name);
+    if (problem !== null) throw noncanonical(path, problem);
+    if (lastArtifact !== null) {
+      const order = compareUtf8(lastArtifact, name);
+      if (order === 0) throw duplicate(path);
+      if (order > 0)
+        throw noncanonical(
+          path,
+          'out of order (the writer writes artifacts in bytewise name order)',
+        );
+    }
+    const clash = names.add(name);
+    if (clash !== null) throw noncanonical(path, clash);
+    lastArtifact = name;
+    if (m.size > l.maxArtifactBytes) throw tooLarge(path, m.size, l.maxArtifactBytes);
+    yield { kind: 'artifact', name, size: m.size, executable: m.executable, body: m.body };
+  }
+  for (const f of FIXED_MEMBERS.slice(next)) if (f.required) throw missing(f);
+}
+
+/**
+ * Reads a whole bundle into memory (see `readBundleMembers` for what is refused). For bundles that
+ * fit in memory; verification streams instead.
+ */
+export async function readBundle(
+  source: Uint8Array | AsyncIterable<Uint8Array>,
+  limits?: Partial<BundleLimits>,
+): Promise<BundleContents> {
+  const fixed: Partial<BundleFixedFields> = {};
+  const artifacts = new Map<string, Uint8Array>();
+  for await (const m of readBundleMembers(source, limits)) {
+    const bytes = await collect(m.body);
+    if (m.kind === 'fixed') fixed[m.member.field] = bytes;
+    else artifacts.set(m.name, bytes);
+  }
+  return { ...(fixed as BundleFixedFields), artifacts };
+}
+
+/**
+ * Reads the named artifacts of a bundle (each at most `maxBytes`; larger ones are left out), for
+ * difference reports after a streaming verification.
+ */
+export async function readArtifacts(
+  source: Uint8Array | AsyncIterable<Uint8Array>,
+  wanted: ReadonlySet<string>,
+  maxBytes: number,
+  limits?: Partial<BundleLimits>,
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for await (const m of readBundleMembers(source, limits)) {
+    if (m.kind === 'artifact' && wanted.has(m.name) && m.size <= maxBytes)
+      out.set(m.name, await collect(m.body));
+  }
+  return out;
 }

@@ -15,8 +15,8 @@ export const BUNDLE_ATTESTATION = 'attestation.cbor';
 export const BUNDLE_LOG = 'build.log';
 export const BUNDLE_ARTIFACTS_DIR = 'artifacts';
 
-/** A bundle read into memory. */
-export interface BundleContents {
+/** The fixed members' bytes, one field per row of `FIXED_MEMBERS` (./members.ts). */
+export interface BundleFixedFields {
   /** Exact bytes of provenance.json. */
   provenance: Uint8Array;
   /** Exact bytes of provenance.dsse.json, when the builder signed (a sealed builder key). */
@@ -25,6 +25,10 @@ export interface BundleContents {
   attestation: Uint8Array;
   /** Bytes of build.log. */
   log: Uint8Array;
+}
+
+/** A bundle read into memory. */
+export interface BundleContents extends BundleFixedFields {
   /** Artifacts by subject name (path under `artifacts/`). */
   artifacts: Map<string, Uint8Array>;
 }
@@ -40,12 +44,6 @@ export interface BundleArtifactInput {
 }
 
 /** What `writeBundle` (Node) and `encodeBundle` (pure, bytes only) write. */
-export interface BundleWriteInput {
-  /** Exact bytes of the statement (the attestation's user_data is their SHA-256). */
-  provenance: Uint8Array;
-  /** provenance.dsse.json, written only when given. */
-  envelope?: Uint8Array;
-  attestation: Uint8Array;
-  log: Uint8Array;
+export interface BundleWriteInput extends BundleFixedFields {
   artifacts: BundleArtifactInput[];
 }

@@ -7,6 +7,7 @@
  */
 import { sha384 } from '@noble/hashes/sha2.js';
 import { toHex } from '../util/hex.js';
+import { crc32Table } from '../util/stream-digest.js';
 
 /** An incremental SHA-384. */
 export interface Sha384Hasher {
@@ -21,22 +22,8 @@ export interface EifHashing {
   crc32(data: Uint8Array, previous: number): number;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** CRC-32/ISO-HDLC, the `crc32::IEEE` / `CRC_32_ISO_HDLC` the EIF builder and reader use. */
-export function crc32(data: Uint8Array, previous = 0): number {
-  let c = (previous ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export const crc32 = crc32Table;
 
 /** Runtime-neutral hashing: @noble/hashes SHA-384 and a table CRC-32. */
 export const pureHashing: EifHashing = {

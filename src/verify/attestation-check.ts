@@ -7,11 +7,11 @@ import { AWS_NITRO_ROOT_G1, SIMULATION_ROOT, verifyAttestation } from '../attest
 import type { AttestationDocument, TrustAnchor } from '../attestation/index.js';
 import type { BundleContents } from '../bundle/index.js';
 import { TeeCompileError } from '../errors.js';
-import { parseStatement } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/index.js';
 import { fromHex, toHex } from '../util/hex.js';
 import { sha256 } from './digest.js';
 import { VerifyError } from './errors.js';
+import { parseProvenance } from './provenance-bound.js';
 import type { TrustPolicy, VerifyOptions } from './types.js';
 
 /**
@@ -19,7 +19,7 @@ import type { TrustPolicy, VerifyOptions } from './types.js';
  * timestamp, signature, user_data = SHA-256 of provenance.json as in the bundle, nonce, age, debug.
  */
 export async function checkAttestation(
-  contents: BundleContents,
+  contents: Pick<BundleContents, 'provenance' | 'attestation'>,
   policy: TrustPolicy,
   opts: VerifyOptions,
   seen: { simulated?: boolean; debug?: boolean } = {},
@@ -68,7 +68,7 @@ export async function checkAttestation(
 
 /** Whether a document that chains to one of `anchors` is simulated and debug-mode; {} when not. */
 async function documentFacts(
-  contents: BundleContents,
+  contents: Pick<BundleContents, 'attestation'>,
   anchors: TrustAnchor[],
   opts: VerifyOptions,
 ): Promise<{ simulated?: boolean; debug?: boolean }> {
@@ -88,7 +88,7 @@ async function documentFacts(
  * one of those recorded facts is indistinguishable from that, and is reported the same way.
  */
 async function userDataRefusal(
-  contents: BundleContents,
+  contents: Pick<BundleContents, 'provenance' | 'attestation'>,
   withoutUserData: VerifyAttestationOptions,
   message: string,
 ): Promise<VerifyError> {
@@ -114,7 +114,7 @@ async function userDataRefusal(
 /** provenance.json as a statement, or null when it does not parse (then it was altered). */
 function recordedStatement(bytes: Uint8Array): ProvenanceStatement | null {
   try {
-    return parseStatement(bytes);
+    return parseProvenance(bytes);
   } catch (e) {
     if (e instanceof TeeCompileError) return null;
     throw e;

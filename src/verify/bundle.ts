@@ -4,20 +4,23 @@
  * has its own code, so that a user can tell what was wrong from the code alone.
  */
 import { ArchiveError } from '../archive/index.js';
-import type { BundleContents } from '../bundle/index.js';
-import { BundleError, readBundle } from '../bundle/index.js';
-import { TeeCompileError } from '../errors.js';
-import { normalizeRepositoryUrl, parseStatement } from '../provenance/index.js';
+import type { BundleContents, BundleFixedFields } from '../bundle/index.js';
+import { BundleError, readBundle, readBundleMembers } from '../bundle/index.js';
+import { normalizeRepositoryUrl } from '../provenance/index.js';
 import type { ProvenanceStatement } from '../provenance/index.js';
+import { collect } from '../util/bytes.js';
 import { toHex } from '../util/hex.js';
+import { createSha256 } from '../util/stream-digest.js';
 import { checkAttestation, pcrHex } from './attestation-check.js';
 import { checkOrigin } from './origin.js';
 import type { OriginFacts } from './origin-types.js';
 import { sha256Hex } from './digest.js';
 import { checkEnvelope } from './envelope-check.js';
 import { VerifyError, isVerifyError } from './errors.js';
+import { parseProvenance } from './provenance-bound.js';
 import { sameCommit, sameRepository } from './source.js';
 import type {
+  BundleFile,
   BundleSource,
   BundleVerification,
   BundleVerified,
@@ -46,24 +49,47 @@ export function isBundleContents(source: BundleSource): source is BundleContents
   );
 }
 
-/** Reads a bundle source, turning archive and layout refusals into BUNDLE_MALFORMED. */
+/** True when `source` is a bundle that can be read again from its start (e.g. a file). */
+export function isBundleFile(source: BundleSource): source is BundleFile {
+  return typeof (source as Partial<BundleFile>).open === 'function';
+}
+
+/** The bytes of a bundle source, as a stream read from the start. */
+export function bundleStream(
+  source: Exclude<BundleSource, BundleContents>,
+): Uint8Array | AsyncIterable<Uint8Array> {
+  return isBundleFile(source) ? source.open() : source;
+}
+
+/**
+ * A refusal of the bundle's form: BUNDLE_NONCANONICAL when it is not exactly what the writer
+ * emits, otherwise BUNDLE_MALFORMED with the archive's or the layout's code as `reason`.
+ */
+export function malformed(e: ArchiveError | BundleError): Refused {
+  const r: Refused =
+    e.code === 'BUNDLE_NONCANONICAL'
+      ? { ok: false, code: 'BUNDLE_NONCANONICAL', message: `not a canonical bundle: ${e.message}` }
+      : {
+          ok: false,
+          code: 'BUNDLE_MALFORMED',
+          message: `not a valid bundle: ${e.message}`,
+          reason: e.code,
+        };
+  if (e.path !== undefined) r.path = e.path;
+  return r;
+}
+
+/** Reads a bundle source into memory, turning archive and layout refusals into a refusal. */
 export async function readBundleSource(
   source: BundleSource,
   opts: Pick<VerifyOptions, 'limits'>,
 ): Promise<BundleContents | Refused> {
   if (isBundleContents(source)) return source;
   try {
-    return await readBundle(source, opts.limits);
+    return await readBundle(bundleStream(source), opts.limits);
   } catch (e) {
     if (!(e instanceof ArchiveError) && !(e instanceof BundleError)) throw e;
-    const r: Refused = {
-      ok: false,
-      code: 'BUNDLE_MALFORMED',
-      message: `not a valid bundle: ${e.message}`,
-      reason: e.code,
-    };
-    if (e.path !== undefined) r.path = e.path;
-    return r;
+    return malformed(e);
   }
 }
 
@@ -100,36 +126,42 @@ function checkSubjectNames(st: ProvenanceStatement): void {
   });
 }
 
-async function checkSubjects(
-  st: ProvenanceStatement,
-  artifacts: Map<string, Uint8Array>,
-): Promise<void> {
-  const names = new Set<string>();
+/** A subject's artifact as found in the bundle: its digest and size. */
+interface Found {
+  sha256: string;
+  size: number;
+}
+
+function subjectIndex(st: ProvenanceStatement): Map<string, number> {
+  return new Map(st.subject.map((s, i) => [s.name, i]));
+}
+
+function unexpectedArtifact(name: string): VerifyError {
+  return new VerifyError(
+    'ARTIFACT_UNEXPECTED',
+    `artifacts/${name} is in the bundle but is not a subject of the provenance`,
+    { path: `artifacts/${name}` },
+  );
+}
+
+function checkDigest(st: ProvenanceStatement, i: number, got: string): void {
+  const s = st.subject[i]!;
+  if (got !== s.digest.sha256.toLowerCase()) {
+    throw new VerifyError(
+      'SUBJECT_DIGEST_MISMATCH',
+      `artifacts/${s.name} has sha256 ${got}, the provenance says ${s.digest.sha256}`,
+      { path: `subject.${i}.digest.sha256` },
+    );
+  }
+}
+
+function checkAllFound(st: ProvenanceStatement, found: ReadonlyMap<string, Found>): void {
   for (const [i, s] of st.subject.entries()) {
-    names.add(s.name);
-    const bytes = artifacts.get(s.name);
-    if (bytes === undefined) {
+    if (!found.has(s.name)) {
       throw new VerifyError(
         'SUBJECT_MISSING',
         `subject ${s.name} has no artifact in the bundle (artifacts/${s.name})`,
         { path: `subject.${i}` },
-      );
-    }
-    const got = await sha256Hex(bytes);
-    if (got !== s.digest.sha256.toLowerCase()) {
-      throw new VerifyError(
-        'SUBJECT_DIGEST_MISMATCH',
-        `artifacts/${s.name} has sha256 ${got}, the provenance says ${s.digest.sha256}`,
-        { path: `subject.${i}.digest.sha256` },
-      );
-    }
-  }
-  for (const name of artifacts.keys()) {
-    if (!names.has(name)) {
-      throw new VerifyError(
-        'ARTIFACT_UNEXPECTED',
-        `artifacts/${name} is in the bundle but is not a subject of the provenance`,
-        { path: `artifacts/${name}` },
       );
     }
   }
@@ -164,19 +196,13 @@ function checkSource(st: ProvenanceStatement, policy: TrustPolicy, origin: Origi
   }
 }
 
-function parse(bytes: Uint8Array): ProvenanceStatement {
-  try {
-    return parseStatement(bytes);
-  } catch (e) {
-    if (!(e instanceof TeeCompileError)) throw e;
-    const opts: { path?: string; cause: unknown } = { cause: e };
-    if (e.path !== undefined) opts.path = e.path;
-    throw new VerifyError('PROVENANCE_INVALID', `provenance.json: ${e.message}`, opts);
-  }
-}
-
-async function verifyContents(
-  contents: BundleContents,
+/**
+ * Every check that needs only provenance.json and attestation.cbor (they come first in a bundle):
+ * attestation, image, builder, PCRs, statement, nonce, source. Returns the result to give once the
+ * artifacts have been checked against its subjects.
+ */
+async function checkHead(
+  contents: Pick<BundleFixedFields, 'provenance' | 'attestation' | 'envelope'>,
   policy: TrustPolicy,
   opts: VerifyOptions,
   seen: AttestedFacts,
@@ -226,7 +252,7 @@ async function verifyContents(
     }
   }
 
-  const st = parse(contents.provenance);
+  const st = parseProvenance(contents.provenance);
   checkSubjectNames(st);
   const internal = st.predicate.buildDefinition.internalParameters;
   const claimed = internal.image;
@@ -252,7 +278,6 @@ async function verifyContents(
     );
   }
 
-  await checkSubjects(st, contents.artifacts);
   const origin = await checkOrigin(st, policy, opts, document.timestamp);
   checkSource(st, policy, origin);
   const signature = await checkEnvelope(contents, document, policy, trustedBuilder);
@@ -290,24 +315,111 @@ function refusal(e: unknown, seen: AttestedFacts): Refused {
   return r;
 }
 
+/** A verification with the size of each artifact found (for difference reports). */
+export interface DetailedVerification {
+  result: BundleVerification;
+  sizes: Map<string, number>;
+}
+
+async function verifyContents(
+  contents: BundleContents,
+  policy: TrustPolicy,
+  opts: VerifyOptions,
+): Promise<DetailedVerification> {
+  const sizes = new Map<string, number>();
+  const seen: AttestedFacts = {};
+  try {
+    const head = await checkHead(contents, policy, opts, seen);
+    const index = subjectIndex(head.statement);
+    const found = new Map<string, Found>();
+    for (const [name, bytes] of contents.artifacts) {
+      const i = index.get(name);
+      if (i === undefined) throw unexpectedArtifact(name);
+      const f = { sha256: await sha256Hex(bytes), size: bytes.length };
+      checkDigest(head.statement, i, f.sha256);
+      found.set(name, f);
+      sizes.set(name, f.size);
+    }
+    checkAllFound(head.statement, found);
+    return { result: head, sizes };
+  } catch (e) {
+    return { result: refusal(e, seen), sizes };
+  }
+}
+
 /**
- * Verifies one bundle against `policy` at the verifier's clock `opts.now`: the archive, the
- * attestation (anchored in the AWS Nitro root, plus the simulation root only with allowSimulated),
- * the image and builder measurements, the statement, the nonce, every artifact's digest and the
- * source. Returns the verified facts or the first refusal with its code; never throws for bad
- * input.
+ * Verifies a bundle read once, as a stream: provenance.json and attestation.cbor (bounded) are
+ * read first and every check that needs only them runs before any artifact is read; each artifact
+ * is then refused at its header when it is not a subject (or over its size bound), and hashed as
+ * it streams by. Nothing but those two members is held in memory.
+ */
+async function verifyStream(
+  stream: Uint8Array | AsyncIterable<Uint8Array>,
+  policy: TrustPolicy,
+  opts: VerifyOptions,
+): Promise<DetailedVerification> {
+  const sizes = new Map<string, number>();
+  const fixed: Partial<BundleFixedFields> = {};
+  let head: BundleVerified | null = null;
+  let index = new Map<string, number>();
+  const found = new Map<string, Found>();
+  const seen: AttestedFacts = {};
+  const headNow = async (): Promise<BundleVerified> => {
+    // The reader has refused a bundle without them before any artifact or the end.
+    head ??= await checkHead(fixed as BundleFixedFields, policy, opts, seen);
+    index = subjectIndex(head.statement);
+    return head;
+  };
+  try {
+    for await (const m of readBundleMembers(stream, opts.limits)) {
+      if (m.kind === 'fixed') {
+        // The log is not needed to verify: it streams by, bounded, and is not kept.
+        if (m.member.field === 'log') for await (const _ of m.body) void _;
+        else fixed[m.member.field] = await collect(m.body);
+        continue;
+      }
+      const h = await headNow();
+      const i = index.get(m.name);
+      if (i === undefined) throw unexpectedArtifact(m.name);
+      const hash = createSha256();
+      for await (const c of m.body) hash.update(c);
+      const f = { sha256: toHex(hash.digest()), size: m.size };
+      checkDigest(h.statement, i, f.sha256);
+      found.set(m.name, f);
+      sizes.set(m.name, m.size);
+    }
+    const h = await headNow();
+    checkAllFound(h.statement, found);
+    return { result: h, sizes };
+  } catch (e) {
+    if (e instanceof ArchiveError || e instanceof BundleError)
+      return { result: malformed(e), sizes };
+    return { result: refusal(e, seen), sizes };
+  }
+}
+
+/** `verifyBundle` with the sizes of the artifacts found. */
+export async function verifyBundleDetailed(
+  source: BundleSource,
+  policy: TrustPolicy,
+  opts: VerifyOptions,
+): Promise<DetailedVerification> {
+  if (isBundleContents(source)) return verifyContents(source, policy, opts);
+  return verifyStream(bundleStream(source), policy, opts);
+}
+
+/**
+ * Verifies one bundle against `policy` at the verifier's clock `opts.now`: the archive (exactly
+ * the writer's canonical form), the attestation (anchored in the AWS Nitro root, plus the
+ * simulation root only with allowSimulated), the image and builder measurements, the statement,
+ * the nonce, the source and every artifact's digest. A bundle given as bytes, a stream or a file
+ * is read once, as a stream, in bounded memory. Returns the verified facts or the first refusal
+ * with its code; never throws for bad input.
  */
 export async function verifyBundle(
   source: BundleSource,
   policy: TrustPolicy,
   opts: VerifyOptions,
 ): Promise<BundleVerification> {
-  const contents = await readBundleSource(source, opts);
-  if ('ok' in contents) return contents;
-  const seen: AttestedFacts = {};
-  try {
-    return await verifyContents(contents, policy, opts, seen);
-  } catch (e) {
-    return refusal(e, seen);
-  }
+  return (await verifyBundleDetailed(source, policy, opts)).result;
 }

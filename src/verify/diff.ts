@@ -195,7 +195,10 @@ export async function summarizeDifference(
 /** One side of a comparison: the subjects of a verified bundle and its artifacts. */
 export interface ComparedSide {
   subjects: readonly Subject[];
+  /** Bytes of the artifacts to summarise (all, or a bounded selection). */
   artifacts: ReadonlyMap<string, Uint8Array>;
+  /** Sizes of all artifacts, when `artifacts` holds only some. */
+  sizes?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -223,8 +226,12 @@ export async function fileDifferences(
     const bb = dissent.artifacts.get(path);
     const d: FileDifference = {
       path,
-      majority: da === undefined ? null : { sha256: da, size: ba?.length ?? 0 },
-      dissent: db === undefined ? null : { sha256: db, size: bb?.length ?? 0 },
+      majority:
+        da === undefined
+          ? null
+          : { sha256: da, size: majority.sizes?.get(path) ?? ba?.length ?? 0 },
+      dissent:
+        db === undefined ? null : { sha256: db, size: dissent.sizes?.get(path) ?? bb?.length ?? 0 },
     };
     if (ba !== undefined && bb !== undefined && da !== undefined && db !== undefined) {
       if (detailed++ < MAX_DETAILED_FILES) {

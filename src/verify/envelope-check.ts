@@ -24,7 +24,7 @@ const PATH = 'provenance.dsse.json';
 
 /** Checks the envelope (see the module comment); returns the signing key's fingerprint or null. */
 export async function checkEnvelope(
-  contents: BundleContents,
+  contents: Pick<BundleContents, 'provenance' | 'envelope'>,
   document: AttestationDocument,
   policy: TrustPolicy,
   builder: TrustedBuilder | undefined,

@@ -10,7 +10,7 @@ import { loadImageCatalog } from '../catalog/node.js';
 import { VerifyError } from './errors.js';
 import type { PolicyFlags } from './policy-flags.js';
 import { MAX_POLICY_BYTES, buildTrustPolicy } from './policy.js';
-import type { TrustPolicy, TrustedImage } from './types.js';
+import type { BundleFile, TrustPolicy, TrustedImage } from './types.js';
 
 export { diffoscopeComparer, findDiffoscope } from './diffoscope.js';
 export { readJwksFiles, readOriginFlags } from './origin-node.js';
@@ -70,10 +70,14 @@ export async function loadTrustPolicy(opts: LoadPolicyOptions = {}): Promise<Tru
 }
 
 /**
- * Opens a bundle file and returns its content as a stream. Throws the file system's error (e.g.
- * ENOENT) at once, so that callers can tell an I/O error from a refused bundle.
+ * Opens a bundle file and returns it as a source that streams the file from its start each time it
+ * is read (`open()`, or iterating it): verification reads it once, a difference report may read
+ * it again. Throws the file system's error (e.g. ENOENT) at once, so that callers can tell an I/O
+ * error from a refused bundle.
  */
-export async function openBundleFile(path: string): Promise<AsyncIterable<Uint8Array>> {
+export async function openBundleFile(
+  path: string,
+): Promise<AsyncIterable<Uint8Array> & BundleFile> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
@@ -82,5 +86,8 @@ export async function openBundleFile(path: string): Promise<AsyncIterable<Uint8A
   } finally {
     await fh.close();
   }
-  return fileChunks(path);
+  return {
+    open: () => fileChunks(path),
+    [Symbol.asyncIterator]: () => fileChunks(path)[Symbol.asyncIterator](),
+  };
 }

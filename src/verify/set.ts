@@ -3,11 +3,17 @@
  * outputs (the set of subject names and digests), and the set passes when one group holds at least
  * `minBuilders` distinct trusted builders for one source commit. Pure.
  */
-import type { BundleContents } from '../bundle/index.js';
-import { compareBytewise } from '../bundle/index.js';
-import { readBundleSource, verifyBundle } from './bundle.js';
-import { MAJORITY_LABELS, fileDifferences } from './diff.js';
+import { ArchiveError } from '../archive/index.js';
+import { BundleError, compareBytewise, readArtifacts } from '../bundle/index.js';
+import { bundleStream, isBundleContents, verifyBundleDetailed } from './bundle.js';
+import {
+  MAJORITY_LABELS,
+  MAX_DETAILED_FILES,
+  MAX_TEXT_DIFF_BYTES,
+  fileDifferences,
+} from './diff.js';
 import type {
+  BundleSource,
   BundleVerified,
   NamedBundle,
   SetVerification,
@@ -19,7 +25,8 @@ import type {
 interface Verified {
   bundle: string;
   result: BundleVerified;
-  contents: BundleContents;
+  source: BundleSource;
+  sizes: Map<string, number>;
 }
 
 interface Group {
@@ -105,10 +112,10 @@ export async function verifyBundles(
   }
   const verified: Verified[] = [];
   for (const b of bundles) {
-    const contents = await readBundleSource(b.source, opts);
-    const r = 'ok' in contents ? contents : await verifyBundle(contents, policy, opts);
+    // Each bundle is read once, as a stream; nothing of its artifacts is kept.
+    const { result: r, sizes } = await verifyBundleDetailed(b.source, policy, opts);
     result.bundles.push({ bundle: b.name, result: r });
-    if (r.ok && !('ok' in contents)) verified.push({ bundle: b.name, result: r, contents });
+    if (r.ok) verified.push({ bundle: b.name, result: r, source: b.source, sizes });
   }
   result.simulated = verified.some((v) => v.result.simulated);
   if (policy.builders === undefined && policy.minBuilders > 1) {
@@ -192,6 +199,49 @@ function unique(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
+/** Largest artifact read back for a difference summary or a deep comparison. */
+export const MAX_COMPARED_ARTIFACT_BYTES = MAX_TEXT_DIFF_BYTES;
+
+/** The first MAX_DETAILED_FILES paths both sides have with different digests. */
+function detailedPaths(a: BundleVerified, b: BundleVerified): Set<string> {
+  const da = new Map(a.subjects.map((s) => [s.name, s.sha256]));
+  const paths = b.subjects
+    .filter((s) => da.has(s.name) && da.get(s.name) !== s.sha256)
+    .map((s) => s.name)
+    .sort(compareBytewise);
+  return new Set(paths.slice(0, MAX_DETAILED_FILES));
+}
+
+/**
+ * The artifacts `wanted` of a verified bundle, read back when its source can be read again (bytes,
+ * a file, contents in memory); each at most MAX_COMPARED_ARTIFACT_BYTES, so that a difference
+ * report stays bounded. A one-shot stream gives none: the report then has digests and sizes only.
+ */
+async function artifactsFor(
+  v: Verified,
+  wanted: ReadonlySet<string>,
+  opts: VerifySetOptions,
+): Promise<Map<string, Uint8Array>> {
+  const src = v.source;
+  if (isBundleContents(src)) {
+    return new Map(
+      [...wanted].flatMap((n) => {
+        const b = src.artifacts.get(n);
+        return b !== undefined && b.length <= MAX_COMPARED_ARTIFACT_BYTES ? [[n, b] as const] : [];
+      }),
+    );
+  }
+  if (!(src instanceof Uint8Array) && typeof (src as { open?: unknown }).open !== 'function')
+    return new Map();
+  try {
+    return await readArtifacts(bundleStream(src), wanted, MAX_COMPARED_ARTIFACT_BYTES, opts.limits);
+  } catch (e) {
+    // It verified a moment ago: a file changed under us. The report goes on without its bytes.
+    if (e instanceof ArchiveError || e instanceof BundleError) return new Map();
+    throw e;
+  }
+}
+
 /**
  * Compares each other group's outputs once with the first group's (the majority's, or with no
  * majority just the first), and reports it for each of its bundles.
@@ -206,9 +256,18 @@ async function differences(
   const out: SetVerification['differences'] = [];
   for (const [i, g] of others.entries()) {
     const rep = g.members[0]!;
+    const wanted = detailedPaths(ref.result, rep.result);
     const files = await fileDifferences(
-      { subjects: ref.result.subjects, artifacts: ref.contents.artifacts },
-      { subjects: rep.result.subjects, artifacts: rep.contents.artifacts },
+      {
+        subjects: ref.result.subjects,
+        artifacts: await artifactsFor(ref, wanted, opts),
+        sizes: ref.sizes,
+      },
+      {
+        subjects: rep.result.subjects,
+        artifacts: await artifactsFor(rep, wanted, opts),
+        sizes: rep.sizes,
+      },
       opts.compare,
       majority ? MAJORITY_LABELS : { reference: 'group 1', sides: ['group-1', `group-${i + 2}`] },
     );

@@ -80,6 +80,7 @@ export interface VerifySetOptions extends VerifyOptions {
 /** Refusal codes of bundle verification, in addition to the attestation codes. Add, never rename. */
 export const VERIFY_ERROR_CODES = [
   'BUNDLE_MALFORMED', // not a readable bundle (archive refused, a required member missing)
+  'BUNDLE_NONCANONICAL', // the bundle is not exactly what the bundle writer emits (tar or gzip form, member types, order, names)
   'PROVENANCE_INVALID', // provenance.json is not a valid statement of our build type
   'SUBJECT_MISSING', // a provenance subject has no artifact in the bundle
   'SUBJECT_DIGEST_MISMATCH', // an artifact's bytes differ from its subject digest
@@ -158,8 +159,13 @@ export interface Refused {
   debug?: boolean;
 }
 
-/** A bundle to verify: its bytes, a stream of them, or contents already read. */
-export type BundleSource = Uint8Array | AsyncIterable<Uint8Array> | BundleContents;
+/** A bundle that can be read more than once from its start (e.g. a file): each `open` streams it anew. */
+export interface BundleFile {
+  open(): AsyncIterable<Uint8Array>;
+}
+
+/** A bundle to verify: its bytes, a stream of them, a file to stream, or contents already read. */
+export type BundleSource = Uint8Array | AsyncIterable<Uint8Array> | BundleFile | BundleContents;
 
 /** A bundle with the name it is reported under (e.g. its file name). */
 export interface NamedBundle {

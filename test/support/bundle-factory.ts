@@ -18,7 +18,7 @@ import {
   pcr3ForIamRole,
   pcr4ForInstanceId,
 } from '../../src/attestation/index.js';
-import type { BundleContents } from '../../src/bundle/index.js';
+import type { BundleContents, BundleWriteInput } from '../../src/bundle/index.js';
 import { encodeBundle, readBundle } from '../../src/bundle/index.js';
 import { findImage, type ImageEntry, type ImageLanguage } from '../../src/catalog/index.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
@@ -103,6 +103,13 @@ export interface MakeBundleOptions {
   log?: string;
   /** The image the statement names, when it should differ from the attested one. */
   statementImage?: { name: string; version: string; pcr0: string; pcr1: string; pcr2: string };
+  /**
+   * Further subjects given only by name and digest (large artifacts on disk, e.g. for benchmarks):
+   * the statement lists them; a `writer` must add their bytes.
+   */
+  digests?: { name: string; sha256: string }[];
+  /** Writes the bundle instead of `encodeBundle` (e.g. a hostile writer that skips the name rules). */
+  writer?: (input: BundleWriteInput) => Promise<Uint8Array>;
   /** Rewrites provenance.json before it is attested (for statements that are attested but invalid). */
   provenance?: (bytes: Uint8Array) => Uint8Array;
   /**
@@ -176,11 +183,19 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
     config: parseBuildConfig({
       language: image.language,
       input: { cmd: 'cargo build --release --locked' },
-      output: { files: opts.outputFiles ?? outputs.map(([n]) => n) },
+      output: {
+        files: [
+          ...(opts.outputFiles ?? outputs.map(([n]) => n)),
+          ...(opts.digests ?? []).map((d) => d.name),
+        ],
+      },
     }),
     dependencies: [],
     toolchain: [],
-    outputs: outputs.map(([name, b]) => ({ name, sha256: sha256(b) })),
+    outputs: [
+      ...outputs.map(([name, b]) => ({ name, sha256: sha256(b) })),
+      ...(opts.digests ?? []),
+    ],
     image: {
       language: image.language,
       ...(opts.statementImage ?? { name: image.name, version: image.version, ...measured }),
@@ -226,16 +241,20 @@ export async function makeBundle(opts: MakeBundleOptions = {}): Promise<MadeBund
           ? opts.sign.signer.spki
           : opts.sign.attestedKey,
   });
-  const bytes = await encodeBundle({
+  const input: BundleWriteInput = {
     provenance,
     ...(envelope !== undefined ? { envelope } : {}),
     attestation,
     log,
     artifacts: outputs.map(([name, b]) => ({ name, bytes: b })),
-  });
+  };
+  const bytes = await (opts.writer ?? encodeBundle)(input);
   return {
     bytes,
-    contents: await readBundle(bytes),
+    contents:
+      opts.writer === undefined
+        ? await readBundle(bytes)
+        : { provenance, attestation, log, artifacts: new Map(outputs) },
     statement,
     builder,
     image,

@@ -4,6 +4,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { BLOCK, encodeHeader } from '../../src/archive/tar-header.js';
+import { BUNDLE_GZIP_HEADER } from '../../src/bundle/index.js';
 import { concatBytes } from '../../src/util/bytes.js';
 
 export interface RawMember {
@@ -41,9 +42,11 @@ export function rawTar(members: RawMember[]): Uint8Array {
   return concatBytes(parts);
 }
 
-/** The same, gzip-compressed. */
+/** The same, gzip-compressed with the bundle writer's gzip header (level 9, XFL 2, OS 3). */
 export function rawTarGz(members: RawMember[]): Uint8Array {
-  return new Uint8Array(gzipSync(rawTar(members)));
+  const out = new Uint8Array(gzipSync(rawTar(members), { level: 9 }));
+  out.set(BUNDLE_GZIP_HEADER, 0);
+  return out;
 }
 
 /** The three required members with placeholder content. */
