@@ -22,6 +22,7 @@ import { isAttestationError } from '../../attestation/index.js';
 import { isBundleError } from '../../bundle/index.js';
 import type { BuildEvent, BuildResult } from '../../client/run-build.js';
 import { runBuild } from '../../client/run-build.js';
+import { PhaseClock, formatTimings } from '../../client/phase-clock.js';
 import { isEnclaveError } from '../../enclave/errors.js';
 import { ImageCatalogError } from '../../enclave/images.js';
 import { loadImageCatalog } from '../../enclave/images-node.js';
@@ -89,9 +90,11 @@ function parseNonce(hex: string): Uint8Array {
 const ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 /** Writes progress to stderr: phases, the build log, and what the enclave is. */
-function progress(io: CliIo): (e: BuildEvent) => void {
+function progress(io: CliIo, clock: PhaseClock): (e: BuildEvent) => void {
   const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
   return (e) => {
+    const ended = clock.event(e);
+    if (ended !== undefined) say(`(${ended.ended} took ${(ended.ms / 1000).toFixed(2)} s)`);
     switch (e.type) {
       case 'prepared':
         say(
@@ -120,7 +123,13 @@ function progress(io: CliIo): (e: BuildEvent) => void {
   };
 }
 
-function printResult(io: CliIo, r: BuildResult, json: boolean): void {
+function printResult(
+  io: CliIo,
+  r: BuildResult,
+  json: boolean,
+  timings: ReturnType<PhaseClock['finish']>,
+): void {
+  if (!json) writeLine(io.stderr, `tee-compile: timings: ${formatTimings(timings)}`);
   if (json) {
     writeLine(
       io.stdout,
@@ -140,6 +149,7 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
           builder: { pcr3: r.builderPcr3 },
           simulated: r.simulated,
           isolation: r.isolation,
+          timings,
         },
         null,
         2,
@@ -423,7 +433,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
     await removeLeftovers(backend, io);
     const stamp = (await processStamp(process.pid)) ?? `${process.pid}.0`;
-    const onEvent = progress(io);
+    const clock = new PhaseClock();
+    const onEvent = progress(io, clock);
     if (nonce === undefined)
       writeLine(
         io.stderr,
@@ -442,7 +453,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       signal: cancel.signal,
       buildId: `cli-${stamp}-${randomUUID().slice(0, 8)}`,
     });
-    printResult(io, result, values.json);
+    printResult(io, result, values.json, clock.finish());
     return EXIT_OK;
   } catch (err) {
     const sig = cancel.received();
