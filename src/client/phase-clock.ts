@@ -57,8 +57,7 @@ export class PhaseClock {
   event(e: BuildEvent): { ended: ClientPhase; ms: number } | undefined {
     const next = PhaseClock.phaseOf(e);
     if (next === undefined || next === this.current) return undefined;
-    // The local enclave may start before the inputs are ready: starting then takes no time.
-    if (CLIENT_PHASES.indexOf(next) < CLIENT_PHASES.indexOf(this.current)) return undefined;
+    // The worker receives the dependency set after checking the source: transfer again.
     return this.switchTo(next);
   }
 

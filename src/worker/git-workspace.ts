@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { lchown, lstat, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { deflate as deflateCb, constants as zlibConstants } from 'node:zlib';
+import { deflate as deflateCb, deflateSync, constants as zlibConstants } from 'node:zlib';
 import { compareBytes } from '../util/bytes.js';
 import { encodeTree } from '../provenance/git-object.js';
 import type { TreeEntry } from '../provenance/git-object.js';
@@ -26,6 +26,8 @@ const deflate = promisify(deflateCb);
 
 /** Files deflated at once (libuv's pool has 4 threads). */
 const CONCURRENCY = 4;
+/** Objects smaller than this are deflated on the main thread. */
+const SYNC_DEFLATE_BYTES = 64 * 1024;
 
 /** What the provenance records of the work tree given to the build. */
 export interface GitWorkspaceRecord {
@@ -75,9 +77,11 @@ class ObjectWriter {
       await mkdir(dir, { recursive: true });
     }
     // Level 1: the work tree is read once more here, and speed matters more than size.
-    const body = await deflate(Buffer.concat([header, content]), {
-      level: zlibConstants.Z_BEST_SPEED,
-    });
+    // Small objects are deflated at once: a trip through the thread pool costs more than them.
+    const whole = Buffer.concat([header, content]);
+    const opts = { level: zlibConstants.Z_BEST_SPEED };
+    const body =
+      whole.length < SYNC_DEFLATE_BYTES ? deflateSync(whole, opts) : await deflate(whole, opts);
     try {
       await writeFile(join(dir, hex.slice(2)), body, { flag: 'wx', mode: 0o444 });
       this.count++;
