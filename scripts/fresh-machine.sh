@@ -12,6 +12,8 @@
 # deb.debian.org and the npm registry.
 #   FRESH_BASE_TAR=<file>  a tarball made earlier with the same mmdebstrap command (saves a minute)
 #   FRESH_KEEP=1           keep the chroot (its path is printed)
+# Behind a TLS-intercepting proxy, the host's NODE_EXTRA_CA_CERTS file is copied in and set (the
+# network's need, not the project's).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "fresh-machine: run as root (chroot, mounts)" >&2; exit 2; }
@@ -50,14 +52,21 @@ for m in proc sys dev; do
   mounted+=("$root/$m")
 done
 
+extra=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$root/etc/ssl/certs/network-proxy-ca.pem"
+  extra+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/network-proxy-ca.pem)
+fi
+
 args=$(printf ' %q' "$@")
-chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb \
+chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb "${extra[@]}" \
   /bin/bash -c "set -euo pipefail
     cd /root/tee-compile
     echo '== fresh machine: node' \$(node --version) ', npm' \$(npm --version) ', git' \$(git --version)
     for c in go gcc cargo; do command -v \$c >/dev/null && { echo \"fresh-machine: \$c is already here\"; exit 1; }; done
     echo '== README main command: npm ci && npm run demo'
-    npm ci --no-audit --no-fund && npm run demo
+    npm ci --no-audit --no-fund
+    npm run demo
     echo '== README test command: bash scripts/test-fresh.sh$args'
     bash scripts/test-fresh.sh$args
     echo '== fresh machine: both README commands passed'"
