@@ -46,6 +46,10 @@ ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 echo "== the repository at $(git -C "$repo" rev-parse HEAD)"
 git clone -q --no-hardlinks "$repo" "$root/root/tee-compile"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The chroot's / is a mount point, as on a machine: the local backend's sandbox changes its
+# propagation.
+mount --bind "$root" "$root"
+mounted+=("$root")
 for m in proc sys dev; do
   mount --rbind "/$m" "$root/$m"
   mount --make-rslave "$root/$m"

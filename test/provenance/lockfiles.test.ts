@@ -222,6 +222,16 @@ describe('Cargo.lock', () => {
     expect(() => parseCargoLock(v1)).toThrow(/cargo >= 1\.53/);
     expect(() => parseCargoLock('version = 2\n')).toThrowWithCode('LOCKFILE_UNSUPPORTED');
     expect(() => parseCargoLock('version = 5\n')).toThrowWithCode('LOCKFILE_UNSUPPORTED');
+    // Without [metadata] but with a registry package: still refused.
+    expect(() =>
+      parseCargoLock(
+        '[[package]]\nname = "b"\nversion = "1.0.0"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n',
+      ),
+    ).toThrowWithCode('LOCKFILE_UNSUPPORTED');
+  });
+
+  it('when a v1/v2 lockfile holds only local packages (a crate without dependencies), it pins nothing and is accepted', () => {
+    expect(parseCargoLock('[[package]]\nname = "min"\nversion = "0.1.0"\n')).toEqual([]);
   });
 
   it.each([
