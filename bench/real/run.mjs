@@ -89,7 +89,9 @@ function plainEnv(work, epoch) {
     GOCACHE: join(work, 'plain-gocache'),
     GOPATH: join(work, 'plain-gopath'),
     GOTOOLCHAIN: 'local',
-    CARGO_HOME: join(process.env.HOME ?? homedir(), '.cargo'),
+    // The host's toolchains stay where they are installed.
+    CARGO_HOME: process.env.CARGO_HOME ?? join(homedir(), '.cargo'),
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), '.rustup'),
   };
 }
 
@@ -114,7 +116,10 @@ for (const p of projects) {
     const env = { ...plainEnv(work, epoch), ...cmd.env };
     // Warm both dependency caches first (the network is not what is measured).
     if (p.language === 'node') {
-      await timed('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: plain, env });
+      await timed('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
+        cwd: plain,
+        env,
+      });
       sh('git', ['-C', plain, 'clean', '-xdfq']);
     }
     const nonce = randomBytes(32).toString('hex');
