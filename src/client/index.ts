@@ -24,3 +24,4 @@ export {
   readProjectConfig,
 } from './inputs.js';
 export type { PrepareOptions, PreparedInputs, ProjectConfig } from './inputs.js';
+export { PhaseClock, formatTimings } from './phase-clock.js';

@@ -38,14 +38,24 @@ export function parseCargoLock(text: string, file = 'Cargo.lock'): LockedDepende
     );
   }
   const version = doc.version;
-  if (version === undefined) {
+  // A v1/v2 lockfile of local packages only (no `source`, no checksums) pins nothing that v3
+  // would write otherwise: a crate without dependencies builds unchanged from it.
+  const localOnly =
+    version === undefined &&
+    doc.metadata === undefined &&
+    Array.isArray(doc.package) &&
+    doc.package.every(
+      (t) =>
+        t !== null && typeof t === 'object' && (t as Record<string, unknown>).source === undefined,
+    );
+  if (version === undefined && !localOnly) {
     throw provenanceError(
       'LOCKFILE_UNSUPPORTED',
       `${file}: lockfile format v1/v2 (no \`version\`) is not supported; regenerate it with cargo >= 1.53 (\`cargo generate-lockfile\`) and commit it`,
       'version',
     );
   }
-  if (version !== 3 && version !== 4) {
+  if (!localOnly && version !== 3 && version !== 4) {
     throw provenanceError(
       typeof version === 'number' ? 'LOCKFILE_UNSUPPORTED' : 'LOCKFILE_MALFORMED',
       `${file}: lockfile format version ${JSON.stringify(version)} is not supported; expected 3 or 4${

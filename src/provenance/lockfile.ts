@@ -4,7 +4,7 @@
  */
 import { provenanceError } from './errors.js';
 import { parseCargoLock } from './lockfile-cargo.js';
-import { parseGoLock } from './lockfile-go.js';
+import { parseGoLock, parseGoMod } from './lockfile-go.js';
 import { parsePackageLock } from './lockfile-npm.js';
 import type { BuildConfig, LockedDependency } from './types.js';
 
@@ -14,7 +14,7 @@ export type Language = BuildConfig['language'];
 export const LOCKFILE_NAMES: Record<Language, readonly string[]> = {
   node: ['npm-shrinkwrap.json', 'package-lock.json', 'package.json', 'yarn.lock', 'pnpm-lock.yaml'],
   rust: ['Cargo.lock', 'Cargo.toml'],
-  go: ['go.mod', 'go.sum'],
+  go: ['go.mod', 'go.sum', 'vendor/modules.txt'],
 };
 
 /** File contents by name (absent files undefined). */
@@ -84,6 +84,13 @@ export function parseLockedDependencies(
           'go.mod is missing; run `go mod init <module>` and commit go.mod',
           'go.mod',
         );
+      }
+      // Vendored modules (`go mod vendor`) are committed: they are part of the verified source
+      // tree, so nothing is fetched; go.mod is still parsed (and so checked). The build uses them
+      // with GOFLAGS=-mod=vendor in input.env.
+      if (files['vendor/modules.txt'] !== undefined) {
+        parseGoMod(mod);
+        return [];
       }
       return parseGoLock(mod, files['go.sum'] ?? null, opts);
     }

@@ -98,6 +98,8 @@ const statementSchema = z.strictObject({
         isolation: z.record(z.string(), z.unknown()),
         inputMerkleRoot: z.string().regex(HEX64),
         nsm: z.record(z.string(), z.unknown()).optional(),
+        workspace: z.record(z.string(), z.unknown()).optional(),
+        timings: z.record(z.string(), z.number().int().nonnegative()).optional(),
       }),
       resolvedDependencies: z.array(descriptorSchema).min(1),
     }),
@@ -264,6 +266,10 @@ export interface StatementParams {
   buildLogSha256?: string;
   /** More byproducts, after build.log (the source's origin: see ./origin.ts). */
   byproducts?: readonly ResourceDescriptor[];
+  /** What the build's work tree held beyond the source (e.g. the `.git` the worker wrote). */
+  workspace?: object | undefined;
+  /** Milliseconds each phase of the worker took, up to the provenance. */
+  timings?: Record<string, number> | undefined;
 }
 
 function time(t: Date | string): string {
@@ -315,6 +321,8 @@ export function buildStatement(params: StatementParams): ProvenanceStatement {
     inputMerkleRoot: '',
   };
   if (params.nsm !== undefined) internal.nsm = { ...params.nsm };
+  if (params.workspace !== undefined) internal.workspace = { ...params.workspace };
+  if (params.timings !== undefined) internal.timings = { ...params.timings };
   const st: ProvenanceStatement = {
     _type: STATEMENT_TYPE,
     subject: subjects,

@@ -150,6 +150,10 @@ export interface ProvenanceStatement {
         inputMerkleRoot: string;
         /** On Nitro: DescribeNSM and the DescribePCR values read in the enclave. */
         nsm?: Record<string, unknown>;
+        /** The work tree beyond the source: the `.git` written from the verified tree and commit. */
+        workspace?: Record<string, unknown>;
+        /** Milliseconds each worker phase took (receiving … collecting-outputs). */
+        timings?: Record<string, number>;
       };
       resolvedDependencies: ResourceDescriptor[];
     };

@@ -43,6 +43,9 @@ import type { WorkspaceLayout } from './environment.js';
 import { collectOutputs } from './outputs.js';
 import { signProvenance, unsealBuilderKey } from './signing.js';
 import { checkOrigin } from './origin.js';
+import type { GitWorkspace } from './git-workspace.js';
+import { writeGitIndex, writeGitWorkspace } from './git-workspace.js';
+import { PhaseTimer } from './phase-timer.js';
 
 /** Build time limit when build.json sets none (seconds). */
 export const DEFAULT_BUILD_TIMEOUT_S = 3600;
@@ -230,6 +233,7 @@ async function runBuild(
   report: BuildReporter,
 ): Promise<BuildOutcome> {
   const startedOn = new Date();
+  const timer = new PhaseTimer('receiving');
   const layout = workspaceLayout(ctx.workspace);
   const claim = build.request.source;
   const config = await readConfig(build, ctx.image);
@@ -244,6 +248,7 @@ async function runBuild(
   }).catch((e: unknown) => {
     throw refusal(e, 'SOURCE_ARCHIVE_INVALID', 'the source archive was refused');
   });
+  timer.next('verifying-source');
   report.phase('verifying-source');
   // The same check the host can run: files -> tree id, commit object -> commit id -> tree.
   const source = await verifySourceTree(layout.src, {
@@ -264,8 +269,28 @@ async function runBuild(
     throw refusal(e, 'SOURCE_ARCHIVE_INVALID', 'the source cannot be hashed');
   });
   const workdirPath = await checkWorkdir(layout, build.request.workdir);
+  // The build gets a work tree as a depth-1 checkout gives: written from the verified files and
+  // commit object only, after their check.
+  let git: GitWorkspace | null = null;
+  if (claim.commit !== null && commitRaw !== null) {
+    timer.next('writing-git');
+    git = await writeGitWorkspace({
+      root: layout.src,
+      commit: claim.commit,
+      commitObject: commitRaw,
+      tree: claim.tree,
+      objectFormat: claim.objectFormat,
+      repository: claim.repository,
+    }).catch((e: unknown) => {
+      throw new WorkerError('WORKER_INTERNAL', `cannot write the work tree's .git: ${String(e)}`, {
+        cause: e,
+      });
+    });
+  }
 
+  timer.next('receiving-dependencies');
   if (build.request.inputs.deps > 0) {
+    report.phase('receiving', 'dependencies');
     await extractTar(build.stream('deps'), layout.deps, {
       symlinks: 'refuse',
       limits: DEPS_ARCHIVE_LIMITS,
@@ -276,6 +301,7 @@ async function runBuild(
     for await (const _ of build.stream('deps'));
     await mkdir(layout.deps, { recursive: true });
   }
+  timer.next('verifying-dependencies');
   report.phase('verifying-dependencies');
   const dependencies = await readLockedDependencies(workdirPath, config.language, {
     workdir: build.request.workdir,
@@ -310,6 +336,8 @@ async function runBuild(
       ctx.jail.gid,
     );
   }
+  // The index holds the files' stat data as the build will find them (owner included).
+  if (git !== null) await writeGitIndex(git, ctx.jail);
   const toolEnv = toolchainEnv(ctx.env);
   const env = buildEnvironment({
     toolchain: toolEnv,
@@ -318,6 +346,7 @@ async function runBuild(
     dependencies: depEnv,
     config: config.input.env,
   });
+  timer.next('building');
   report.phase('building', config.input.cmd.slice(0, 200));
   const timeoutS = config.timeout ?? DEFAULT_BUILD_TIMEOUT_S;
   // The toolchain does not change during the build: identify it (hashing its binaries) meanwhile.
@@ -361,6 +390,7 @@ async function runBuild(
     return { ok: false, error: e };
   }
 
+  timer.next('collecting-outputs');
   report.phase('collecting-outputs');
   const outputs = await collectOutputs(layout.src, build.request.workdir, config.output.files);
   const found = await toolchainFound;
@@ -401,6 +431,8 @@ async function runBuild(
     finishedOn: new Date(),
     buildLogSha256: createHash('sha256').update(result.log).digest('hex'),
     byproducts: origin,
+    ...(git !== null ? { workspace: { git: git.record } } : {}),
+    timings: timer.done(),
   });
   const provenance = serializeStatement(statement);
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   dependencyDescriptors,
   isPinned,
@@ -222,6 +223,29 @@ describe('Cargo.lock', () => {
     expect(() => parseCargoLock(v1)).toThrow(/cargo >= 1\.53/);
     expect(() => parseCargoLock('version = 2\n')).toThrowWithCode('LOCKFILE_UNSUPPORTED');
     expect(() => parseCargoLock('version = 5\n')).toThrowWithCode('LOCKFILE_UNSUPPORTED');
+    // Without [metadata] but with a registry package: still refused.
+    expect(() =>
+      parseCargoLock(
+        '[[package]]\nname = "b"\nversion = "1.0.0"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n',
+      ),
+    ).toThrowWithCode('LOCKFILE_UNSUPPORTED');
+  });
+
+  it('when Go modules are vendored (vendor/modules.txt), they are part of the source and nothing is fetched', async () => {
+    const dir = tempDir('lock-vendor-');
+    writeFiles(dir, {
+      'go.mod': 'module example.com/v\n\ngo 1.18\n\nrequire github.com/a/b v1.0.0\n',
+      'vendor/modules.txt': '# github.com/a/b v1.0.0\n## explicit\ngithub.com/a/b\n',
+    });
+    expect(await readLockedDependencies(dir, 'go')).toEqual([]);
+    // Without vendor/, the same go.mod needs go.sum.
+    expect(() =>
+      parseLockedDependencies('go', { 'go.mod': readFileSync(join(dir, 'go.mod'), 'utf8') }),
+    ).toThrowWithCode('LOCKFILE_MISSING');
+  });
+
+  it('when a v1/v2 lockfile holds only local packages (a crate without dependencies), it pins nothing and is accepted', () => {
+    expect(parseCargoLock('[[package]]\nname = "min"\nversion = "0.1.0"\n')).toEqual([]);
   });
 
   it.each([

@@ -37,8 +37,14 @@ beforeAll(async () => {
   await chmod(device, 0o666);
   // What a hostile build would try first: the NSM device, as another user than the worker.
   const probe = `{ id -u; if (exec 3<>${device}) 2>/dev/null; then echo nsm-open; else echo nsm-denied; fi; } > probe.txt`;
+  // And what a release script expects: a clean git work tree at the commit, as the jailed user.
+  const gitProbe = `{ git rev-parse HEAD; git status --porcelain; git describe --always --abbrev=40; } > "$TMPDIR/git.txt" 2>&1; mv "$TMPDIR/git.txt" git.txt`;
   repo = await makeRepo(
-    goProject(`echo from-device > out.txt; ${probe}`, {}, ['out.txt', 'probe.txt']),
+    goProject(`${gitProbe}; echo from-device > out.txt; ${probe}`, {}, [
+      'out.txt',
+      'probe.txt',
+      'git.txt',
+    ]),
   );
 });
 afterAll(async () => {
@@ -116,7 +122,7 @@ describe('worker entry point', () => {
       });
       await p.cleanup();
       expect(await exited).toBe(0);
-      expect(w.stderr()).toContain('build delivered (2 outputs)');
+      expect(w.stderr()).toContain('build delivered (3 outputs)');
       const bundle = await readBundle(fileChunks(res.bundle.file));
       const doc = decodeAttestation(bundle.attestation);
       expect(toHex(doc.pcrs.get(3)!)).toBe(toHex(helperPcr(3)));
@@ -138,6 +144,14 @@ describe('worker entry point', () => {
         '10001\nnsm-denied\n',
       );
       expect(((await stat(device)).mode & 0o777).toString(8)).toBe('600');
+      // The .git written from the verified tree: HEAD at the commit, nothing changed.
+      expect(Buffer.from(bundle.artifacts.get('git.txt')!).toString()).toBe(
+        `${repo.commit}\n${repo.commit}\n`,
+      );
+      expect(st.predicate.buildDefinition.internalParameters).toMatchObject({
+        workspace: { git: { head: repo.commit, gitDir: '.git' } },
+        timings: { building: expect.any(Number), 'verifying-source': expect.any(Number) },
+      });
       const notes = (
         st.predicate.buildDefinition.internalParameters.isolation as { notes: string[] }
       ).notes;

@@ -29,6 +29,7 @@ import { loadImageCatalog } from '../../catalog/node.js';
 import type { ImageCatalog } from '../../catalog/index.js';
 import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
 import { createBackend, DEFAULT_SIMULATED_ROLE, NitroConfigError } from '../../enclave/index.js';
+import { PhaseClock, formatTimings } from '../../client/index.js';
 import { isProvenanceError } from '../../provenance/index.js';
 import {
   KmsError,
@@ -106,9 +107,11 @@ function parseNonce(hex: string): Uint8Array {
 }
 
 /** Writes progress to stderr: phases, the build log, and what the enclave is. */
-function progress(io: CliIo): (e: BuildEvent) => void {
+function progress(io: CliIo, clock: PhaseClock): (e: BuildEvent) => void {
   const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
   return (e) => {
+    const ended = clock.event(e);
+    if (ended !== undefined) say(`(${ended.ended} took ${(ended.ms / 1000).toFixed(2)} s)`);
     switch (e.type) {
       case 'prepared':
         say(
@@ -137,7 +140,13 @@ function progress(io: CliIo): (e: BuildEvent) => void {
   };
 }
 
-function printResult(io: CliIo, r: BuildResult, json: boolean): void {
+function printResult(
+  io: CliIo,
+  r: BuildResult,
+  json: boolean,
+  timings: ReturnType<PhaseClock['finish']>,
+): void {
+  if (!json) writeLine(io.stderr, `tee-compile: timings: ${formatTimings(timings)}`);
   if (json) {
     writeLine(
       io.stdout,
@@ -157,6 +166,7 @@ function printResult(io: CliIo, r: BuildResult, json: boolean): void {
           builder: { pcr3: r.builderPcr3, key: r.builderKey },
           simulated: r.simulated,
           isolation: r.isolation,
+          timings,
         },
         null,
         2,
@@ -483,7 +493,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         ? undefined
         : await sealedKeyOf(resolve(io.cwd, values['sealed-key']), io.env);
     const stamp = (await processStamp(process.pid)) ?? `${process.pid}.0`;
-    const onEvent = progress(io);
+    const clock = new PhaseClock();
+    const onEvent = progress(io, clock);
     if (nonce === undefined)
       writeLine(
         io.stderr,
@@ -509,7 +520,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         ? { builderKey: { fingerprint: builderKey.fingerprint, unseal: builderKey.unseal } }
         : {}),
     });
-    printResult(io, result, values.json);
+    printResult(io, result, values.json, clock.finish());
     return EXIT_OK;
   } catch (err) {
     const sig = cancel.received();

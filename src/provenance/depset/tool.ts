@@ -30,9 +30,11 @@ export async function runFetchTool(
     );
   });
   if (r.code !== 0) {
-    throw provenanceError(
-      'DEPENDENCY_FETCH_FAILED',
-      `${opts.label} failed: ${(opts.reason ?? firstLine)(r.stderr)}`,
-    );
+    // Some tools report on stdout (`go mod download -json`): it speaks when stderr says nothing.
+    const why =
+      (opts.reason ?? firstLine)(r.stderr) ||
+      firstLine(r.stdout.toString('utf8')) ||
+      `exit status ${r.code}`;
+    throw provenanceError('DEPENDENCY_FETCH_FAILED', `${opts.label} failed: ${why}`);
   }
 }

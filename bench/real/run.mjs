@@ -1,0 +1,183 @@
+// The real-project corpus (bench/real/README.md): for each pinned project, recreate its
+// repository at the upstream commit from the snapshot, build it attested (`build --local` with
+// the maintainer-style build.json of projects/<name>/), verify the bundle, and build it plainly
+// (the same command in a copy of the checkout, on the host) in the same run. Prints the table:
+// project, language, deps, plain s, attested s, ratio, and the attested build's phase timings.
+//
+//   npm run bench:real [-- <name>…]
+//   TEE_COMPILE_CORPUS=<dir>   snapshots (<name>.tar.gz, <name>.commit) already fetched
+//                              (default ~/.cache/tee-compile/corpus, filled by snapshot.sh from
+//                              each project's repository when missing)
+//   BENCH_JSON=<file>          also write the results as JSON
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = join(here, '..', '..');
+const cli = join(root, 'bin', 'tee-compile.js');
+const projects = JSON.parse(readFileSync(join(here, 'projects.json'), 'utf8'));
+const only = process.argv.slice(2);
+const corpus =
+  process.env.TEE_COMPILE_CORPUS ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tee-compile', 'corpus');
+const npmCache = join(corpus, '..', 'bench-npm-cache');
+
+const sh = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+    .toString()
+    .trim();
+
+/** Runs a command, timing it; resolves with the exit code, the wall seconds and stderr. */
+function timed(cmd, args, opts) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) =>
+      resolve({ code, s: (performance.now() - t0) / 1000, stdout: out, stderr: err }),
+    );
+  });
+}
+
+/** The snapshot's files, fetched with snapshot.sh when missing; the archive's SHA-256 checked. */
+function snapshot(p) {
+  const tar = join(corpus, `${p.name}.tar.gz`);
+  const commit = join(corpus, `${p.name}.commit`);
+  if (!existsSync(tar) || !existsSync(commit))
+    sh('bash', [join(here, 'snapshot.sh'), p.repository, p.commit, corpus, p.name], {
+      stdio: 'inherit',
+    });
+  const sum = createHash('sha256').update(readFileSync(tar)).digest('hex');
+  if (sum !== p.archiveSha256)
+    throw new Error(`${tar}: SHA-256 ${sum}, projects.json pins ${p.archiveSha256}`);
+  return { tar, commit };
+}
+
+/** The repository at the pinned commit, shallow (its parents absent), from the snapshot. */
+function materialize(p, snap, dir) {
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const git = (...args) => sh('git', ['-C', dir, ...args], { env });
+  sh('mkdir', ['-p', dir]);
+  git('init', '-q');
+  sh('tar', ['-xzf', snap.tar, '-C', dir]);
+  // Committed files a .gitignore names are part of the tree too.
+  git('add', '-A', '-f');
+  const tree = git('write-tree');
+  if (tree !== p.tree) throw new Error(`${p.name}: the snapshot is tree ${tree}, not ${p.tree}`);
+  const commit = git('hash-object', '-t', 'commit', '-w', snap.commit);
+  if (commit !== p.commit) throw new Error(`${p.name}: commit object ${commit}, not ${p.commit}`);
+  git('update-ref', 'HEAD', commit);
+  writeFileSync(join(dir, '.git', 'shallow'), `${commit}\n`);
+  git('remote', 'add', 'origin', p.repository);
+}
+
+/** The environment of the plain build: the host's, with what the worker also sets. */
+function plainEnv(work, epoch) {
+  return {
+    ...process.env,
+    CI: 'true',
+    SOURCE_DATE_EPOCH: String(epoch),
+    HOME: join(work, 'plain-home'),
+    npm_config_cache: npmCache,
+    GOCACHE: join(work, 'plain-gocache'),
+    GOPATH: join(work, 'plain-gopath'),
+    GOTOOLCHAIN: 'local',
+    // The host's toolchains stay where they are installed.
+    CARGO_HOME: process.env.CARGO_HOME ?? join(homedir(), '.cargo'),
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), '.rustup'),
+  };
+}
+
+const timingsOf = (stderr) => /tee-compile: timings: (.*)/.exec(stderr)?.[1] ?? '';
+const depsOf = (stderr) => Number(/, (\d+) locked dependenc/.exec(stderr)?.[1] ?? NaN);
+
+const results = [];
+for (const p of projects) {
+  if (only.length > 0 && !only.includes(p.name)) continue;
+  const work = mkdtempSync(join(tmpdir(), `bench-real-${p.name}-`));
+  const row = { project: p.name, language: p.language };
+  results.push(row);
+  try {
+    const snap = snapshot(p);
+    const repo = join(work, p.name);
+    materialize(p, snap, repo);
+    const build = join(here, 'projects', p.name, 'build.json');
+    const cmd = JSON.parse(readFileSync(build, 'utf8')).input;
+    const epoch = Number(sh('git', ['-C', repo, 'log', '-1', '--format=%ct']));
+    const plain = join(work, 'plain');
+    sh('cp', ['-a', repo, plain]);
+    const env = { ...plainEnv(work, epoch), ...cmd.env };
+    // Warm both dependency caches first (the network is not what is measured).
+    if (p.language === 'node') {
+      await timed('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
+        cwd: plain,
+        env,
+      });
+      sh('git', ['-C', plain, 'clean', '-xdfq']);
+    }
+    // The client's dependency-set cache: filled by preparing the inputs once, untimed.
+    const { prepareInputs, readProjectConfig } = await import(
+      join(root, 'lib', 'client', 'inputs.js')
+    );
+    await prepareInputs({ dir: repo, project: await readProjectConfig(repo, build) })
+      .then((prep) => prep.cleanup())
+      .catch(() => undefined);
+    const nonce = randomBytes(32).toString('hex');
+    const bundle = join(work, 'bundle.tar.gz');
+    const att = await timed(
+      'node',
+      [cli, 'build', repo, '--local', '--config', build, '--nonce', nonce, '--out', bundle],
+      { cwd: work },
+    );
+    row.deps = depsOf(att.stderr);
+    if (att.code !== 0) {
+      const why = /tee-compile build: (\S+)(.*)/.exec(att.stderr);
+      row.error = why ? `${why[1]}${why[2]}` : att.stderr.slice(-400);
+      if (p.expectError !== undefined && why?.[1] === p.expectError) row.expected = p.reason;
+      continue;
+    }
+    row.attested = att.s;
+    row.timings = timingsOf(att.stderr);
+    const ver = await timed('node', [
+      cli,
+      'verify',
+      bundle,
+      '--allow-simulated',
+      '--nonce',
+      nonce,
+      '--commit',
+      p.commit,
+    ]);
+    row.verified = ver.code === 0;
+    const pl = await timed('bash', ['-c', cmd.cmd], { cwd: plain, env });
+    if (pl.code !== 0) row.plainError = pl.stderr.slice(-400);
+    row.plain = pl.s;
+    row.ratio = row.attested / row.plain;
+  } catch (e) {
+    row.error = String(e?.message ?? e);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const f = (n) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-');
+console.log('project         language  deps  plain s  attested s  ratio  verified');
+for (const r of results) {
+  console.log(
+    `${r.project.padEnd(15)} ${r.language.padEnd(8)} ${String(r.deps ?? '-').padStart(5)} ${f(r.plain).padStart(8)} ${f(r.attested).padStart(11)} ${f(r.ratio).padStart(6)}  ${r.error ? 'no' : r.verified ? 'yes' : 'NO'}`,
+  );
+}
+for (const r of results) {
+  if (r.timings) console.log(`  ${r.project}: ${r.timings}`);
+  if (r.error) console.log(`  ${r.project}: ${r.expected ? 'listed, ' : ''}${r.error}`);
+  if (r.plainError) console.log(`  ${r.project}: plain build failed: ${r.plainError}`);
+}
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));
+process.exitCode = results.some((r) => (r.error && !r.expected) || r.verified === false) ? 1 : 0;

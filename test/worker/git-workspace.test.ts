@@ -1,0 +1,95 @@
+/**
+ * The `.git` the worker writes from a verified tree: real git reads it as a clean depth-1 work
+ * tree at the commit (rev-parse, status, describe, log, fsck), in both object formats.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, symlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeGitIndex, writeGitWorkspace } from '../../src/worker/git-workspace.js';
+import { GIT_ENV, git, gitBytes, makeRepo, tempDir } from '../support/provenance-git.js';
+
+/** Checks out the committed files of `repo` (without .git) into a fresh folder. */
+function exportTree(repo: string): string {
+  const out = tempDir('gitws-src-');
+  execFileSync('sh', ['-c', `git archive --format=tar HEAD | tar -x -C "${out}"`], {
+    cwd: repo,
+    env: GIT_ENV,
+  });
+  return out;
+}
+
+describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) => {
+  let repo: string;
+  let src: string;
+  beforeAll(() => {
+    repo = makeRepo(
+      {
+        'README.md': '# hi\n',
+        'src/a.js': 'console.log(1)\n',
+        'src/deep/b.txt': 'b\n',
+        'bin/run': '#!/bin/sh\necho run\n',
+        'same/x': 'dup\n',
+        'same/y': 'dup\n',
+      },
+      { objectFormat, origin: 'https://github.com/example/project' },
+    );
+    chmodSync(join(repo, 'bin/run'), 0o755);
+    symlinkSync('src/a.js', join(repo, 'link'));
+    git(repo, ['add', '-A']);
+    git(repo, ['commit', '-q', '-m', 'second']);
+    src = exportTree(repo);
+  });
+  afterAll(async () => {
+    await rm(repo, { recursive: true, force: true });
+    await rm(src, { recursive: true, force: true });
+  });
+
+  test('git sees a clean shallow work tree at the commit', async () => {
+    const commit = git(repo, ['rev-parse', 'HEAD']);
+    const tree = git(repo, ['rev-parse', 'HEAD^{tree}']);
+    const commitObject = new Uint8Array(gitBytes(repo, ['cat-file', 'commit', 'HEAD']));
+    const ws = await writeGitWorkspace({
+      root: src,
+      commit,
+      commitObject,
+      tree,
+      objectFormat,
+      repository: 'https://github.com/example/project',
+    });
+    await writeGitIndex(ws);
+    expect(ws.record.head).toBe(commit);
+    expect(ws.record.shallow).toBe(true);
+    expect(ws.record.indexEntries).toBe(7);
+    expect(git(src, ['rev-parse', 'HEAD'])).toBe(commit);
+    expect(git(src, ['status', '--porcelain'])).toBe('');
+    expect(git(src, ['describe', '--always', '--abbrev=12'])).toBe(commit.slice(0, 12));
+    expect(git(src, ['log', '-1', '--format=%s'])).toBe('second');
+    expect(git(src, ['show', 'HEAD:src/a.js'])).toBe('console.log(1)');
+    expect(git(src, ['ls-files', '-s', 'bin/run']).startsWith('100755')).toBe(true);
+    expect(git(src, ['remote', 'get-url', 'origin'])).toBe('https://github.com/example/project');
+    git(src, ['fsck', '--no-dangling']);
+    // A change is seen as one.
+    execFileSync('sh', ['-c', 'echo changed >> README.md'], { cwd: src });
+    expect(git(src, ['status', '--porcelain'])).toBe('M README.md');
+  });
+
+  test('files that do not hash to the verified tree are refused', async () => {
+    const other = exportTree(repo);
+    try {
+      execFileSync('sh', ['-c', 'echo extra > extra.txt'], { cwd: other });
+      await expect(
+        writeGitWorkspace({
+          root: other,
+          commit: git(repo, ['rev-parse', 'HEAD']),
+          commitObject: new Uint8Array(gitBytes(repo, ['cat-file', 'commit', 'HEAD'])),
+          tree: git(repo, ['rev-parse', 'HEAD^{tree}']),
+          objectFormat,
+          repository: null,
+        }),
+      ).rejects.toThrow(/verified tree/);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
