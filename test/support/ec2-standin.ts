@@ -107,6 +107,7 @@ export class Ec2StandIn {
   readonly noCapacity = new Set<string>();
   private readonly principals = new Map<string, StandinPrincipal>();
   private readonly throttles = new Map<string, number>();
+  private readonly injected = new Map<string, { fault: AwsFault; times: number }>();
   private readonly tokens = new Map<string, { key: string; instanceId: string }>();
   private server!: Listening;
 
@@ -154,6 +155,11 @@ export class Ec2StandIn {
   /** The next `n` calls of `action` answer RequestLimitExceeded. */
   throttle(action: string, n: number): void {
     this.throttles.set(action, n);
+  }
+
+  /** The next `times` calls of `action` fail with `fault` (e.g. InvalidParameterValue). */
+  inject(action: string, fault: AwsFault, times = 1): void {
+    this.injected.set(action, { fault, times });
   }
 
   /** Adds an instance directly (a foreign one, or one left by an earlier run). */
@@ -239,6 +245,11 @@ export class Ec2StandIn {
       if (left > 0) {
         this.throttles.set(action, left - 1);
         throw new AwsFault(503, 'RequestLimitExceeded', 'Request limit exceeded.');
+      }
+      const inj = this.injected.get(action);
+      if (inj !== undefined && inj.times > 0) {
+        inj.times--;
+        throw inj.fault;
       }
       const inner = service === 'iam' ? this.iam(action, params) : this.ec2(action, params);
       const ns = service === 'iam' ? IAM_NS : EC2_NS;

@@ -49,7 +49,11 @@ export interface Ec2World {
   /** Options of a launch with sensible values, `over` applied. */
   launchOptions(over?: Record<string, string>): Record<string, string>;
   /** Runs one command as the CLI and the action do. */
-  run(mode: Ec2Mode, options: Record<string, string>, log?: string[]): Promise<Ec2Outcome>;
+  run(
+    mode: Ec2Mode,
+    options: Record<string, string>,
+    o?: { log?: string[]; now?: number },
+  ): Promise<Ec2Outcome>;
   stop(): Promise<void>;
 }
 
@@ -105,13 +109,13 @@ export async function startEc2World(): Promise<Ec2World> {
       'max-minutes': '60',
       ...over,
     }),
-    run: (mode, options, log = []) =>
+    run: (mode, options, o = {}) =>
       runEc2(mode, (n) => options[n] ?? '', {
         env: process.env,
         catalog: async () => catalog,
         version: '0.1.0',
-        now: () => Date.now(),
-        log: (m) => log.push(m),
+        now: () => o.now ?? Date.now(),
+        log: (m) => o.log?.push(m),
         backoffBaseMs: 5,
       }),
     stop: async () => {

@@ -37,7 +37,18 @@ const b64json = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString(
 export class RunnerRegistry {
   readonly runners: StoredRunner[] = [];
 
+  private keys: { publicKey: KeyObject; privateKey: KeyObject } | undefined;
+
   constructor(private readonly nextId: () => number) {}
+
+  /**
+   * The runners' RSA key. GitHub makes one per runner; the stand-in makes one per registry, since
+   * generating 2048-bit keys is slow and the tests do not depend on their differing.
+   */
+  private keyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
+    this.keys ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return this.keys;
+  }
 
   of(scope: string): StoredRunner[] {
     return this.runners.filter((r) => r.scope === scope.toLowerCase());
@@ -95,7 +106,7 @@ export class RunnerRegistry {
           `Already exists - A runner with the name ${body.name} already exists.`,
           docs,
         );
-      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const { publicKey, privateKey } = this.keyPair();
       const jwk = privateKey.export({ format: 'jwk' });
       const r: StoredRunner = {
         id: this.nextId(),
