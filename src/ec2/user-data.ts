@@ -48,7 +48,7 @@ export interface UserDataInput {
 function check(value: string, re: RegExp, what: string): string {
   if (!re.test(value))
     throw new Ec2Error(
-      'AWS_REQUEST_FAILED',
+      'OPTION_INVALID',
       `refusing to write ${what} into the user data: ${JSON.stringify(value.slice(0, 80))}`,
       { path: what },
     );

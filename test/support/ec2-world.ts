@@ -43,6 +43,7 @@ export interface Ec2World {
   principal: StandinPrincipal;
   /** A token allowed to register and remove the repository's runners. */
   token: string;
+  /** The catalog launch reads (a test may replace it). */
   catalog: ImageCatalog;
   /** Sets the standard AWS variables for `p` (the default principal when omitted). */
   useCredentials(p?: StandinPrincipal | null): void;
@@ -112,7 +113,7 @@ export async function startEc2World(): Promise<Ec2World> {
     run: (mode, options, o = {}) =>
       runEc2(mode, (n) => options[n] ?? '', {
         env: process.env,
-        catalog: async () => catalog,
+        catalog: async () => world.catalog,
         version: '0.1.0',
         now: () => o.now ?? Date.now(),
         log: (m) => o.log?.push(m),

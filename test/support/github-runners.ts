@@ -9,7 +9,7 @@
  * (token and session, in place of GitHub's broker) lives under `/_runner-standin/`: a session
  * makes the runner `online`, ending it makes it `offline`.
  */
-import { createPublicKey, generateKeyPairSync, randomUUID, verify } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { DOCS, fail, validation } from './github-errors.js';
 import { HttpFailure } from './github-http.js';
@@ -207,7 +207,7 @@ export class RunnerRegistry {
       const ok = verify(
         'RSA-SHA256',
         Buffer.from(`${h}.${p}`),
-        createPublicKey(r.publicKey),
+        r.publicKey,
         Buffer.from(s, 'base64url'),
       );
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as { sub?: string };
