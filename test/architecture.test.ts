@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['catalog', 'kms'],
   ['verify', 'protocol'],
   ['worker', 'enclave'],
-  ['client', 'image'],
+  ['client', 'image', 'ec2'],
   ['agent'],
   ['action'],
   ['cli'],

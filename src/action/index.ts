@@ -5,6 +5,7 @@
  * cancelling the step) cancel the build on the agent before the process ends.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { trustedImages } from '../catalog/index.js';
@@ -18,6 +19,46 @@ import { octokitGitHub } from './github.js';
 import { parseInputs } from './inputs.js';
 import { run } from './run.js';
 import { failureSummary } from './summary.js';
+import { isEc2Error, runEc2 } from '../ec2/index.js';
+
+/** The action's own version (package.json next to dist/), installed on the builders it launches. */
+function packageVersion(): string {
+  try {
+    const text = readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8');
+    return (JSON.parse(text) as { version: string }).version;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * `mode: launch | stop | sweep`: the EC2 builder life cycle (src/ec2), with the inputs of
+ * `tee-compile ec2` of the same names; GitHub values default to the workflow's.
+ */
+async function runEc2Mode(mode: 'launch' | 'stop' | 'sweep'): Promise<void> {
+  const env = process.env;
+  const defaults: Record<string, string> = {
+    repository: env.GITHUB_REPOSITORY ?? '',
+    'github-api-url': env.GITHUB_API_URL ?? '',
+    run: `${env.GITHUB_REPOSITORY ?? ''}/${env.GITHUB_RUN_ID ?? ''}/${env.GITHUB_RUN_ATTEMPT ?? '1'}`,
+  };
+  const get = (n: string): string => core.getInput(n) || defaults[n] || '';
+  const token = core.getInput('github-token');
+  if (token !== '') core.setSecret(token);
+  try {
+    const out = await runEc2(mode, get, {
+      env,
+      catalog: () => loadImageCatalog(CATALOG),
+      version: packageVersion(),
+      now: () => Date.now(),
+      log: (m) => core.info(m),
+    });
+    for (const [k, v] of Object.entries(out.outputs)) core.setOutput(k, v);
+  } catch (e) {
+    if (!isEc2Error(e)) throw e;
+    core.setFailed(`${e.code}: ${e.message}`);
+  }
+}
 
 /** The published image list, shipped next to the action's bundle (dist/ -> ../enclave/). */
 const CATALOG = fileURLToPath(new URL('../enclave/images.json', import.meta.url));
@@ -58,6 +99,8 @@ export async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    const mode = core.getInput('mode');
+    if (mode === 'launch' || mode === 'stop' || mode === 'sweep') return await runEc2Mode(mode);
     const context = readRunContext(process.env);
     const inputs = parseInputs((name) => core.getInput(name), context);
     if (inputs.mode === 'build' && inputs.agentToken !== null) core.setSecret(inputs.agentToken);

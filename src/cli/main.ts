@@ -45,6 +45,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run the build service on an enclave host',
     load: async () => (await import('./commands/agent.js')).run,
   },
+  ec2: {
+    summary: 'launch, stop or sweep one-job Nitro builders on EC2',
+    load: async () => (await import('./commands/ec2.js')).run,
+  },
 };
 
 function version(): string {

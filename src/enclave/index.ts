@@ -27,5 +27,5 @@ export type {
   NitroStartSpec,
 } from './nitro.js';
 export { NitroConfigError, NitroError, isNitroError } from './nitro-errors.js';
-export { detectThreadsPerCore, enclaveCpuCount } from './nitro-sizing.js';
+export { detectThreadsPerCore, enclaveCpuCount, enclaveMemory } from './nitro-sizing.js';
 export { WORKER_BANNER } from './worker-bundle.js';

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate as deflateCb, deflateSync, constants as zlibConstants } from 'node:zlib';
 import { compareBytes } from '../util/bytes.js';
-import { encodeTree } from '../provenance/git-object.js';
-import type { TreeEntry } from '../provenance/git-object.js';
+import { encodeTree } from '../provenance/index.js';
+import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
 

@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Listening, LoggedRequest } from './github-http.js';
 import { CheckRuns } from './github-checks.js';
+import { RunnerRegistry } from './github-runners.js';
 import type { StoredCheckRun } from './github-checks.js';
 import { HttpFailure, Signer, listen, readBody } from './github-http.js';
 import { DOCS, fail, iso, validation } from './github-errors.js';
@@ -26,6 +27,10 @@ export interface TokenGrant {
   repo: string;
   contents?: 'read' | 'write';
   checks?: 'write';
+  /** Repository administration (self-hosted runners of the repository). */
+  administration?: 'write';
+  /** Organisation self-hosted runners, for the organisation that owns `repo`. */
+  orgRunners?: 'write';
 }
 
 export interface StandInRepo {
@@ -96,6 +101,8 @@ export class GitHubStandIn {
     () => iso(this.now()),
     () => this.serverUrl,
   );
+  /** Self-hosted runners (./github-runners.ts). */
+  readonly runners = new RunnerRegistry(() => this.nextId++);
   private readonly signer = new Signer();
   private nextId = 1000;
   private clock = Date.UTC(2026, 10, 1, 12, 0, 0);
@@ -452,10 +459,15 @@ export class GitHubStandIn {
   // ---- the API host ----
 
   private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const grants = this.auth(req);
     const method = req.method ?? 'GET';
     const p = url.pathname;
     let m: RegExpExecArray | null;
+    if (p.startsWith('/_runner-standin/')) {
+      const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
+      const [status, json] = this.runners.handleRunner(method, p, form, req.headers.authorization);
+      return this.json(res, status, json);
+    }
+    const grants = this.auth(req);
 
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/releases\/tags\/(.+)$/.exec(p)) && method === 'GET') {
       const docs = `${DOCS}/releases/releases#get-a-release-by-tag-name`;
@@ -566,6 +578,64 @@ export class GitHubStandIn {
         found.rel.assets.splice(found.rel.assets.indexOf(found.asset), 1);
         return this.json(res, 204, undefined);
       }
+    }
+    if ((m = /^\/(?:repos\/([^/]+)\/([^/]+)|orgs\/([^/]+))\/actions\/runners(\/.*)?$/.exec(p))) {
+      const docs = `${DOCS}/actions/self-hosted-runners`;
+      let scope: string;
+      if (m[3] === undefined) {
+        const state = this.access(grants, m[1]!, m[2]!, 'read', docs);
+        scope = `${state.owner}/${state.repo}`;
+        const g = grants?.find((x) => x.repo === scope.toLowerCase());
+        if (g?.administration !== 'write')
+          throw fail(403, 'Resource not accessible by integration', docs);
+      } else {
+        scope = `org:${m[3]}`;
+        const org = m[3].toLowerCase();
+        if (!grants?.some((x) => x.repo.split('/')[0] === org && x.orgRunners === 'write'))
+          throw fail(403, 'Resource not accessible by integration', docs);
+      }
+      const body = method === 'POST' ? await this.jsonBody(req) : {};
+      const [status, json] = this.runners.handle(
+        method,
+        scope,
+        m[4] ?? '',
+        body,
+        url.searchParams,
+        {
+          apiUrl: this.api.url,
+          serverUrl: this.serverUrl,
+        },
+      );
+      return this.json(res, status, json);
+    }
+    if ((m = /^\/(?:repos\/([^/]+)\/([^/]+)|orgs\/([^/]+))\/actions\/runners(\/.*)?$/.exec(p))) {
+      const docs = `${DOCS}/actions/self-hosted-runners`;
+      let scope: string;
+      if (m[3] === undefined) {
+        const state = this.access(grants, m[1]!, m[2]!, 'read', docs);
+        scope = `${state.owner}/${state.repo}`;
+        const g = grants?.find((x) => x.repo === scope.toLowerCase());
+        if (g?.administration !== 'write')
+          throw fail(403, 'Resource not accessible by integration', docs);
+      } else {
+        scope = `org:${m[3]}`;
+        const org = m[3].toLowerCase();
+        if (!grants?.some((x) => x.repo.split('/')[0] === org && x.orgRunners === 'write'))
+          throw fail(403, 'Resource not accessible by integration', docs);
+      }
+      const body = method === 'POST' ? await this.jsonBody(req) : {};
+      const [status, json] = this.runners.handle(
+        method,
+        scope,
+        m[4] ?? '',
+        body,
+        url.searchParams,
+        {
+          apiUrl: this.api.url,
+          serverUrl: this.serverUrl,
+        },
+      );
+      return this.json(res, status, json);
     }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/.exec(p))) {
       const docs = `${DOCS}/checks/runs`;
