@@ -130,7 +130,7 @@ try {
       const sha256 = createHash('sha256')
         .update(await readFile(values.eif))
         .digest('hex');
-      const imagesLib = await import(new URL('enclave/images.js', lib).href);
+      const imagesLib = await import(new URL('catalog/images.js', lib).href);
       const problems = imagesLib.builtImageMismatches(entry, { ...m, sha256 });
       for (const p of problems) console.error(`differs: ${p}`);
       if (problems.length > 0) fail('the built image is not the one on record');

@@ -5,7 +5,7 @@
  *
  *   schemas/build.schema.json    build.json         src/provenance/build-config.ts
  *   schemas/policy.schema.json   the policy file    src/verify/policy-schema.ts
- *   enclave/images.schema.json   the image catalog  src/enclave/images.ts
+ *   enclave/images.schema.json   the image catalog  src/catalog/images.ts
  *   enclave/images/recipe.schema.json   an image recipe   src/image/recipe.ts
  *
  *   node scripts/schemas.mjs          write the files
@@ -25,7 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const SCHEMAS = [
   ['schemas/build.schema.json', 'src/provenance/build-config.ts', 'buildJsonSchemaDocument'],
   ['schemas/policy.schema.json', 'src/verify/policy-schema.ts', 'policyJsonSchema'],
-  ['enclave/images.schema.json', 'src/enclave/images.ts', 'imageCatalogJsonSchema'],
+  ['enclave/images.schema.json', 'src/catalog/images.ts', 'imageCatalogJsonSchema'],
   ['enclave/images/recipe.schema.json', 'src/image/recipe.ts', 'recipeJsonSchema'],
 ];
 

@@ -179,7 +179,8 @@ async function verifyOwnBundle(
 export async function runBuildMode(inputs: BuildInputs, deps: RunDeps): Promise<RunResult> {
   const ctx = inputs.context;
   const repository = repositoryUrl(ctx);
-  if (normalizeRepositoryUrl(repository) === null)
+  // The agent records https:// repositories only; say so here, before anything is uploaded.
+  if (!repository.startsWith('https://') || normalizeRepositoryUrl(repository) === null)
     throw new ActionError(
       'INPUT_INVALID',
       `GITHUB_SERVER_URL: ${JSON.stringify(repository)} is not a repository URL the bundle can record (https://host/owner/repo)`,

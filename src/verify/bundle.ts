@@ -392,8 +392,13 @@ async function verifyStream(
     checkAllFound(h.statement, found);
     return { result: h, sizes };
   } catch (e) {
-    if (e instanceof ArchiveError || e instanceof BundleError)
-      return { result: malformed(e), sizes };
+    if (e instanceof ArchiveError || e instanceof BundleError) {
+      // A refusal still says SIMULATED or DEBUG when the attestation (it comes first) says so,
+      // also when the reader refused a member before the head was checked.
+      if (head === null && fixed.provenance !== undefined && fixed.attestation !== undefined)
+        await checkHead(fixed as BundleFixedFields, policy, opts, seen).catch(() => undefined);
+      return { result: { ...malformed(e), ...seen }, sizes };
+    }
     return { result: refusal(e, seen), sizes };
   }
 }

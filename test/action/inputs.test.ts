@@ -82,6 +82,15 @@ describe('inputs', () => {
     expect(i.release).toBeNull();
   });
 
+  /** Inputs action.yml describes as the EC2 modes' ("EC2 …"). */
+  function ec2Inputs(): Set<string> {
+    const y = readFileSync(new URL('../../action.yml', import.meta.url), 'utf8');
+    const section = y.slice(y.indexOf('\ninputs:\n'), y.indexOf('\noutputs:\n'));
+    return new Set(
+      [...section.matchAll(/\n {2}([a-z0-9-]+):\n {4}description: '?EC2/g)].map((m) => m[1]!),
+    );
+  }
+
   test('when action.yml declares an input, it is parsed with the same default', () => {
     const { inputs, outputs } = actionYml();
     const asked = new Set<string>();
@@ -91,10 +100,23 @@ describe('inputs', () => {
       return n === 'mode' ? 'verify' : n === 'artifacts' ? 'x-*' : '';
     }, ctx());
     parseInputs((n) => (asked.add(n), ''), ctx({ GITHUB_REF: 'refs/heads/main' }));
-    for (const name of inputs.keys()) expect([...asked]).toContain(name);
+    // The EC2 modes (launch, stop, sweep) read their own inputs: test/ec2.
+    const ec2 = ec2Inputs();
+    for (const name of inputs.keys()) if (!ec2.has(name)) expect([...asked]).toContain(name);
     for (const name of asked) expect([...inputs.keys()]).toContain(name);
     for (const [name, def] of Object.entries(INPUT_DEFAULTS)) expect(inputs.get(name)).toBe(def);
-    expect(outputs.sort()).toEqual(['bundle', 'pcr0', 'provenance-sha256', 'subjects', 'verified']);
+    expect(outputs.sort()).toEqual(
+      [
+        'bundle',
+        'pcr0',
+        'provenance-sha256',
+        'subjects',
+        'verified',
+        'label',
+        'instance-id',
+        'region',
+      ].sort(),
+    );
   });
 
   test('when docs/action.md lists the inputs and outputs, it lists exactly those of action.yml with their defaults', () => {

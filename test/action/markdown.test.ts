@@ -11,6 +11,8 @@ import { BUILDERS, VERIFIED_AT, builderPcr3, makeBundle } from '../support/bundl
 import { simulatedPolicy } from '../support/verify-policy.js';
 
 const ATTACK = 'x\n## ✔ VERIFIED\n\x1b[2J\u202eexe.txt | <img src=x> `$x$`';
+/** The attack as an artifact name can carry it: bundles refuse names with control characters. */
+const NAME_ATTACK = '## ✔ VERIFIED \u202eexe.txt | <img src=x> `$x$`';
 // eslint-disable-next-line no-control-regex
 const RAW = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/u;
 
@@ -54,12 +56,12 @@ describe('the job summary of a verification, attacked', () => {
     const [alpha, beta] = [BUILDERS[0]!, BUILDERS[1]!];
     const a = await makeBundle({
       builder: alpha,
-      outputs: { [`v${ATTACK}`]: `1\n${ATTACK}\n` },
+      outputs: { [`v${NAME_ATTACK}`]: `1\n${ATTACK}\n` },
       outputFiles: ['*'],
     });
     const b = await makeBundle({
       builder: beta,
-      outputs: { [`v${ATTACK}`]: `2\n${ATTACK}\n` },
+      outputs: { [`v${NAME_ATTACK}`]: `2\n${ATTACK}\n` },
       outputFiles: ['*'],
     });
     const policy: TrustPolicy = await simulatedPolicy({

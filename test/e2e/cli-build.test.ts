@@ -118,7 +118,7 @@ describe('tee-compile build', () => {
     expect((await cliBuild([], r.dir, work)).stderr).toMatch(/choose where to build: --local/);
     expect((await cliBuild(['--local', '--nonce', 'abc'], r.dir, work)).code).toBe(2);
     expect((await cliBuild(['--local', '--nonce', 'ab'], r.dir, work)).stderr).toMatch(
-      /--nonce must be 16 to 64 bytes/,
+      /--nonce: expected 16 to 64 bytes/,
     );
     expect((await cliBuild(['--local', '--simulated-role', 'admin'], r.dir, work)).stderr).toMatch(
       /IAM role ARN/,

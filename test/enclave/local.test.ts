@@ -138,8 +138,18 @@ describe('local backend builds', () => {
         .split('\n');
     const [oa, ob] = [await read(ra.bundleFile), await read(rb.bundleFile)];
     await Promise.all([ra.cleanup(), rb.cleanup(), pa.cleanup(), pb.cleanup()]);
-    expect(oa).toEqual([`${WORKSPACE_PATH}/src`, '0', 'a.txt', 'build.json', 'go.mod', 'out.txt']);
-    expect(ob).toEqual([`${WORKSPACE_PATH}/src`, '0', 'b.txt', 'build.json', 'go.mod', 'out.txt']);
+    // `.git` is the work tree's, written by the worker from the verified commit.
+    const files = (own: string) => [
+      `${WORKSPACE_PATH}/src`,
+      '0',
+      '.git',
+      own,
+      'build.json',
+      'go.mod',
+      'out.txt',
+    ];
+    expect(oa).toEqual(files('a.txt'));
+    expect(ob).toEqual(files('b.txt'));
   });
 
   it('when it attests, PCR0-2 are the image’s simulated values and PCR3 that of the simulated role', async () => {

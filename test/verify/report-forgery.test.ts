@@ -17,6 +17,7 @@ import {
   makeBundle,
   writeBundleBytes,
 } from '../support/bundle-factory.js';
+import { unruledWriter } from '../support/bundle-hostile.js';
 
 const alpha = BUILDERS[0]!;
 const beta = BUILDERS[1]!;
@@ -34,7 +35,7 @@ const RAW = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-
 
 /** How every line of the readable report starts (after SIMULATED / DEBUG): text of ours. */
 const OUR_START =
-  /^(?:bundle |verdict: |group \d+: |agreeing: |dissenting: |differs from |warning: |signed by the software NSM| {2}(?:sha256 of each artifact:|[0-9a-f]{64} {2}|source {3}|image {4}|builder {2}|attested |DEBUG enclave:|refused: |reason: |signed by the software NSM)| {4}file | {6}\| | {6}diffoscope:$| {8}\| )/;
+  /^(?:bundle |verdict: |group \d+: |agreeing: |dissenting: |differs from |warning: |signed by the software NSM|in a browser: | {2}(?:sha256 of each artifact:|[0-9a-f]{64} {2}|source {3}|image {4}|builder {2}|attested |repository |tag {6}|commit {3}|workflow |signed {3}|DEBUG enclave:|refused: |reason: |signed by the software NSM)| {4}file | {6}\| | {6}diffoscope:$| {8}\| )/;
 
 /** Asserts that `stdout` is a report no untrusted text could forge a line of. */
 function expectUnforged(stdout: string, prefix: string): void {
@@ -80,6 +81,8 @@ describe('the readable verify report, attacked', () => {
     const f = await bundleFile('names.bundle.tar.gz', {
       outputs: { [ATTACK]: 'a', 'verdict: VERIFIED': 'b' },
       outputFiles: ['*'],
+      // Our writer refuses such a name (BUNDLE_ARTIFACT_INVALID); an attacker's does not.
+      writer: unruledWriter,
     });
     const r = await runCli(['verify', f, '--allow-simulated']);
     expectUnforged(r.stdout, 'SIMULATED ');

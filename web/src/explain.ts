@@ -77,6 +77,58 @@ export const EXPLANATIONS: Readonly<Record<string, Explanation>> = {
     what: 'The files were built from another repository than the one the policy expects.',
     todo: 'Check the repository in the policy. If it is right, these files are not the release you expect.',
   },
+  BUNDLE_NONCANONICAL: {
+    what: 'The bundle is not laid out exactly as tee-compile writes bundles. Unpacking tools could read something other than what was checked, so it is refused as a whole.',
+    todo: REDOWNLOAD,
+  },
+  ENVELOPE_MALFORMED: {
+    what: "The builder's signature file (provenance.dsse.json) is damaged or not in the form tee-compile writes.",
+    todo: REDOWNLOAD,
+  },
+  ENVELOPE_PAYLOAD_MISMATCH: {
+    what: "The builder's signature covers a different build record than the one in the bundle.",
+    todo: ASK_PUBLISHER,
+  },
+  ENVELOPE_KEY_NOT_ATTESTED: {
+    what: "The builder's signature was made with a key the hardware attestation does not vouch for.",
+    todo: ASK_PUBLISHER,
+  },
+  ENVELOPE_SIGNATURE_INVALID: {
+    what: "The builder's signature does not match the build record: one of them was changed.",
+    todo: ASK_PUBLISHER,
+  },
+  BUILDER_KEY_MISMATCH: {
+    what: 'The bundle was signed with another key than the builder key your policy names.',
+    todo: 'Check the builder key in the policy. If it is right, these files were not built by that builder.',
+  },
+  BUILDER_SIGNATURE_MISSING: {
+    what: 'Your policy asks for a builder signature, and the bundle has none.',
+    todo: 'Ask the publisher for bundles built with a sealed builder key, or remove the key from the policy.',
+  },
+  SOURCE_UNSIGNED: {
+    what: 'Your policy asks for a signed commit (or tag), and the source code that was built is not signed.',
+    todo: 'Ask the publisher to sign their release commits or tags, or change the policy.',
+  },
+  SOURCE_SIGNATURE_INVALID: {
+    what: 'The signature on the source code does not match it: the commit or tag was changed after it was signed.',
+    todo: ASK_PUBLISHER,
+  },
+  SOURCE_SIGNER_UNTRUSTED: {
+    what: 'The source code is signed, but not by anyone your policy trusts at that time.',
+    todo: 'Check the signers in the policy. If they are right, do not use these files.',
+  },
+  SOURCE_TAG_MISMATCH: {
+    what: 'The files were not built from the release tag you asked for.',
+    todo: 'Check the tag in the link or the policy. If it is right, these files are not the release you expect.',
+  },
+  WORKFLOW_REQUIRED: {
+    what: 'Your policy asks for proof of which GitHub workflow requested the build, and the bundle carries none.',
+    todo: 'Ask the publisher to build with the id-token permission, or change the policy.',
+  },
+  WORKFLOW_MISMATCH: {
+    what: 'The build was requested by another GitHub workflow than the ones your policy allows.',
+    todo: 'Check the workflow patterns in the policy. If they are right, do not use these files.',
+  },
   SOURCE_DIVERGENT: {
     what: 'The bundles were built from different versions of the source code, so they cannot confirm each other.',
     todo: 'Drop only the bundles of one release.',

@@ -71,6 +71,13 @@ function pageLine(report: SetReport, policy: TrustPolicy, io: CliIo): string {
   return `${report.simulated ? 'SIMULATED ' : ''}${report.debug ? 'DEBUG ' : ''}in a browser: drop the bundle${report.bundles.length === 1 ? '' : 's'} on ${url}`;
 }
 
+/** The readable report with the page's line just before the verdict, which stays the last line. */
+function printReport(lines: string[], page: string, io: CliIo): void {
+  for (const l of lines.slice(0, -1)) writeLine(io.stdout, l);
+  writeLine(io.stdout, page);
+  if (lines.length > 0) writeLine(io.stdout, lines[lines.length - 1]);
+}
+
 /** `tee-compile verify …`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -165,8 +172,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     await vsa(report);
     if (values.json) writeLine(io.stdout, jsonLine(report));
     else {
-      for (const l of formatBundleReport(bundles[0]!.name, report)) writeLine(io.stdout, l);
-      writeLine(io.stdout, pageLine(report, policy, io));
+      printReport(formatBundleReport(bundles[0]!.name, report), pageLine(report, policy, io), io);
     }
     return report.ok ? EXIT_OK : EXIT_REFUSED;
   }
@@ -179,8 +185,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   await vsa(report);
   if (values.json) writeLine(io.stdout, jsonLine(report));
   else {
-    for (const l of formatSetReport(report)) writeLine(io.stdout, l);
-    writeLine(io.stdout, pageLine(report, policy, io));
+    printReport(formatSetReport(report), pageLine(report, policy, io), io);
   }
   return report.ok ? EXIT_OK : EXIT_REFUSED;
 }
