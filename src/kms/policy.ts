@@ -6,10 +6,10 @@
  * Without a `Recipient` KMS evaluates those keys as absent, so the condition fails and the host
  * alone can never obtain the plaintext.
  */
+import { IAM_ROLE_ARN_RE } from '../attestation/index.js';
 import { KmsError } from './errors.js';
 
 const HEX96 = /^[0-9a-f]{96}$/;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const ACCOUNT = /^\d{12}$/;
 
 export interface BuilderKeyPolicyInput {
@@ -32,7 +32,7 @@ function bad(path: string, why: string): KmsError {
 /** The policy document (JSON-ready); throws `KEY_POLICY_INVALID` for malformed inputs. */
 export function builderKeyPolicy(input: BuilderKeyPolicyInput): Record<string, unknown> {
   if (!ACCOUNT.test(input.account)) throw bad('account', 'expected a 12-digit AWS account id');
-  if (!ROLE_ARN.test(input.builderRole))
+  if (!IAM_ROLE_ARN_RE.test(input.builderRole))
     throw bad('builderRole', 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name');
   if (input.images.length === 0) throw bad('images', 'name at least one trusted image digest');
   input.images.forEach((d, i) => {

@@ -14,7 +14,7 @@ import {
   openForRecipient,
   parseSealedKey,
 } from '../../src/kms/index.js';
-import { createBuilderKey, kmsClient, kmsUnsealer } from '../../src/kms/aws.js';
+import { createBuilderKey, kmsClient, kmsFailure, kmsUnsealer } from '../../src/kms/node.js';
 import { fromHex } from '../../src/util/hex.js';
 import type { KmsStandIn } from '../support/kms-standin.js';
 import { startKmsStandIn } from '../support/kms-standin.js';
@@ -78,6 +78,47 @@ describe('the sealed builder key', () => {
     expect(() => openForRecipient(ct, newRecipientKey())).toThrowWithCode(
       'UNSEAL_RESPONSE_INVALID',
     );
+  });
+
+  it('when the sealed key names a KMS key that does not exist, it is KMS_KEY_NOT_FOUND', async () => {
+    const rk = newRecipientKey();
+    const doc = await enclaveAttestation(TRUSTED_PCR0, rk.spki);
+    const gone = {
+      ...sealed,
+      kmsKeyArn: sealed.kmsKeyArn.replace(/key\/.*$/, 'key/00000000-0000-4000-8000-000000000000'),
+    };
+    await expect(kmsUnsealer(client, gone)(doc)).rejects.toHaveCode('KMS_KEY_NOT_FOUND');
+  });
+
+  it('when KMS fails otherwise (throttled, unavailable), it is KMS_REQUEST_FAILED naming the call', () => {
+    for (const name of [
+      'ThrottlingException',
+      'KMSInternalException',
+      'DependencyTimeoutException',
+    ])
+      expect(kmsFailure(Object.assign(new Error('try later'), { name }), 'Decrypt')).toMatchObject({
+        code: 'KMS_REQUEST_FAILED',
+      });
+  });
+
+  it('when the key policy is asked for with a malformed account, role or image, it is KEY_POLICY_INVALID naming the field', () => {
+    const good = { account: kms.account, builderRole: ROLE, images: [TRUSTED_PCR0] };
+    const cases: [Partial<Parameters<typeof builderKeyPolicy>[0]>, string][] = [
+      [{ account: '1234' }, 'account'],
+      [{ builderRole: 'arn:aws:sts::111122223333:assumed-role/builder/x' }, 'builderRole'],
+      [{ images: [] }, 'images'],
+      [{ images: ['AB'.repeat(48)] }, 'images.0'],
+      [{ pcr3: 'zz' }, 'pcr3'],
+    ];
+    for (const [over, path] of cases) {
+      let caught: unknown;
+      try {
+        builderKeyPolicy({ ...good, ...over });
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toMatchObject({ code: 'KEY_POLICY_INVALID', path });
+    }
   });
 
   it('when another image asks, KMS denies it: KMS_ACCESS_DENIED', async () => {

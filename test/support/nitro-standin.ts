@@ -238,7 +238,8 @@ export async function createStandinHost(o: StandinHostOptions = {}): Promise<Sta
     }),
     remove: async () => {
       for (const r of withLock(stateDir, () => liveRecords(stateDir))) killEnclave(r);
-      await rm(dir, { recursive: true, force: true });
+      // A killed enclave may still write its exit record while the folder goes: retry then.
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

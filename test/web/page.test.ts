@@ -324,9 +324,9 @@ describe('the verify page', () => {
     const r = await runCli(['verify', path!, '--allow-simulated'], {
       env: { ...process.env, TEE_COMPILE_VERIFY_PAGE: `${site.origin}/index.html` },
     });
-    const last = r.stdout.trimEnd().split('\n').at(-1)!;
-    expect(last.startsWith('SIMULATED ')).toBe(true);
-    const url = /(http:\/\/\S+)$/.exec(last)![1]!;
+    const line = r.stdout.split('\n').find((l) => l.includes('in a browser: '))!;
+    expect(line.startsWith('SIMULATED ')).toBe(true);
+    const url = /(http:\/\/\S+)$/.exec(line)![1]!;
     page = await browser.context.newPage();
     errors = consoleErrors(page);
     await page.goto(url);
