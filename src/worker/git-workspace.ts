@@ -61,7 +61,8 @@ export interface GitWorkspace {
 
 class ObjectWriter {
   count = 0;
-  private readonly dirs = new Set<string>();
+  /** The fan-out folders, each made once; writers of the same folder wait for its making. */
+  private readonly dirs = new Map<string, Promise<unknown>>();
   constructor(
     private readonly objects: string,
     private readonly algorithm: 'sha1' | 'sha256',
@@ -72,10 +73,12 @@ class ObjectWriter {
     const oid = createHash(this.algorithm).update(header).update(content).digest();
     const hex = oid.toString('hex');
     const dir = join(this.objects, hex.slice(0, 2));
-    if (!this.dirs.has(dir)) {
-      this.dirs.add(dir);
-      await mkdir(dir, { recursive: true });
+    let made = this.dirs.get(dir);
+    if (made === undefined) {
+      made = mkdir(dir, { recursive: true });
+      this.dirs.set(dir, made);
     }
+    await made;
     // Level 1: the work tree is read once more here, and speed matters more than size.
     // Small objects are deflated at once: a trip through the thread pool costs more than them.
     const whole = Buffer.concat([header, content]);
