@@ -12,47 +12,31 @@ import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
 import { parseStatement, readOrigin } from '../../src/provenance/index.js';
-import { cliBuildJson } from '../support/build-cli.js';
 import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import { runCli } from '../support/cli.js';
 import type { TestSigner } from '../support/signing.js';
-import { allowedSignersFile, makeSshSigner, signedCommit, signedTag } from '../support/signing.js';
+import { allowedSignersFile, makeSshSigner } from '../support/signing.js';
+import type { SignedTagBuild } from '../support/signed-build.js';
+import { buildSignedTag, signedVerifier } from '../support/signed-build.js';
 
 let work: string;
 const repos: TestRepo[] = [];
 let alice: TestSigner;
 let mallory: TestSigner;
-let signed: { bundle: string; commit: string; repo: TestRepo };
+let signed: SignedTagBuild;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tc-signed-'));
   alice = makeSshSigner('ed25519', 'alice@acme');
   mallory = makeSshSigner('ed25519', 'mallory@evil');
-  const repo = await makeRepo(goProject('echo signed > out.txt'));
-  repos.push(repo);
-  const commit = signedCommit(repo.dir, alice, 'release 1.0.0');
-  signedTag(repo.dir, alice, 'v1.0.0');
-  const bundle = join(work, 'signed.tar.gz');
-  await cliBuildJson(['--local', '--tag', 'v1.0.0', '--out', bundle], repo.dir, work);
-  signed = { bundle, commit, repo };
+  signed = await buildSignedTag(work, alice);
+  repos.push(signed.repo);
 });
 afterAll(async () => {
   for (const r of repos) await r.remove();
   await rm(work, { recursive: true, force: true });
 });
 
-function verify(bundle: string, ...args: string[]): ReturnType<typeof runCli> {
-  return runCli(['verify', bundle, '--allow-simulated', ...args], { cwd: work });
-}
-
-async function verifyJson(
-  bundle: string,
-  ...args: string[]
-): Promise<{ ok: boolean; code: string | null }> {
-  const r = await verify(bundle, '--json', ...args);
-  return JSON.parse(r.stdout) as { ok: boolean; code: string | null };
-}
+const { verify, verifyJson } = signedVerifier(() => work);
 
 describe('a build of an SSH-signed tag', () => {
   it('records the raw commit and tag objects and the worker reading of their signatures', async () => {

@@ -15,7 +15,6 @@ import { parseStatement, readOrigin } from '../../src/provenance/index.js';
 import { cliBuild, cliBuildJson } from '../support/build-cli.js';
 import type { TestRepo } from '../support/build-repo.js';
 import { goProject, makeRepo } from '../support/build-repo.js';
-import { runCli } from '../support/cli.js';
 import { GIT_ENV } from '../support/provenance-git.js';
 import type { TestSigner } from '../support/signing.js';
 import {
@@ -23,42 +22,28 @@ import {
   makePgpSigner,
   makeSshSigner,
   signedCommit,
-  signedTag,
   stopPgpSigner,
 } from '../support/signing.js';
+import type { SignedTagBuild } from '../support/signed-build.js';
+import { buildSignedTag, signedVerifier } from '../support/signed-build.js';
 
 let work: string;
 const repos: TestRepo[] = [];
 let alice: TestSigner;
-let signed: { bundle: string; commit: string; repo: TestRepo };
+let signed: SignedTagBuild;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tc-signed-'));
   alice = makeSshSigner('ed25519', 'alice@acme');
-  const repo = await makeRepo(goProject('echo signed > out.txt'));
-  repos.push(repo);
-  const commit = signedCommit(repo.dir, alice, 'release 1.0.0');
-  signedTag(repo.dir, alice, 'v1.0.0');
-  const bundle = join(work, 'signed.tar.gz');
-  await cliBuildJson(['--local', '--tag', 'v1.0.0', '--out', bundle], repo.dir, work);
-  signed = { bundle, commit, repo };
+  signed = await buildSignedTag(work, alice);
+  repos.push(signed.repo);
 });
 afterAll(async () => {
   for (const r of repos) await r.remove();
   await rm(work, { recursive: true, force: true });
 });
 
-function verify(bundle: string, ...args: string[]): ReturnType<typeof runCli> {
-  return runCli(['verify', bundle, '--allow-simulated', ...args], { cwd: work });
-}
-
-async function verifyJson(
-  bundle: string,
-  ...args: string[]
-): Promise<{ ok: boolean; code: string | null }> {
-  const r = await verify(bundle, '--json', ...args);
-  return JSON.parse(r.stdout) as { ok: boolean; code: string | null };
-}
+const { verify, verifyJson } = signedVerifier(() => work);
 
 // The signed tag itself (what the report names, the signer checks) is test/e2e/signed-tag.test.ts.
 

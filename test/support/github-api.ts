@@ -608,35 +608,6 @@ export class GitHubStandIn {
       );
       return this.json(res, status, json);
     }
-    if ((m = /^\/(?:repos\/([^/]+)\/([^/]+)|orgs\/([^/]+))\/actions\/runners(\/.*)?$/.exec(p))) {
-      const docs = `${DOCS}/actions/self-hosted-runners`;
-      let scope: string;
-      if (m[3] === undefined) {
-        const state = this.access(grants, m[1]!, m[2]!, 'read', docs);
-        scope = `${state.owner}/${state.repo}`;
-        const g = grants?.find((x) => x.repo === scope.toLowerCase());
-        if (g?.administration !== 'write')
-          throw fail(403, 'Resource not accessible by integration', docs);
-      } else {
-        scope = `org:${m[3]}`;
-        const org = m[3].toLowerCase();
-        if (!grants?.some((x) => x.repo.split('/')[0] === org && x.orgRunners === 'write'))
-          throw fail(403, 'Resource not accessible by integration', docs);
-      }
-      const body = method === 'POST' ? await this.jsonBody(req) : {};
-      const [status, json] = this.runners.handle(
-        method,
-        scope,
-        m[4] ?? '',
-        body,
-        url.searchParams,
-        {
-          apiUrl: this.api.url,
-          serverUrl: this.serverUrl,
-        },
-      );
-      return this.json(res, status, json);
-    }
     if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/.exec(p))) {
       const docs = `${DOCS}/checks/runs`;
       const state = this.access(grants, m[1]!, m[2]!, method === 'GET' ? 'read' : 'checks', docs);
