@@ -11,3 +11,5 @@ export {
   kmsUnsealer,
 } from './client.js';
 export type { CreatedBuilderKey, KmsSettings } from './client.js';
+export { openHostBuilderKey } from './host-key.js';
+export type { HostBuilderKey, HostBuilderKeyOptions } from './host-key.js';
