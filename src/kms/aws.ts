@@ -13,3 +13,5 @@ export {
 export type { CreatedBuilderKey, KmsSettings } from './client.js';
 export { openHostBuilderKey } from './host-key.js';
 export type { HostBuilderKey, HostBuilderKeyOptions } from './host-key.js';
+export { kmsKeyRegion, openVsaSigner } from './vsa-signer.js';
+export type { VsaKey } from './vsa-signer.js';
