@@ -104,6 +104,8 @@ export async function main(): Promise<void> {
     const context = readRunContext(process.env);
     const inputs = parseInputs((name) => core.getInput(name), context);
     if (inputs.mode === 'build' && inputs.agentToken !== null) core.setSecret(inputs.agentToken);
+    if (inputs.mode === 'verify' && inputs.vsa !== null && 'keyPem' in inputs.vsa)
+      core.setSecret(inputs.vsa.keyPem);
     const deps: RunDeps = {
       github: octokitGitHub(inputs.githubToken, context.apiUrl),
       artifacts: runArtifacts(),
