@@ -8,6 +8,7 @@
  *                                                    pin the keys of a JWKS copy, saying where
  *                                                    it was taken from
  *   node scripts/pin-github-jwks.mjs --check         exit 1 if the live set has keys not pinned
+ *   --file PATH                                      another copy of github-jwks.ts (tests)
  *
  * Keys already pinned are kept (GitHub retires keys; bundles signed with them must keep
  * verifying); a new key is added with where and when it was taken; the set's `takenAt` becomes
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ISSUER_JWKS = 'https://token.actions.githubusercontent.com/.well-known/jwks';
-const FILE = fileURLToPath(new URL('../src/oidc/github-jwks.ts', import.meta.url));
+const DEFAULT_FILE = fileURLToPath(new URL('../src/oidc/github-jwks.ts', import.meta.url));
 const BEGIN = '// BEGIN PINNED (written by scripts/pin-github-jwks.mjs)';
 const END = '// END PINNED';
 const MIN_BITS = 2048;
@@ -55,11 +56,11 @@ function rsaKeys(text, name) {
   return out;
 }
 
-async function readPinned() {
-  const text = await readFile(FILE, 'utf8');
+async function readPinned(file) {
+  const text = await readFile(file, 'utf8');
   const a = text.indexOf(BEGIN);
   const b = text.indexOf(END);
-  if (a < 0 || b < a) fail(`${FILE}: the BEGIN/END markers are missing`);
+  if (a < 0 || b < a) fail(`${file}: the BEGIN/END markers are missing`);
   const block = text.slice(a + BEGIN.length, b);
   const json = block.slice(block.indexOf('{'), block.lastIndexOf('}') + 1);
   return { text, a, b, pinned: JSON.parse(json) };
@@ -70,6 +71,7 @@ const { values } = parseArgs({
     from: { type: 'string' },
     where: { type: 'string' },
     check: { type: 'boolean', default: false },
+    file: { type: 'string', default: DEFAULT_FILE },
   },
 });
 if (values.from !== undefined && values.where === undefined)
@@ -89,7 +91,7 @@ if (values.from !== undefined) {
   where = ISSUER_JWKS;
 }
 const fresh = rsaKeys(text, values.from ?? ISSUER_JWKS);
-const { text: file, a, b, pinned } = await readPinned();
+const { text: file, a, b, pinned } = await readPinned(values.file);
 const known = new Map(pinned.keys.map((k) => [k.kid, k]));
 const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const added = [];
@@ -112,7 +114,7 @@ const next = {
   keys: [...added, ...pinned.keys],
 };
 const body = `${BEGIN}\n// prettier-ignore\nconst PINNED: PinnedJwks = ${JSON.stringify(next, null, 2)};\n`;
-await writeFile(FILE, file.slice(0, a) + body + file.slice(b));
+await writeFile(values.file, file.slice(0, a) + body + file.slice(b));
 process.stdout.write(
   `${added.length} key(s) added, ${pinned.keys.length} kept: ${added.map((k) => k.kid).join(', ') || 'none new'}\n`,
 );
