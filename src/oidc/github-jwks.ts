@@ -15,7 +15,7 @@
  *   services/auth/authorized_integration_oidc_test.go (the same text is in
  *   veighnsche/forgejo-ext@f8b8a2523e7496e36aa8df16ec40d600af1da24e). Key 38826b17-… verifies
  *   genuine Actions tokens of 2025 and 2026 published in other repositories (the vector in
- *   test/vectors/github-oidc/ is one).
+ *   test/fixtures/github-oidc/ is one).
  * - 78167F72…, 52F197C4… (retired; their X.509 certificates ran 2021-12 to 2024-01): GitHub's set
  *   of 2022-2023 as copied into rubygems.org's tests,
  *   rubygems/rubygems.org@1edc674273a8111a9a9e5d1b82bb906b63c836aa,
