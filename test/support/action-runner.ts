@@ -31,7 +31,11 @@ export interface RunnerContext {
   workspace: string;
   artifacts: ArtifactServiceStandIn;
   job: RunJob;
-  /** More of the job's environment (e.g. the AWS credentials a configure step leaves). */
+  /**
+   * More of the job's environment, as the runner sets it: `ACTIONS_ID_TOKEN_REQUEST_URL` and
+   * `_TOKEN` when the job has `permissions: id-token: write`; the AWS credentials a configure
+   * step leaves.
+   */
   env?: Record<string, string>;
 }
 
