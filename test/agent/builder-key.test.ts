@@ -22,6 +22,7 @@ import { goProject, startPipelineAgent } from '../support/agent-pipeline.js';
 import { commitAll, writeProject, zipDir } from '../support/agent-sources.js';
 import type { SealedKeyFile } from '../support/builder-key.js';
 import { KMS_TEST_CREDENTIALS, sealBuilderKey } from '../support/builder-key.js';
+import { securesystemslibVerify } from '../support/dsse-python.js';
 import type { KmsStandIn } from '../support/kms-standin.js';
 import { startKmsStandIn } from '../support/kms-standin.js';
 
@@ -116,7 +117,12 @@ describe('an agent with a sealed builder key', () => {
     expect(decrypts).toEqual([{ op: 'Decrypt', status: 200, withRecipient: true }]);
 
     const bytes = await result(agent, id);
-    expect((await readBundle(bytes)).envelope).toBeDefined();
+    const bundle = await readBundle(bytes);
+    // The independent DSSE verifier accepts the envelope with the published key.
+    const envFile = join(work, 'agent.dsse.json');
+    await writeFile(envFile, bundle.envelope!);
+    const payload = await securesystemslibVerify(envFile, trusted.pemFile);
+    expect(Buffer.from(payload)).toEqual(Buffer.from(bundle.provenance));
     const r = await verifyWith(bytes, nonce, trusted.pem);
     expect(r).toMatchObject({ ok: true, signature: { keyFingerprint: trusted.fingerprint } });
     expect(report(r)).toContain(
