@@ -22,6 +22,7 @@ import { goProject, startPipelineAgent } from '../support/agent-pipeline.js';
 import { commitAll, writeProject, zipDir } from '../support/agent-sources.js';
 import type { SealedKeyFile } from '../support/builder-key.js';
 import { KMS_TEST_CREDENTIALS, sealBuilderKey } from '../support/builder-key.js';
+import { runCli } from '../support/cli.js';
 import { securesystemslibVerify } from '../support/dsse-python.js';
 import type { KmsStandIn } from '../support/kms-standin.js';
 import { startKmsStandIn } from '../support/kms-standin.js';
@@ -195,6 +196,36 @@ describe('the builderKey settings', () => {
     await expect(openAgentBuilderKey({ sealedKeyFile: bad }, {})).rejects.toMatchObject({
       code: 'SEALED_KEY_INVALID',
     });
+  });
+
+  it('when `tee-compile agent --sealed-key` names a malformed or missing file, the agent does not start (exit 2) and logs the code', async () => {
+    const bad = join(work, 'bad-cli.json');
+    await writeFile(bad, '{"version": 1}');
+    for (const [file, code] of [
+      [bad, 'SEALED_KEY_INVALID'],
+      [join(work, 'absent-cli.json'), 'AGENT_CONFIG_INVALID'],
+    ] as const) {
+      const r = await runCli(
+        [
+          'agent',
+          '--backend',
+          'local',
+          '--listen',
+          '127.0.0.1:0',
+          '--data-dir',
+          work,
+          '--sealed-key',
+          file,
+        ],
+        { cwd: work },
+      );
+      expect(r.code).toBe(2);
+      const logged = r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(logged.at(-1)).toMatchObject({ level: 'error', code });
+    }
   });
 
   it('when the endpoint is not an http(s) URL, the configuration is refused naming it', async () => {
