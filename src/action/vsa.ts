@@ -21,6 +21,7 @@ import { VSA_ARTIFACT_NAME, VSA_SUFFIX, safeAssetName } from './naming.js';
 
 /** Version written as the verifier's in VSAs (the CLI's, kept equal to package.json's). */
 const VSA_VERIFIER_VERSION = '0.1.0';
+
 /** Where the signed VSA went. */
 export interface EmittedVsa {
   path: string;
