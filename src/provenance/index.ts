@@ -117,11 +117,10 @@ export {
   MAX_STATEMENT_BYTES,
   PREDICATE_TYPE,
   STATEMENT_TYPE,
-  buildStatement,
   builderId,
   parseStatement,
   serializeStatement,
   statementInputMerkleRoot,
-  toolchainDescriptors,
 } from './statement.js';
-export type { StatementParams } from './statement.js';
+export { buildStatement, toolchainDescriptors } from './statement-build.js';
+export type { StatementParams } from './statement-build.js';
