@@ -2,9 +2,9 @@
  * Lockfile checksum notations and their in-toto DigestSet form
  * (https://github.com/in-toto/attestation/blob/main/spec/v1/digest_set.md).
  */
-import { fromBase64, toHex } from '../util/encoding.js';
+import { fromBase64, toHex } from '../../util/encoding.js';
 import { purl } from './purl.js';
-import type { LockedDependency, ResourceDescriptor } from './types.js';
+import type { LockedDependency, ResourceDescriptor } from '../types.js';
 
 /** SRI hash algorithms npm writes, strongest first, with their digest lengths in bytes. */
 export const SRI_ALGORITHMS = { sha512: 64, sha384: 48, sha256: 32, sha1: 20 } as const;

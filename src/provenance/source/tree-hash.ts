@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { provenanceError } from './errors.js';
+import { provenanceError } from '../errors.js';
 import { encodeTree } from './git-object.js';
 import type { TreeEntry } from './git-object.js';
-import type { ObjectFormat } from './types.js';
+import type { ObjectFormat } from '../types.js';
 
 /** Read size per call; each worker owns one buffer of this size, reused for every file. */
 const CHUNK_BYTES = 4 * 1024 * 1024;

@@ -6,9 +6,9 @@
  * `output.files`) is accepted unchanged; `input.vendor` is recorded but never run.
  */
 import * as z from 'zod';
-import { LANGUAGES } from '../contracts/index.js';
-import { provenanceError } from './errors.js';
-import type { BuildConfig } from './types.js';
+import { LANGUAGES } from '../../contracts/index.js';
+import { provenanceError } from '../errors.js';
+import type { BuildConfig } from '../types.js';
 
 export const MAX_CPUS = 128;
 export const MIN_MEMORY_MIB = 256;

@@ -3,10 +3,10 @@
  * commit object to the claimed commit, and the commit must name that tree. Node only (reads files).
  */
 import { computeCommitId, parseCommitObject } from './git-object.js';
-import { provenanceError } from './errors.js';
+import { provenanceError } from '../errors.js';
 import { computeTreeId } from './tree-hash.js';
 import type { TreeHashOptions } from './tree-hash.js';
-import type { GitSource, SourceIdentity } from './types.js';
+import type { GitSource, SourceIdentity } from '../types.js';
 
 /**
  * Recomputes the tree id of the files in `dir` and the commit id of `claim.commitObject` and

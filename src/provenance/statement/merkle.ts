@@ -5,7 +5,7 @@
  * Pure: uses @noble/hashes.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual } from '../util/hex.js';
+import { bytesEqual } from '../../util/hex.js';
 
 const LEAF_PREFIX = new Uint8Array([0x00]);
 const NODE_PREFIX = new Uint8Array([0x01]);

@@ -5,11 +5,11 @@
  * and in a browser verifier. Our own parser because the bytes are hostile and small: strict,
  * bounded, never a raw exception.
  */
-import { provenanceError } from './errors.js';
+import { provenanceError } from '../errors.js';
 import { hashObject, parseIdentity } from './git-object.js';
 import type { CommitIdentity } from './git-object.js';
-import { toHex } from '../util/encoding.js';
-import type { ObjectFormat } from './types.js';
+import { toHex } from '../../util/encoding.js';
+import type { ObjectFormat } from '../types.js';
 
 /** A tag object is small; anything larger is refused before parsing. */
 export const MAX_TAG_OBJECT_BYTES = 256 * 1024;

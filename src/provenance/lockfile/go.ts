@@ -3,10 +3,10 @@
  * replaced by directories (Go Modules Reference, "go.sum files" and "go.mod files"). Pure.
  */
 import { parseGoH1 } from './digests.js';
-import { provenanceError } from './errors.js';
-import { byPurl, staysInside } from './lockfile-npm.js';
+import { provenanceError } from '../errors.js';
+import { byPurl, staysInside } from './npm.js';
 import { purl } from './purl.js';
-import type { LockedDependency } from './types.js';
+import type { LockedDependency } from '../types.js';
 
 /** Module paths: Go's module.CheckPath allows letters, digits and `-._~/` (plus `+!` in practice). */
 const MODULE_PATH_RE = /^[A-Za-z0-9._~+!-]+(?:\/[A-Za-z0-9._~+!-]+)*$/;

@@ -3,8 +3,8 @@
  * checked and measured, checked on the way out as the verify path checks it (./statement.ts).
  * Pure.
  */
-import { compareUtf8 } from '../util/encoding.js';
-import { toHex } from '../util/hex.js';
+import { compareUtf8 } from '../../util/encoding.js';
+import { toHex } from '../../util/hex.js';
 import { dependencyDescriptorList, sourceDescriptor } from './inputs.js';
 import {
   BUILD_TYPE,
@@ -24,7 +24,7 @@ import type {
   ResourceDescriptor,
   SourceIdentity,
   ToolchainComponent,
-} from './types.js';
+} from '../types.js';
 
 const BACKEND = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -55,7 +55,7 @@ export interface StatementParams {
   finishedOn: Date | string;
   /** SHA-256 (hex) of build.log, recorded as a byproduct. */
   buildLogSha256?: string;
-  /** More byproducts, after build.log (the source's origin: see ./origin.ts). */
+  /** More byproducts, after build.log (the source's origin: see ../source/origin.ts). */
   byproducts?: readonly ResourceDescriptor[];
   /** What the build's work tree held beyond the source (e.g. the `.git` the worker wrote). */
   workspace?: object | undefined;

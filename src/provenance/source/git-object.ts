@@ -5,10 +5,10 @@
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes } from '../util/bytes.js';
-import { compareBytes, toHex, utf8 } from '../util/encoding.js';
-import { provenanceError } from './errors.js';
-import type { ObjectFormat } from './types.js';
+import { concatBytes } from '../../util/bytes.js';
+import { compareBytes, toHex, utf8 } from '../../util/encoding.js';
+import { provenanceError } from '../errors.js';
+import type { ObjectFormat } from '../types.js';
 
 /** Length in hex digits of an object id. */
 export const OID_HEX_LENGTH: Record<ObjectFormat, number> = { sha1: 40, sha256: 64 };

@@ -1,9 +1,9 @@
 /** Reading build.json from disk. Node only. */
 import { basename } from 'node:path';
 import { parseBuildConfigText } from './build-config.js';
-import { provenanceError } from './errors.js';
-import { readBoundedFile } from '../util/node.js';
-import type { BuildConfig } from './types.js';
+import { provenanceError } from '../errors.js';
+import { readBoundedFile } from '../../util/node.js';
+import type { BuildConfig } from '../types.js';
 
 /** build.json larger than this is refused. */
 export const MAX_BUILD_CONFIG_BYTES = 1024 * 1024;

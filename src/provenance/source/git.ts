@@ -4,11 +4,11 @@
  */
 import { realpath } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import { listSome, provenanceError } from './errors.js';
-import { firstLine, gitEnv, runTool } from './exec.js';
+import { listSome, provenanceError } from '../errors.js';
+import { firstLine, gitEnv, runTool } from '../exec.js';
 import { parseCommitObject } from './git-object.js';
 import { normalizeRepositoryUrl } from './repository-url.js';
-import type { GitSource, ObjectFormat } from './types.js';
+import type { GitSource, ObjectFormat } from '../types.js';
 
 export interface GitOptions {
   /** The git executable (default `git` from PATH). */

@@ -3,7 +3,7 @@
  * tag` prints, what the worker hashes and the verifier re-checks). A lightweight tag has no
  * object, so nothing of it can be signed or recorded: it is refused with a hint. Node only.
  */
-import { provenanceError } from './errors.js';
+import { provenanceError } from '../errors.js';
 import type { GitOptions } from './git.js';
 import { git } from './git.js';
 import { parseTagObject } from './git-tag.js';

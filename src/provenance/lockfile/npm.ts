@@ -2,10 +2,10 @@
  * package-lock.json / npm-shrinkwrap.json, lockfile versions 2 and 3
  * (https://docs.npmjs.com/cli/v10/configuring-npm/package-lock-json). Pure: parses a string.
  */
-import { provenanceError } from './errors.js';
+import { provenanceError } from '../errors.js';
 import { purl } from './purl.js';
 import { parseSri } from './digests.js';
-import type { LockedDependency } from './types.js';
+import type { LockedDependency } from '../types.js';
 
 interface PackageEntry {
   name?: unknown;

@@ -10,10 +10,15 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
-import { dependencyDescriptors } from './digests.js';
-import { toHex, utf8 } from '../util/encoding.js';
+import { dependencyDescriptors } from '../lockfile/digests.js';
+import { toHex, utf8 } from '../../util/encoding.js';
 import { merkleRoot } from './merkle.js';
-import type { BuildConfig, LockedDependency, ResourceDescriptor, SourceIdentity } from './types.js';
+import type {
+  BuildConfig,
+  LockedDependency,
+  ResourceDescriptor,
+  SourceIdentity,
+} from '../types.js';
 
 /** Name of the build configuration leaf at the source root. */
 export const BUILD_CONFIG_LEAF_NAME = 'build.json';

@@ -1,10 +1,10 @@
 /** Finding and reading lockfiles on disk. Node only. */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { provenanceError } from './errors.js';
-import { LOCKFILE_NAMES, parseLockedDependencies } from './lockfile.js';
-import type { Language, LockfileContents } from './lockfile.js';
-import type { LockedDependency } from './types.js';
+import { provenanceError } from '../errors.js';
+import { LOCKFILE_NAMES, parseLockedDependencies } from './parse.js';
+import type { Language, LockfileContents } from './parse.js';
+import type { LockedDependency } from '../types.js';
 
 /** Lockfiles larger than this are refused. */
 export const MAX_LOCKFILE_BYTES = 64 * 1024 * 1024;

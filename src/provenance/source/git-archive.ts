@@ -7,13 +7,13 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { symlinkStaysInside, writeTar } from '../archive/index.js';
-import type { TarInputEntry } from '../archive/index.js';
-import { writeTarFile } from '../archive/node.js';
-import type { WriteResult } from '../archive/node.js';
-import { compareBytes, decodeUtf8 } from '../util/encoding.js';
-import { provenanceError } from './errors.js';
-import { firstLine, gitEnv } from './exec.js';
+import { symlinkStaysInside, writeTar } from '../../archive/index.js';
+import type { TarInputEntry } from '../../archive/index.js';
+import { writeTarFile } from '../../archive/node.js';
+import type { WriteResult } from '../../archive/node.js';
+import { compareBytes, decodeUtf8 } from '../../util/encoding.js';
+import { provenanceError } from '../errors.js';
+import { firstLine, gitEnv } from '../exec.js';
 import { git, refuseSubmodules } from './git.js';
 import type { GitOptions } from './git.js';
 

@@ -4,7 +4,7 @@
  * JSON.stringify does (§3.2.2.2), numbers in ECMAScript's shortest round-trip form (§3.2.2.3).
  * Used for the bytes of provenance.json (what the attestation hashes) and for Merkle leaves.
  */
-import { utf8 } from '../util/encoding.js';
+import { utf8 } from '../../util/encoding.js';
 
 /** Nesting deeper than this is refused: nothing we write needs it, and it bounds recursion. */
 export const MAX_JSON_DEPTH = 64;

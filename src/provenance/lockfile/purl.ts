@@ -2,7 +2,7 @@
  * Package URLs (https://github.com/package-url/purl-spec, PURL-SPECIFICATION.rst): the `uri` of
  * every dependency in the provenance, and the sort key of the Merkle leaves.
  */
-import type { Ecosystem } from './types.js';
+import type { Ecosystem } from '../types.js';
 
 /** Percent-encodes a purl segment: everything but ALPHA / DIGIT / `.-_~` (RFC 3986 unreserved). */
 function enc(s: string): string {

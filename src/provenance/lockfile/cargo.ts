@@ -2,12 +2,12 @@
  * Cargo.lock, format versions 3 and 4 (cargo's `ResolveVersion`; the file layout is described in
  * https://doc.rust-lang.org/cargo/guide/cargo-toml-vs-cargo-lock.html). Pure: parses a string.
  */
-import { provenanceError } from './errors.js';
-import { byPurl } from './lockfile-npm.js';
+import { provenanceError } from '../errors.js';
+import { byPurl } from './npm.js';
 import { purl } from './purl.js';
-import { TomlError, parseTomlLock } from './toml-lock.js';
-import type { TomlTable, TomlValue } from './toml-lock.js';
-import type { LockedDependency } from './types.js';
+import { TomlError, parseTomlLock } from './toml.js';
+import type { TomlTable, TomlValue } from './toml.js';
+import type { LockedDependency } from '../types.js';
 
 /** The crates.io index as Cargo.lock names it, whatever protocol fetched it. */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';

@@ -7,11 +7,11 @@
  * reading of each signature is in `annotations.signature`. Pure.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromBase64, toBase64, toHex } from '../util/encoding.js';
-import { provenanceError } from './errors.js';
+import { fromBase64, toBase64, toHex } from '../../util/encoding.js';
+import { provenanceError } from '../errors.js';
 import { MAX_COMMIT_OBJECT_BYTES, computeCommitId } from './git-object.js';
 import { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './git-tag.js';
-import type { ProvenanceStatement, ResourceDescriptor } from './types.js';
+import type { ProvenanceStatement, ResourceDescriptor } from '../types.js';
 
 export const ORIGIN_COMMIT = 'source/commit';
 export const ORIGIN_TAG = 'source/tag';

@@ -3,14 +3,14 @@
  * carrying a SLSA Provenance v1 predicate (https://slsa.dev/spec/v1.0/provenance): its shape,
  * serialised to its canonical bytes (RFC 8785: what the attestation's `user_data` hashes) and
  * parsed strictly from untrusted bytes, as the verify path needs it. Building one (in the worker)
- * is in ./statement-build.ts. Pure.
+ * is in ./build.ts. Pure.
  */
 import * as z from 'zod';
-import { buildConfigSchema } from './build-config.js';
+import { buildConfigSchema } from '../config/build-config.js';
 import { NotJsonError, canonicalJsonBytes } from './canonical-json.js';
-import { compareUtf8, decodeUtf8 } from '../util/encoding.js';
-import { provenanceError } from './errors.js';
-import { readOrigin } from './origin.js';
+import { compareUtf8, decodeUtf8 } from '../../util/encoding.js';
+import { provenanceError } from '../errors.js';
+import { readOrigin } from '../source/origin.js';
 import {
   buildConfigDescriptor,
   isToolchainDescriptor,
@@ -19,8 +19,8 @@ import {
   sortDependencyDescriptors,
   sourceDescriptor,
 } from './inputs.js';
-import { bytesEqual } from '../util/hex.js';
-import type { ProvenanceStatement, SourceIdentity } from './types.js';
+import { bytesEqual } from '../../util/hex.js';
+import type { ProvenanceStatement, SourceIdentity } from '../types.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';

@@ -2,11 +2,11 @@
  * Which lockfile each language uses, and parsing it from file contents. Pure: the caller reads
  * the files (see `readLockedDependencies` in ./node.ts).
  */
-import { provenanceError } from './errors.js';
-import { parseCargoLock } from './lockfile-cargo.js';
-import { parseGoLock, parseGoMod } from './lockfile-go.js';
-import { parsePackageLock } from './lockfile-npm.js';
-import type { BuildConfig, LockedDependency } from './types.js';
+import { provenanceError } from '../errors.js';
+import { parseCargoLock } from './cargo.js';
+import { parseGoLock, parseGoMod } from './go.js';
+import { parsePackageLock } from './npm.js';
+import type { BuildConfig, LockedDependency } from '../types.js';
 
 export type Language = BuildConfig['language'];
 
