@@ -15,9 +15,9 @@ import type { AgentEvent } from '../../src/action/agent-client.js';
 import { AgentClient } from '../../src/action/agent-client.js';
 import { MAX_SSE_LINE_BYTES, readSse } from '../../src/action/sse.js';
 import { packDirectory, writeTarFile } from '../../src/archive/node.js';
-import type { ActionAgent } from '../support/action-agent.js';
-import { startActionAgent } from '../support/action-agent.js';
-import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
+import type { ActionAgent } from '../support/action/action-agent.js';
+import { startActionAgent } from '../support/action/action-agent.js';
+import { makeCheckout, simpleBuildJson } from '../support/source/action-repo.js';
 
 async function* chunksOf(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield new TextEncoder().encode(p);

@@ -16,10 +16,10 @@ import { readBundle } from '../../src/bundle/index.js';
 import { parseStatement } from '../../src/provenance/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';
-import { makeCheckout } from '../support/action-repo.js';
-import { agentJobState } from '../support/action-agent.js';
-import { runStep } from '../support/action-runner.js';
-import type { World } from '../support/action-world.js';
+import { makeCheckout } from '../support/source/action-repo.js';
+import { agentJobState } from '../support/action/action-agent.js';
+import { runStep } from '../support/action/action-runner.js';
+import type { World } from '../support/action/action-world.js';
 import {
   REPO,
   policyJson,
@@ -28,8 +28,8 @@ import {
   startWorld,
   stepContext,
   writeToken,
-} from '../support/action-world.js';
-import { BUILDERS } from '../support/bundle-factory.js';
+} from '../support/action/action-world.js';
+import { BUILDERS } from '../support/bundles/bundle-factory.js';
 
 /** A lockfile with one registry package, as npm writes it. */
 const LOCK_WITH_PICOCOLORS = {

@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, inputVar, parseOutputFile } from '../support/action-runner.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, startEc2World } from '../support/ec2-world.js';
+import { DIST, inputVar, parseOutputFile } from '../support/action/action-runner.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 let dir: string;

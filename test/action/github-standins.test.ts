@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runArtifacts } from '../../src/action/artifacts.js';
 import type { GitHubError } from '../../src/action/github.js';
 import { octokitGitHub } from '../../src/action/github.js';
-import { GitHubStandIn } from '../support/github-api.js';
-import { ArtifactServiceStandIn } from '../support/github-artifacts.js';
+import { GitHubStandIn } from '../support/github/github-api.js';
+import { ArtifactServiceStandIn } from '../support/github/github-artifacts.js';
 
 const repo = { owner: 'example', repo: 'hello' };
 let gh: GitHubStandIn;

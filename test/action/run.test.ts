@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { BuildInputs } from '../../src/action/inputs.js';
 import { artifactAssetNames } from '../../src/action/naming.js';
 import type { BuildContext, BuildJob, BuildOutcome } from '../../src/agent/executor.js';
-import { FactoryExecutor, agentJobState } from '../support/action-agent.js';
-import { StandInBackend } from '../support/agent-fakes.js';
-import { removeDir, startTestAgent } from '../support/agent-harness.js';
-import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
-import type { World } from '../support/action-world.js';
+import { FactoryExecutor, agentJobState } from '../support/action/action-agent.js';
+import { StandInBackend } from '../support/agent/agent-fakes.js';
+import { removeDir, startTestAgent } from '../support/agent/agent-harness.js';
+import { makeCheckout, simpleBuildJson } from '../support/source/action-repo.js';
+import type { World } from '../support/action/action-world.js';
 import {
   REPO,
   policyJson,
@@ -27,8 +27,8 @@ import {
   stepContext,
   uploadBundleArtifact,
   writeToken,
-} from '../support/action-world.js';
-import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundle-factory.js';
+} from '../support/action/action-world.js';
+import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundles/bundle-factory.js';
 
 const HELLO = 'hello from the enclave\n';
 const VERSION = '1.0.0\n';
@@ -515,7 +515,7 @@ describe('build mode: failures', () => {
       'build.json': simpleBuildJson({ input: { cmd: 'sleep 30' } }),
     });
     const controller = new AbortController();
-    const { RecordingLog } = await import('../support/action-world.js');
+    const { RecordingLog } = await import('../support/action/action-world.js');
     const log = new RecordingLog();
     const origInfo = log.info.bind(log);
     log.info = (m: string) => {

@@ -17,8 +17,8 @@ import { SIMULATION_ROOT, derToPem } from '../../src/attestation/index.js';
 import { parseEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
 import { kmsClientFromEnv } from '../../src/kms/node.js';
 import { sha256Hex } from '../../src/action/digest.js';
-import { makeCheckout } from '../support/action-repo.js';
-import type { World } from '../support/action-world.js';
+import { makeCheckout } from '../support/source/action-repo.js';
+import type { World } from '../support/action/action-world.js';
 import {
   REPO,
   policyJson,
@@ -28,12 +28,12 @@ import {
   stepContext,
   uploadBundleArtifact,
   writeToken,
-} from '../support/action-world.js';
-import { KMS_TEST_CREDENTIALS } from '../support/builder-key.js';
-import { BUILDERS, makeBundle } from '../support/bundle-factory.js';
-import { securesystemslibVerify } from '../support/dsse-python.js';
-import type { KmsStandIn } from '../support/kms-standin.js';
-import { startKmsStandIn } from '../support/kms-standin.js';
+} from '../support/action/action-world.js';
+import { KMS_TEST_CREDENTIALS } from '../support/aws/builder-key.js';
+import { BUILDERS, makeBundle } from '../support/bundles/bundle-factory.js';
+import { securesystemslibVerify } from '../support/bundles/dsse-python.js';
+import type { KmsStandIn } from '../support/aws/kms-standin.js';
+import { startKmsStandIn } from '../support/aws/kms-standin.js';
 
 interface Vsa {
   _type: string;

@@ -16,7 +16,7 @@ import { MAX_TRAILING_ZERO_BYTES } from '../../src/archive/tar-parse.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
 import { BLOCK, encodePax, isAllZero } from '../../src/archive/tar-header.js';
-import { rawTar } from '../support/bundle-raw.js';
+import { rawTar } from '../support/bundles/bundle-raw.js';
 
 const te = new TextEncoder();
 

@@ -11,8 +11,8 @@ import {
 } from '../../src/attestation/index.js';
 import { derToPem } from '../../src/cose/index.js';
 import { toHex } from '../../src/util/hex.js';
-import { runCli } from '../support/cli.js';
-import { NITRO_DIR, genuine, leafNotAfterMs } from '../support/attestation-fixtures.js';
+import { runCli } from '../support/cli/cli.js';
+import { NITRO_DIR, genuine, leafNotAfterMs } from '../support/attestation/attestation-fixtures.js';
 
 const PKI = join(NITRO_DIR, '..', 'pki');
 const doc = (f: string): string => join(NITRO_DIR, f);

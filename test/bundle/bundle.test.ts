@@ -12,8 +12,8 @@ import {
   type BundleWriteInput,
 } from '../../src/bundle/index.js';
 import { writeBundle } from '../../src/bundle/node.js';
-import { rawTar, rawTarGz, requiredMembers } from '../support/bundle-raw.js';
-import { gz } from '../support/bundle-hostile.js';
+import { rawTar, rawTarGz, requiredMembers } from '../support/bundles/bundle-raw.js';
+import { gz } from '../support/bundles/bundle-hostile.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBundle } from '../../src/bundle/node.js';
 import type { TrustPolicy } from '../../src/verify/index.js';
-import { makeBundle, type MadeBundle } from '../support/bundle-factory.js';
-import { fuzzCase } from '../support/bundle-fuzz.js';
-import { runHarness } from '../support/bundle-harness.js';
-import { hostileVariants, unruledWriter } from '../support/bundle-hostile.js';
-import { simulatedPolicy } from '../support/verify-policy.js';
+import { makeBundle, type MadeBundle } from '../support/bundles/bundle-factory.js';
+import { fuzzCase } from '../support/bundles/bundle-fuzz.js';
+import { runHarness } from '../support/bundles/bundle-harness.js';
+import { hostileVariants, unruledWriter } from '../support/bundles/bundle-hostile.js';
+import { simulatedPolicy } from '../support/bundles/verify-policy.js';
 
 /** Fuzz cases in npm test; test/long runs 20 000. */
 export const FUZZ_CASES = 300;

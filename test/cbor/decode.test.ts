@@ -14,7 +14,7 @@ import {
   RFC8949_APPENDIX_A,
   lcg,
   plain,
-} from '../support/cbor-vectors.js';
+} from '../support/attestation/cbor-vectors.js';
 
 /** Everything a profile can allow, with small limits to test them. */
 const OPEN: CborProfile = {

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, SUBNETS, startEc2World } from '../support/ec2-world.js';
+import { runCli } from '../support/cli/cli.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, SUBNETS, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 let catalogFile: string;

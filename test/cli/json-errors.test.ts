@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
-import { bundleDir, makeBundle, writeBundleBytes } from '../support/bundle-factory.js';
+import { runCli } from '../support/cli/cli.js';
+import { bundleDir, makeBundle, writeBundleBytes } from '../support/bundles/bundle-factory.js';
 
 let dir: string;
 let bundle: string;

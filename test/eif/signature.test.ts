@@ -14,9 +14,9 @@ import { encodeCoseSign1, encodeProtectedHeader, sigStructure } from '../../src/
 import { encodePcrPayload, encodeSignatureSection } from '../../src/eif/signature.js';
 import { opensslTime } from '../../src/eif/certificate.js';
 import { fromHex } from '../../src/util/hex.js';
-import { TEST_METADATA, enc, rawEif, soundSections } from '../support/eif-build.js';
-import type { TestSigningIdentity } from '../support/eif-signing.js';
-import { makeSigningIdentity } from '../support/eif-signing.js';
+import { TEST_METADATA, enc, rawEif, soundSections } from '../support/nitro/eif-build.js';
+import type { TestSigningIdentity } from '../support/nitro/eif-signing.js';
+import { makeSigningIdentity } from '../support/nitro/eif-signing.js';
 
 const SIGNATURE = 4;
 const input = (): EifInput => ({

@@ -1,5 +1,5 @@
 /**
- * The nitro backend on a stand-in Nitro host (test/support/nitro-standin.ts): what it asks
+ * The nitro backend on a stand-in Nitro host (test/support/nitro/nitro-standin.ts): what it asks
  * nitro-cli for, how it boots, bridges and ends enclaves, how it refuses what cannot run, how it
  * handles every `[ Exx ]` it meets, and what its crash cleanup touches (only its own leftovers).
  */
@@ -17,9 +17,9 @@ import { NitroBackend } from '../../src/enclave/nitro.js';
 import type { NitroError } from '../../src/enclave/nitro-errors.js';
 import { isNitroError } from '../../src/enclave/nitro-errors.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
-import { killEnclave } from '../support/nitro-standin-state.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
+import { killEnclave } from '../support/nitro/nitro-standin-state.js';
 
 let host: StandinHost;
 let worker: string;

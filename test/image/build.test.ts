@@ -15,8 +15,8 @@ import { computeSimulatedPcrs } from '../../src/catalog/index.js';
 import type { ImageEntry } from '../../src/catalog/index.js';
 import { buildImage, reproduceImage } from '../../src/image/index.js';
 import type { BuiltImage } from '../../src/image/index.js';
-import { runCli } from '../support/cli.js';
-import type { FileServer } from '../support/image-recipe.js';
+import { runCli } from '../support/cli/cli.js';
+import type { FileServer } from '../support/nitro/image-recipe.js';
 import {
   RUN_SH,
   blobsDir,
@@ -25,7 +25,7 @@ import {
   makeTar,
   sha256,
   tinyRecipe,
-} from '../support/image-recipe.js';
+} from '../support/nitro/image-recipe.js';
 import '../support/matchers.js';
 
 let server: FileServer;

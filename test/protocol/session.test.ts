@@ -14,7 +14,7 @@ import {
   serveBuild,
   submitBuild,
 } from '../../src/protocol/index.js';
-import type { TestWorker } from '../support/build-protocol.js';
+import type { TestWorker } from '../support/processes/build-protocol.js';
 import {
   bundleFile,
   bytesInput,
@@ -24,7 +24,7 @@ import {
   sha256,
   startTestWorker,
   submission,
-} from '../support/build-protocol.js';
+} from '../support/processes/build-protocol.js';
 
 let worker: TestWorker | undefined;
 afterEach(async () => {

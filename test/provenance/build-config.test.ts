@@ -9,7 +9,7 @@ import {
   parseBuildConfigText,
 } from '../../src/provenance/index.js';
 import { readBuildConfig } from '../../src/provenance/node.js';
-import { tempDir, writeFiles } from '../support/provenance-git.js';
+import { tempDir, writeFiles } from '../support/source/provenance-git.js';
 
 function messageOf(fn: () => unknown): string {
   try {

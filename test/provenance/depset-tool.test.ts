@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { runFetchTool } from '../../src/provenance/depset/tool.js';
-import { tempDir } from '../support/provenance-git.js';
+import { tempDir } from '../support/source/provenance-git.js';
 
 const base = (): { cwd: string; env: NodeJS.ProcessEnv } => ({ cwd: tempDir(), env: process.env });
 

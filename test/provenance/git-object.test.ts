@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { computeCommitId, parseCommitObject, sourceDateEpoch } from '../../src/provenance/index.js';
-import { git, gitBytes, makeRepo } from '../support/provenance-git.js';
+import { git, gitBytes, makeRepo } from '../support/source/provenance-git.js';
 
 const te = new TextEncoder();
 

@@ -12,7 +12,7 @@ import {
   purl,
 } from '../../src/provenance/index.js';
 import { detectLanguage, readLockedDependencies } from '../../src/provenance/node.js';
-import { tempDir, writeFiles } from '../support/provenance-git.js';
+import { tempDir, writeFiles } from '../support/source/provenance-git.js';
 
 const fixture = (p: string): string =>
   readFileSync(new URL(`../fixtures/provenance/${p}`, import.meta.url), 'utf8');

@@ -19,7 +19,7 @@ import {
   makeRepo,
   tempDir,
   writeFiles,
-} from '../support/provenance-git.js';
+} from '../support/source/provenance-git.js';
 
 /** A tree with every kind of entry git records, and the orderings that trip naive sorts. */
 function richTree(root: string): void {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/cli/cli.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
@@ -11,7 +11,7 @@ import {
   makeBundle,
   rebundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
+} from '../support/bundles/bundle-factory.js';
 
 const [alpha, beta, gamma] = BUILDERS as [
   (typeof BUILDERS)[0],

@@ -9,15 +9,15 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/cli/cli.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
   bundleDir,
   makeBundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
-import { unruledWriter } from '../support/bundle-hostile.js';
+} from '../support/bundles/bundle-factory.js';
+import { unruledWriter } from '../support/bundles/bundle-hostile.js';
 
 const alpha = BUILDERS[0]!;
 const beta = BUILDERS[1]!;

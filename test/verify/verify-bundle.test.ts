@@ -11,7 +11,7 @@ import { pcr4ForInstanceId } from '../../src/attestation/index.js';
 import type { ProvenanceStatement } from '../../src/provenance/index.js';
 import { serializeStatement } from '../../src/provenance/index.js';
 import { toHex } from '../../src/util/hex.js';
-import { rawTarGz, requiredMembers } from '../support/bundle-raw.js';
+import { rawTarGz, requiredMembers } from '../support/bundles/bundle-raw.js';
 import {
   ATTESTED_AT,
   BUILDERS,
@@ -24,8 +24,8 @@ import {
   rebundle,
   type MadeBundle,
   type SimulatedBuilder,
-} from '../support/bundle-factory.js';
-import { simulatedPolicy, trusted } from '../support/verify-policy.js';
+} from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -11,8 +11,8 @@ import {
   defaultOutputs,
   makeBundle,
   type MakeBundleOptions,
-} from '../support/bundle-factory.js';
-import { simulatedPolicy, trusted } from '../support/verify-policy.js';
+} from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
 
 const te = new TextEncoder();
 const [alpha, beta, gamma, delta] = BUILDERS as [

@@ -8,8 +8,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { GENUINE, isDebugFact, readFixture, NITRO_DIR } from '../support/attestation-fixtures.js';
-import type { MadeBundle } from '../support/bundle-factory.js';
+import {
+  GENUINE,
+  isDebugFact,
+  readFixture,
+  NITRO_DIR,
+} from '../support/attestation/attestation-fixtures.js';
+import type { MadeBundle } from '../support/bundles/bundle-factory.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
@@ -18,8 +23,8 @@ import {
   makeBundle,
   rebundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
-import { runCli } from '../support/cli.js';
+} from '../support/bundles/bundle-factory.js';
+import { runCli } from '../support/cli/cli.js';
 import type { Browser, FileServer, PageVerdict } from '../support/web-page.js';
 import {
   buildPage,
