@@ -37,6 +37,19 @@ export const PROVENANCE_ERROR_CODES = [
 
 export type ProvenanceErrorCode = (typeof PROVENANCE_ERROR_CODES)[number];
 
+/** Refusal codes of `parseRepositoryUrl`. Codes are API: add, never rename. */
+export const REPOSITORY_URL_ERROR_CODES = [
+  'REPOSITORY_URL_EMPTY', // nothing given
+  'REPOSITORY_URL_FORM', // not a repository address: unknown scheme, local path, spaces or control characters
+  'REPOSITORY_URL_CREDENTIALS', // a user name or password of an http(s) URL, a password of an SSH URL
+  'REPOSITORY_URL_QUERY', // a query (`?`) or fragment (`#`)
+  'REPOSITORY_URL_HOST', // a host or port that is not valid
+  'REPOSITORY_URL_PATH', // an empty or one-segment path, an empty segment, a character outside A-Z a-z 0-9 . _ ~ -
+  'REPOSITORY_URL_DOT_SEGMENT', // a `.` or `..` path segment
+] as const;
+
+export type RepositoryUrlErrorCode = (typeof REPOSITORY_URL_ERROR_CODES)[number];
+
 /** Every error the provenance module raises on purpose. */
 export class ProvenanceError extends TeeCompileError<ProvenanceErrorCode> {}
 
