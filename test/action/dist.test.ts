@@ -5,8 +5,7 @@
  * When the real agent cannot be started, every test here fails with the reason. Only the matrix of
  * builders uses in-process agents, and asks for them: it needs several attesting identities.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runArtifacts } from '../../src/action/artifacts.js';
@@ -30,6 +29,7 @@ import {
   writeToken,
 } from '../support/action-world.js';
 import { BUILDERS } from '../support/bundle-factory.js';
+import { tempDirSync } from '../support/temp.js';
 
 /** A lockfile with one registry package, as npm writes it. */
 const LOCK_WITH_PICOCOLORS = {
@@ -177,7 +177,7 @@ describe('build mode', () => {
     // Another job of the run downloads it with the artifact client.
     process.env.ACTIONS_RUNTIME_TOKEN = w.art.runtimeToken(w.art.job(job.runBackendId));
     process.env.ACTIONS_RESULTS_URL = w.art.resultsUrl;
-    const dir = mkdtempSync(join(tmpdir(), 'download-'));
+    const dir = tempDirSync('download-');
     const store = runArtifacts();
     const listed = await store.list();
     expect(listed.map((a) => a.name)).toEqual([artifact!.name]);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import type { RunContext } from '../../src/action/context.js';
@@ -9,6 +8,7 @@ import type { BuildInputs, VerifyInputs } from '../../src/action/inputs.js';
 import { INPUT_DEFAULTS, parseInputs } from '../../src/action/inputs.js';
 import { NONCE_PREFIX, deriveNonce } from '../../src/action/nonce.js';
 import { artifactAssetNames, builderSlug, safeAssetName } from '../../src/action/naming.js';
+import { tempDirSync } from '../support/temp.js';
 
 const SHA = '3b18e512dba79e4c8300dd08aeb37f8e728b8dad';
 
@@ -242,7 +242,7 @@ describe('run context', () => {
   });
 
   test('when the event is a pull request, it puts the check run on the head of the pull request', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'event-'));
+    const dir = tempDirSync('event-');
     const head = 'c'.repeat(40);
     writeFileSync(
       join(dir, 'e.json'),
