@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Closed list of refusal codes. Codes are API: add, never rename. Each is documented in
@@ -67,9 +67,7 @@ export type NsmErrorCode =
 export class AttestationError extends TeeCompileError<AttestationErrorCode> {}
 
 /** True for errors raised by the attestation module (including `NsmError`). */
-export function isAttestationError(err: unknown): err is AttestationError {
-  return err instanceof AttestationError;
-}
+export const isAttestationError = errorGuard(AttestationError);
 
 /** What each NSM error code means (NSM API src/api/mod.rs, `ErrorCode`). */
 const NSM_ERROR_MEANING: Record<NsmErrorCode, string> = {
@@ -100,8 +98,5 @@ export function fail(
   path?: string,
   cause?: unknown,
 ): never {
-  const opts: { path?: string; cause?: unknown } = {};
-  if (path !== undefined) opts.path = path;
-  if (cause !== undefined) opts.cause = cause;
-  throw new AttestationError(code, message, opts);
+  throw new AttestationError(code, message, { path, cause });
 }

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Why a backend could not start, reach or keep an enclave. Codes are API: add, never rename.
@@ -60,6 +60,4 @@ export type NitroConfigErrorCode = (typeof NITRO_CONFIG_ERROR_CODES)[number];
 export class EnclaveError extends TeeCompileError<EnclaveErrorCode> {}
 
 /** True for an `EnclaveError`. */
-export function isEnclaveError(e: unknown): e is EnclaveError {
-  return e instanceof EnclaveError;
-}
+export const isEnclaveError = errorGuard(EnclaveError);

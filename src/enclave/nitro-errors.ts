@@ -3,7 +3,7 @@
  * enclave failures handle these too) with a finer, closed `failure` code, and, when nitro-cli
  * refused, what it said: its `[ Exx ]` code and message.
  */
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 import {
   EnclaveError,
   type EnclaveErrorCode,
@@ -79,9 +79,7 @@ export class NitroError extends EnclaveError {
 }
 
 /** True for a {@link NitroError}. */
-export function isNitroError(e: unknown): e is NitroError {
-  return e instanceof NitroError;
-}
+export const isNitroError = errorGuard(NitroError);
 
 /** A nitro-cli failure as our error, naming the code, its meaning and nitro-cli's own words. */
 export function nitroCliError(f: NitroCliFailure, doing: string): NitroError {

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusal codes of the provenance module. Codes are API: add, never rename. docs/provenance.md
@@ -54,9 +54,7 @@ export type RepositoryUrlErrorCode = (typeof REPOSITORY_URL_ERROR_CODES)[number]
 export class ProvenanceError extends TeeCompileError<ProvenanceErrorCode> {}
 
 /** True for errors raised by the provenance module. */
-export function isProvenanceError(err: unknown): err is ProvenanceError {
-  return err instanceof ProvenanceError;
-}
+export const isProvenanceError = errorGuard(ProvenanceError);
 
 /** Shorthand: a provenance error with a path. */
 export function provenanceError(
@@ -65,10 +63,7 @@ export function provenanceError(
   path?: string,
   cause?: unknown,
 ): ProvenanceError {
-  const opts: { path?: string; cause?: unknown } = {};
-  if (path !== undefined) opts.path = path;
-  if (cause !== undefined) opts.cause = cause;
-  return new ProvenanceError(code, message, opts);
+  return new ProvenanceError(code, message, { path, cause });
 }
 
 /** Lists up to `max` items, then says how many more. */

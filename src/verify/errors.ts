@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 import type { AttestationErrorCode } from '../attestation/index.js';
 import type { OidcErrorCode } from '../oidc/index.js';
 
@@ -44,6 +44,4 @@ export type VerifyErrorCode =
 export class VerifyError extends TeeCompileError<VerifyErrorCode> {}
 
 /** True for errors raised by the verify module. */
-export function isVerifyError(e: unknown): e is VerifyError {
-  return e instanceof VerifyError;
-}
+export const isVerifyError = errorGuard(VerifyError);
