@@ -112,6 +112,7 @@ describe('inputs', () => {
         'provenance-sha256',
         'subjects',
         'verified',
+        'code',
         'label',
         'instance-id',
         'region',
@@ -180,18 +181,19 @@ describe('inputs', () => {
   test('when upload is release on a branch, it is refused naming release', () => {
     expect(() =>
       parse({ upload: 'release', 'github-token': 't' }, ctx({ GITHUB_REF: 'refs/heads/main' })),
-    ).toThrow('input "release": upload is release but there is no tag');
+    ).toThrowWithCode('INPUT_INVALID', 'release');
   });
 
   test('when publish is asked without a release upload, it is refused naming publish', () => {
-    expect(() => parse({ upload: 'artifact', publish: 'true', 'github-token': 't' })).toThrow(
-      'input "publish"',
-    );
+    expect(() =>
+      parse({ upload: 'artifact', publish: 'true', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'publish');
   });
 
   test('when verify mode has neither a release nor artifacts, it is refused naming release', () => {
-    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrow(
-      'input "release"',
+    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'release',
     );
   });
 
@@ -205,9 +207,9 @@ describe('inputs', () => {
     expect(i.repository).toEqual({ owner: 'upstream', repo: 'lib' });
     expect(i.release).toBe('v2.0.0');
     expect(i.assets).toBe('*.bundle.tar.gz');
-    expect(() => parse({ mode: 'verify', repository: 'nope', 'github-token': 't' })).toThrow(
-      'input "repository"',
-    );
+    expect(() =>
+      parse({ mode: 'verify', repository: 'nope', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'repository');
   });
 
   test('when the protocol changes its nonce bounds, the action follows', async () => {
@@ -236,8 +238,9 @@ describe('run context', () => {
       delete e[name];
       expect(() => readRunContext(e)).toThrow(name);
     }
-    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrow(
-      'GITHUB_SHA: expected a full commit id',
+    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'GITHUB_SHA',
     );
   });
 
