@@ -19,6 +19,7 @@ export const ACTION_ERROR_CODES = [
   'ARTIFACT_FAILED', // the workflow artifact service failed
   'NO_BUNDLES', // verify mode: no bundle matched
   'ASSET_MISMATCH', // verify mode: a release asset differs from the attested artifact
+  'VSA_SIGNING_FAILED', // verify mode: the VSA key is not an EC P-256 key, or KMS refused Sign
 ] as const;
 
 export type ActionErrorCode = (typeof ACTION_ERROR_CODES)[number];

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { trustedImages } from '../catalog/index.js';
 import { loadImageCatalog } from '../catalog/node.js';
-import { fetchGitHubJwks, runnerIdTokenSource } from './oidc.js';
+import { fetchGitHubJwks, githubJwksUrl, runnerIdTokenSource } from './oidc.js';
 import { runArtifacts } from './artifacts.js';
 import { readRunContext } from './context.js';
 import type { ActionLog, RunDeps } from './deps.js';
@@ -105,6 +105,8 @@ export async function main(): Promise<void> {
     const context = readRunContext(process.env);
     const inputs = parseInputs((name) => core.getInput(name), context);
     if (inputs.mode === 'build' && inputs.agentToken !== null) core.setSecret(inputs.agentToken);
+    if (inputs.mode === 'verify' && inputs.vsa !== null && 'keyPem' in inputs.vsa)
+      core.setSecret(inputs.vsa.keyPem);
     const deps: RunDeps = {
       github: octokitGitHub(inputs.githubToken, context.apiUrl),
       artifacts: runArtifacts(),
@@ -114,7 +116,7 @@ export async function main(): Promise<void> {
       defaultImages: trustedImages(await loadImageCatalog(CATALOG)),
       env: process.env,
       idToken: runnerIdTokenSource(process.env),
-      oidcKeys: () => fetchGitHubJwks(),
+      oidcKeys: () => fetchGitHubJwks(githubJwksUrl(process.env)),
     };
     const result = await run(inputs, deps);
     for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);

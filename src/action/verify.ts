@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
 import { readArtifacts } from '../bundle/index.js';
 import type { BundleVerified, NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
-import { releaseAssetUrl, verifyBundles, verifyPageLink } from '../verify/index.js';
+import { releaseAssetUrl, setReport, verifyBundles, verifyPageLink } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
 import type { ActionFailureCode, RunDeps, RunResult } from './deps.js';
@@ -29,6 +29,7 @@ import {
 } from './naming.js';
 import { actionPolicy } from './policy.js';
 import { verifySummary } from './summary.js';
+import { emitVsa } from './vsa.js';
 
 /** Bundles verified at most in one run. */
 export const MAX_BUNDLES = 64;
@@ -296,16 +297,42 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
         code: 'ASSET_MISMATCH',
         message: `release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`,
       };
-    else if (inputs.publish && release.draft) {
-      const r = await deps.github.publishRelease(inputs.repository, release.id);
-      published = { tag: r.tagName, url: r.htmlUrl };
-      deps.log.info(`published release ${r.tagName}`);
-    }
   }
 
   const ok = failure === undefined;
+  // The signed verdict goes onto the release before it is published (immutable releases lock
+  // their assets then).
+  const vsa =
+    inputs.vsa === null
+      ? null
+      : await emitVsa(
+          {
+            key: inputs.vsa,
+            report: { ...setReport(result), ok },
+            policy,
+            policyUri:
+              inputs.policyFile === null
+                ? 'tee-compile:action-inputs'
+                : relative(inputs.context.workspace, inputs.policyFile),
+            context: inputs.context,
+            repository: inputs.repository,
+            release,
+          },
+          deps,
+        );
+  if (ok && agreedVerified !== null && release !== null && inputs.publish && release.draft) {
+    const r = await deps.github.publishRelease(inputs.repository, release.id);
+    published = { tag: r.tagName, url: r.htmlUrl };
+    deps.log.info(`published release ${r.tagName}`);
+  }
+
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
   if (failure !== undefined) outputs.code = failure.code;
+  if (vsa !== null) {
+    outputs.vsa = vsa.path;
+    outputs['vsa-sha256'] = vsa.sha256;
+    outputs['vsa-location'] = vsa.location;
+  }
   if (ok && agreed !== undefined && verifiedAgreed?.ok === true) {
     outputs.bundle = agreed.path;
     // The attested user_data is the SHA-256 of provenance.json: verification checked it.
@@ -334,8 +361,13 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       nonce: policy.nonce ?? null,
     }),
   });
+  const vsaLine =
+    vsa === null
+      ? ''
+      : `\n- **Signed verdict (SLSA VSA, DSSE):** \`${vsa.location}\` (sha256 \`${vsa.sha256}\`)\n`;
+  const full = summary + vsaLine;
   if (failure === undefined)
-    return { ok: true, outputs, title: `verified: ${result.message}`, summary };
+    return { ok: true, outputs, title: `verified: ${result.message}`, summary: full };
   const title = `refused: ${failure.message}`;
-  return { ok: false, code: failure.code, failure: failure.message, outputs, title, summary };
+  return { ok: false, code: failure.code, failure: failure.message, outputs, title, summary: full };
 }

@@ -28,6 +28,7 @@ import type {
 import {
   INPUT_NAMES,
   PROTOCOL_NAME,
+  SIGNING_VERSION,
   SUPPORTED_VERSIONS,
   chooseVersion,
   parseClientMessage,
@@ -132,6 +133,12 @@ export async function serveBuild(
   try {
     const version = await handshake(ch, opts, limits);
     const request = await expectBuild(ch, limits);
+    if (request.signing !== undefined && version < SIGNING_VERSION)
+      throw new ProtocolError(
+        'PROTOCOL_VERSION',
+        `the build request announces a builder key, which needs protocol version ${SIGNING_VERSION}; this session speaks ${version}`,
+        { path: 'signing' },
+      );
     const mailbox = new Mailbox();
     const inputs = new InputReader(ch, request, () => startWatch(ch, abort, mailbox));
     reporter = new Reporter(ch, limits);

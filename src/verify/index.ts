@@ -42,5 +42,5 @@ export {
 export type { BundleReport, SetReport } from './report.js';
 export { VERIFY_PAGE_URL, releaseAssetUrl, verifyPageLink } from './web-link.js';
 export type { VerifyPageTarget } from './web-link.js';
-export { VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, buildVsa, policyDigest } from './vsa.js';
+export { VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, buildVsa, policyDigest, signVsa } from './vsa.js';
 export type { VsaInput } from './vsa.js';

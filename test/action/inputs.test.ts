@@ -113,6 +113,9 @@ describe('inputs', () => {
         'subjects',
         'verified',
         'code',
+        'vsa',
+        'vsa-sha256',
+        'vsa-location',
         'label',
         'instance-id',
         'region',
@@ -195,6 +198,37 @@ describe('inputs', () => {
       'INPUT_INVALID',
       'release',
     );
+  });
+
+  const ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const PEM = '-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n';
+
+  test('when verify mode asks for a VSA, it takes exactly one key: PEM text or a KMS key ARN', () => {
+    const base = { mode: 'verify', 'github-token': 't' };
+    expect((parse(base) as VerifyInputs).vsa).toBeNull();
+    expect((parse({ ...base, 'emit-vsa': 'true', 'vsa-key': PEM }) as VerifyInputs).vsa).toEqual({
+      keyPem: PEM,
+    });
+    expect(
+      (parse({ ...base, 'emit-vsa': 'true', 'vsa-kms-key': ARN }) as VerifyInputs).vsa,
+    ).toEqual({ kmsKeyArn: ARN });
+  });
+
+  test.each([
+    ['emit-vsa', { 'emit-vsa': 'true' }],
+    ['emit-vsa', { 'emit-vsa': 'true', 'vsa-key': PEM, 'vsa-kms-key': ARN }],
+    ['emit-vsa', { 'vsa-key': PEM }],
+    ['vsa-key', { 'emit-vsa': 'true', 'vsa-key': 'not a key' }],
+    ['vsa-kms-key', { 'emit-vsa': 'true', 'vsa-kms-key': 'alias/signer' }],
+  ])('when the VSA inputs are inconsistent, it is refused naming %s', (name, values) => {
+    let err: unknown;
+    try {
+      parse({ mode: 'verify', 'github-token': 't', ...values });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toHaveCode('INPUT_INVALID');
+    expect((err as { path?: string }).path).toBe(name);
   });
 
   test('when verify mode names another repository, it reads the bundles from there', () => {

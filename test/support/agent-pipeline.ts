@@ -9,21 +9,43 @@ import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { BundleVerified } from '../../src/verify/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';
+import { openAgentBuilderKey } from '../../src/agent/builder-key.js';
 import type { AgentConfigFile } from '../../src/agent/config.js';
+import { resolveSettings } from '../../src/agent/config.js';
 import type { TestAgent } from './agent-harness.js';
 import { startTestAgent, tempDir } from './agent-harness.js';
 import { sandboxBackend } from './sandbox-worker.js';
 
-/** Starts an in-process agent building with the real pipeline and the local backend. */
-export async function startPipelineAgent(config: AgentConfigFile = {}): Promise<TestAgent> {
+/**
+ * Starts an in-process agent building with the real pipeline and the local backend. A
+ * `builderKey` in `config` is opened as `tee-compile agent` opens it, its KMS client configured
+ * from `env` (credentials; the endpoint is the config's).
+ */
+export async function startPipelineAgent(
+  config: AgentConfigFile = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TestAgent> {
   const dataDir = await tempDir('tc-agent-e2e-');
   const catalog = await loadImageCatalog();
-  return startTestAgent({
+  const settings = await resolveSettings({ ...config, dataDir }, {}, { cwd: process.cwd() });
+  const builderKey = await openAgentBuilderKey(settings.builderKey, env);
+  const agent = await startTestAgent({
     dataDir,
     backend: await sandboxBackend({ stateDir: join(dataDir, 'local-backend') }),
-    executor: new PipelineExecutor({ catalog, cacheDir: join(dataDir, 'cache') }),
+    executor: new PipelineExecutor({
+      catalog,
+      cacheDir: join(dataDir, 'cache'),
+      ...(builderKey !== undefined ? { builderKey } : {}),
+    }),
     config,
   });
+  return {
+    ...agent,
+    stop: async () => {
+      await agent.stop();
+      builderKey?.close();
+    },
+  };
 }
 
 /** A go project without dependencies whose build runs `cmd` (the cheapest real build). */

@@ -271,7 +271,7 @@ describe('worker and connection failures', () => {
       timeoutMs: 60_000,
     });
     const replies = await rawExchange(await enclave.connect(), [
-      { type: 'hello', protocol: 'tee-compile', versions: [2, 3], client: 'raw' },
+      { type: 'hello', protocol: 'tee-compile', versions: [3, 4], client: 'raw' },
     ]);
     const exit = await enclave.exited;
     expect(replies.at(-1)).toMatchObject({ type: 'error', code: 'PROTOCOL_VERSION' });
