@@ -4,8 +4,7 @@
  * failures, cancellation and verify mode.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import {
   writeToken,
 } from '../support/action-world.js';
 import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundle-factory.js';
+import { tempDirSync } from '../support/temp.js';
 
 const HELLO = 'hello from the enclave\n';
 const VERSION = '1.0.0\n';
@@ -592,7 +592,7 @@ describe('verify mode', () => {
 
   /** Runs verify mode with a `diffoscope` on PATH that prints the two files it was given. */
   async function verifyWithDiffoscope(tag: string, minBuilders: number) {
-    const bin = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+    const bin = tempDirSync('fake-diffoscope-');
     writeFileSync(
       join(bin, 'diffoscope'),
       '#!/bin/sh\necho "compared $4 with $5"; echo "\\`\\`\\` not a fence end"; exit 1\n',
@@ -767,16 +767,12 @@ describe('verify mode', () => {
 
 describe('failure codes', () => {
   test('when the workspace is not a git checkout, it fails with SOURCE_FAILED before anything is sent', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'action-empty-'));
-    try {
-      const ctx = stepContext(w, { workspace: empty, sha: 'a'.repeat(40) });
-      const { result, log } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
-      expect(result).toMatchObject({ ok: false, code: 'SOURCE_FAILED' });
-      expect(result.outputs).toEqual({ verified: 'false', code: 'SOURCE_FAILED' });
-      expect(log.lines.join('\n')).not.toContain('agent job');
-    } finally {
-      rmSync(empty, { recursive: true, force: true });
-    }
+    const empty = tempDirSync('action-empty-');
+    const ctx = stepContext(w, { workspace: empty, sha: 'a'.repeat(40) });
+    const { result, log } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
+    expect(result).toMatchObject({ ok: false, code: 'SOURCE_FAILED' });
+    expect(result.outputs).toEqual({ verified: 'false', code: 'SOURCE_FAILED' });
+    expect(log.lines.join('\n')).not.toContain('agent job');
   });
 
   test('when a locked dependency has no checksum, it fails with DEPENDENCIES_FAILED before anything is sent', async () => {

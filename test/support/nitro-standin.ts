@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { tempDir } from './temp.js';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import type { EifInput } from '../../src/eif/index.js';
 import type { ImageCatalog, ImageEntry } from '../../src/catalog/index.js';
@@ -46,7 +47,7 @@ let bundled: Promise<{ cli: string; bridge: string }> | undefined;
 /** The stand-in nitro-cli and bridge, bundled (built on first use). */
 export function standinBundles(): Promise<{ cli: string; bridge: string }> {
   bundled ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tc-nitro-standin-'));
+    const dir = await tempDir('tc-nitro-standin-');
     await build({
       entryPoints: {
         'nitro-cli': join(ROOT, 'test/support/nitro-cli-standin.ts'),
