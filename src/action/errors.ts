@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /** Codes of the action's own errors. Add, never rename. */
 export const ACTION_ERROR_CODES = [
@@ -28,6 +28,4 @@ export type ActionErrorCode = (typeof ACTION_ERROR_CODES)[number];
 export class ActionError extends TeeCompileError<ActionErrorCode> {}
 
 /** True when `e` is an `ActionError`. */
-export function isActionError(e: unknown): e is ActionError {
-  return e instanceof ActionError;
-}
+export const isActionError = errorGuard(ActionError);

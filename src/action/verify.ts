@@ -12,7 +12,7 @@ import type { BundleVerified, NamedBundle, SetVerification, TrustPolicy } from '
 import { releaseAssetUrl, setReport, verifyBundles, verifyPageLink } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
-import type { RunDeps, RunResult } from './deps.js';
+import type { ActionFailureCode, RunDeps, RunResult } from './deps.js';
 import { toHex } from '../util/hex.js';
 import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
@@ -279,9 +279,11 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       ? { bytes: agreed.bytes, verified: verifiedAgreed }
       : null;
   let assetChecks: { name: string; ok: boolean; note: string }[] = [];
-  let failure: string | undefined = result.ok
+  // verifyBundles names the code of every refusal (verify/set.ts): one without is a bug.
+  if (!result.ok && result.code === undefined) throw new Error('a refused set without a code');
+  let failure: { code: ActionFailureCode; message: string } | undefined = result.ok
     ? undefined
-    : `${result.code ?? 'REFUSED'}: ${result.message}`;
+    : { code: result.code!, message: result.message };
   let published: { tag: string; url: string } | null = null;
   if (result.ok && agreedVerified !== null && release !== null) {
     const fix = inputs.publish && release.draft;
@@ -291,7 +293,10 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       assetChecks.push(...(await attachBundles(deps, inputs.repository, release, bundles, result)));
     const bad = assetChecks.filter((c) => !c.ok);
     if (bad.length > 0)
-      failure = `ASSET_MISMATCH: release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`;
+      failure = {
+        code: 'ASSET_MISMATCH',
+        message: `release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`,
+      };
   }
 
   const ok = failure === undefined;
@@ -322,6 +327,7 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   }
 
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
+  if (failure !== undefined) outputs.code = failure.code;
   if (vsa !== null) {
     outputs.vsa = vsa.path;
     outputs['vsa-sha256'] = vsa.sha256;
@@ -339,7 +345,7 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   const summary = verifySummary({
     from,
     result,
-    failure: failure ?? null,
+    failure: failure === undefined ? null : `${failure.code}: ${failure.message}`,
     minBuilders: policy.minBuilders,
     assetChecks,
     published,
@@ -359,9 +365,9 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
     vsa === null
       ? ''
       : `\n- **Signed verdict (SLSA VSA, DSSE):** \`${vsa.location}\` (sha256 \`${vsa.sha256}\`)\n`;
-  const title = ok ? `verified: ${result.message}` : `refused: ${failure!}`;
   const full = summary + vsaLine;
-  return ok
-    ? { ok, outputs, title, summary: full }
-    : { ok, failure: failure!, outputs, title, summary: full };
+  if (failure === undefined)
+    return { ok: true, outputs, title: `verified: ${result.message}`, summary: full };
+  const title = `refused: ${failure.message}`;
+  return { ok: false, code: failure.code, failure: failure.message, outputs, title, summary: full };
 }

@@ -14,6 +14,8 @@ import {
   isProtocolError,
   isProtocolErrorCode,
   isWorkerError,
+  type ProtocolErrorCode,
+  type WorkerErrorCode,
 } from './errors.js';
 import type {
   BuildRequest,
@@ -103,7 +105,12 @@ export interface ServeOptions {
 /** How a session ended, for the worker's exit status and its log. */
 export type SessionOutcome =
   | { ok: true; subjects: number }
-  | { ok: false; code: string; message: string; sentToClient: boolean };
+  | {
+      ok: false;
+      code: WorkerErrorCode | ProtocolErrorCode;
+      message: string;
+      sentToClient: boolean;
+    };
 
 /**
  * Serves one build over `ws` and resolves when the session is over (the socket closed). Never

@@ -15,8 +15,13 @@ export type {
   SourceIdentity,
   ToolchainComponent,
 } from './types.js';
-export { PROVENANCE_ERROR_CODES, ProvenanceError, isProvenanceError } from './errors.js';
-export type { ProvenanceErrorCode } from './errors.js';
+export {
+  PROVENANCE_ERROR_CODES,
+  REPOSITORY_URL_ERROR_CODES,
+  ProvenanceError,
+  isProvenanceError,
+} from './errors.js';
+export type { ProvenanceErrorCode, RepositoryUrlErrorCode } from './errors.js';
 export {
   MAX_COMMAND_LENGTH,
   MAX_CPUS,
@@ -69,15 +74,10 @@ export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './source/git
 export type { TagObject } from './source/git-tag.js';
 export {
   MAX_REPOSITORY_URL_LENGTH,
-  REPOSITORY_URL_ERROR_CODES,
   normalizeRepositoryUrl,
   parseRepositoryUrl,
 } from './source/repository-url.js';
-export type {
-  RepositoryUrlErrorCode,
-  RepositoryUrlOptions,
-  RepositoryUrlResult,
-} from './source/repository-url.js';
+export type { RepositoryUrlOptions, RepositoryUrlResult } from './source/repository-url.js';
 export { purl } from './lockfile/purl.js';
 export {
   SRI_ALGORITHMS,

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import type { RunContext } from '../../src/action/context.js';
@@ -9,6 +8,7 @@ import type { BuildInputs, VerifyInputs } from '../../src/action/inputs.js';
 import { INPUT_DEFAULTS, parseInputs } from '../../src/action/inputs.js';
 import { NONCE_PREFIX, deriveNonce } from '../../src/action/nonce.js';
 import { artifactAssetNames, builderSlug, safeAssetName } from '../../src/action/naming.js';
+import { tempDirSync } from '../support/temp.js';
 
 const SHA = '3b18e512dba79e4c8300dd08aeb37f8e728b8dad';
 
@@ -112,6 +112,7 @@ describe('inputs', () => {
         'provenance-sha256',
         'subjects',
         'verified',
+        'code',
         'vsa',
         'vsa-sha256',
         'vsa-location',
@@ -183,18 +184,19 @@ describe('inputs', () => {
   test('when upload is release on a branch, it is refused naming release', () => {
     expect(() =>
       parse({ upload: 'release', 'github-token': 't' }, ctx({ GITHUB_REF: 'refs/heads/main' })),
-    ).toThrow('input "release": upload is release but there is no tag');
+    ).toThrowWithCode('INPUT_INVALID', 'release');
   });
 
   test('when publish is asked without a release upload, it is refused naming publish', () => {
-    expect(() => parse({ upload: 'artifact', publish: 'true', 'github-token': 't' })).toThrow(
-      'input "publish"',
-    );
+    expect(() =>
+      parse({ upload: 'artifact', publish: 'true', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'publish');
   });
 
   test('when verify mode has neither a release nor artifacts, it is refused naming release', () => {
-    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrow(
-      'input "release"',
+    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'release',
     );
   });
 
@@ -239,9 +241,9 @@ describe('inputs', () => {
     expect(i.repository).toEqual({ owner: 'upstream', repo: 'lib' });
     expect(i.release).toBe('v2.0.0');
     expect(i.assets).toBe('*.bundle.tar.gz');
-    expect(() => parse({ mode: 'verify', repository: 'nope', 'github-token': 't' })).toThrow(
-      'input "repository"',
-    );
+    expect(() =>
+      parse({ mode: 'verify', repository: 'nope', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'repository');
   });
 
   test('when the protocol changes its nonce bounds, the action follows', async () => {
@@ -270,13 +272,14 @@ describe('run context', () => {
       delete e[name];
       expect(() => readRunContext(e)).toThrow(name);
     }
-    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrow(
-      'GITHUB_SHA: expected a full commit id',
+    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'GITHUB_SHA',
     );
   });
 
   test('when the event is a pull request, it puts the check run on the head of the pull request', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'event-'));
+    const dir = tempDirSync('event-');
     const head = 'c'.repeat(40);
     writeFileSync(
       join(dir, 'e.json'),

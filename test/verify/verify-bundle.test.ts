@@ -19,13 +19,13 @@ import {
   DEFAULT_NONCE,
   VERIFIED_AT,
   builderPcr3,
-  bundleDir,
   makeBundle,
   rebundle,
   type MadeBundle,
   type SimulatedBuilder,
 } from '../support/bundles/bundle-factory.js';
 import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -110,7 +110,7 @@ describe('verifyBundle: a genuine simulated bundle', () => {
   });
 
   it('when the bundle is written to disk by writeBundle and streamed back, it verifies the same', async () => {
-    const file = join(bundleDir(), 'hello.bundle.tar.gz');
+    const file = join(tempDirSync('bundles-'), 'hello.bundle.tar.gz');
     await writeBundle(file, {
       provenance: good.contents.provenance,
       attestation: good.contents.attestation,

@@ -18,7 +18,6 @@ import type { MadeBundle } from '../support/bundles/bundle-factory.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
-  bundleDir,
   defaultOutputs,
   makeBundle,
   rebundle,
@@ -33,6 +32,7 @@ import {
   serveFiles,
   verdictOf,
 } from '../support/web-page.js';
+import { tempDirSync } from '../support/temp.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('./.screenshots/', import.meta.url));
 const te = new TextEncoder();
@@ -107,7 +107,7 @@ function expectSame(got: PageVerdict, want: PageVerdict): void {
 let alpha: MadeBundle;
 
 beforeAll(async () => {
-  dir = bundleDir();
+  dir = tempDirSync('bundles-');
   const [html, b, s, r, p] = await Promise.all([
     // The published page reads the page's own origin and https hosts; the loopback hosts of this
     // test are plain http, so they are allowed too, for the browser's own CORS checks to decide.

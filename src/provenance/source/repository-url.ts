@@ -21,19 +21,7 @@
  * does not read scp-like SSH addresses; this one refuses what it does not understand. Pure (no
  * Node API): the verify path uses it in a browser.
  */
-
-/** Refusal codes of `parseRepositoryUrl`. Codes are API: add, never rename. */
-export const REPOSITORY_URL_ERROR_CODES = [
-  'REPOSITORY_URL_EMPTY', // nothing given
-  'REPOSITORY_URL_FORM', // not a repository address: unknown scheme, local path, spaces or control characters
-  'REPOSITORY_URL_CREDENTIALS', // a user name or password of an http(s) URL, a password of an SSH URL
-  'REPOSITORY_URL_QUERY', // a query (`?`) or fragment (`#`)
-  'REPOSITORY_URL_HOST', // a host or port that is not valid
-  'REPOSITORY_URL_PATH', // an empty or one-segment path, an empty segment, a character outside A-Z a-z 0-9 . _ ~ -
-  'REPOSITORY_URL_DOT_SEGMENT', // a `.` or `..` path segment
-] as const;
-
-export type RepositoryUrlErrorCode = (typeof REPOSITORY_URL_ERROR_CODES)[number];
+import type { RepositoryUrlErrorCode } from '../errors.js';
 
 /** A normalised repository URL, or why the text is not one. */
 export type RepositoryUrlResult =

@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArtifactServiceStandIn, RunJob } from '../github/github-artifacts.js';
+import { tempDirSync } from '../temp.js';
 
 /** The bundled action. */
 export const DIST = fileURLToPath(new URL('../../../dist/index.js', import.meta.url));
@@ -81,7 +81,7 @@ export function runStep(
   inputs: Record<string, string>,
   onStart?: (child: ChildProcess, stdout: () => string) => void,
 ): Promise<StepResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'action-step-'));
+  const dir = tempDirSync('action-step-');
   const runnerTemp = join(dir, 'temp');
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');

@@ -3,8 +3,6 @@
  * (stand-ins), an agent, a repository `example/hello`, and helpers to run the step through the
  * bundled action or through `run(inputs, deps)` with the same stand-ins.
  */
-import { tmpdir } from 'node:os';
-import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActionLog, RunDeps, RunResult } from '../../../src/action/deps.js';
 import { runArtifacts } from '../../../src/action/artifacts.js';
@@ -25,6 +23,7 @@ import { GitHubStandIn } from '../github/github-api.js';
 import type { TokenGrant } from '../github/github-api.js';
 import { ArtifactServiceStandIn } from '../github/github-artifacts.js';
 import type { RunJob } from '../github/github-artifacts.js';
+import { tempDirSync } from '../temp.js';
 
 export const REPO = 'example/hello';
 
@@ -151,7 +150,7 @@ export function runnerEnv(ctx: RunnerContext, runnerTemp: string): NodeJS.Proces
 
 /** The inputs `run` gets for `with:` values, as index.ts builds them. */
 export function actionInputs(ctx: RunnerContext, withValues: Record<string, string>): ActionInputs {
-  const runnerTemp = mkdtempSync(join(tmpdir(), 'action-run-'));
+  const runnerTemp = tempDirSync('action-run-');
   const env = runnerEnv(ctx, runnerTemp);
   return parseInputs((name) => withValues[name] ?? '', readRunContext(env));
 }
@@ -252,7 +251,7 @@ export async function uploadBundleArtifact(
 ): Promise<void> {
   const { runArtifacts } = await import('../../../src/action/artifacts.js');
   const { writeFile } = await import('node:fs/promises');
-  const dir = mkdtempSync(join(tmpdir(), 'builder-job-'));
+  const dir = tempDirSync('builder-job-');
   await writeFile(join(dir, `${name}.bundle.tar.gz`), bytes);
   const saved = { token: process.env.ACTIONS_RUNTIME_TOKEN, url: process.env.ACTIONS_RESULTS_URL };
   process.env.ACTIONS_RUNTIME_TOKEN = w.art.runtimeToken(job);

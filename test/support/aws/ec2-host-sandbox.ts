@@ -18,14 +18,13 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { tempDir } from '../temp.js';
 import type { ImageCatalog } from '../../../src/catalog/index.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const NODE = process.execPath;
 
 /** The stand-in of the Actions runner (plain JS: it runs from the tarball as is). */
@@ -125,7 +124,7 @@ let cliBundle: Promise<string> | undefined;
 /** The CLI bundled into one file (as lib/cli would be, loading its catalog from ../../enclave). */
 function bundleCli(): Promise<string> {
   cliBundle ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tc-cli-bundle-'));
+    const dir = await tempDir('tc-cli-bundle-');
     const entry = join(dir, 'entry.ts');
     writeFileSync(
       entry,
@@ -169,7 +168,7 @@ export async function createHostSandbox(o: {
   runnerVersion: string;
   tamper?: boolean;
 }): Promise<HostSandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'tc-ec2-host-'));
+  const dir = await tempDir('tc-ec2-host-');
   const root = join(dir, 'root');
   const bin = join(dir, 'bin');
   for (const d of [root, bin, join(root, 'run'), join(dir, 'curl'), join(dir, 'runner')])

@@ -8,9 +8,7 @@
 import type { DsseSigner } from '../../../src/dsse/index.js';
 import { IN_TOTO_PAYLOAD_TYPE, encodeEnvelope, signEnvelope } from '../../../src/dsse/index.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   NsmClient,
@@ -283,11 +281,6 @@ export async function rebundle(
     log: c.log,
     artifacts: [...c.artifacts].map(([name, bytes]) => ({ name, bytes })),
   });
-}
-
-/** A fresh temporary directory. */
-export function bundleDir(): string {
-  return mkdtempSync(join(tmpdir(), 'bundles-'));
 }
 
 /** Writes bundle bytes to `dir/name` and returns the path. */

@@ -4,19 +4,18 @@
  * compare their outputs.
  */
 import { expect } from '@jest/globals';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildJson } from './build-cli.js';
 import { cliBuildJson, cliVerify } from './build-cli.js';
 import { REPO_ROOT } from '../source/build-repo.js';
+import { tempDir } from '../temp.js';
 
 /** Builds `examples/<name>` twice and verifies both; returns the two results. */
 export async function buildExampleTwice(
   name: string,
   nonces: [string, string],
 ): Promise<[BuildJson, BuildJson]> {
-  const work = await mkdtemp(join(tmpdir(), `tc-e2e-${name}-`));
+  const work = await tempDir(`tc-e2e-${name}-`);
   const cache = join(work, 'cache');
   const results: BuildJson[] = [];
   for (const [i, nonce] of nonces.entries()) {

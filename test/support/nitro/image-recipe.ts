@@ -5,13 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../temp.js';
 
 export const BLOB_FIXTURES = fileURLToPath(new URL('../../fixtures/nitro-blobs/', import.meta.url));
 /** Not a bzImage: a stand-in, since the real kernel cannot be fetched here. */
@@ -23,7 +23,7 @@ export const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b)
 
 /** A folder of boot blobs as `--blobs` takes it. */
 export async function blobsDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'image-blobs-'));
+  const dir = await tempDir('image-blobs-');
   for (const f of ['init', 'nsm.ko', 'cmdline'])
     await copyFile(join(BLOB_FIXTURES, f), join(dir, f));
   await writeFile(join(dir, 'bzImage'), STANDIN_KERNEL);
@@ -86,7 +86,7 @@ export async function fileServer(): Promise<FileServer> {
 
 /** An uncompressed tar of `files` (path -> content), made by the real tar with fixed metadata. */
 export async function makeTar(files: Record<string, string>): Promise<Uint8Array> {
-  const dir = await mkdtemp(join(tmpdir(), 'image-tar-'));
+  const dir = await tempDir('image-tar-');
   for (const [p, c] of Object.entries(files)) {
     await mkdir(join(dir, 'pkg', p, '..'), { recursive: true });
     await writeFile(join(dir, 'pkg', p), c, { mode: 0o755 });
@@ -114,7 +114,7 @@ export async function imageRoot(
   recipe: Record<string, unknown> & { name: string },
   extra: Record<string, string> = {},
 ): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'image-root-'));
+  const root = await tempDir('image-root-');
   await mkdir(join(root, 'enclave', 'images', recipe.name), { recursive: true });
   await writeFile(
     join(root, 'enclave', 'images', recipe.name, 'recipe.json'),

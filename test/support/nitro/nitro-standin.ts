@@ -1,9 +1,9 @@
 /**
  * A stand-in Nitro host for tests: the stand-in nitro-cli and vsock bridge (bundled once per test
- * process with esbuild, like the worker in ../processes/sandbox-worker.ts), a state directory
- * with an enclave pool, an images directory holding the simulated EIF of every catalog image, and
- * a catalog in which those EIFs are the published, measured images (so the nitro path runs as on
- * a host whose images are built).
+ * process with esbuild, like the worker in ./sandbox-worker.ts), a state directory with an enclave
+ * pool, an images directory holding the simulated EIF of every catalog image, and a catalog in
+ * which those EIFs are the published, measured images (so the nitro path runs as on a host whose
+ * images are built).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { tempDir } from '../temp.js';
 import { describeEifFile, writeEifFile } from '../../../src/eif/node.js';
 import type { EifInput } from '../../../src/eif/index.js';
 import type { ImageCatalog, ImageEntry } from '../../../src/catalog/index.js';
@@ -33,7 +34,7 @@ import {
 import { workerBundle } from '../processes/sandbox-worker.js';
 import { existsSync } from 'node:fs';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The worker as `npm run build` compiles it. */
 const LIB_WORKER = join(ROOT, 'lib/worker/main.js');
 /** The role the stand-in host attests as (PCR3). */
@@ -46,11 +47,11 @@ let bundled: Promise<{ cli: string; bridge: string }> | undefined;
 /** The stand-in nitro-cli and bridge, bundled (built on first use). */
 export function standinBundles(): Promise<{ cli: string; bridge: string }> {
   bundled ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tc-nitro-standin-'));
+    const dir = await tempDir('tc-nitro-standin-');
     await build({
       entryPoints: {
-        'nitro-cli': join(ROOT, 'test/support/nitro/nitro-cli-standin.ts'),
-        'vsock-bridge': join(ROOT, 'test/support/nitro/nitro-bridge-standin.ts'),
+        'nitro-cli': join(ROOT, 'test/support/nitro-cli-standin.ts'),
+        'vsock-bridge': join(ROOT, 'test/support/nitro-bridge-standin.ts'),
       },
       outdir: dir,
       outExtension: { '.js': '.mjs' },

@@ -3,11 +3,11 @@
  * documented exit statuses). `software` answers with a software NSM holding fixed PCRs, like the
  * device would; the others misbehave in the ways the transport must survive.
  */
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { tempDir } from '../temp.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -37,7 +37,7 @@ const SCRIPTS: Record<Exclude<HelperBehaviour, 'software'>, string> = {
 
 /** Writes a helper with `behaviour` into a fresh directory; returns its path. */
 export async function fakeNsmHelper(behaviour: HelperBehaviour): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tc-nsm-'));
+  const dir = await tempDir('tc-nsm-');
   const file = join(dir, 'tee-nsm');
   if (behaviour === 'software') {
     const js = join(dir, 'helper.mjs');

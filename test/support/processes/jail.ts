@@ -4,11 +4,11 @@
  * able to run what the tests give it).
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir } from '../temp.js';
 
 const JAIL_DIR = fileURLToPath(new URL('../../../enclave/jail/', import.meta.url));
 const PROBE_SRC = fileURLToPath(new URL('./jail-probe.c', import.meta.url));
@@ -23,7 +23,7 @@ let probe: Promise<string> | undefined;
 
 function bin(): Promise<string> {
   binDir ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tc-jail-bin-'));
+    const dir = await tempDir('tc-jail-bin-');
     await chmod(dir, 0o755);
     return dir;
   })();

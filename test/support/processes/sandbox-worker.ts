@@ -3,22 +3,21 @@
  * (the same options as enclave/build-images.sh). Tests run the TypeScript sources, so the local
  * backend needs this file to start real workers. Built once per test process.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { LocalBackendOptions } from '../../../src/enclave/local.js';
 import { LocalBackend } from '../../../src/enclave/local.js';
 import { loadImageCatalog } from '../../../src/catalog/node.js';
+import { tempDir } from '../temp.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 let bundled: Promise<string> | undefined;
 
 /** Path of the bundled worker (built on first use). */
 export function workerBundle(): Promise<string> {
   bundled ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tc-worker-'));
+    const dir = await tempDir('tc-worker-');
     const outfile = join(dir, 'worker.mjs');
     await build({
       entryPoints: [join(ROOT, 'src/worker/main.ts')],

@@ -4,9 +4,10 @@
  * actions/checkout leaves it (a detached HEAD at the commit).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { tempDirSync } from '../temp.js';
 
 /** Environment for git in tests: fixed identity and dates, no user or system config. */
 export const CHECKOUT_GIT_ENV: NodeJS.ProcessEnv = {
@@ -66,7 +67,7 @@ export function makeCheckout(
   files: Record<string, string> = {},
   opts: { tag?: string } = {},
 ): Checkout {
-  const dir = mkdtempSync(join(tmpdir(), 'action-checkout-'));
+  const dir = tempDirSync('action-checkout-');
   const write = (fs: Record<string, string>): void => {
     for (const [p, content] of Object.entries(fs)) {
       mkdirSync(dirname(join(dir, p)), { recursive: true });

@@ -1,8 +1,8 @@
 /** Real git repositories for provenance tests. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tempDirSync } from '../temp.js';
 
 /** Environment for git in tests: fixed identity and dates, no user or system config. */
 export const GIT_ENV: NodeJS.ProcessEnv = {
@@ -41,7 +41,7 @@ export function gitBytes(dir: string, args: string[]): Buffer {
 
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'prov-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return tempDirSync(prefix);
 }
 
 /** Writes files (path -> content) under `root`, creating directories. */
