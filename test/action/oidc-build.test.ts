@@ -15,7 +15,13 @@ import { deriveNonce } from '../../src/action/nonce.js';
 import { audienceFor } from '../../src/oidc/index.js';
 import { makeCheckout } from '../support/source/action-repo.js';
 import type { World } from '../support/action/action-world.js';
-import { REPO, runDist, startWorld, stepContext, writeToken } from '../support/action/action-world.js';
+import {
+  REPO,
+  runDist,
+  startWorld,
+  stepContext,
+  writeToken,
+} from '../support/action/action-world.js';
 import { curl, zipDir } from '../support/source/agent-sources.js';
 import { runCli } from '../support/cli/cli.js';
 import type { OidcStandin } from '../support/github/github-oidc.js';

@@ -17,7 +17,13 @@ import { readBundle } from '../../src/bundle/index.js';
 import { formatBundleReport, singleBundleReport, verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';
 import type { TestAgent } from '../support/agent/agent-harness.js';
-import { TEST_TOKEN, followEvents, json, removeDir, tempDir } from '../support/agent/agent-harness.js';
+import {
+  TEST_TOKEN,
+  followEvents,
+  json,
+  removeDir,
+  tempDir,
+} from '../support/agent/agent-harness.js';
 import { goProject, startPipelineAgent } from '../support/agent/agent-pipeline.js';
 import { commitAll, writeProject, zipDir } from '../support/source/agent-sources.js';
 import type { SealedKeyFile } from '../support/aws/builder-key.js';

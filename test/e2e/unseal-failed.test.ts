@@ -29,7 +29,11 @@ import { fromHex } from '../../src/util/hex.js';
 import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
 import type { SealedKeyFile } from '../support/aws/builder-key.js';
-import { KMS_TEST_CREDENTIALS, sealBuilderKey, simulatedImages } from '../support/aws/builder-key.js';
+import {
+  KMS_TEST_CREDENTIALS,
+  sealBuilderKey,
+  simulatedImages,
+} from '../support/aws/builder-key.js';
 import type { KmsStandIn } from '../support/aws/kms-standin.js';
 import { startKmsStandIn } from '../support/aws/kms-standin.js';
 import { sandboxBackend } from '../support/processes/sandbox-worker.js';
