@@ -20,6 +20,7 @@ import type { CpioMember } from './cpio.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, cpioChunks } from './cpio.js';
 import {
   HELPER_CFLAGS,
+  ROOTFS_OPTIONS,
   checkPrivileges,
   compileHelpers,
   debianRootfs,
@@ -266,6 +267,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
         packages: d.packages.map((p) => [p.name, p.version, p.architecture, p.sha256]),
         sourceDateEpoch: recipe.sourceDateEpoch,
         tool,
+        options: ROOTFS_OPTIONS,
       });
       let tree: CpioMember[] | undefined;
       const recorded = reuse ? await rootfsManifest(opts.cacheDir, key) : undefined;

@@ -110,6 +110,15 @@ function mmdebstrapEnv(recipe: Recipe): NodeJS.ProcessEnv {
   };
 }
 
+/** mmdebstrap's fixed options for the root file system (part of its reuse key). */
+export const ROOTFS_OPTIONS = [
+  '--quiet',
+  '--mode=root',
+  '--format=directory',
+  '--variant=custom',
+  '--customize-hook=printf "%s\\n" "$TEE_IMAGE_SOURCES" > "$1/etc/apt/sources.list"',
+] as const;
+
 /** The image's root file system in `target` (created), from the checked packages. */
 export async function debianRootfs(
   recipe: Recipe,
@@ -122,13 +131,9 @@ export async function debianRootfs(
   await runTool(
     'mmdebstrap',
     [
-      '--quiet',
-      '--mode=root',
-      '--format=directory',
-      '--variant=custom',
+      ...ROOTFS_OPTIONS,
       `--architectures=${d.architecture}`,
       `--include=${d.packages.map((p) => p.name).join(',')}`,
-      '--customize-hook=printf "%s\\n" "$TEE_IMAGE_SOURCES" > "$1/etc/apt/sources.list"',
       d.suite,
       target,
       repo,
