@@ -16,9 +16,7 @@ export async function bundleWorker(
     const missing = e instanceof EsbuildMissingError;
     throw new ImageError(
       missing ? 'TOOL_MISSING' : 'TOOL_FAILED',
-      missing
-        ? (e).message
-        : `esbuild cannot bundle ${worker.entry}: ${(e as Error).message}`,
+      missing ? e.message : `esbuild cannot bundle ${worker.entry}: ${(e as Error).message}`,
       { cause: e },
     );
   }
