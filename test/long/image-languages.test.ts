@@ -36,12 +36,13 @@ const CHECKS: Record<string, [string, string][]> = {
     ['/opt/node/bin/node --version', 'v22.23.1'],
     ['rustc --version', 'rustc 1.85.1'],
     ['cargo --version', 'cargo 1.85.1'],
-    ['cc --version', 'gcc'],
+    ['cc --version', 'Debian 14.2.0'],
   ],
   go: [
     ['/opt/node/bin/node --version', 'v22.23.1'],
-    ['go version', 'go1.24.4'],
-    ['cc --version', 'gcc'],
+    // No /proc in this chroot (the enclave's init mounts one): go cannot find itself without it.
+    ['GOROOT=/usr/lib/go-1.24 GOTELEMETRY=off go version', 'go1.24.4'],
+    ['cc --version', 'Debian 14.2.0'],
   ],
 };
 
