@@ -96,7 +96,9 @@ describe('image build without Debian packages', () => {
   it('when built twice in two folders at different times (inputs touched between), it gives the same EIF bytes and PCRs', async () => {
     await utimes(join(root, 'enclave/images/tiny/run.sh'), new Date(), new Date(2001, 1, 1));
     await new Promise((r) => setTimeout(r, 1100));
-    const second = await build(root, await mkdtemp(join(tmpdir(), 'image-cache2-')));
+    const cache2 = await mkdtemp(join(tmpdir(), 'image-cache2-'));
+    cleanup.push(cache2);
+    const second = await build(root, cache2);
     expect(second.eif).not.toBe(first.eif);
     expect(second.sha256).toBe(first.sha256);
     expect([second.pcr0, second.pcr1, second.pcr2]).toEqual([first.pcr0, first.pcr1, first.pcr2]);

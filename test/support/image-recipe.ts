@@ -4,6 +4,7 @@
  * fetched here), and a loopback HTTP server that serves tarballs and .debs and records requests.
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -91,22 +92,26 @@ export async function makeTar(files: Record<string, string>): Promise<Uint8Array
     await mkdir(join(dir, 'pkg', p, '..'), { recursive: true });
     await writeFile(join(dir, 'pkg', p), c, { mode: 0o755 });
   }
-  return execFileSync(
-    'tar',
-    [
-      '-c',
-      '--sort=name',
-      '--mtime=@0',
-      '--owner=0',
-      '--group=0',
-      '--numeric-owner',
-      '--format=gnu',
-      '-C',
-      dir,
-      'pkg',
-    ],
-    { maxBuffer: 1 << 26 },
-  );
+  try {
+    return execFileSync(
+      'tar',
+      [
+        '-c',
+        '--sort=name',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--format=gnu',
+        '-C',
+        dir,
+        'pkg',
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Writes `recipe` as enclave/images/<name>/recipe.json (plus extra files) under a new root. */
