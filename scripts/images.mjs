@@ -5,11 +5,9 @@
 //   node scripts/images.mjs check                    exit 1 if images.json is stale
 //   node scripts/images.mjs refresh                  recompute recipe hashes, pins, simulated PCRs
 //   node scripts/images.mjs add-version <name> <v>   add a new, unmeasured version of an image
-//   node scripts/images.mjs languages                list the languages of the Dockerfile images
-//   node scripts/images.mjs current <language>       print "<name> <version>" of its newest image
-//   node scripts/images.mjs image-json <language>    print the image's /opt/tee-compile/image.json
-//   node scripts/images.mjs record <language> --eif F --measurements F --url U
-//                                                    record nitro-cli's PCRs and the EIF's digest
+//   node scripts/images.mjs record <name> --eif F --measurements F --url U
+//                                                    record the PCRs (nitro-cli describe-eif's
+//                                                    JSON, checked against ours), EIF digest, URL
 //   node scripts/images.mjs check-eif <name> <version> --eif F
 //                                                    exit 1 if a built EIF disagrees with its entry
 import { readFile, writeFile } from 'node:fs/promises';
@@ -31,12 +29,6 @@ const CATALOG = imagesNode.DEFAULT_IMAGE_CATALOG_PATH;
 function fail(msg, code = 1) {
   console.error(`images: ${msg}`);
   process.exit(code);
-}
-
-function current(catalog, language) {
-  const e = imagesNode.currentEntries(catalog).find((i) => i.language === language);
-  if (e === undefined) fail(`no image for language ${language}`);
-  return e;
 }
 
 async function prettier(text, filepath) {
@@ -70,22 +62,6 @@ try {
       await save(await imagesNode.addImageVersion(catalog, ROOT, name, version));
       break;
     }
-    case 'languages': {
-      // The images build-images.sh makes: those with a Dockerfile (the others have a recipe.json
-      // and are built with `tee-compile image build`).
-      const { existsSync } = await import('node:fs');
-      for (const e of imagesNode.currentEntries(catalog))
-        if (existsSync(`${ROOT}/enclave/images/${e.name}/Dockerfile`)) console.log(e.language);
-      break;
-    }
-    case 'current': {
-      const e = current(catalog, rest[0]);
-      console.log(`${e.name} ${e.version}`);
-      break;
-    }
-    case 'image-json':
-      console.log(JSON.stringify(imagesNode.imageJson(current(catalog, rest[0])), null, 2));
-      break;
     case 'record': {
       const { values, positionals } = parseArgs({
         args: rest,
@@ -98,8 +74,9 @@ try {
       });
       const { eif, measurements, url } = values;
       if (positionals.length !== 1 || !eif || !measurements || !url)
-        fail('usage: record <language> --eif F --measurements F --url U', 2);
-      const e = current(catalog, positionals[0]);
+        fail('usage: record <name> --eif F --measurements F --url U', 2);
+      const e = imagesNode.currentEntries(catalog).find((i) => i.name === positionals[0]);
+      if (e === undefined) fail(`no image named ${positionals[0]}`);
       const printed = JSON.parse(await readFile(measurements, 'utf8'));
       const description = await eifNode.describeEifFile(eif);
       const next = await imagesNode.recordMeasuredImage(catalog, {
@@ -143,8 +120,8 @@ try {
     }
     default:
       fail(
-        'usage: images.mjs check | refresh | add-version <name> <v> | languages | ' +
-          'current <language> | image-json <language> | record <language> --eif F --measurements F --url U',
+        'usage: images.mjs check | refresh | add-version <name> <v> | ' +
+          'record <name> --eif F --measurements F --url U | check-eif <name> <version> --eif F',
         2,
       );
   }

@@ -8,6 +8,8 @@ import { TeeCompileError } from '../errors.js';
  * - `CATALOG_INVALID`: the catalog does not match the schema (the error names the field).
  * - `CATALOG_STALE`: recipe hashes or simulated PCRs differ from the recipe files.
  * - `IMAGE_NOT_FOUND`: no image matches a lookup.
+ * - `IMAGE_AMBIGUOUS`: a lookup without a name matches several image lines, none named after the
+ *   language (name the image in build.json or the policy).
  * - `IMAGE_MISMATCH`: an EIF's measurements or digest do not belong to the catalog entry.
  */
 export const IMAGE_CATALOG_ERROR_CODES = [
@@ -16,6 +18,7 @@ export const IMAGE_CATALOG_ERROR_CODES = [
   'CATALOG_STALE',
   'IMAGE_NOT_FOUND',
   'IMAGE_MISMATCH',
+  'IMAGE_AMBIGUOUS',
 ] as const;
 export type ImageCatalogErrorCode = (typeof IMAGE_CATALOG_ERROR_CODES)[number];
 

@@ -60,12 +60,15 @@ export const ImageEntrySchema = z
       .meta({ description: 'Pinned versions in the image (e.g. rust, node, debian).' }),
     recipe: z
       .record(
-        z.string().regex(/^enclave\/[A-Za-z0-9._/-]+$/, {
-          error: 'expected a path under enclave/',
+        z.string().regex(/^(?:enclave\/|worker:src\/)[A-Za-z0-9._/-]+$/, {
+          error: 'expected a path under enclave/, or worker:<entry> (the worker bundle)',
         }),
         hex(64, 'SHA-256 of the file'),
       )
-      .meta({ description: 'Recipe files (repository-relative) and their SHA-256.' }),
+      .meta({
+        description:
+          'Recipe digests: each recipe file (repository-relative) and its SHA-256, and worker:<entry>, the SHA-256 of the worker bundle built into the image.',
+      }),
     pcrs: pcrSet
       .nullable()
       .meta({ description: 'Measured by nitro-cli on a Nitro host; null until then.' }),
@@ -159,21 +162,32 @@ function compareVersions(a: string, b: string): number {
 }
 
 /**
- * The image for a build: matching language (and name/version when given); the highest version
- * when several match. Throws `IMAGE_NOT_FOUND` naming what the catalog has.
+ * The image for a build, chosen by explicit rules and never by the catalog's order:
+ *
+ * 1. entries of the language, and of the name, version and measured state when asked;
+ * 2. retired entries only when the version is named (a build.json or policy that pins one);
+ * 3. without a name, the language's own line (the entry named after the language, e.g. `node`)
+ *    when there is one, else the one line that matches (`IMAGE_AMBIGUOUS` when several do);
+ * 4. of that line, the highest version.
+ *
+ * Throws `IMAGE_NOT_FOUND` naming what the catalog has.
  */
 export function findImage(catalog: ImageCatalog, query: ImageQuery): ImageEntry {
-  const matches = catalog.images.filter(
+  let matches = catalog.images.filter(
     (i) =>
       i.language === query.language &&
       (query.name === undefined || i.name === query.name) &&
       (query.version === undefined || i.version === query.version) &&
+      (query.version !== undefined || i.retired === undefined) &&
       (query.measured !== true || i.pcrs !== null),
   );
   if (matches.length === 0) {
     const have = catalog.images
       .filter((i) => i.language === query.language)
-      .map((i) => `${i.name}@${i.version}${i.pcrs === null ? ' (not yet measured)' : ''}`);
+      .map(
+        (i) =>
+          `${i.name}@${i.version}${i.pcrs === null ? ' (not yet measured)' : ''}${i.retired === undefined ? '' : ` (retired ${i.retired})`}`,
+      );
     const wanted = [
       `language ${query.language}`,
       query.name === undefined ? '' : `name ${query.name}`,
@@ -187,6 +201,17 @@ export function findImage(catalog: ImageCatalog, query: ImageQuery): ImageEntry 
       `no enclave image with ${wanted}; the catalog has ${have.length === 0 ? 'none for this language' : have.join(', ')}`,
       { path: 'image' },
     );
+  }
+  if (query.name === undefined) {
+    const own = matches.filter((i) => i.name === query.language);
+    const lines = [...new Set(matches.map((i) => i.name))].sort();
+    if (own.length > 0) matches = own;
+    else if (lines.length > 1)
+      throw new ImageCatalogError(
+        'IMAGE_AMBIGUOUS',
+        `several enclave image lines build ${query.language} (${lines.join(', ')}) and none is named ${query.language}; name one in build.json ("image": {"name": …}) or the policy`,
+        { path: 'image' },
+      );
   }
   return matches.reduce((best, i) => (compareVersions(i.version, best.version) > 0 ? i : best));
 }

@@ -10,6 +10,17 @@ import { hashFile, readBoundedFile, sha256File } from '../util/node.js';
 import type { ImageCatalog, ImageEntry, ImageLanguage } from './images.js';
 import { ImageCatalogError } from './errors.js';
 import { computeSimulatedPcrs, parseImageCatalog } from './images.js';
+import type { WorkerSpec } from './worker.js';
+import { workerBundleDigest, workerRecipeKey } from './worker.js';
+
+export {
+  EsbuildMissingError,
+  WORKER_BANNER,
+  bundleWorkerSource,
+  workerBundleDigest,
+  workerRecipeKey,
+} from './worker.js';
+export type { WorkerSpec } from './worker.js';
 
 /** Root of the package (the repository root in a checkout); the same from src/ and lib/. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,7 +73,6 @@ export const SHARED_RECIPE_PATHS = [
   'enclave/shared',
   'enclave/nsm-helper',
   'enclave/jail',
-  'enclave/build-images.sh',
 ] as const;
 
 /** Build products that may sit next to recipe files and are not part of them. */
@@ -88,43 +98,42 @@ export async function recipeFiles(root: string, name: string): Promise<string[]>
   return out.sort();
 }
 
-/** SHA-256 of each recipe file of the image `name`. */
-export async function hashRecipe(root: string, name: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const f of await recipeFiles(root, name)) out[f] = await sha256File(join(root, f));
-  return out;
+/** The parts of enclave/images/<name>/recipe.json the catalog reads. */
+async function readRecipeJson(
+  root: string,
+  name: string,
+): Promise<{ toolchain?: Record<string, string>; worker?: WorkerSpec }> {
+  const path = join(root, 'enclave/images', name, 'recipe.json');
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as {
+      toolchain?: Record<string, string>;
+      worker?: WorkerSpec;
+    };
+  } catch (e) {
+    throw new ImageCatalogError(
+      'CATALOG_STALE',
+      `image ${name} has no readable recipe ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
 }
 
 /**
- * The toolchain pins of a Dockerfile: every `ARG <NAME>_VERSION=<v>` as `{<name>: v}` and the
- * Debian base tag of `ARG DEBIAN_IMAGE=debian:<tag>@sha256:…` as `{debian: tag}`, and the apt
- * snapshot date of `ARG DEBIAN_SNAPSHOT=<stamp>` as `{debianSnapshot: stamp}`.
+ * The recipe digests of image `name`: the SHA-256 of each recipe file, and of the worker bundle
+ * built into the image (`worker:<entry>`), so a change to the worker's source shows here.
  */
-export function toolchainFromDockerfile(text: string): Record<string, string> {
+export async function hashRecipe(root: string, name: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const m of text.matchAll(/^ARG\s+([A-Z0-9]+)_VERSION=(\S+)\s*$/gm))
-    out[m[1]!.toLowerCase()] = m[2]!;
-  const base = /^ARG\s+DEBIAN_IMAGE=debian:([^@\s]+)@sha256:[0-9a-f]{64}\s*$/m.exec(text);
-  if (base !== null) out['debian'] = base[1]!;
-  const snapshot = /^ARG\s+DEBIAN_SNAPSHOT=(\S+)\s*$/m.exec(text);
-  if (snapshot !== null) out['debianSnapshot'] = snapshot[1]!;
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const f of await recipeFiles(root, name)) out[f] = await sha256File(join(root, f));
+  const { worker } = await readRecipeJson(root, name);
+  if (worker !== undefined) out[workerRecipeKey(worker)] = await workerBundleDigest(root, worker);
+  return out;
 }
 
-/** The toolchain pins of image `name`: its recipe.json's `toolchain`, else its Dockerfile's. */
+/** The toolchain pins of image `name`: its recipe.json's `toolchain`, sorted. */
 async function toolchainOf(root: string, name: string): Promise<Record<string, string>> {
-  const dir = join(root, 'enclave/images', name);
-  let recipe: string | undefined;
-  try {
-    recipe = await readFile(join(dir, 'recipe.json'), 'utf8');
-  } catch {
-    recipe = undefined;
-  }
-  if (recipe !== undefined) {
-    const t = (JSON.parse(recipe) as { toolchain?: Record<string, string> }).toolchain ?? {};
-    return Object.fromEntries(Object.entries(t).sort(([a], [b]) => (a < b ? -1 : 1)));
-  }
-  return toolchainFromDockerfile(await readFile(join(dir, 'Dockerfile'), 'utf8'));
+  const t = (await readRecipeJson(root, name)).toolchain ?? {};
+  return Object.fromEntries(Object.entries(t).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** The newest entry of each image name: the ones the recipe files in the tree belong to. */

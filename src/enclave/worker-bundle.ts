@@ -1,6 +1,6 @@
 /**
  * The worker script the local backend runs. The enclave images ship the worker as one bundled
- * file (enclave/build-images.sh, esbuild); the local backend does the same when esbuild is
+ * file (`tee-compile image build`, esbuild); the local backend does the same when esbuild is
  * installed (a development checkout): a bundle starts in about a third of the CPU time of the
  * ~200 modules of lib/, which is most of a small build's overhead. The bundle is cached, keyed by
  * the compiled files' names, sizes and times, so it is rebuilt only when lib/ changes. Without
@@ -11,10 +11,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { build } from 'esbuild';
+import { WORKER_BANNER } from '../catalog/node.js';
 
 /** Same banner as the images' bundle: CommonJS dependencies may `require` Node's modules. */
-export const WORKER_BANNER =
-  "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);";
+export { WORKER_BANNER };
 
 async function libKey(lib: string): Promise<string> {
   const h = createHash('sha256');

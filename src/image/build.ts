@@ -4,6 +4,7 @@
  * ramdisks are deterministic cpio archives laid out as nitro-cli does; the EIF is written by our
  * writer with fixed metadata. Two builds of one recipe give the same bytes.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,14 +17,34 @@ import { describeEifFile, writeEifFile } from '../eif/node.js';
 import { hashFile, sha256File } from '../util/node.js';
 import { checkBootBlobs, readCmdline } from './blobs.js';
 import type { CpioMember } from './cpio.js';
-import { S_IFDIR, S_IFREG, cpioChunks } from './cpio.js';
-import { compileHelpers, debianRootfs, fetchPackages, runTool } from './debian.js';
+import { S_IFDIR, S_IFLNK, S_IFREG, cpioChunks } from './cpio.js';
+import {
+  HELPER_CFLAGS,
+  ROOTFS_OPTIONS,
+  checkPrivileges,
+  compileHelpers,
+  debianRootfs,
+  fetchPackages,
+  mmdebstrapVersion,
+  runTool,
+} from './debian.js';
 import { ImageError } from './errors.js';
 import { fetchPinned } from './fetch.js';
 import { bootstrapMembers, customerMembers } from './ramdisk.js';
 import type { DebPackage, Recipe } from './recipe.js';
 import { parseRecipe } from './recipe.js';
 import { treeMembers } from './tree.js';
+import {
+  dropRootfs,
+  keepHelpers,
+  keepRootfs,
+  membersDigest,
+  reuseKey,
+  reusedHelpers,
+  rootfsEntry,
+  rootfsManifest,
+  rootfsPartial,
+} from './reuse.js';
 import { bundleWorker } from './worker.js';
 
 /** Largest recipe file read. */
@@ -88,6 +109,14 @@ export interface BuildImageOptions {
   blobsDir: string;
   /** Content-addressed download cache (packages, tarballs). */
   cacheDir: string;
+  /**
+   * Reuse the helpers and root file system an earlier build made from the same pinned inputs
+   * (checked against their manifests; see reuse.ts). Default true; a published build starts from
+   * an empty cache or passes false.
+   */
+  reuse?: boolean;
+  /** The building user's id (default: this process's); a recipe with Debian packages needs 0. */
+  uid?: number;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -107,6 +136,8 @@ export interface BuiltImage {
   ramdisks: { bootstrap: string; customer: string };
   /** Milliseconds per phase. */
   timings: Record<string, number>;
+  /** What was taken from the cache instead of being made again. */
+  reused: { helpers: boolean; rootfs: boolean };
 }
 
 function fileSection(path: string, size: number): EifSectionData {
@@ -132,8 +163,23 @@ function ancestors(abs: string): CpioMember[] {
   return out;
 }
 
-async function writeCpioFile(members: CpioMember[], mtime: number, path: string): Promise<void> {
-  await pipeline(Readable.from(cpioChunks(members, mtime)), createWriteStream(path));
+/** Writes the archive to `path` and returns its SHA-256 (hashed as written, not read back). */
+async function writeCpioFile(
+  members: CpioMember[],
+  mtime: number,
+  path: string,
+): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const c of cpioChunks(members, mtime)) {
+      h.update(c);
+      size += c.length;
+      yield c;
+    }
+  }
+  await pipeline(Readable.from(hashed()), createWriteStream(path));
+  return { sha256: h.digest('hex'), size };
 }
 
 /** Builds the image; see the module comment. */
@@ -147,6 +193,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
     t = now;
   };
   const { recipe, sha256: recipeSha256 } = await loadRecipe(opts.root, opts.name);
+  if (recipe.debian !== undefined) checkPrivileges(opts.uid);
 
   // 1. Every pinned input, checked, before anything is built.
   log(`checking boot blobs in ${opts.blobsDir}`);
@@ -175,33 +222,83 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   await mkdir(opts.outDir, { recursive: true });
   const work = await mkdtemp(join(tmpdir(), `tee-image-${recipe.name}-`));
   try {
-    // 2. Helpers, compiled with the recipe's compiler.
+    // 2. Helpers, compiled with the recipe's compiler (or reused: same sources, same compiler).
     const helperDir = join(work, 'helpers');
+    const reuse = opts.reuse ?? true;
+    const reused = { helpers: false, rootfs: false };
+    const tool = d === undefined ? '' : await mmdebstrapVersion();
     if (recipe.helpers.length > 0) {
-      log('compiling helpers');
-      await compileHelpers(
-        recipe,
-        buildDebs,
-        recipe.helpers.map((h) => ({
-          name: basename(h.into),
-          file: join(opts.root, h.source),
-        })),
-        work,
-        helperDir,
-      );
+      const sources = recipe.helpers.map((h) => ({
+        name: basename(h.into),
+        file: join(opts.root, h.source),
+      }));
+      const names = sources.map((s) => s.name);
+      const key = reuseKey('helpers', {
+        suite: d!.suite,
+        architecture: d!.architecture,
+        buildPackages: d!.buildPackages.map((p) => p.sha256),
+        cflags: HELPER_CFLAGS,
+        sources: await Promise.all(
+          sources.map(async (s) => ({ name: s.name, sha256: await sha256File(s.file) })),
+        ),
+        sourceDateEpoch: recipe.sourceDateEpoch,
+        tool,
+      });
+      reused.helpers = reuse && (await reusedHelpers(opts.cacheDir, key, names, helperDir));
+      if (reused.helpers) log('helpers: reusing the ones compiled from the same inputs');
+      else {
+        log('compiling helpers');
+        await compileHelpers(recipe, buildDebs, sources, work, helperDir);
+        if (reuse) await keepHelpers(opts.cacheDir, key, names, helperDir);
+      }
     }
     lap('helpers');
 
-    // 3. The root file system.
-    const rootfs = join(work, 'rootfs');
-    if (d !== undefined) {
-      log(`mmdebstrap ${d.suite}: ${d.packages.length} packages`);
-      await debianRootfs(recipe, debs, work, rootfs);
-    }
-    lap('rootfs');
+    // 3. The root file system (or the one made from the same checked packages, if it matches
+    //    its recorded member digest).
     const members = new Map<string, CpioMember>();
     const put = (m: CpioMember) => members.set(m.path, m);
-    if (d !== undefined) for (const m of await treeMembers(rootfs, 'rootfs')) put(m);
+    if (d !== undefined) {
+      const key = reuseKey('rootfs', {
+        format: IMAGE_BUILD_FORMAT,
+        suite: d.suite,
+        mirror: d.mirror,
+        architecture: d.architecture,
+        packages: d.packages.map((p) => [p.name, p.version, p.architecture, p.sha256]),
+        sourceDateEpoch: recipe.sourceDateEpoch,
+        tool,
+        options: ROOTFS_OPTIONS,
+      });
+      let tree: CpioMember[] | undefined;
+      const recorded = reuse ? await rootfsManifest(opts.cacheDir, key) : undefined;
+      if (recorded !== undefined) {
+        const cached = await treeMembers(rootfsEntry(opts.cacheDir, key).tree, 'rootfs');
+        if ((await membersDigest(cached)) === recorded) {
+          tree = cached;
+          reused.rootfs = true;
+          log('root file system: reusing the tree made from the same packages');
+        } else await dropRootfs(opts.cacheDir, key);
+      }
+      if (tree === undefined) {
+        log(`mmdebstrap ${d.suite}: ${d.packages.length} packages`);
+        if (reuse) {
+          const partial = await rootfsPartial(opts.cacheDir, key);
+          try {
+            await debianRootfs(recipe, debs, work, join(partial, 'tree'));
+            const made = await treeMembers(join(partial, 'tree'), 'rootfs');
+            const kept = await keepRootfs(opts.cacheDir, key, partial, await membersDigest(made));
+            tree = await treeMembers(kept, 'rootfs');
+          } finally {
+            await rm(partial, { recursive: true, force: true });
+          }
+        } else {
+          await debianRootfs(recipe, debs, work, join(work, 'rootfs'));
+          tree = await treeMembers(join(work, 'rootfs'), 'rootfs');
+        }
+      }
+      for (const m of tree) put(m);
+    }
+    lap('rootfs');
 
     // 4. Overlays: owned by root whoever builds, modes from the tarball or the recipe.
     for (const [i, tb] of recipe.tarballs.entries()) {
@@ -247,6 +344,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
       const src = join(opts.root, f.source);
       addFile(f.path, parseInt(f.mode, 8), () => readFile(src));
     }
+    for (const l of recipe.links) {
+      for (const m of ancestors(l.path)) if (!members.has(m.path)) put(m);
+      put({
+        path: `rootfs${l.path}`,
+        mode: S_IFLNK | 0o777,
+        uid: 0,
+        gid: 0,
+        data: enc.encode(l.target),
+      });
+    }
     lap('overlay');
 
     // 5. Ramdisks and the EIF.
@@ -254,8 +361,12 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
     const bootstrap = join(work, 'bootstrap.cpio');
     const customer = join(work, 'customer.cpio');
     const mtime = recipe.sourceDateEpoch;
-    await writeCpioFile(bootstrapMembers(blobs.init.path, blobs.nsm.path), mtime, bootstrap);
-    await writeCpioFile(
+    const boot = await writeCpioFile(
+      bootstrapMembers(blobs.init.path, blobs.nsm.path),
+      mtime,
+      bootstrap,
+    );
+    const cust = await writeCpioFile(
       customerMembers([...members.values()], recipe.cmd, recipe.env),
       mtime,
       customer,
@@ -279,10 +390,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
         DockerInfo: null,
         CustomMetadata: { recipeSha256 },
       },
-      ramdisks: [
-        fileSection(bootstrap, (await stat(bootstrap)).size),
-        fileSection(customer, (await stat(customer)).size),
-      ],
+      ramdisks: [fileSection(bootstrap, boot.size), fileSection(customer, cust.size)],
     });
     const { measurements } = await describeEifFile(eif);
     const { sha256, bytes } = await hashFile(eif);
@@ -296,8 +404,9 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
       pcr1: measurements.pcr1,
       pcr2: measurements.pcr2,
       recipeSha256,
-      ramdisks: { bootstrap: await sha256File(bootstrap), customer: await sha256File(customer) },
+      ramdisks: { bootstrap: boot.sha256, customer: cust.sha256 },
       timings,
+      reused,
     };
     lap('eif');
     await writeFile(`${eif}.json`, JSON.stringify(result, null, 2) + '\n');

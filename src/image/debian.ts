@@ -37,6 +37,29 @@ export async function runTool(
   }
 }
 
+/**
+ * mmdebstrap runs in root mode: only root keeps Debian's owners, modes and device nodes in the
+ * directory tree the ramdisk is read from. Its unshare mode (user namespaces, newuidmap and
+ * /etc/subuid) makes the same tar bit for bit, but its directory output is owned by subordinate
+ * ids as seen from outside the namespace, so reading it would give another ramdisk; until the
+ * tree is read from mmdebstrap's tar instead, a build as another user is refused with
+ * `ROOT_REQUIRED`, naming what to do. `uid` is the caller's (a parameter for the tests).
+ */
+export function checkPrivileges(uid: number | undefined = process.getuid?.()): void {
+  if (uid === undefined || uid === 0) return;
+  throw new ImageError(
+    'ROOT_REQUIRED',
+    `image build makes the Debian root file system with mmdebstrap --mode=root, which needs root (uid 0, this is uid ${uid}): run it with sudo (sudo --preserve-env=PATH tee-compile image build …), or in a root container; a recipe without Debian packages builds as any user`,
+  );
+}
+
+let version: Promise<string> | undefined;
+/** `mmdebstrap --version` (part of the reuse keys: another mmdebstrap may make another tree). */
+export function mmdebstrapVersion(): Promise<string> {
+  version ??= runTool('mmdebstrap', ['--version']).then((v) => v.trim());
+  return version;
+}
+
 /** Fetches and checks every package; returns the cached files. */
 export async function fetchPackages(
   mirror: string,
@@ -87,6 +110,15 @@ function mmdebstrapEnv(recipe: Recipe): NodeJS.ProcessEnv {
   };
 }
 
+/** mmdebstrap's fixed options for the root file system (part of its reuse key). */
+export const ROOTFS_OPTIONS = [
+  '--quiet',
+  '--mode=root',
+  '--format=directory',
+  '--variant=custom',
+  '--customize-hook=printf "%s\\n" "$TEE_IMAGE_SOURCES" > "$1/etc/apt/sources.list"',
+] as const;
+
 /** The image's root file system in `target` (created), from the checked packages. */
 export async function debianRootfs(
   recipe: Recipe,
@@ -99,13 +131,9 @@ export async function debianRootfs(
   await runTool(
     'mmdebstrap',
     [
-      '--quiet',
-      '--mode=root',
-      '--format=directory',
-      '--variant=custom',
+      ...ROOTFS_OPTIONS,
       `--architectures=${d.architecture}`,
       `--include=${d.packages.map((p) => p.name).join(',')}`,
-      '--customize-hook=printf "%s\\n" "$TEE_IMAGE_SOURCES" > "$1/etc/apt/sources.list"',
       d.suite,
       target,
       repo,

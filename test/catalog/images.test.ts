@@ -29,7 +29,7 @@ const entry = (over: Partial<ImageEntry> = {}): ImageEntry => ({
   version: '0.1.0',
   language: 'rust',
   toolchain: { rust: '1.89.0' },
-  recipe: { 'enclave/images/rust/Dockerfile': 'a'.repeat(64) },
+  recipe: { 'enclave/images/rust/recipe.json': 'a'.repeat(64) },
   pcrs: null,
   eif: null,
   simulated: { pcr0: Z('0'), pcr1: Z('1'), pcr2: Z('2') },
@@ -111,6 +111,48 @@ describe('image catalog (enclave/images.json)', () => {
     expect(findImage(c, { language: 'go', name: 'go' }).name).toBe('go');
   });
 
+  it('when several lines and retired entries match, the choice does not depend on the catalog order', () => {
+    const entries = [
+      entry({ name: 'node', language: 'node', version: '0.1.0' }),
+      entry({ name: 'node', language: 'node', version: '0.3.0', retired: '2027-01-31' }),
+      entry({ name: 'node', language: 'node', version: '0.2.0' }),
+      entry({ name: 'minimal', language: 'node', version: '0.9.0' }),
+    ];
+    const orders = [
+      [0, 1, 2, 3],
+      [3, 2, 1, 0],
+      [1, 3, 0, 2],
+      [2, 0, 3, 1],
+    ];
+    for (const o of orders) {
+      const c = parseImageCatalog(catalog(o.map((i) => entries[i]!)));
+      const pick = (q: Parameters<typeof findImage>[1]) => {
+        const e = findImage(c, q);
+        return `${e.name}@${e.version}`;
+      };
+      // The language's own line, newest current version: never the retired one, never minimal.
+      expect(pick({ language: 'node' })).toBe('node@0.2.0');
+      // A retired entry only when its version is named.
+      expect(pick({ language: 'node', version: '0.3.0' })).toBe('node@0.3.0');
+      expect(pick({ language: 'node', name: 'minimal' })).toBe('minimal@0.9.0');
+    }
+  });
+
+  it('when several lines build a language and none is named after it, the lookup is refused (IMAGE_AMBIGUOUS) unless a name is given', () => {
+    const c = parseImageCatalog(
+      catalog([
+        entry({ name: 'rust-small', version: '0.1.0' }),
+        entry({ name: 'rust-large', version: '0.2.0' }),
+      ]),
+    );
+    expect(() => findImage(c, { language: 'rust' })).toThrowWithCode('IMAGE_AMBIGUOUS');
+    expect(findImage(c, { language: 'rust', name: 'rust-small' }).version).toBe('0.1.0');
+    const only = parseImageCatalog(catalog([entry({ name: 'rust-small' })]));
+    expect(findImage(only, { language: 'rust' }).name).toBe('rust-small');
+    const retired = parseImageCatalog(catalog([entry({ retired: '2027-01-31' })]));
+    expect(() => findImage(retired, { language: 'rust' })).toThrowWithCode('IMAGE_NOT_FOUND');
+  });
+
   it('when no image matches, it refuses with IMAGE_NOT_FOUND saying what there is', () => {
     const c = parseImageCatalog(catalog([entry()]));
     expect(() => findImage(c, { language: 'rust', measured: true })).toThrowWithCode(
@@ -181,7 +223,7 @@ describe('simulated measurements', () => {
   it('when a recipe file, pin, name or version changes, PCR0 and PCR2 change and PCR1 does not', async () => {
     const base = await computeSimulatedPcrs(id);
     const variants: ImageEntry[] = [
-      entry({ recipe: { 'enclave/images/rust/Dockerfile': 'b'.repeat(64) } }),
+      entry({ recipe: { 'enclave/images/rust/recipe.json': 'b'.repeat(64) } }),
       entry({ recipe: { ...id.recipe, 'enclave/shared/entrypoint.sh': 'c'.repeat(64) } }),
       entry({ toolchain: { rust: '1.90.0' } }),
       entry({ version: '0.1.1' }),

@@ -8,14 +8,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/catalog/node.js';
 import { buildImage } from '../../src/image/index.js';
 import type { BuiltImage } from '../../src/image/index.js';
 import { runCli } from '../support/cli/cli.js';
-import { STANDIN_KERNEL, blobsDir, sha256 } from '../support/nitro/image-recipe.js';
+import { blobsDir, repositoryCopy } from '../support/nitro/image-recipe.js';
 
 const CAN_BUILD = process.getuid?.() === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
 const maybe = CAN_BUILD ? describe : describe.skip;
@@ -27,14 +27,7 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   if (!CAN_BUILD) return;
-  root = await mkdtemp(join(tmpdir(), 'image-minimal-root-'));
-  await cp(join(PACKAGE_ROOT, 'enclave'), join(root, 'enclave'), { recursive: true });
-  for (const p of ['src', 'node_modules', 'package.json'])
-    await symlink(join(PACKAGE_ROOT, p), join(root, p));
-  const file = join(root, 'enclave/images/minimal/recipe.json');
-  const recipe = JSON.parse(await readFile(file, 'utf8')) as { blobs: Record<string, unknown> };
-  recipe.blobs['kernel'] = { file: 'bzImage', sha256: sha256(STANDIN_KERNEL) };
-  await writeFile(file, JSON.stringify(recipe, null, 2));
+  root = await repositoryCopy(PACKAGE_ROOT, 'minimal');
   blobs = await blobsDir();
   cache = await mkdtemp(join(tmpdir(), 'image-minimal-cache-'));
   dirs.push(root, blobs, cache);
@@ -43,7 +36,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function build(): Promise<{ built: BuiltImage; seconds: number }> {
+async function build(reuse: boolean): Promise<{ built: BuiltImage; seconds: number }> {
   const out = await mkdtemp(join(tmpdir(), 'image-minimal-out-'));
   dirs.push(out);
   const t = Date.now();
@@ -53,26 +46,39 @@ async function build(): Promise<{ built: BuiltImage; seconds: number }> {
     outDir: out,
     blobsDir: blobs,
     cacheDir: cache,
+    reuse,
   });
   return { built, seconds: (Date.now() - t) / 1000 };
 }
 
 maybe('the minimal image', () => {
-  it('when built twice (cold, then warm cache), it gives the same EIF and PCRs, describe-eif agrees, and the ramdisks hold what nitro-cli puts there', async () => {
-    const a = await build();
+  it('when built twice (cold, then again from the checked packages without reuse), and once more reusing the tree, it gives the same EIF and PCRs, describe-eif agrees, and the ramdisks hold what nitro-cli puts there', async () => {
+    const a = await build(true);
     await new Promise((r) => setTimeout(r, 2000));
-    const b = await build();
+    // Helpers and root file system made again (mmdebstrap twice), only the downloads reused.
+    const b = await build(false);
+    // Helpers and root file system reused (they match their manifests).
+    const c = await build(true);
     console.log(
       `minimal: cold ${a.seconds.toFixed(0)} s ${JSON.stringify(a.built.timings)}; ` +
-        `warm ${b.seconds.toFixed(0)} s ${JSON.stringify(b.built.timings)}`,
+        `warm downloads ${b.seconds.toFixed(0)} s ${JSON.stringify(b.built.timings)}; ` +
+        `warm with reuse ${c.seconds.toFixed(0)} s ${JSON.stringify(c.built.timings)}; ` +
+        `EIF ${a.built.sha256}`,
     );
     expect(b.built.eif).not.toBe(a.built.eif);
-    expect(b.built.sha256).toBe(a.built.sha256);
-    expect([b.built.pcr0, b.built.pcr1, b.built.pcr2]).toEqual([
-      a.built.pcr0,
-      a.built.pcr1,
-      a.built.pcr2,
+    expect([a.built.reused, b.built.reused, c.built.reused]).toEqual([
+      { helpers: false, rootfs: false },
+      { helpers: false, rootfs: false },
+      { helpers: true, rootfs: true },
     ]);
+    for (const x of [b, c]) {
+      expect(x.built.sha256).toBe(a.built.sha256);
+      expect([x.built.pcr0, x.built.pcr1, x.built.pcr2]).toEqual([
+        a.built.pcr0,
+        a.built.pcr1,
+        a.built.pcr2,
+      ]);
+    }
 
     const d = await runCli(['eif', 'describe', '--json', a.built.eif]);
     expect(d.code).toBe(0);

@@ -14,14 +14,18 @@ const USAGE = `usage: tee-compile image build <name> [options]
 
 Builds the enclave image <name> from enclave/images/<name>/recipe.json, with no Docker, no
 nitro-cli and no Nitro host: Debian packages and tarballs fetched and checked against their
-SHA-256, the root file system made by mmdebstrap (needs root), deterministic ramdisks, and the EIF.
+SHA-256, the root file system made by mmdebstrap (needs root: ROOT_REQUIRED otherwise),
+deterministic ramdisks, and the EIF.
 Prints the EIF path, its SHA-256 and PCR0/1/2. 'reproduce' rebuilds and compares with the image's
 entry in enclave/images.json, naming the first ramdisk member that differs.
 
   --out DIR        where the .eif goes (default: .)
   --blobs DIR      AWS boot blobs: bzImage, init, nsm.ko, cmdline (aws-nitro-enclaves-cli
                    blobs/x86_64; default /usr/share/nitro_enclaves/blobs)
-  --cache DIR      download cache (default: ~/.cache/tee-compile/images)
+  --cache DIR      cache of checked downloads, compiled helpers and root file systems
+                   (default: ~/.cache/tee-compile/images)
+  --no-reuse       make the helpers and the root file system again even when the cache
+                   holds ones made from the same pinned inputs (downloads are still reused)
   --root DIR       repository holding enclave/ and src/ (default: this package)
   --catalog FILE   reproduce: the catalog to compare with (default: enclave/images.json)
   --eif FILE       reproduce: the published EIF (default: downloaded from the catalog's URL)
@@ -63,6 +67,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       catalog: { type: 'string' },
       eif: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'no-reuse': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -84,6 +89,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       values.cache ??
         join(io.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'tee-compile', 'images'),
     ),
+    reuse: !values['no-reuse'],
     log: (l: string) => writeLine(io.stderr, `tee-compile image: ${l}`),
   };
   const label = `tee-compile image ${sub}`;

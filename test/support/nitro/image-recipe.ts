@@ -4,6 +4,7 @@
  * fetched here), and a loopback HTTP server that serves tarballs and .debs and records requests.
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -91,22 +92,26 @@ export async function makeTar(files: Record<string, string>): Promise<Uint8Array
     await mkdir(join(dir, 'pkg', p, '..'), { recursive: true });
     await writeFile(join(dir, 'pkg', p), c, { mode: 0o755 });
   }
-  return execFileSync(
-    'tar',
-    [
-      '-c',
-      '--sort=name',
-      '--mtime=@0',
-      '--owner=0',
-      '--group=0',
-      '--numeric-owner',
-      '--format=gnu',
-      '-C',
-      dir,
-      'pkg',
-    ],
-    { maxBuffer: 1 << 26 },
-  );
+  try {
+    return execFileSync(
+      'tar',
+      [
+        '-c',
+        '--sort=name',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--format=gnu',
+        '-C',
+        dir,
+        'pkg',
+      ],
+      { maxBuffer: 1 << 26 },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Writes `recipe` as enclave/images/<name>/recipe.json (plus extra files) under a new root. */
@@ -148,3 +153,38 @@ export function tinyRecipe(
 }
 
 export const RUN_SH = '#!/bin/sh\necho hello from the enclave\n';
+
+/**
+ * A copy of the repository for a long image test: enclave/ copied (the recipes may be edited),
+ * src/, node_modules/ and the TypeScript configuration linked, and the recipe's kernel pin
+ * replaced by the stand-in kernel's (the real bzImage cannot be fetched here); every other input
+ * is the recipe's. `edit` may change the recipe further.
+ */
+export async function repositoryCopy(
+  repo: string,
+  name: string,
+  edit: (recipe: Record<string, unknown>) => void = () => undefined,
+): Promise<string> {
+  const { cp, readFile, symlink } = await import('node:fs/promises');
+  const root = await tempDir(`image-${name}-root-`);
+  await cp(join(repo, 'enclave'), join(root, 'enclave'), { recursive: true });
+  for (const p of ['src', 'node_modules', 'package.json', 'tsconfig.json', 'tsconfig.base.json'])
+    await symlink(join(repo, p), join(root, p));
+  const file = join(root, 'enclave/images', name, 'recipe.json');
+  const recipe = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> & {
+    blobs: Record<string, unknown>;
+  };
+  recipe.blobs['kernel'] = { file: 'bzImage', sha256: sha256(STANDIN_KERNEL) };
+  edit(recipe);
+  await writeFile(file, JSON.stringify(recipe, null, 2));
+  return root;
+}
+
+/** The customer ramdisk (the last section) of an EIF, read by the EIF header alone. */
+export function customerRamdisk(eif: Uint8Array): Uint8Array {
+  const v = new DataView(eif.buffer, eif.byteOffset, eif.byteLength);
+  const n = v.getUint16(26);
+  const at = Number(v.getBigUint64(28 + 8 * (n - 1)));
+  const size = Number(v.getBigUint64(28 + 256 + 8 * (n - 1)));
+  return eif.subarray(at + 12, at + 12 + size);
+}

@@ -1,6 +1,6 @@
 /**
  * The worker as the enclave images ship it: src/worker/main.ts bundled by esbuild into one .mjs
- * (the same options as enclave/build-images.sh). Tests run the TypeScript sources, so the local
+ * (the same options as `tee-compile image build`). Tests run the TypeScript sources, so the local
  * backend needs this file to start real workers. Built once per test process.
  */
 import { join } from 'node:path';
