@@ -1,6 +1,6 @@
 /**
  * Every refusal code, made to happen by an attack or a malformed document (security code is tested
- * by attack). Forged chains come from test/support/pki-forge.ts.
+ * by attack). Forged chains come from test/support/attestation/pki-forge.ts.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {

@@ -1,6 +1,6 @@
 /**
  * A stand-in Nitro host for tests: the stand-in nitro-cli and vsock bridge (bundled once per test
- * process with esbuild, like the worker in ./sandbox-worker.ts), a state directory with an enclave
+ * process with esbuild, like the worker in ../processes/sandbox-worker.ts), a state directory with an enclave
  * pool, an images directory holding the simulated EIF of every catalog image, and a catalog in
  * which those EIFs are the published, measured images (so the nitro path runs as on a host whose
  * images are built).
@@ -50,8 +50,8 @@ export function standinBundles(): Promise<{ cli: string; bridge: string }> {
     const dir = await tempDir('tc-nitro-standin-');
     await build({
       entryPoints: {
-        'nitro-cli': join(ROOT, 'test/support/nitro-cli-standin.ts'),
-        'vsock-bridge': join(ROOT, 'test/support/nitro-bridge-standin.ts'),
+        'nitro-cli': join(ROOT, 'test/support/nitro/nitro-cli-standin.ts'),
+        'vsock-bridge': join(ROOT, 'test/support/nitro/nitro-bridge-standin.ts'),
       },
       outdir: dir,
       outExtension: { '.js': '.mjs' },
