@@ -13,17 +13,18 @@
  *
  * Leftovers. Each build's directories (`<state>/builds/<id>`, `<state>/meta/<id>`) are named in a
  * run record (`<state>/run/<id>.json`) written before they are made, and removed with it when the
- * enclave ends. What a killed process left is removed by `cleanupOrphans`.
+ * enclave ends (the workspace is moved aside then and removed in the background). What a killed
+ * process left is removed by `cleanupOrphans`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { MemoryLimit } from './cgroup.js';
@@ -272,6 +273,7 @@ export class LocalBackend implements EnclaveBackend {
       await removeLeftovers(this.stateDir, rec);
       removed.push(rec.id);
     }
+    await removeDiscarded(join(this.stateDir, 'builds'));
     return removed;
   }
 }
@@ -628,9 +630,51 @@ class LocalEnclave implements Enclave {
   private async cleanup(): Promise<void> {
     LocalEnclave.live.delete(this.id);
     await this.memory.remove().catch(() => undefined);
-    for (const d of this.dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+    const [workspace, meta] = this.dirs;
+    // The sandbox is single-use: its workspace (the whole build tree, node_modules included)
+    // is moved aside at once and removed off the critical path (see discardWorkspace).
+    if (workspace !== undefined) await discardWorkspace(workspace, this.id);
+    if (meta !== undefined) await rm(meta, { recursive: true, force: true }).catch(() => undefined);
     await rm(this.record, { force: true }).catch(() => undefined);
   }
+}
+
+/** Prefix of a finished build's workspace while it is being removed (inside `builds/`). */
+export const REMOVING_PREFIX = '.removing-';
+
+/**
+ * Moves a finished build's workspace aside (a rename within `builds/`, which every sandbox sees
+ * as an empty tmpfs, so no later build can read it) and removes it with a detached `rm`: the
+ * enclave has ended when its worker has, not when a tree of tens of thousands of files is gone,
+ * and the command that ran the build returns without waiting for it. What an interrupted
+ * removal leaves is removed by `cleanupOrphans`.
+ */
+async function discardWorkspace(workspace: string, id: string): Promise<void> {
+  const aside = join(dirname(workspace), `${REMOVING_PREFIX}${id}`);
+  try {
+    await rename(workspace, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    await rm(workspace, { recursive: true, force: true }).catch(() => undefined);
+    return;
+  }
+  const inBackground = (): void =>
+    void rm(aside, { recursive: true, force: true }).catch(() => undefined);
+  try {
+    const child = spawn('rm', ['-rf', '--', aside], { detached: true, stdio: 'ignore' });
+    child.once('error', inBackground);
+    child.unref();
+  } catch {
+    inBackground();
+  }
+}
+
+/** Removes the workspaces whose removal a process did not finish (see discardWorkspace). */
+async function removeDiscarded(buildsDir: string): Promise<void> {
+  const names = await readdir(buildsDir).catch(() => [] as string[]);
+  for (const n of names)
+    if (n.startsWith(REMOVING_PREFIX))
+      await rm(join(buildsDir, n), { recursive: true, force: true }).catch(() => undefined);
 }
 
 function listenLoopback(): Promise<Server> {
