@@ -17,7 +17,7 @@ import { bytesEqual } from '../../util/hex.js';
 import { listSome, provenanceError } from '../errors.js';
 import type { LockedDependency } from '../types.js';
 import { downloadVerified, eachLimited } from './download.js';
-import { copyHashing, writeNewFile } from './files.js';
+import { takeHashing, writeNewFile } from './files.js';
 import type { NodeHash } from './files.js';
 import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 
@@ -101,8 +101,8 @@ function cacheKey(url: string): string {
 }
 
 /**
- * Builds the npm cache in `outDir/npm-cache` from the verified tarballs of `depset`, and returns
- * the environment for `npm ci --offline`. A tarball whose bytes differ from its integrity is
+ * Builds the npm cache in `outDir/npm-cache` from the verified tarballs of `depset` (moved there
+ * when `consume`, else copied), and returns the environment for `npm ci --offline`. A tarball whose bytes differ from its integrity is
  * refused (DEPENDENCY_DIGEST_MISMATCH) before anything is built from it.
  */
 export async function prepareNpm(
@@ -110,6 +110,7 @@ export async function prepareNpm(
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
   registry: string,
+  consume = false,
 ): Promise<PreparedEcosystem> {
   const root = join(outDir, 'npm-cache');
   const cache = join(root, '_cacache');
@@ -117,7 +118,8 @@ export async function prepareNpm(
   for (const a of artifacts) {
     const hex = Buffer.from(a.digest).toString('hex');
     const dest = contentPath(cache, a.algorithm, hex);
-    const { digests, size } = await copyHashing(
+    const { digests, size } = await takeHashing(
+      consume,
       join(depset, a.path),
       dest,
       [a.algorithm as NodeHash],
