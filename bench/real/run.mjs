@@ -9,27 +9,16 @@
 //                              (default ~/.cache/tee-compile/corpus, filled by snapshot.sh from
 //                              each project's repository when missing)
 //   BENCH_JSON=<file>          also write the results as JSON
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { corpus, here, materialize, projects, root, sh, snapshot } from './corpus.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const root = join(here, '..', '..');
 const cli = join(root, 'bin', 'tee-compile.js');
-const projects = JSON.parse(readFileSync(join(here, 'projects.json'), 'utf8'));
 const only = process.argv.slice(2);
-const corpus =
-  process.env.TEE_COMPILE_CORPUS ??
-  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tee-compile', 'corpus');
 const npmCache = join(corpus, '..', 'bench-npm-cache');
-
-const sh = (cmd, args, opts = {}) =>
-  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
-    .toString()
-    .trim();
 
 /** Runs a command, timing it; resolves with the exit code, the wall seconds and stderr. */
 function timed(cmd, args, opts) {
@@ -44,38 +33,6 @@ function timed(cmd, args, opts) {
       resolve({ code, s: (performance.now() - t0) / 1000, stdout: out, stderr: err }),
     );
   });
-}
-
-/** The snapshot's files, fetched with snapshot.sh when missing; the archive's SHA-256 checked. */
-function snapshot(p) {
-  const tar = join(corpus, `${p.name}.tar.gz`);
-  const commit = join(corpus, `${p.name}.commit`);
-  if (!existsSync(tar) || !existsSync(commit))
-    sh('bash', [join(here, 'snapshot.sh'), p.repository, p.commit, corpus, p.name], {
-      stdio: 'inherit',
-    });
-  const sum = createHash('sha256').update(readFileSync(tar)).digest('hex');
-  if (sum !== p.archiveSha256)
-    throw new Error(`${tar}: SHA-256 ${sum}, projects.json pins ${p.archiveSha256}`);
-  return { tar, commit };
-}
-
-/** The repository at the pinned commit, shallow (its parents absent), from the snapshot. */
-function materialize(p, snap, dir) {
-  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-  const git = (...args) => sh('git', ['-C', dir, ...args], { env });
-  sh('mkdir', ['-p', dir]);
-  git('init', '-q');
-  sh('tar', ['-xzf', snap.tar, '-C', dir]);
-  // Committed files a .gitignore names are part of the tree too.
-  git('add', '-A', '-f');
-  const tree = git('write-tree');
-  if (tree !== p.tree) throw new Error(`${p.name}: the snapshot is tree ${tree}, not ${p.tree}`);
-  const commit = git('hash-object', '-t', 'commit', '-w', snap.commit);
-  if (commit !== p.commit) throw new Error(`${p.name}: commit object ${commit}, not ${p.commit}`);
-  git('update-ref', 'HEAD', commit);
-  writeFileSync(join(dir, '.git', 'shallow'), `${commit}\n`);
-  git('remote', 'add', 'origin', p.repository);
 }
 
 /** The environment of the plain build: the host's, with what the worker also sets. */
@@ -93,6 +50,25 @@ function plainEnv(work, epoch) {
     CARGO_HOME: process.env.CARGO_HOME ?? join(homedir(), '.cargo'),
     RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), '.rustup'),
   };
+}
+
+/** Workspaces of finished builds still being removed (src/enclave/local.ts). */
+const buildsDir = join(tmpdir(), `tee-compile-${process.getuid()}`, 'builds');
+function removing() {
+  try {
+    return readdirSync(buildsDir).filter((n) => n.startsWith('.removing-'));
+  } catch {
+    return [];
+  }
+}
+
+/** Waits until the removals that began since `before` are done; their seconds. */
+async function removalOf(before) {
+  const t0 = performance.now();
+  const mine = removing().filter((n) => !before.has(n));
+  while (mine.some((n) => existsSync(join(buildsDir, n))) && performance.now() - t0 < 600_000)
+    await new Promise((r) => setTimeout(r, 100));
+  return (performance.now() - t0) / 1000;
 }
 
 const timingsOf = (stderr) => /tee-compile: timings: (.*)/.exec(stderr)?.[1] ?? '';
@@ -131,6 +107,7 @@ for (const p of projects) {
       .catch(() => undefined);
     const nonce = randomBytes(32).toString('hex');
     const bundle = join(work, 'bundle.tar.gz');
+    const removingBefore = new Set(removing());
     const att = await timed(
       'node',
       [cli, 'build', repo, '--local', '--config', build, '--nonce', nonce, '--out', bundle],
@@ -145,6 +122,9 @@ for (const p of projects) {
     }
     row.attested = att.s;
     row.timings = timingsOf(att.stderr);
+    // The sandbox's workspace is removed in the background after the command returns: waited
+    // for (untimed, reported) so that the plain build does not share the disk with it.
+    row.removalS = await removalOf(removingBefore);
     const ver = await timed('node', [
       cli,
       'verify',
@@ -175,7 +155,10 @@ for (const r of results) {
   );
 }
 for (const r of results) {
-  if (r.timings) console.log(`  ${r.project}: ${r.timings}`);
+  if (r.timings)
+    console.log(
+      `  ${r.project}: ${r.timings}; workspace removed ${f(r.removalS)} s after the command returned`,
+    );
   if (r.error) console.log(`  ${r.project}: ${r.expected ? 'listed, ' : ''}${r.error}`);
   if (r.plainError) console.log(`  ${r.project}: plain build failed: ${r.plainError}`);
 }
