@@ -119,6 +119,7 @@ export class PipelineExecutor implements BuildExecutor {
     });
     return {
       bundleFile: r.bundle.path,
+      bundle: { sha256: r.bundle.sha256, bytes: r.bundle.size },
       subjects: r.subjects,
       source: { commit: r.source.commit, tree: r.source.tree },
     };
