@@ -1,43 +1,38 @@
 /**
  * The agent's HTTP API as the action uses it: submit a build (multipart), follow its Server-Sent
- * Events (resuming with `Last-Event-ID` when the connection drops), download the bundle, cancel.
- * Errors are `ActionError`s that say which request failed and what the agent answered
- * (`{"error": {"type", "message", "field"?}}`).
+ * Events (resuming with `Last-Event-ID` when the connection drops; see agent-events.ts), download
+ * the bundle, cancel. Errors are `ActionError`s that say which request failed and what the agent
+ * answered (see agent-http.ts).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { fromReadable } from '../util/bytes.js';
+import type { AgentEvent, AgentEventType } from '../contracts/index.js';
+import type { JobCompletion } from './agent-events.js';
+import { followJob } from './agent-events.js';
+import { AgentHttp, abortReason, sleepFor } from './agent-http.js';
 import { ActionError } from './errors.js';
 import { postMultipart } from './multipart.js';
-import { readSse } from './sse.js';
-import type { AgentEvent, AgentEventType } from '../contracts/index.js';
 import type { BuildSubmission } from './multipart.js';
 
-/** Connections to the event stream that may fail in a row (without any new event) before giving up. */
-export const MAX_EVENT_RECONNECTS = 10;
-/** Delay before reconnecting when the agent suggests none (its `retry:`), ms. */
-export const DEFAULT_RECONNECT_MS = 2000;
-/** Longest reconnection delay honoured, whatever the agent suggests, ms. */
-export const MAX_RECONNECT_MS = 30_000;
-/** A stream silent this long (no event, no keep-alive) is treated as dropped, ms. */
-export const MAX_EVENT_IDLE_MS = 120_000;
-/** Time a request for a job's state gets, ms. */
-export const STATE_TIMEOUT_MS = 10_000;
+export {
+  DEFAULT_RECONNECT_MS,
+  MAX_EVENT_IDLE_MS,
+  MAX_EVENT_RECONNECTS,
+  MAX_RECONNECT_MS,
+  MAX_STATE_BODY_BYTES,
+  STATE_TIMEOUT_MS,
+} from './agent-events.js';
+export type { JobCompletion } from './agent-events.js';
+export { MAX_ERROR_BODY_BYTES } from './agent-http.js';
+
 /** Time a cancellation request gets, ms. */
 export const CANCEL_TIMEOUT_MS = 5000;
-/** Largest error body read from the agent. */
-export const MAX_ERROR_BODY_BYTES = 64 * 1024;
-/** Largest job state (`GET /build/{id}`) read from the agent. */
-export const MAX_STATE_BODY_BYTES = 1024 * 1024;
 
 /** Event types of the agent (see its API). */
 export type { AgentEvent, AgentEventType };
-
-/** What the `complete` event says. */
-export type JobCompletion =
-  { ok: true; sha256: string | null } | { ok: false; errorType: string; message: string };
 
 export type { BuildSubmission };
 
@@ -49,113 +44,20 @@ export interface AgentClientOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof ActionError
-    ? signal.reason
-    : new ActionError('CANCELLED', 'cancelled', { cause: signal.reason });
-}
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal));
-    const t = setTimeout(done, ms);
-    function done(): void {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort(): void {
-      clearTimeout(t);
-      reject(abortReason(signal));
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-async function readLimited(res: Response, limit: number): Promise<string> {
-  if (res.body === null) return '';
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of fromReadable(res.body)) {
-    parts.push(c);
-    n += c.length;
-    if (n > limit) {
-      await res.body.cancel().catch(() => undefined);
-      break;
-    }
-  }
-  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
-}
-
 /** A client of one agent. */
 export class AgentClient {
+  private readonly http: AgentHttp;
   private readonly base: string;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 
-  constructor(private readonly o: AgentClientOptions) {
-    this.base = o.url.replace(/\/+$/, '');
+  constructor(o: AgentClientOptions) {
+    this.http = new AgentHttp(o.url, o.token);
+    this.base = this.http.base;
     this.sleep = o.sleep ?? sleepFor;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.o.token === null ? extra : { ...extra, Authorization: `Bearer ${this.o.token}` };
-  }
-
-  private async request(
-    what: string,
-    path: string,
-    init: RequestInit & { signal: AbortSignal },
-  ): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(this.base + path, init);
-    } catch (e) {
-      if (init.signal.aborted) throw abortReason(init.signal);
-      const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
-      const detail =
-        typeof cause?.code === 'string'
-          ? cause.code
-          : typeof cause?.message === 'string'
-            ? cause.message
-            : (e as Error).message;
-      throw new ActionError(
-        'AGENT_UNREACHABLE',
-        `${what}: no answer from the agent at ${this.base} (${detail})`,
-        { cause: e },
-      );
-    }
-    if (res.ok) return res;
-    throw await this.refusal(what, res);
-  }
-
-  private async refusal(what: string, res: Response): Promise<ActionError> {
-    return this.refusalOf(
-      what,
-      res.status,
-      await readLimited(res, MAX_ERROR_BODY_BYTES).catch(() => ''),
-    );
-  }
-
-  private refusalOf(what: string, status: number, text: string): ActionError {
-    let type = '';
-    let message = text.trim().slice(0, 500);
-    let field: string | undefined;
-    try {
-      const body = JSON.parse(text) as {
-        error?: { type?: unknown; message?: unknown; field?: unknown };
-      };
-      if (typeof body.error?.type === 'string') type = body.error.type;
-      if (typeof body.error?.message === 'string') message = body.error.message;
-      if (typeof body.error?.field === 'string') field = body.error.field;
-    } catch {
-      // Not the agent's error form (a proxy's page, say): its text is the message.
-    }
-    const hint = status === 401 ? " (set the agent-token input to the agent's token)" : '';
-    const where = field === undefined ? '' : `, field ${field}`;
-    return new ActionError(
-      'AGENT_REJECTED',
-      `${what}: the agent answered HTTP ${status}${type === '' ? '' : ` ${type}`}${where}: ${message}${hint}`,
-      field === undefined ? {} : { path: field },
-    );
+    return this.http.headers(extra);
   }
 
   /** Submits a build; returns the job id and the nonce the agent recorded. */
@@ -175,7 +77,8 @@ export class AgentClient {
         );
       },
     );
-    if (res.status < 200 || res.status >= 300) throw this.refusalOf(what, res.status, res.body);
+    if (res.status < 200 || res.status >= 300)
+      throw this.http.refusalOf(what, res.status, res.body);
     let body: unknown;
     try {
       body = JSON.parse(res.body);
@@ -197,127 +100,12 @@ export class AgentClient {
    * `complete` never reaches this client. After MAX_EVENT_RECONNECTS failures in a row the agent
    * is declared unreachable.
    */
-  async follow(
+  follow(
     jobId: string,
     onEvent: (e: AgentEvent) => void,
     signal: AbortSignal,
   ): Promise<JobCompletion> {
-    let lastId = 0;
-    let failures = 0;
-    let retryMs = DEFAULT_RECONNECT_MS;
-    let lastError: unknown = null;
-    let ended: JobCompletion | null = null;
-    for (;;) {
-      if (signal.aborted) throw abortReason(signal);
-      const before = lastId;
-      const conn = new AbortController();
-      const onAbort = (): void => conn.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      let idle: NodeJS.Timeout | undefined;
-      const touch = (): void => {
-        clearTimeout(idle);
-        idle = setTimeout(
-          () => conn.abort(new Error('the event stream went silent')),
-          MAX_EVENT_IDLE_MS,
-        );
-      };
-      try {
-        touch();
-        const res = await this.request(`following job ${jobId}`, `/build/${jobId}/events`, {
-          headers: this.headers({
-            Accept: 'text/event-stream',
-            ...(lastId > 0 ? { 'Last-Event-ID': String(lastId) } : {}),
-          }),
-          signal: conn.signal,
-        });
-        if (res.body === null) throw new Error('empty event stream');
-        const body = res.body;
-        const tapped = (async function* () {
-          for await (const c of fromReadable(body)) {
-            touch();
-            yield c;
-          }
-        })();
-        for await (const sse of readSse(tapped, (ms) => (retryMs = ms))) {
-          const id = sse.id !== null && /^[0-9]{1,15}$/.test(sse.id) ? Number(sse.id) : NaN;
-          // Events at or before the resume point may be replayed; each is delivered once.
-          if (Number.isFinite(id) && id <= lastId) continue;
-          const event = parseEvent(sse.event, sse.data, Number.isFinite(id) ? id : lastId + 1);
-          if (event === null) continue;
-          lastId = event.id;
-          failures = 0;
-          onEvent(event);
-          if (event.event === 'complete') {
-            await body.cancel().catch(() => undefined);
-            return completion(event.data);
-          }
-        }
-        lastError = new Error('the event stream ended before the job completed');
-      } catch (e) {
-        if (signal.aborted) throw abortReason(signal);
-        // A refusal (401, 404) will not heal by reconnecting.
-        if (e instanceof ActionError && e.code !== 'AGENT_UNREACHABLE') throw e;
-        lastError = e;
-      } finally {
-        clearTimeout(idle);
-        signal.removeEventListener('abort', onAbort);
-      }
-      // A job that ended while the stream was down (an agent restart fails the build it was
-      // running) is reported as it ended, whatever became of its events: the stream is tried
-      // once more at once for the events missed, then the state stands for `complete`.
-      if (ended !== null) return ended;
-      ended = await this.finished(jobId, signal);
-      if (ended !== null) continue;
-      if (lastId === before) failures++;
-      if (failures >= MAX_EVENT_RECONNECTS)
-        throw new ActionError(
-          'AGENT_UNREACHABLE',
-          `following job ${jobId}: the event stream failed ${failures} times in a row (${(lastError as Error)?.message ?? 'unknown'})`,
-          { cause: lastError },
-        );
-      await this.sleep(Math.min(retryMs, MAX_RECONNECT_MS), signal);
-    }
-  }
-
-  /**
-   * How the job ended, from `GET /build/{id}`; null while it has not ended, or when the agent
-   * gave no usable answer. A refusal (401, 404) is thrown: it will not heal.
-   */
-  private async finished(jobId: string, signal: AbortSignal): Promise<JobCompletion | null> {
-    const conn = new AbortController();
-    const onAbort = (): void => conn.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => conn.abort(new Error('no answer in time')), STATE_TIMEOUT_MS);
-    try {
-      const res = await this.request(`asking the state of job ${jobId}`, `/build/${jobId}`, {
-        headers: this.headers({ Accept: 'application/json' }),
-        signal: conn.signal,
-      });
-      const view = JSON.parse(await readLimited(res, MAX_STATE_BODY_BYTES)) as {
-        state?: unknown;
-        error?: { type?: unknown; message?: unknown };
-        result?: { sha256?: unknown };
-      };
-      if (view.state === 'succeeded')
-        return {
-          ok: true,
-          sha256: typeof view.result?.sha256 === 'string' ? view.result.sha256 : null,
-        };
-      if (view.state === 'failed' || view.state === 'cancelled')
-        return {
-          ok: false,
-          errorType: typeof view.error?.type === 'string' ? view.error.type : view.state,
-          message: typeof view.error?.message === 'string' ? view.error.message : '',
-        };
-      return null;
-    } catch (e) {
-      if (signal.aborted) throw abortReason(signal);
-      if (e instanceof ActionError && e.code === 'AGENT_REJECTED') throw e;
-      return null;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    }
+    return followJob(this.http, this.sleep, jobId, onEvent, signal);
   }
 
   /** Downloads the bundle of a finished job to `dest`; checks it against the ETag (its SHA-256). */
@@ -326,7 +114,7 @@ export class AgentClient {
     dest: string,
     signal: AbortSignal,
   ): Promise<{ bytes: number; sha256: string }> {
-    const res = await this.request(
+    const res = await this.http.request(
       `downloading the bundle of job ${jobId}`,
       `/build/${jobId}/result`,
       {
@@ -383,36 +171,4 @@ export class AgentClient {
       return false;
     }
   }
-}
-
-const EVENT_TYPES: readonly string[] = ['queued', 'started', 'phase', 'log', 'complete'];
-
-function parseEvent(type: string, data: string, id: number): AgentEvent | null {
-  // Unknown event types are newer agents' additions: skipped, not an error.
-  if (!EVENT_TYPES.includes(type)) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(data);
-  } catch {
-    throw new ActionError(
-      'AGENT_PROTOCOL',
-      `the agent sent a ${type} event whose data is not JSON`,
-    );
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new ActionError(
-      'AGENT_PROTOCOL',
-      `the agent sent a ${type} event whose data is not an object`,
-    );
-  return { id, event: type as AgentEventType, data: v as Record<string, unknown> };
-}
-
-function completion(data: Record<string, unknown>): JobCompletion {
-  if (data.ok === true)
-    return { ok: true, sha256: typeof data.sha256 === 'string' ? data.sha256 : null };
-  return {
-    ok: false,
-    errorType: typeof data.error_type === 'string' ? data.error_type : 'unknown',
-    message: typeof data.message === 'string' ? data.message : '',
-  };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { trustedImages } from '../catalog/index.js';
 import { loadImageCatalog } from '../catalog/node.js';
-import { fetchGitHubJwks, runnerIdTokenSource } from './oidc.js';
+import { fetchGitHubJwks, githubJwksUrl, runnerIdTokenSource } from './oidc.js';
 import { runArtifacts } from './artifacts.js';
 import { readRunContext } from './context.js';
 import type { ActionLog, RunDeps } from './deps.js';
@@ -113,7 +113,7 @@ export async function main(): Promise<void> {
       defaultImages: trustedImages(await loadImageCatalog(CATALOG)),
       env: process.env,
       idToken: runnerIdTokenSource(process.env),
-      oidcKeys: () => fetchGitHubJwks(),
+      oidcKeys: () => fetchGitHubJwks(githubJwksUrl(process.env)),
     };
     const result = await run(inputs, deps);
     for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);

@@ -23,6 +23,17 @@ export function runnerIdTokenSource(env: NodeJS.ProcessEnv): IdTokenSource | nul
 }
 
 /**
+ * Where the action reads the issuer's current JWKS: GitHub's, unless `TEE_COMPILE_OIDC_JWKS_URL`
+ * names another copy (an issuer mirror inside a closed network, or a stand-in of the token
+ * service). It serves only the action's own check before publishing; consumers verify against
+ * the pinned set and the files they give (`--oidc-jwks`).
+ */
+export function githubJwksUrl(env: NodeJS.ProcessEnv): string {
+  const url = env.TEE_COMPILE_OIDC_JWKS_URL;
+  return url === undefined || url === '' ? GITHUB_ACTIONS_JWKS.source : url;
+}
+
+/**
  * GitHub's current JWKS, fetched for the action's own check of the bundle it just built (the
  * runner is online; offline verifiers use the pinned set or `--oidc-jwks`).
  */

@@ -3,24 +3,21 @@
  * budget, publishes their events and serves their results. The HTTP layer (./server.ts) is a thin
  * skin over this class.
  */
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { EnclaveBackend, EnclaveSpec } from '../enclave/index.js';
+import type { Admission } from './admission.js';
+import { AdmissionGate } from './admission.js';
 import { DependencyCache, agentCacheDir } from './cache.js';
-import type { Eviction } from './cache.js';
 import type { AgentSettings } from './config.js';
 import { DiskBudget } from './disk.js';
 import { AgentError } from './errors.js';
 import { EventHub } from './event-hub.js';
 import type { AgentEvent } from './events.js';
 import type { BuildExecutor } from './executor.js';
-import { newJobId, newNonce } from './ids.js';
 import type { Submission } from './intake.js';
-import { INPUT_FILES } from './intake.js';
-import type { JobError, JobRecord, JobState, JobView } from './job.js';
+import { queuedRecord } from './intake.js';
+import type { JobRecord, JobState, JobView } from './job.js';
 import { JOB_STATES, isFinished, jobView } from './job.js';
 import type { AbortReason } from './job-outcome.js';
-import { completeEvent } from './job-outcome.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
@@ -28,9 +25,12 @@ import { JobQueue } from './queue.js';
 import { ResourcePool } from './resources.js';
 import type { ResourceRequest } from './resources.js';
 import { runJob } from './runner.js';
-import { PRUNE_INTERVAL_MS, selectPrunable } from './retention.js';
-import type { JobPaths } from './store.js';
+import type { UnrunParts } from './recovery.js';
+import { finishUnrun, recoverJobs } from './recovery.js';
+import { PRUNE_INTERVAL_MS, Pruner } from './retention.js';
 import { JobStore } from './store.js';
+
+export type { Admission } from './admission.js';
 
 /** How long `DELETE` waits for a running job's enclave to stop before answering. */
 export const CANCEL_WAIT_MS = 15_000;
@@ -45,16 +45,6 @@ export interface AgentOptions {
   sizing?: (spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>;
 }
 
-/** A slot taken for a submission while its body is read. */
-export interface Admission {
-  id: string;
-  paths: JobPaths;
-  /** The job was recorded: the slot becomes the job. */
-  accepted(): void;
-  /** Gives the slot back (the submission failed); removes the job directory. */
-  release(): Promise<void>;
-}
-
 /** The build service. */
 export class Agent {
   readonly metrics = new AgentMetrics();
@@ -66,17 +56,17 @@ export class Agent {
   private readonly pool: ResourcePool;
   private readonly disk: DiskBudget;
   private readonly cache: DependencyCache;
+  private readonly pruner: Pruner;
+  private readonly gate: AdmissionGate;
   private readonly backend: EnclaveBackend;
   private readonly executor: BuildExecutor;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly unrunParts: UnrunParts;
   private readonly sizing:
     ((spec: EnclaveSpec) => ResourceRequest | Promise<ResourceRequest>) | undefined;
   private accepting = true;
-  private admitting = 0;
-  private singleBuildTaken = false;
   private pruneTimer: NodeJS.Timeout | null = null;
-  private pruning: Promise<void> | null = null;
   private endGrace: () => void = () => undefined;
   private singleBuildServedResolve: () => void = () => undefined;
   /** Resolves, in single-build mode, once the one job's result (or its failure) has been fetched. */
@@ -95,6 +85,24 @@ export class Agent {
     this.disk = new DiskBudget(o.settings.dataDir, o.settings.limits, this.now);
     this.cache = new DependencyCache(agentCacheDir(o.settings.dataDir));
     this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
+    this.pruner = new Pruner({
+      settings: o.settings,
+      store: this.store,
+      records: this.records,
+      events: this.events,
+      disk: this.disk,
+      cache: this.cache,
+      log: this.log,
+      now: this.now,
+    });
+    this.unrunParts = { store: this.store, events: this.events, now: this.now };
+    this.gate = new AdmissionGate({
+      settings: o.settings,
+      queue: this.queue,
+      disk: this.disk,
+      store: this.store,
+      makeRoom: (bytes) => this.pruner.makeRoom(bytes),
+    });
     this.singleBuildServed = new Promise((resolve) => (this.singleBuildServedResolve = resolve));
   }
 
@@ -110,43 +118,16 @@ export class Agent {
   }
 
   private async recover(): Promise<void> {
-    const found = await this.store.open();
-    for (const id of found.removedIncomplete)
-      this.log.info('removed an upload that never completed', { job_id: id });
-    for (const u of found.unreadable)
-      this.log.error('job record unreadable; left in place', { job_id: u.id, reason: u.reason });
-    const requeue: string[] = [];
-    for (const rec of found.records) {
-      this.records.set(rec.id, rec);
-      this.events.notePhase(rec.id, rec.state);
-      if (rec.state === 'running') {
-        await this.finishUnrun(rec, 'failed', {
-          type: 'agent_restarted',
-          code: 'AGENT_INTERRUPTED',
-          message: 'agent restarted during the build',
-        });
-        this.log.warn('job was running when the agent stopped; marked failed', { job_id: rec.id });
-      } else if (rec.state === 'queued') {
-        if (await this.inputsPresent(rec)) {
-          await this.events.open(rec.id, true);
-          requeue.push(rec.id);
-        } else {
-          await this.finishUnrun(rec, 'failed', {
-            type: 'inputs_lost',
-            code: 'AGENT_SOURCE_INVALID',
-            message: 'the inputs of this queued job were not found after a restart',
-          });
-        }
-      }
-    }
-    if (this.settings.singleBuild && this.records.size > 0) this.singleBuildTaken = true;
-    // Nothing runs yet, so every enclave this backend owns is a leftover of the last run.
-    const orphans = await this.backend.cleanupOrphans(new Set());
-    for (const enclave of orphans) this.log.warn('terminated an orphaned enclave', { enclave });
-    // Nor does any build hold a cached dependency set.
-    const leftovers = await this.cache.removeLeftovers();
-    if (leftovers > 0)
-      this.log.info('removed dependency-cache files of the last run', { count: leftovers });
+    const requeue = await recoverJobs({
+      store: this.store,
+      records: this.records,
+      events: this.events,
+      backend: this.backend,
+      cache: this.cache,
+      log: this.log,
+      now: this.now,
+    });
+    if (this.settings.singleBuild && this.records.size > 0) this.gate.singleBuildTaken = true;
     await this.prune();
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
@@ -155,37 +136,6 @@ export class Agent {
       this.queue.push(id);
     }
     if (requeue.length > 0) this.log.info('queued jobs resumed', { count: requeue.length });
-  }
-
-  private async inputsPresent(rec: JobRecord): Promise<boolean> {
-    const p = this.store.paths(rec.id);
-    const needed: string[] = [];
-    if (rec.source.kind === 'archive')
-      needed.push(join(p.inputs, INPUT_FILES.source(rec.source.format)));
-    if (rec.dependencies) needed.push(join(p.inputs, INPUT_FILES.dependencies));
-    for (const f of needed) {
-      try {
-        await access(f);
-      } catch {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /**
-   * Ends a job that no build is running for (one found on disk at start, or cancelled while
-   * queued): record, scratch, a closing `complete` event.
-   */
-  private async finishUnrun(rec: JobRecord, state: JobState, error: JobError): Promise<void> {
-    rec.state = state;
-    rec.error = error;
-    rec.finishedAt = this.now();
-    rec.result = null;
-    await this.store.save(rec);
-    await this.store.removeScratch(rec.id);
-    this.events.notePhase(rec.id, state);
-    await this.events.complete(rec.id, completeEvent(rec));
   }
 
   // ---- submissions ----
@@ -197,68 +147,12 @@ export class Agent {
    */
   async admit(): Promise<Admission> {
     if (!this.accepting) throw new AgentError('AGENT_UNAVAILABLE', 'the agent is shutting down');
-    if (this.settings.singleBuild && this.singleBuildTaken)
-      throw new AgentError(
-        'AGENT_SINGLE_BUILD_USED',
-        'this agent runs a single build and already accepted it',
-      );
-    if (this.queue.length + this.admitting >= this.settings.limits.maxQueuedJobs)
-      throw new AgentError('AGENT_UNAVAILABLE', 'the queue is full; try again later');
-    if (this.settings.singleBuild) this.singleBuildTaken = true;
-    this.admitting++;
-    let settled = false;
-    const settle = (accepted: boolean): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.admitting--;
-      if (!accepted && this.settings.singleBuild) this.singleBuildTaken = false;
-      return true;
-    };
-    try {
-      await this.disk.check((bytes) => this.makeRoom(bytes));
-      const id = newJobId();
-      const paths = await this.store.create(id);
-      return {
-        id,
-        paths,
-        accepted: () => void settle(true),
-        release: async () => {
-          if (settle(false)) await this.store.remove(id);
-        },
-      };
-    } catch (err) {
-      settle(false);
-      throw err;
-    }
+    return this.gate.admit();
   }
 
   /** Records a submitted job (durably) and queues it. */
   async accept(adm: Admission, sub: Submission): Promise<JobRecord> {
-    const rec: JobRecord = {
-      version: 1,
-      id: adm.id,
-      state: 'queued',
-      createdAt: this.now(),
-      startedAt: null,
-      finishedAt: null,
-      nonce: sub.nonce ?? newNonce(),
-      source:
-        sub.source.kind === 'git'
-          ? sub.source
-          : {
-              kind: 'archive',
-              format: sub.source.format,
-              name: sub.source.name,
-              bytes: sub.source.bytes,
-            },
-      config: sub.config,
-      dependencies: sub.dependencies ? { bytes: sub.dependencies.bytes } : null,
-      workdir: sub.workdir,
-      repository: sub.repository,
-      oidcToken: sub.oidcToken,
-      error: null,
-      result: null,
-    };
+    const rec = queuedRecord(adm.id, sub, this.now());
     if (!this.accepting) throw new AgentError('AGENT_UNAVAILABLE', 'the agent is shutting down');
     await this.store.save(rec);
     adm.accepted();
@@ -371,7 +265,7 @@ export class Agent {
     if (isFinished(rec.state))
       throw new AgentError('AGENT_ALREADY_FINISHED', `the job already ended (${rec.state})`);
     if (this.queue.remove(id)) {
-      await this.finishUnrun(rec, 'cancelled', {
+      await finishUnrun(this.unrunParts, rec, 'cancelled', {
         type: 'cancelled',
         code: 'AGENT_CANCELLED',
         message: 'cancelled before it started',
@@ -411,61 +305,9 @@ export class Agent {
     void this.prune();
   }
 
-  /**
-   * Removes finished jobs older than the retention age, then the oldest while results add up to
-   * more than the retention budget (in single-build mode the one job is kept); then evicts
-   * dependency sets, least recently used first, while the cache is over its budget.
-   */
+  /** Removes old jobs and evicts dependency sets (see `Pruner.prune`). */
   prune(): Promise<void> {
-    this.pruning ??= this.pruneNow().finally(() => (this.pruning = null));
-    return this.pruning;
-  }
-
-  private async pruneNow(): Promise<void> {
-    if (!this.settings.singleBuild)
-      for (const { record: r, reason } of selectPrunable(
-        this.records.values(),
-        this.now(),
-        this.settings.retention,
-      )) {
-        await this.store.remove(r.id);
-        this.records.delete(r.id);
-        this.events.forget(r.id);
-        this.disk.subtract(r.result?.bytes ?? 0);
-        this.log.info('job pruned', { job_id: r.id, reason });
-      }
-    try {
-      this.noteEviction(
-        await this.cache.evict({ maxBytes: this.settings.retention.maxCacheBytes }),
-        'cache_bytes',
-      );
-    } catch (err) {
-      this.log.warn('cannot evict from the dependency cache', { error: (err as Error).message });
-    }
-  }
-
-  /**
-   * Frees `bytes` for a new job when the data directory is over its budget or the disk nearly
-   * full, by evicting unused dependency sets (least recently used first); returns what it freed.
-   */
-  private async makeRoom(bytes: number): Promise<number> {
-    try {
-      const e = await this.cache.evict({
-        maxBytes: this.settings.retention.maxCacheBytes,
-        free: bytes,
-      });
-      this.noteEviction(e, 'storage');
-      return e.bytes;
-    } catch (err) {
-      this.log.warn('cannot evict from the dependency cache', { error: (err as Error).message });
-      return 0;
-    }
-  }
-
-  private noteEviction(e: Eviction, reason: 'cache_bytes' | 'storage'): void {
-    for (const entry of e.evicted)
-      this.log.info('dependency set evicted', { entry: entry.name, bytes: entry.bytes, reason });
-    this.disk.subtract(e.bytes);
+    return this.pruner.prune();
   }
 
   // ---- stopping ----
@@ -499,7 +341,7 @@ export class Agent {
       }
       await this.queue.idle();
     }
-    await this.pruning;
+    await this.pruner.running;
     await this.events.closeAll();
     await this.store.close();
   }

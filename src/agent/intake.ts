@@ -9,6 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AgentError } from './errors.js';
+import { newNonce } from './ids.js';
+import type { JobRecord } from './job.js';
 import type { RepoUrlPolicy } from './fields.js';
 import {
   parseOidcToken,
@@ -52,6 +54,35 @@ export interface Submission {
   repository: string | null;
   /** The workflow's OIDC token (audience `tee-compile:<nonce>`), or null. */
   oidcToken: string | null;
+}
+
+/** The record of a job just submitted, queued (the agent draws the nonce when none was sent). */
+export function queuedRecord(id: string, sub: Submission, now: number): JobRecord {
+  return {
+    version: 1,
+    id,
+    state: 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    nonce: sub.nonce ?? newNonce(),
+    source:
+      sub.source.kind === 'git'
+        ? sub.source
+        : {
+            kind: 'archive',
+            format: sub.source.format,
+            name: sub.source.name,
+            bytes: sub.source.bytes,
+          },
+    config: sub.config,
+    dependencies: sub.dependencies ? { bytes: sub.dependencies.bytes } : null,
+    workdir: sub.workdir,
+    repository: sub.repository,
+    oidcToken: sub.oidcToken,
+    error: null,
+    result: null,
+  };
 }
 
 /** Why `repository` is refused beside `repo_url`. */

@@ -4,7 +4,12 @@
  * token and a notice.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { buildIdToken, runnerIdTokenSource } from '../../src/action/oidc.js';
+import {
+  buildIdToken,
+  fetchGitHubJwks,
+  githubJwksUrl,
+  runnerIdTokenSource,
+} from '../../src/action/oidc.js';
 import type { ActionLog } from '../../src/action/deps.js';
 import {
   checkTokenClaims,
@@ -63,5 +68,17 @@ describe('the action asks GitHub for a token bound to the nonce', () => {
     expect(runnerIdTokenSource({})).toBeNull();
     expect(await buildIdToken(null, nonce, log)).toBeNull();
     expect(lines.some((l) => l.includes('id-token: write'))).toBe(true);
+  });
+});
+
+describe("the keys of the action's own check", () => {
+  it('when TEE_COMPILE_OIDC_JWKS_URL is unset or empty, they are read from GitHub’s issuer; when set, from there', async () => {
+    expect(githubJwksUrl({})).toBe('https://token.actions.githubusercontent.com/.well-known/jwks');
+    expect(githubJwksUrl({ TEE_COMPILE_OIDC_JWKS_URL: '' })).toBe(
+      'https://token.actions.githubusercontent.com/.well-known/jwks',
+    );
+    const url = githubJwksUrl({ TEE_COMPILE_OIDC_JWKS_URL: oidc.jwksUrl });
+    expect(url).toBe(oidc.jwksUrl);
+    expect((await fetchGitHubJwks(url)).map((k) => k.kid)).toEqual([oidc.key.kid]);
   });
 });

@@ -31,6 +31,11 @@ export interface RunnerContext {
   workspace: string;
   artifacts: ArtifactServiceStandIn;
   job: RunJob;
+  /**
+   * More of the job's environment, as the runner sets it: `ACTIONS_ID_TOKEN_REQUEST_URL` and
+   * `_TOKEN` when the job has `permissions: id-token: write`.
+   */
+  env?: Record<string, string>;
 }
 
 /** What a step run left behind. */
@@ -114,6 +119,7 @@ export function runStep(
     RUNNER_TEMP: runnerTemp,
     ACTIONS_RUNTIME_TOKEN: ctx.artifacts.runtimeToken(ctx.job),
     ACTIONS_RESULTS_URL: ctx.artifacts.resultsUrl,
+    ...ctx.env,
   };
   for (const [k, v] of Object.entries(inputs)) env[inputVar(k)] = v;
   return new Promise((resolve, reject) => {

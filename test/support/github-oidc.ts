@@ -2,11 +2,13 @@
  * A stand-in for GitHub Actions' OIDC token service, faithful to its wire: the runtime's
  * `ACTIONS_ID_TOKEN_REQUEST_URL` answers `GET …&audience=<aud>` (Bearer
  * `ACTIONS_ID_TOKEN_REQUEST_TOKEN`) with `{"count": n, "value": "<jwt>"}`, as @actions/core's
- * `getIDToken` expects; tokens are RS256 JWTs with GitHub's header (`typ`, `alg`, `x5t`, `kid`)
- * and claims (docs.github.com, "OpenID Connect reference": sub, ref, sha, repository,
- * repository_id, run_id, run_attempt, runner_environment, workflow_ref, …; nbf = iat - 600 s,
- * exp = iat + 300 s); the issuer's `/.well-known/openid-configuration` and `/.well-known/jwks`
- * are served too. Real HTTP on loopback, a real RSA key made here.
+ * `getIDToken` expects; tokens are RS256 JWTs shaped as GitHub's of 2025-2026
+ * (test/fixtures/github-oidc holds genuine ones): header `{alg, kid, typ, x5t}` with a UUID-form
+ * `kid`, claims in alphabetical order (docs.github.com, "OpenID Connect reference": actor, aud,
+ * check_run_id, event_name, job_workflow_ref, ref, repository, repository_id, run_id, run_attempt,
+ * runner_environment, sha, sub, workflow_ref, …; nbf = iat - 300 s, exp = iat + 300 s); the
+ * issuer's `/.well-known/openid-configuration` and `/.well-known/jwks` are served too. Real HTTP
+ * on loopback, a real RSA key made here.
  */
 import { createHash, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
@@ -49,12 +51,19 @@ export interface StandinKey {
   jwk: { kty: 'RSA'; alg: 'RS256'; use: 'sig'; kid: string; n: string; e: string; x5t: string };
 }
 
-/** A fresh RSA-2048 key, named as GitHub names its keys (hex SHA-1 thumbprint). */
+/**
+ * A fresh RSA-2048 key, named as GitHub names its current keys: a name-based (version 5) UUID
+ * `kid`; `x5t` is the SHA-1 thumbprint, base64url.
+ */
 export function makeStandinKey(): StandinKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const der = publicKey.export({ type: 'spki', format: 'der' });
   const thumb = createHash('sha1').update(der).digest();
-  const kid = thumb.toString('hex').toUpperCase();
+  const u = Buffer.from(thumb.subarray(0, 16));
+  u[6] = (u[6]! & 0x0f) | 0x50;
+  u[8] = (u[8]! & 0x3f) | 0x80;
+  const h = u.toString('hex');
+  const kid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   const x5t = b64url(thumb);
   const j = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   return {
@@ -67,6 +76,12 @@ export function makeStandinKey(): StandinKey {
 
 export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 
+/** A random UUID, as GitHub's `jti`. */
+function uuid(): string {
+  const h = randomBytes(16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
+}
+
 /** Signs a token as GitHub does; `over` replaces or adds claims (for refusal tests). */
 export function signToken(
   key: StandinKey,
@@ -75,41 +90,43 @@ export function signToken(
   iat: number,
   over: Record<string, unknown> = {},
 ): string {
-  const header = { typ: 'JWT', alg: 'RS256', x5t: key.x5t, kid: key.kid };
+  const header = { alg: 'RS256', kid: key.kid, typ: 'JWT', x5t: key.x5t };
   const [owner] = job.repository.split('/');
-  const claims = {
-    jti: randomBytes(16).toString('hex'),
-    sub: `repo:${job.repository}:ref:${job.ref}`,
-    aud: audience,
-    ref: job.ref,
-    sha: job.sha,
-    repository: job.repository,
-    repository_owner: owner,
-    repository_owner_id: '4242',
-    run_id: job.runId,
-    run_number: '17',
-    run_attempt: job.runAttempt,
-    repository_visibility: 'public',
-    repository_id: job.repositoryId,
-    actor_id: '1001',
+  const workflowRef = `${job.repository}/.github/workflows/${job.workflow}.yml@${job.ref}`;
+  const claims: Record<string, unknown> = {
     actor: 'alice',
-    workflow: job.workflow,
-    head_ref: '',
+    actor_id: '1001',
+    aud: audience,
     base_ref: '',
+    check_run_id: '51234567890',
     event_name: job.eventName,
+    exp: iat + 300,
+    head_ref: '',
+    iat,
+    iss: GITHUB_ISSUER,
+    job_workflow_ref: workflowRef,
+    job_workflow_sha: job.sha,
+    jti: uuid(),
+    nbf: iat - 300,
+    ref: job.ref,
     ref_protected: 'true',
     ref_type: job.ref.startsWith('refs/tags/') ? 'tag' : 'branch',
-    workflow_ref: `${job.repository}/.github/workflows/${job.workflow}.yml@${job.ref}`,
-    workflow_sha: job.sha,
-    job_workflow_ref: `${job.repository}/.github/workflows/${job.workflow}.yml@${job.ref}`,
-    job_workflow_sha: job.sha,
+    repository: job.repository,
+    repository_id: job.repositoryId,
+    repository_owner: owner,
+    repository_owner_id: '4242',
+    repository_visibility: 'public',
+    run_attempt: job.runAttempt,
+    run_id: job.runId,
+    run_number: '17',
     runner_environment: job.runnerEnvironment,
-    iss: GITHUB_ISSUER,
-    nbf: iat - 600,
-    exp: iat + 300,
-    iat,
-    ...over,
+    sha: job.sha,
+    sub: `repo:${job.repository}:ref:${job.ref}`,
+    workflow: job.workflow,
+    workflow_ref: workflowRef,
+    workflow_sha: job.sha,
   };
+  for (const [k, v] of Object.entries(over)) claims[k] = v;
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const sig = createSign('RSA-SHA256').update(input).sign(key.privateKey);
   return `${input}.${b64url(sig)}`;

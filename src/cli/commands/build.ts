@@ -4,50 +4,29 @@
  * `runBuild` (src/client/run-build.ts): flags in, progress to stderr, the result to stdout.
  *
  * Signals: SIGINT, SIGTERM and SIGHUP cancel the build; the command still stops the enclave and
- * removes its files before it exits (128 + the signal's number). A second signal meanwhile is
- * only reported; a third exits at once.
- *
- * Leftovers: a build's enclave is named after this process (`cli-<pid>.<start time>-…`). At
- * start, the command has the backend remove the enclaves (and the local backend's directories)
- * of earlier runs whose process is gone, e.g. killed with SIGKILL; never those of a run still
- * going, nor any enclave named otherwise.
+ * removes its files before it exits (see build-signals.ts). Leftovers of earlier runs whose
+ * process is gone are removed at start (see build-stamps.ts). The backend and the sealed key are
+ * made in build-backend.ts; progress, result and failures are written by build-report.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isArchiveError } from '../../archive/index.js';
-import { IAM_ROLE_ARN_RE, isAttestationError } from '../../attestation/index.js';
-import { isBundleError } from '../../bundle/index.js';
-import type { BuildEvent, BuildResult } from '../../client/index.js';
-import { runBuild } from '../../client/index.js';
-import { isEnclaveError } from '../../enclave/index.js';
-import { parseNonceHex } from '../../util/nonce.js';
-import { ImageCatalogError } from '../../catalog/index.js';
+import { IAM_ROLE_ARN_RE } from '../../attestation/index.js';
+import { PhaseClock, runBuild } from '../../client/index.js';
 import { loadImageCatalog } from '../../catalog/node.js';
-import type { ImageCatalog } from '../../catalog/index.js';
-import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
-import { createBackend, DEFAULT_SIMULATED_ROLE, NitroConfigError } from '../../enclave/index.js';
-import { PhaseClock, formatTimings } from '../../client/index.js';
-import { isProvenanceError } from '../../provenance/index.js';
-import {
-  KmsError,
-  MAX_SEALED_KEY_FILE_BYTES,
-  isKmsError,
-  parseSealedKey,
-} from '../../kms/index.js';
-import { kmsClientFromEnv, kmsUnsealer } from '../../kms/node.js';
+import { DEFAULT_SIMULATED_ROLE } from '../../enclave/index.js';
 import { readBoundedFile } from '../../util/node.js';
-import {
-  MAX_NONCE_BYTES,
-  MIN_NONCE_BYTES,
-  isProtocolError,
-  isWorkerError,
-} from '../../protocol/index.js';
-import { TeeCompileError } from '../../errors.js';
+import { parseNonceHex } from '../../util/nonce.js';
+import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../../protocol/index.js';
 import type { CliIo } from '../io.js';
-import { CommandError, EXIT_OK, EXIT_REFUSED, UsageError, writeLine } from '../io.js';
+import { EXIT_OK, UsageError, writeLine } from '../io.js';
+import { makeBackend, sealedKeyOf } from './build-backend.js';
+import { failure, printResult, progress } from './build-report.js';
+import { CANCEL_EXIT_WAIT_MS, cancelOnSignals } from './build-signals.js';
+import { processStamp, removeLeftovers } from './build-stamps.js';
+
+export { CANCEL_SIGNALS } from './build-signals.js';
 
 const USAGE = `usage: tee-compile build [dir] --local [--config <build.json>] [--nonce <hex>] [--out <bundle.tar.gz>]
     [--simulated-role <arn>] [--sealed-key <builder-key.json>] [--allow-dirty] [--allow-unisolated]
@@ -98,320 +77,10 @@ async function readKeyFiles(files: readonly string[]): Promise<string[]> {
   );
 }
 
-const EXIT_CODES_USAGE = new Set(['SOURCE_NOT_GIT', 'CONFIG_MISSING', 'CATALOG_UNREADABLE']);
-
 function parseNonce(hex: string): Uint8Array {
   const n = parseNonceHex(hex);
   if (!n.ok) throw new UsageError(`--nonce: ${n.message}`);
   return new Uint8Array(Buffer.from(n.hex, 'hex'));
-}
-
-/** Writes progress to stderr: phases, the build log, and what the enclave is. */
-function progress(io: CliIo, clock: PhaseClock): (e: BuildEvent) => void {
-  const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
-  return (e) => {
-    const ended = clock.event(e);
-    if (ended !== undefined) say(`(${ended.ended} took ${(ended.ms / 1000).toFixed(2)} s)`);
-    switch (e.type) {
-      case 'prepared':
-        say(
-          `source ${e.source.repository ?? '(no remote)'} commit ${e.source.commit ?? '-'} tree ${e.source.tree}` +
-            (e.workdir === '.' ? '' : ` (workdir ${e.workdir})`),
-        );
-        if (e.source.dirty)
-          say('the work tree has uncommitted changes: building the committed tree only');
-        say(`${e.language}, ${e.dependencies} locked dependencies, ${e.inputBytes} bytes of input`);
-        break;
-      case 'enclave':
-        if (e.state === 'running' && e.isolation)
-          say(
-            `enclave ${e.id ?? ''} running (${e.isolation.backend}: network ${e.isolation.network}, filesystem ${e.isolation.filesystem}, memory ${e.isolation.memory})`,
-          );
-        break;
-      case 'phase':
-        say(`${e.phase}${e.detail && e.phase !== 'building' ? `: ${e.detail}` : ''}`);
-        break;
-      case 'log':
-        for (const l of e.lines) writeLine(io.stderr, `  | ${l}`);
-        break;
-      default:
-        break;
-    }
-  };
-}
-
-function printResult(
-  io: CliIo,
-  r: BuildResult,
-  json: boolean,
-  timings: ReturnType<PhaseClock['finish']>,
-): void {
-  if (!json) writeLine(io.stderr, `tee-compile: timings: ${formatTimings(timings)}`);
-  if (json) {
-    writeLine(
-      io.stdout,
-      JSON.stringify(
-        {
-          bundle: r.bundle.path,
-          bundleSha256: r.bundle.sha256,
-          subjects: r.subjects.map((s) => ({ name: s.name, digest: { sha256: s.sha256 } })),
-          source: {
-            repository: r.source.repository,
-            commit: r.source.commit,
-            tree: r.source.tree,
-            workdir: r.source.workdir,
-          },
-          nonce: r.nonce,
-          image: r.image,
-          builder: { pcr3: r.builderPcr3, key: r.builderKey },
-          simulated: r.simulated,
-          isolation: r.isolation,
-          timings,
-        },
-        null,
-        2,
-      ),
-    );
-    return;
-  }
-  for (const s of r.subjects) writeLine(io.stdout, `sha256:${s.sha256}  ${s.name}`);
-  writeLine(io.stdout, `bundle  ${r.bundle.path}`);
-  writeLine(io.stdout, `source  ${r.source.commit ?? '-'} (tree ${r.source.tree})`);
-  writeLine(io.stdout, `nonce   ${r.nonce}`);
-  writeLine(
-    io.stdout,
-    `image   ${r.image.name}@${r.image.version}${r.simulated ? ' (SIMULATED: software NSM, not Nitro hardware)' : ''}`,
-  );
-  writeLine(
-    io.stdout,
-    `signed  ${r.builderKey === null ? 'no builder signature' : `builder key ${r.builderKey} (provenance.dsse.json)`}`,
-  );
-}
-
-/**
- * Prints a failure; returns the exit status. One that is the caller's to fix (exit 2) is thrown as
- * a CommandError, printed by `main` (as JSON too with --json).
- */
-function failure(io: CliIo, err: unknown): number {
-  if (!(err instanceof TeeCompileError)) {
-    const code = (err as NodeJS.ErrnoException | null)?.code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
-      throw new CommandError('IO_ERROR', (err as Error).message);
-    throw err;
-  }
-  const known =
-    isWorkerError(err) ||
-    isProtocolError(err) ||
-    isEnclaveError(err) ||
-    isProvenanceError(err) ||
-    isArchiveError(err) ||
-    isBundleError(err) ||
-    isAttestationError(err) ||
-    isKmsError(err) ||
-    err instanceof ImageCatalogError;
-  if (!known) throw err;
-  if (EXIT_CODES_USAGE.has(err.code))
-    throw new CommandError(
-      err.code,
-      `${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`,
-      err.path,
-    );
-  writeLine(
-    io.stderr,
-    `tee-compile build: ${err.code}${err.path ? ` (${err.path})` : ''}: ${err.message}`,
-  );
-  if (isWorkerError(err) && err.logTail && err.logTail.length > 0) {
-    writeLine(io.stderr, 'tee-compile build: last lines of the build log:');
-    for (const l of err.logTail) writeLine(io.stderr, `  | ${l}`);
-  }
-  return EXIT_REFUSED;
-}
-
-/** Makes the chosen backend; a bad nitro settings file is a usage error naming the field. */
-async function makeBackend(
-  name: 'local' | 'nitro',
-  catalog: ImageCatalog,
-  io: CliIo,
-  o: { role: string; allowUnisolated: boolean; nitroConfig: string | undefined },
-): Promise<EnclaveBackend> {
-  const workerEntry = io.env.TEE_COMPILE_WORKER;
-  const config: BackendConfig = {
-    catalog,
-    env: io.env,
-    local: {
-      simulatedRole: o.role,
-      allowUnisolated: o.allowUnisolated,
-      ...(workerEntry ? { workerEntry } : {}),
-    },
-    log: (m) => writeLine(io.stderr, `tee-compile: ${m}`),
-  };
-  if (name === 'nitro') config.nitro = await readNitroSettings(o.nitroConfig!);
-  try {
-    return createBackend(name, config);
-  } catch (e) {
-    if (e instanceof NitroConfigError)
-      throw new UsageError(`--nitro-config ${o.nitroConfig}: ${e.message}`);
-    throw e;
-  }
-}
-
-/** The nitro settings file; as in the agent's configuration, a relative imagesDir is relative to it. */
-async function readNitroSettings(file: string): Promise<unknown> {
-  let settings: unknown;
-  try {
-    settings = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--nitro-config ${file}: ${(e as Error).message}`);
-  }
-  if (
-    settings !== null &&
-    typeof settings === 'object' &&
-    typeof (settings as { imagesDir?: unknown }).imagesDir === 'string'
-  ) {
-    const s = settings as { imagesDir: string };
-    settings = { ...s, imagesDir: resolve(dirname(file), s.imagesDir) };
-  }
-  return settings;
-}
-
-/** The signals that cancel a build. */
-export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-type CancelSignal = (typeof CANCEL_SIGNALS)[number];
-/** How long a cancelled command waits for work it no longer needs (a dependency fetch) to end. */
-const CANCEL_EXIT_WAIT_MS = 2000;
-
-/** Cancels the build on the first signal; see the module comment. */
-function cancelOnSignals(io: CliIo): {
-  signal: AbortSignal;
-  received: () => CancelSignal | undefined;
-  dispose: () => void;
-} {
-  const abort = new AbortController();
-  let first: CancelSignal | undefined;
-  let count = 0;
-  const say = (s: string): void => writeLine(io.stderr, `tee-compile: ${s}`);
-  const ignore = (): void => undefined;
-  const on = (sig: CancelSignal): void => {
-    count++;
-    if (count === 1) {
-      first = sig;
-      // A hung-up terminal fails writes (EIO): that must not end the command before the cleanup.
-      io.stdout.on('error', ignore);
-      io.stderr.on('error', ignore);
-      say(`${sig}: cancelling the build and stopping the enclave`);
-      abort.abort();
-    } else if (count === 2) {
-      say(
-        `${sig}: still stopping the enclave; another signal exits at once and may leave it behind`,
-      );
-    } else {
-      say(`${sig}: exiting without waiting (the next build removes what is left)`);
-      process.exit(128 + constants.signals[sig]);
-    }
-  };
-  const handlers = CANCEL_SIGNALS.map((sig) => [sig, () => on(sig)] as const);
-  for (const [sig, h] of handlers) process.on(sig, h);
-  return {
-    signal: abort.signal,
-    received: () => first,
-    dispose: () => {
-      // The error handlers stay: the last lines are written after this.
-      for (const [sig, h] of handlers) process.off(sig, h);
-    },
-  };
-}
-
-/**
- * This process as a build id part: `<pid>.<start time>` (field 22 of /proc/<pid>/stat, clock
- * ticks since boot), so that a later process with the same pid is not taken for it.
- */
-async function processStamp(pid: number): Promise<string | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-  const start = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .at(22 - 3);
-  return start !== undefined && /^\d+$/.test(start) ? `${pid}.${start}` : undefined;
-}
-
-/** The part of an enclave name or id that names the command run it belongs to. */
-const RUN_STAMP = /(?:^|-)cli-(\d+)\.(\d+)-/;
-
-/**
- * Whether the run that named an enclave `name` may still be going: true unless the name has a
- * run stamp whose process is gone (or is another process now). Enclaves named otherwise are
- * another program's: kept.
- */
-async function runMayLive(name: string): Promise<boolean> {
-  const m = RUN_STAMP.exec(name);
-  if (m === null) return true;
-  const pid = Number(m[1]);
-  if (m[2] === '0') {
-    // No start time could be read: only the pid tells.
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-    }
-  }
-  const now = await processStamp(pid);
-  if (now !== undefined) return now === `${pid}.${m[2]}`;
-  return existsProc(pid);
-}
-
-async function existsProc(pid: number): Promise<boolean> {
-  try {
-    await readFile(`/proc/${pid}/cmdline`);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-}
-
-/** Removes what earlier runs of this command left (their process is gone); never fails the build. */
-async function removeLeftovers(backend: EnclaveBackend, io: CliIo): Promise<void> {
-  try {
-    const removed = await backend.cleanupOrphans(({ name }) => runMayLive(name));
-    for (const id of removed)
-      writeLine(io.stderr, `tee-compile: removed ${id}, left by an earlier build that was killed`);
-  } catch (e) {
-    writeLine(
-      io.stderr,
-      `tee-compile: could not remove what earlier builds left: ${(e as Error).message}`,
-    );
-  }
-}
-
-/** The sealed builder key of `file` with its unsealing through KMS (region from the file). */
-async function sealedKeyOf(
-  file: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{
-  fingerprint: string;
-  unseal: (doc: Uint8Array) => Promise<Uint8Array>;
-  close: () => void;
-}> {
-  let text: string;
-  try {
-    text = (await readBoundedFile(file, MAX_SEALED_KEY_FILE_BYTES)).toString('utf8');
-  } catch (e) {
-    if (typeof (e as NodeJS.ErrnoException).code === 'string') throw e;
-    throw new KmsError('SEALED_KEY_INVALID', `${file}: ${(e as Error).message}`, { cause: e });
-  }
-  const sealed = await parseSealedKey(text, file);
-  const client = await kmsClientFromEnv(sealed.region, env);
-  return {
-    fingerprint: sealed.fingerprint,
-    unseal: kmsUnsealer(client, sealed),
-    close: () => client.destroy(),
-  };
 }
 
 /** `tee-compile build`. */

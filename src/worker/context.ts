@@ -1,0 +1,39 @@
+/**
+ * What a worker knows about itself and its enclave, shared by the phases of a build (build.ts
+ * and the receive, run and attest steps beside it).
+ */
+import type { NsmClient } from '../attestation/index.js';
+import type { Language } from '../contracts/index.js';
+import type { JailOptions } from './jail.js';
+
+/** The image this worker belongs to, as read from image.json. */
+export interface WorkerImage {
+  name: string;
+  version: string;
+  language: Language;
+  toolchain: Record<string, string>;
+}
+
+/** What the worker learns from the NSM and its surroundings (needed to attest). */
+export interface EnclaveFacts {
+  nsm: NsmClient;
+  /** PCR0/1/2 as read from the NSM (DescribePCR), hex. */
+  pcrs: { pcr0: string; pcr1: string; pcr2: string };
+  /** DescribeNSM and PCR3/4 as read, recorded in the provenance. */
+  nsmInfo: Record<string, unknown>;
+  isolation: Record<string, unknown>;
+}
+
+/** What the worker knows before any client arrives. */
+export interface WorkerContext {
+  image: WorkerImage;
+  /** Found in the background while the client connects and the build runs. */
+  facts: Promise<EnclaveFacts>;
+  backend: 'local' | 'nitro';
+  workspace: string;
+  builderVersion: Record<string, string>;
+  /** The worker's own environment, from which the toolchain's variables are taken. */
+  env: NodeJS.ProcessEnv;
+  /** Runs the build command in tee-jail as another user (see jail.ts). */
+  jail?: JailOptions;
+}

@@ -1,0 +1,117 @@
+/**
+ * The third phase of a build: the workspace is made ready (folders, owner, the .git index), the
+ * environment is set and the build command runs offline, while the toolchain is identified
+ * beside it. A command that fails, times out or runs out of memory is the build's failure.
+ */
+import { chmod, mkdir } from 'node:fs/promises';
+import type { BuildConfig, ToolchainComponent } from '../provenance/index.js';
+import { detectToolchain } from '../provenance/node.js';
+import type { BuildReporter, ReceivedBuild } from '../protocol/index.js';
+import { ProtocolError, WorkerError } from '../protocol/index.js';
+import type { CommandResult } from './command.js';
+import { runCommand } from './command.js';
+import type { WorkerContext } from './context.js';
+import type { WorkspaceLayout } from './environment.js';
+import { buildEnvironment, toolchainEnv } from './environment.js';
+import type { GitWorkspace } from './git-workspace.js';
+import { writeGitIndex } from './git-workspace.js';
+import { giveToBuildUser } from './jail.js';
+import type { PhaseTimer } from './phase-timer.js';
+
+/** Build time limit when build.json sets none (seconds). */
+export const DEFAULT_BUILD_TIMEOUT_S = 3600;
+
+/** The toolchain as identified while the command ran, or why it could not be. */
+export type ToolchainFound = { ok: true; t: ToolchainComponent[] } | { ok: false; e: unknown };
+
+/** What the build command's run gives the next phase, or the build's failure. */
+export type CommandRun =
+  | { ok: true; result: CommandResult; toolchainFound: Promise<ToolchainFound> }
+  | { ok: false; error: WorkerError };
+
+/** What the run needs from the phases before it. */
+export interface RunInputs {
+  config: BuildConfig;
+  epoch: number;
+  workdirPath: string;
+  git: GitWorkspace | null;
+  depEnv: Record<string, string>;
+}
+
+/** Prepares the workspace and runs the build command; a cancelled build throws its reason. */
+export async function runBuildCommand(
+  ctx: WorkerContext,
+  build: ReceivedBuild,
+  report: BuildReporter,
+  timer: PhaseTimer,
+  layout: WorkspaceLayout,
+  inputs: RunInputs,
+): Promise<CommandRun> {
+  const { config, epoch, workdirPath, git, depEnv } = inputs;
+  for (const d of [layout.home, layout.tmp, layout.cache, layout.out])
+    await mkdir(d, { recursive: true });
+  if (ctx.jail) {
+    // The jailed command writes where the build expects to; the bundle's folder stays the
+    // worker's alone.
+    await chmod(layout.out, 0o700);
+    await giveToBuildUser(
+      [layout.src, layout.deps, layout.verifiedDeps, layout.home, layout.tmp, layout.cache],
+      ctx.jail.uid,
+      ctx.jail.gid,
+    );
+  }
+  // The index holds the files' stat data as the build will find them (owner included).
+  if (git !== null) await writeGitIndex(git, ctx.jail);
+  const toolEnv = toolchainEnv(ctx.env);
+  const env = buildEnvironment({
+    toolchain: toolEnv,
+    layout,
+    sourceDateEpoch: epoch,
+    dependencies: depEnv,
+    config: config.input.env,
+  });
+  timer.next('building');
+  report.phase('building', config.input.cmd.slice(0, 200));
+  const timeoutS = config.timeout ?? DEFAULT_BUILD_TIMEOUT_S;
+  // The toolchain does not change during the build: identify it (hashing its binaries) meanwhile.
+  const toolchainFound = detectToolchain(config.language, env).then(
+    (t) => ({ ok: true as const, t }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  const result = await runCommand({
+    cmd: config.input.cmd,
+    cwd: workdirPath,
+    env,
+    timeoutMs: timeoutS * 1000,
+    signal: build.signal,
+    onLine: (l) => report.log(l),
+    ...(ctx.jail ? { jail: ctx.jail } : {}),
+  });
+  if (result.cancelled)
+    throw build.signal.reason instanceof Error
+      ? build.signal.reason
+      : new ProtocolError('PROTOCOL_CANCELLED', 'the build was cancelled');
+  if (result.timedOut || result.outOfMemory || result.exitCode !== 0) {
+    const e = result.timedOut
+      ? new WorkerError(
+          'BUILD_TIMEOUT',
+          `the build command ran longer than its limit of ${timeoutS} s and was killed`,
+        )
+      : result.outOfMemory
+        ? new WorkerError(
+            'BUILD_OUT_OF_MEMORY',
+            'the build command was killed for exceeding the memory limit',
+          )
+        : new WorkerError(
+            'BUILD_FAILED',
+            result.signal
+              ? `the build command was killed by ${result.signal}`
+              : `the build command exited with status ${result.exitCode}`,
+          );
+    e.exitCode = result.exitCode;
+    e.signal = result.signal;
+    e.logTail = result.tail;
+    return { ok: false, error: e };
+  }
+  return { ok: true, result, toolchainFound };
+}
