@@ -5,7 +5,10 @@
 // run. Prints the unpacking time, each mode's median and the ratio after/before.
 //
 //   npm run build && node bench/real/depset-check.mjs [<project, default uuid>] [--rounds 3]
+//                                                      [--before-lib <dir>]
 //
+// --before-lib: the compiled lib/ of an earlier version, whose check (copying) is the "before";
+// by default both come from this lib/ and differ only in `consume`.
 // The client's dependency-set cache is filled first when it is cold (the network is not
 // measured); the project's snapshot comes from the corpus as for run.mjs.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { here, materialize, projects, root, snapshot } from './corpus.mjs';
 
 const { values: args, positionals } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' } },
+  options: { rounds: { type: 'string', default: '3' }, 'before-lib': { type: 'string' } },
   allowPositionals: true,
 });
 const name = positionals[0] ?? 'uuid';
@@ -27,6 +30,10 @@ const lib = (m) => import(join(root, 'lib', m));
 const { prepareInputs, readProjectConfig } = await lib('client/inputs.js');
 const { extractTar, fileChunks } = await lib('archive/node.js');
 const { checkDependencySet, readLockedDependencies } = await lib('provenance/node.js');
+const before =
+  args['before-lib'] === undefined
+    ? checkDependencySet
+    : (await import(join(args['before-lib'], 'provenance/node.js'))).checkDependencySet;
 const { DEPS_ARCHIVE_LIMITS } = await lib('worker/build.js');
 
 const work = mkdtempSync(join(tmpdir(), `bench-depset-${name}-`));
@@ -55,7 +62,8 @@ try {
       });
       times.unpack.push((performance.now() - t0) / 1000);
       t0 = performance.now();
-      const done = await checkDependencySet(set, deps, { language, outDir: out, consume });
+      const check = consume ? checkDependencySet : before;
+      const done = await check(set, deps, { language, outDir: out, consume });
       times[consume ? 'move' : 'copy'].push((performance.now() - t0) / 1000);
       if (done.verified === 0) throw new Error('nothing was verified');
       rmSync(set, { recursive: true, force: true });

@@ -23,6 +23,8 @@ import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 
 /** The public npm registry. */
 export const NPM_REGISTRY = 'https://registry.npmjs.org/';
+/** Tarballs (and package documents) checked and written into the npm cache at once. */
+export const PREPARE_CONCURRENCY = 8;
 /** Largest npm tarball accepted. */
 export const MAX_NPM_TARBALL_BYTES = 1024 * 1024 * 1024;
 
@@ -115,7 +117,9 @@ export async function prepareNpm(
   const root = join(outDir, 'npm-cache');
   const cache = join(root, '_cacache');
   const packuments = new Map<string, Map<string, { tarball: string; integrity: string }>>();
-  for (const a of artifacts) {
+  // Each artifact is its own files (its content path, its URLs' index buckets): several at once
+  // keep the disk and the hashing busy instead of waiting on one small file at a time.
+  await eachLimited(artifacts, PREPARE_CONCURRENCY, async (a) => {
     const hex = Buffer.from(a.digest).toString('hex');
     const dest = contentPath(cache, a.algorithm, hex);
     const { digests, size } = await takeHashing(
@@ -154,8 +158,8 @@ export async function prepareNpm(
       });
       packuments.set(dep.name, versions);
     }
-  }
-  for (const name of [...packuments.keys()].sort()) {
+  });
+  await eachLimited([...packuments.keys()].sort(), PREPARE_CONCURRENCY, async (name) => {
     const versions: Record<string, unknown> = {};
     for (const [version, dist] of [...packuments.get(name)!].sort(([a], [b]) => (a < b ? -1 : 1))) {
       versions[version] = { name, version, dist };
@@ -177,7 +181,7 @@ export async function prepareNpm(
         options: { compress: true },
       });
     }
-  }
+  });
   await mkdir(cache, { recursive: true });
   return {
     env: {
