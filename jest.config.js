@@ -10,6 +10,8 @@ export default {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/long/'],
   setupFilesAfterEnv: ['<rootDir>/test/support/matchers.ts'],
+  globalSetup: '<rootDir>/test/support/tmp-setup.mjs',
+  globalTeardown: '<rootDir>/test/support/tmp-teardown.mjs',
   testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { writeBundle } from '../src/bundle/node.js';
 import { verifyBundle } from '../src/verify/index.js';
 import { openBundleFile } from '../src/verify/node.js';
-import { VERIFIED_AT, makeBundle } from '../test/support/bundle-factory.js';
-import { simulatedPolicy } from '../test/support/verify-policy.js';
+import { VERIFIED_AT, makeBundle } from '../test/support/bundles/bundle-factory.js';
+import { simulatedPolicy } from '../test/support/bundles/verify-policy.js';
 
 const WORK = 'bench/.work/verify-bundle';
 const MiB = 1024 ** 2;

@@ -1,7 +1,7 @@
 /**
  * Writes test/fixtures/pki/: a forged Nitro-shaped root, documents signed under it (one valid,
  * the others each broken in one way) and expected.json with the refusal code of each. The
- * generators are those of test/support/pki-forge.ts, which the tests also call directly.
+ * generators are those of test/support/attestation/pki-forge.ts, which the tests also call directly.
  *
  * Run from the repository root (the output is committed; keys are fresh on every run):
  *
@@ -21,7 +21,7 @@ import {
   forgeDocument,
   keysFor,
   protectedHeaderWithAlg,
-} from '../test/support/pki-forge.js';
+} from '../test/support/attestation/pki-forge.js';
 
 const OUT = resolve(process.cwd(), 'test/fixtures/pki');
 const H = 60 * 60 * 1000;

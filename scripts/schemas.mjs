@@ -3,7 +3,7 @@
  * Writes every JSON Schema the repository generates from a zod schema, or checks that the committed
  * files are current:
  *
- *   schemas/build.schema.json    build.json         src/provenance/build-config.ts
+ *   schemas/build.schema.json    build.json         src/provenance/config/build-config.ts
  *   schemas/policy.schema.json   the policy file    src/verify/policy-schema.ts
  *   enclave/images.schema.json   the image catalog  src/catalog/images.ts
  *   enclave/images/recipe.schema.json   an image recipe   src/image/recipe.ts
@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Each file, the module that generates it, and the function that returns the schema. */
 const SCHEMAS = [
-  ['schemas/build.schema.json', 'src/provenance/build-config.ts', 'buildJsonSchemaDocument'],
+  ['schemas/build.schema.json', 'src/provenance/config/build-config.ts', 'buildJsonSchemaDocument'],
   ['schemas/policy.schema.json', 'src/verify/policy-schema.ts', 'policyJsonSchema'],
   ['enclave/images.schema.json', 'src/catalog/images.ts', 'imageCatalogJsonSchema'],
   ['enclave/images/recipe.schema.json', 'src/image/recipe.ts', 'recipeJsonSchema'],

@@ -9,12 +9,19 @@ export class TeeCompileError<C extends string = string> extends Error {
   readonly code: C;
   readonly path: string | undefined;
 
-  constructor(code: C, message: string, options?: { path?: string; cause?: unknown }) {
+  constructor(code: C, message: string, options?: { path?: string | undefined; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.path = options?.path;
   }
+}
+
+/** A type guard for one of our error classes: `export const isXError = errorGuard(XError)`. */
+export function errorGuard<E extends Error>(
+  cls: abstract new (...args: never[]) => E,
+): (e: unknown) => e is E {
+  return (e: unknown): e is E => e instanceof cls;
 }
 
 /** A refusal as data: what every public `verify…()` returns instead of throwing. */

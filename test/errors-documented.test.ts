@@ -4,32 +4,15 @@
  * README.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-function files(dir: string, ext: string): string[] {
-  return readdirSync(dir).flatMap((e) => {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) return files(p, ext);
-    return p.endsWith(ext) ? [p] : [];
-  });
-}
-
-const LIST_RE = /export const ([A-Z_]*(?:ERROR_CODES|FAILURES)) = \[([\s\S]*?)\] as const/g;
+import { ROOT, codeLists, filesUnder } from './support/error-codes.js';
 
 describe('error codes', () => {
-  const docs = [...files(join(ROOT, 'docs'), '.md'), join(ROOT, 'README.md')]
+  const docs = [...filesUnder(join(ROOT, 'docs'), '.md'), join(ROOT, 'README.md')]
     .map((f) => readFileSync(f, 'utf8'))
     .join('\n');
-  const lists = files(join(ROOT, 'src'), '.ts').flatMap((f) =>
-    [...readFileSync(f, 'utf8').matchAll(LIST_RE)].map((m) => ({
-      list: m[1]!,
-      codes: [...m[2]!.matchAll(/'([A-Z0-9_.]+)'/g)].map((c) => c[1]!),
-    })),
-  );
+  const lists = codeLists();
 
   it('when reading src/, it finds the code lists of every module', () => {
     const names = lists.map((l) => l.list);

@@ -3,7 +3,8 @@
  * service, the log, the clock, cancellation and the trust material. `index.ts` builds the real
  * ones; tests build the same over stand-ins.
  */
-import type { TrustedImage } from '../verify/index.js';
+import type { TrustedImage, VerifyErrorCode } from '../verify/index.js';
+import type { ActionErrorCode } from './errors.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { GitHubApi } from './github.js';
 import type { RsaJwk } from '../oidc/index.js';
@@ -42,14 +43,25 @@ export interface RunDeps {
   oidcKeys?: () => Promise<RsaJwk[]>;
 }
 
+/** Why the step failed: the action's own code, or the verifier's refusal of the bundles. */
+export type ActionFailureCode = ActionErrorCode | VerifyErrorCode;
+
 /** What `run` hands back: outputs to set, the job summary, and whether the step failed. */
-export interface RunResult {
-  ok: boolean;
-  /** Why the step failed (its error message). */
-  failure?: string;
+export type RunResult = {
   outputs: Record<string, string>;
   /** One line for the check run's title. */
   title: string;
   /** The job summary (Markdown). */
   summary: string;
-}
+} & (
+  | { ok: true }
+  | {
+      ok: false;
+      /** The stable code of the failure (docs/errors.md); also the `code` output. */
+      code: ActionFailureCode;
+      /** Why the step failed, for people (the error's message, without its code). */
+      failure: string;
+      /** The input or field to fix, when the failure names one. */
+      path?: string;
+    }
+);

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /** Codes of the action's own errors. Add, never rename. */
 export const ACTION_ERROR_CODES = [
@@ -19,6 +19,7 @@ export const ACTION_ERROR_CODES = [
   'ARTIFACT_FAILED', // the workflow artifact service failed
   'NO_BUNDLES', // verify mode: no bundle matched
   'ASSET_MISMATCH', // verify mode: a release asset differs from the attested artifact
+  'VSA_SIGNING_FAILED', // verify mode: the VSA key is not an EC P-256 key, or KMS refused Sign
 ] as const;
 
 export type ActionErrorCode = (typeof ACTION_ERROR_CODES)[number];
@@ -27,6 +28,4 @@ export type ActionErrorCode = (typeof ACTION_ERROR_CODES)[number];
 export class ActionError extends TeeCompileError<ActionErrorCode> {}
 
 /** True when `e` is an `ActionError`. */
-export function isActionError(e: unknown): e is ActionError {
-  return e instanceof ActionError;
-}
+export const isActionError = errorGuard(ActionError);

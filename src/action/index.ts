@@ -56,7 +56,8 @@ async function runEc2Mode(mode: 'launch' | 'stop' | 'sweep'): Promise<void> {
     for (const [k, v] of Object.entries(out.outputs)) core.setOutput(k, v);
   } catch (e) {
     if (!isEc2Error(e)) throw e;
-    core.setFailed(`${e.code}: ${e.message}`);
+    core.setOutput('code', e.code);
+    core.setFailed(`${e.message} (${e.code})`);
   }
 }
 
@@ -104,6 +105,8 @@ export async function main(): Promise<void> {
     const context = readRunContext(process.env);
     const inputs = parseInputs((name) => core.getInput(name), context);
     if (inputs.mode === 'build' && inputs.agentToken !== null) core.setSecret(inputs.agentToken);
+    if (inputs.mode === 'verify' && inputs.vsa !== null && 'keyPem' in inputs.vsa)
+      core.setSecret(inputs.vsa.keyPem);
     const deps: RunDeps = {
       github: octokitGitHub(inputs.githubToken, context.apiUrl),
       artifacts: runArtifacts(),
@@ -118,14 +121,18 @@ export async function main(): Promise<void> {
     const result = await run(inputs, deps);
     for (const [k, v] of Object.entries(result.outputs)) core.setOutput(k, v);
     await writeSummary(result.summary);
-    if (!result.ok) core.setFailed(result.failure ?? 'failed');
+    if (!result.ok) core.setFailed(`${result.failure} (${result.code})`);
   } catch (e) {
     core.setOutput('verified', 'false');
-    const message = isActionError(e)
-      ? `${e.code}: ${e.message}`
-      : `internal error: ${(e as Error)?.stack ?? String(e)}`;
-    await writeSummary(failureSummary('tee-compile', message));
-    core.setFailed(message);
+    if (isActionError(e)) {
+      core.setOutput('code', e.code);
+      await writeSummary(failureSummary('tee-compile', e));
+      core.setFailed(`${e.message} (${e.code})`);
+    } else {
+      const message = `internal error: ${(e as Error)?.stack ?? String(e)}`;
+      await writeSummary(failureSummary('tee-compile', { message }));
+      core.setFailed(message);
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -12,6 +12,8 @@ import { ActionError } from './errors.js';
 import { hasControl } from './markdown.js';
 import { deriveNonce } from './nonce.js';
 import { parseNonceHex } from '../util/nonce.js';
+import type { VsaKey } from '../kms/node.js';
+import { vsaInputs } from './vsa-inputs.js';
 
 /**
  * Nonce sizes the agent and the enclave protocol accept (bytes). Kept here rather than imported
@@ -74,6 +76,8 @@ export interface VerifyInputs extends CommonInputs {
   artifacts: string | null;
   /** Expected nonce (hex), or null. */
   nonce: string | null;
+  /** `emit-vsa`: the key the signed verification summary is signed with, or null (none). */
+  vsa: VsaKey | null;
 }
 
 /** The typed inputs of one run of the action. */
@@ -90,6 +94,7 @@ export const INPUT_DEFAULTS = {
   'allow-simulated': 'false',
   'timeout-minutes': String(DEFAULT_TIMEOUT_MINUTES),
   publish: 'false',
+  'emit-vsa': 'false',
 } as const;
 
 function bad(name: string, message: string): ActionError {
@@ -247,6 +252,7 @@ export function parseInputs(get: InputGetter, context: RunContext): ActionInputs
       assets: glob(get, 'assets', INPUT_DEFAULTS.assets)!,
       artifacts,
       nonce,
+      vsa: vsaInputs(get, bool(get, 'emit-vsa', false)),
     };
   }
   const uploadInput = oneOf(

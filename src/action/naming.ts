@@ -11,12 +11,18 @@
  * The builder is the name the trust policy gives its PCR3, else `pcr3-` and the first 12 hex
  * digits of PCR3, so several builders can attach their evidence to one release. As a workflow
  * artifact, the bundle is `tee-compile-<builder>` holding `<repo>-<short commit>.<builder>.bundle.tar.gz`.
+ * Verify mode's signed verdict is `hello-v1.2.0.vsa.dsse.json` on the release, or the workflow
+ * artifact `tee-compile.vsa` holding `<repo>-<short commit>.vsa.dsse.json`.
  */
 import type { BundleVerified } from '../verify/index.js';
 
 export const BUNDLE_SUFFIX = '.bundle.tar.gz';
 export const PROVENANCE_SUFFIX = '.provenance.json';
 export const ATTESTATION_SUFFIX = '.attestation.cbor';
+/** The signed verification summary (VSA) of verify mode. */
+export const VSA_SUFFIX = '.vsa.dsse.json';
+/** The workflow artifact holding it (outside `tee-compile-*`, the bundles' names). */
+export const VSA_ARTIFACT_NAME = 'tee-compile.vsa';
 /** Prefix of the workflow artifacts holding bundles. */
 export const WORKFLOW_ARTIFACT_PREFIX = 'tee-compile-';
 /** Longest builder name kept in file names. */
@@ -67,11 +73,12 @@ export function artifactAssetNames(subjects: readonly string[]): Map<string, str
   return out;
 }
 
-/** True when an asset name is evidence (bundle, provenance or attestation) rather than an artifact. */
+/** True when an asset name is evidence (bundle, provenance, attestation, VSA) rather than an artifact. */
 export function isEvidenceName(name: string): boolean {
   return (
     name.endsWith(BUNDLE_SUFFIX) ||
     name.endsWith(PROVENANCE_SUFFIX) ||
-    name.endsWith(ATTESTATION_SUFFIX)
+    name.endsWith(ATTESTATION_SUFFIX) ||
+    name.endsWith(VSA_SUFFIX)
   );
 }

@@ -75,20 +75,21 @@ export async function run(inputs: ActionInputs, deps: RunDeps): Promise<RunResul
       throw e;
     }
     const heading = inputs.mode === 'build' ? 'Attested build' : 'Attested release';
-    const message = `${e.code}: ${e.message}`;
     result = {
       ok: false,
-      failure: message,
-      outputs: { verified: 'false' },
-      title: message,
-      summary: failureSummary(heading, message),
+      code: e.code,
+      failure: e.message,
+      outputs: { verified: 'false', code: e.code },
+      title: e.message,
+      summary: failureSummary(heading, e),
     };
+    if (e.path !== undefined) result.path = e.path;
     await closeCheck(
       inputs,
       deps,
       check,
       e.code === 'CANCELLED' ? 'cancelled' : 'failure',
-      message,
+      e.message,
       result.summary,
     );
     return result;

@@ -164,9 +164,15 @@ export function buildSummary(d: BuildSummaryData): string {
   return out.join('\n') + '\n';
 }
 
-/** The summary of a step that failed before or during the build. */
-export function failureSummary(heading: string, message: string, detail: string[] = []): string {
-  return [`## ${heading}: failed`, '', `> ${text(message, 2000)}`, '', ...detail, ''].join('\n');
+/** The summary of a step that failed, with its code (docs/errors.md) when it is one of ours. */
+export function failureSummary(
+  heading: string,
+  failure: { code?: string; message: string },
+  detail: string[] = [],
+): string {
+  const out = [`## ${heading}: failed`, '', `> ${text(failure.message, 2000)}`, ''];
+  if (failure.code !== undefined) out.push(`Error code: ${code(failure.code)}`, '');
+  return [...out, ...detail, ''].join('\n');
 }
 
 /** Everything the summary of a verification shows. */

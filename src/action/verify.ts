@@ -9,10 +9,10 @@ import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
 import { readArtifacts } from '../bundle/index.js';
 import type { BundleVerified, NamedBundle, SetVerification, TrustPolicy } from '../verify/index.js';
-import { releaseAssetUrl, verifyBundles, verifyPageLink } from '../verify/index.js';
+import { releaseAssetUrl, setReport, verifyBundles, verifyPageLink } from '../verify/index.js';
 import { diffoscopeComparer } from '../verify/node.js';
 import type { RepoRef } from './context.js';
-import type { RunDeps, RunResult } from './deps.js';
+import type { ActionFailureCode, RunDeps, RunResult } from './deps.js';
 import { toHex } from '../util/hex.js';
 import { sha256Hex } from './digest.js';
 import { ActionError } from './errors.js';
@@ -29,6 +29,7 @@ import {
 } from './naming.js';
 import { actionPolicy } from './policy.js';
 import { verifySummary } from './summary.js';
+import { emitVsa } from './vsa.js';
 
 /** Bundles verified at most in one run. */
 export const MAX_BUNDLES = 64;
@@ -278,9 +279,11 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       ? { bytes: agreed.bytes, verified: verifiedAgreed }
       : null;
   let assetChecks: { name: string; ok: boolean; note: string }[] = [];
-  let failure: string | undefined = result.ok
+  // verifyBundles names the code of every refusal (verify/set.ts): one without is a bug.
+  if (!result.ok && result.code === undefined) throw new Error('a refused set without a code');
+  let failure: { code: ActionFailureCode; message: string } | undefined = result.ok
     ? undefined
-    : `${result.code ?? 'REFUSED'}: ${result.message}`;
+    : { code: result.code!, message: result.message };
   let published: { tag: string; url: string } | null = null;
   if (result.ok && agreedVerified !== null && release !== null) {
     const fix = inputs.publish && release.draft;
@@ -290,16 +293,46 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       assetChecks.push(...(await attachBundles(deps, inputs.repository, release, bundles, result)));
     const bad = assetChecks.filter((c) => !c.ok);
     if (bad.length > 0)
-      failure = `ASSET_MISMATCH: release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`;
-    else if (inputs.publish && release.draft) {
-      const r = await deps.github.publishRelease(inputs.repository, release.id);
-      published = { tag: r.tagName, url: r.htmlUrl };
-      deps.log.info(`published release ${r.tagName}`);
-    }
+      failure = {
+        code: 'ASSET_MISMATCH',
+        message: `release ${release.tagName} has ${bad.map((c) => c.name).join(', ')} with bytes no agreeing builder attested`,
+      };
   }
 
   const ok = failure === undefined;
+  // The signed verdict goes onto the release before it is published (immutable releases lock
+  // their assets then).
+  const vsa =
+    inputs.vsa === null
+      ? null
+      : await emitVsa(
+          {
+            key: inputs.vsa,
+            report: { ...setReport(result), ok },
+            policy,
+            policyUri:
+              inputs.policyFile === null
+                ? 'tee-compile:action-inputs'
+                : relative(inputs.context.workspace, inputs.policyFile),
+            context: inputs.context,
+            repository: inputs.repository,
+            release,
+          },
+          deps,
+        );
+  if (ok && agreedVerified !== null && release !== null && inputs.publish && release.draft) {
+    const r = await deps.github.publishRelease(inputs.repository, release.id);
+    published = { tag: r.tagName, url: r.htmlUrl };
+    deps.log.info(`published release ${r.tagName}`);
+  }
+
   const outputs: Record<string, string> = { verified: ok ? 'true' : 'false' };
+  if (failure !== undefined) outputs.code = failure.code;
+  if (vsa !== null) {
+    outputs.vsa = vsa.path;
+    outputs['vsa-sha256'] = vsa.sha256;
+    outputs['vsa-location'] = vsa.location;
+  }
   if (ok && agreed !== undefined && verifiedAgreed?.ok === true) {
     outputs.bundle = agreed.path;
     // The attested user_data is the SHA-256 of provenance.json: verification checked it.
@@ -312,7 +345,7 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
   const summary = verifySummary({
     from,
     result,
-    failure: failure ?? null,
+    failure: failure === undefined ? null : `${failure.code}: ${failure.message}`,
     minBuilders: policy.minBuilders,
     assetChecks,
     published,
@@ -328,6 +361,13 @@ export async function runVerifyMode(inputs: VerifyInputs, deps: RunDeps): Promis
       nonce: policy.nonce ?? null,
     }),
   });
-  const title = ok ? `verified: ${result.message}` : `refused: ${failure!}`;
-  return ok ? { ok, outputs, title, summary } : { ok, failure: failure!, outputs, title, summary };
+  const vsaLine =
+    vsa === null
+      ? ''
+      : `\n- **Signed verdict (SLSA VSA, DSSE):** \`${vsa.location}\` (sha256 \`${vsa.sha256}\`)\n`;
+  const full = summary + vsaLine;
+  if (failure === undefined)
+    return { ok: true, outputs, title: `verified: ${result.message}`, summary: full };
+  const title = `refused: ${failure.message}`;
+  return { ok: false, code: failure.code, failure: failure.message, outputs, title, summary: full };
 }

@@ -101,6 +101,26 @@ export const AgentConfigFileSchema = z.strictObject({
     .optional(),
   /** Settings of the nitro backend, checked by the backend itself (src/enclave/nitro-config.ts). */
   nitro: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The host's KMS-sealed builder key (docs/builder-key.md): every build's provenance is signed
+   * with it, unsealed by KMS for the build's enclave alone.
+   */
+  builderKey: z
+    .strictObject({
+      /** builder-key.json of `tee-compile kms create-builder-key`. */
+      sealedKeyFile: z.string().min(1).max(4096),
+      /** KMS region; default the one in the file. */
+      region: z
+        .string()
+        .regex(/^[a-z0-9-]{1,32}$/)
+        .optional(),
+      /** KMS endpoint (e.g. a VPC endpoint); default the SDK's. */
+      endpoint: z
+        .url({ protocol: /^https?$/ })
+        .max(2048)
+        .optional(),
+    })
+    .optional(),
 });
 
 export type AgentConfigFile = z.infer<typeof AgentConfigFileSchema>;
@@ -144,6 +164,8 @@ export interface AgentSettings {
   local: { simulatedRole?: string; allowUnisolated?: boolean };
   /** Unvalidated: the nitro backend validates its own settings. */
   nitro: Record<string, unknown>;
+  /** The sealed builder key, or null: builds are unsigned (attested all the same). */
+  builderKey: { sealedKeyFile: string; region?: string; endpoint?: string } | null;
 }
 
 /** Settings given on the command line (they override the file). */
@@ -154,6 +176,8 @@ export interface AgentFlags {
   tokenFile?: string;
   maxConcurrent?: string;
   singleBuild?: boolean;
+  /** `--sealed-key`: the sealed builder key file (`builderKey.sealedKeyFile`). */
+  sealedKey?: string;
 }
 
 function invalid(field: string, message: string): AgentError {
@@ -197,6 +221,11 @@ export async function readConfigFile(file: string): Promise<AgentConfigFile> {
   const cfg = parsed.data;
   if (cfg.dataDir !== undefined) cfg.dataDir = resolve(base, cfg.dataDir);
   if (cfg.tokenFile !== undefined) cfg.tokenFile = resolve(base, cfg.tokenFile);
+  if (cfg.builderKey !== undefined)
+    cfg.builderKey = {
+      ...cfg.builderKey,
+      sealedKeyFile: resolve(base, cfg.builderKey.sealedKeyFile),
+    };
   if (cfg.nitro !== undefined && typeof cfg.nitro.imagesDir === 'string')
     cfg.nitro = { ...cfg.nitro, imagesDir: resolve(base, cfg.nitro.imagesDir) };
   return cfg;
@@ -288,6 +317,7 @@ export async function resolveSettings(
     };
   }
   const l = file.limits ?? {};
+  const sealedKeyFile = flags.sealedKey ?? file.builderKey?.sealedKeyFile;
   return {
     backend,
     listen,
@@ -319,5 +349,12 @@ export async function resolveSettings(
     logLevel: file.logLevel ?? 'info',
     local: file.local ?? {},
     nitro: file.nitro ?? {},
+    builderKey:
+      sealedKeyFile === undefined
+        ? null
+        : {
+            ...file.builderKey,
+            sealedKeyFile: resolve(env.cwd, sealedKeyFile),
+          },
   };
 }

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Codes of the agent's own errors. Add, never rename. Each one maps to an HTTP status and to the
@@ -32,6 +32,4 @@ export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 export class AgentError extends TeeCompileError<AgentErrorCode> {}
 
 /** True when `e` is an `AgentError`. */
-export function isAgentError(e: unknown): e is AgentError {
-  return e instanceof AgentError;
-}
+export const isAgentError = errorGuard(AgentError);

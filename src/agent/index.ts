@@ -32,5 +32,6 @@ export { ERROR_STATUS, createAgentServer } from './server.js';
 export { startAgent } from './service.js';
 export type { RunningAgent, StartOptions } from './service.js';
 export { agentCacheDir } from './cache.js';
-export { PipelineExecutor } from './pipeline-executor.js';
+export { PipelineExecutor, signatureLine } from './pipeline-executor.js';
+export { openAgentBuilderKey } from './builder-key.js';
 export { backendSizing } from './resources.js';

@@ -3,14 +3,14 @@
  * and the data of its `complete` event.
  */
 import { TeeCompileError } from '../errors.js';
-import { isAgentError } from './errors.js';
+import { isAgentError, type AgentErrorCode } from './errors.js';
 import type { JobError, JobRecord } from './job.js';
 
 /** Why a running job was aborted. */
 export type AbortReason = 'cancel' | 'shutdown';
 
 /** `error.type` of the agent's own codes; the pipeline's codes are `build_failed`. */
-const AGENT_TYPES: Partial<Record<string, string>> = {
+const AGENT_TYPES: Partial<Record<AgentErrorCode, string>> = {
   AGENT_SOURCE_INVALID: 'source_invalid',
   AGENT_CLONE_FAILED: 'clone_failed',
   AGENT_RESOURCES_EXCEEDED: 'resources_exceeded',

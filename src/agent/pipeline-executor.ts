@@ -9,6 +9,12 @@
  * is computed from the source root). A dependency set sent by the client is passed on as is (the
  * worker checks it against the lockfile); otherwise the pipeline fetches the locked dependencies
  * here.
+ *
+ * A host with a sealed builder key (`builderKey` in the agent's settings) has every build signed:
+ * after the build command, the worker asks with its attestation document, this process calls KMS
+ * `Decrypt` with it as `Recipient` and hands CiphertextForRecipient back (`runBuild`'s
+ * `builderKey`). A KMS refusal fails the job with its code (`KMS_ACCESS_DENIED`, …). The job's
+ * log says which key signed, or `no builder signature`.
  */
 import { lstat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +35,16 @@ export interface PipelineExecutorOptions {
   cacheDir: string;
   /** Environment of git and the package tools (proxies, registry settings). */
   env?: NodeJS.ProcessEnv;
+  /** The host's sealed builder key (src/kms `openHostBuilderKey`); absent: builds are unsigned. */
+  builderKey?: {
+    fingerprint: string;
+    unseal: (attestation: Uint8Array) => Promise<Uint8Array>;
+  };
+}
+
+/** The job log's line about the builder signature (the words of `tee-compile build`). */
+export function signatureLine(builderKey: string | null): string {
+  return `signed  ${builderKey === null ? 'no builder signature' : `builder key ${builderKey} (provenance.dsse.json)`}`;
 }
 
 /** True when `dir` holds a `.git` directory (the agent refused gitdir links when preparing). */
@@ -111,12 +127,14 @@ export class PipelineExecutor implements BuildExecutor {
       ...(job.dependencySet !== null ? { dependencySet: job.dependencySet } : {}),
       ...(job.repository !== null ? { repository: job.repository } : {}),
       ...(job.oidcToken != null ? { oidcToken: job.oidcToken } : {}),
+      ...(this.o.builderKey !== undefined ? { builderKey: this.o.builderKey } : {}),
       cacheDir: this.o.cacheDir,
       env,
       onEvent,
       signal: ctx.signal,
       buildId: job.jobId,
     });
+    ctx.onProgress({ kind: 'log', stream: 'agent', text: signatureLine(r.builderKey) });
     return {
       bundleFile: r.bundle.path,
       bundle: { sha256: r.bundle.sha256, bytes: r.bundle.size },

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /** Refusal codes for archives (source archives, dependency sets, bundles). Add, never rename. */
 export const ARCHIVE_ERROR_CODES = [
@@ -16,6 +16,4 @@ export type ArchiveErrorCode = (typeof ARCHIVE_ERROR_CODES)[number];
 
 export class ArchiveError extends TeeCompileError<ArchiveErrorCode> {}
 
-export function isArchiveError(e: unknown): e is ArchiveError {
-  return e instanceof ArchiveError;
-}
+export const isArchiveError = errorGuard(ArchiveError);

@@ -13,8 +13,7 @@ import {
   type CborItem,
   type CborProfile,
 } from '../cbor/index.js';
-import { fail } from './errors.js';
-import type { AttestationErrorCode } from './types.js';
+import { fail, type AttestationErrorCode } from './errors.js';
 
 /** Deepest nesting of arrays, maps and tags accepted (the attestation payload needs 3). */
 export const MAX_CBOR_DEPTH = 16;

@@ -4,7 +4,14 @@
  * a software NSM. Browser-capable: nothing reachable from here imports a `node:` module.
  */
 export * from './types.js';
-export { AttestationError, NsmError, isAttestationError } from './errors.js';
+export {
+  ATTESTATION_ERROR_CODES,
+  AttestationError,
+  NsmError,
+  isAttestationError,
+  type AttestationErrorCode,
+  type NsmErrorCode,
+} from './errors.js';
 export { decodeAttestation } from './document.js';
 export { verifyAttestation } from './verify.js';
 export { createChainCache } from './cache.js';

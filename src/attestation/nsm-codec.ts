@@ -7,8 +7,8 @@
  */
 import { encodeCbor, kindName, type CborItem } from '../cbor/index.js';
 import { decodeCbor } from './cbor.js';
-import { fail } from './errors.js';
-import type { NsmErrorCode, NsmRequest, NsmResponse } from './types.js';
+import { fail, type NsmErrorCode } from './errors.js';
+import type { NsmRequest, NsmResponse } from './types.js';
 
 /** Largest request the device takes (Linux drivers/misc/nsm.c: 0x1000; larger is EMSGSIZE). */
 export const MAX_NSM_REQUEST_BYTES = 0x1000;

@@ -9,7 +9,7 @@
 import { toHex } from '../util/hex.js';
 import { bufferSource } from './crypto.js';
 import { encodePayload, signDocument } from './document-encode.js';
-import { isAttestationError } from './errors.js';
+import { isAttestationError, type NsmErrorCode } from './errors.js';
 import { MAX_NSM_REQUEST_BYTES, decodeNsmRequest, encodeNsmResponse } from './nsm-codec.js';
 import { PCR_LENGTH, pcrExtend } from './pcr.js';
 import { pemToDer } from '../cose/index.js';
@@ -18,7 +18,7 @@ import {
   SIMULATION_ROOT_PRIVATE_KEY_PEM,
 } from './simulation-root.js';
 import type * as SimPki from './sim-pki.js';
-import type { NsmErrorCode, NsmRequest, NsmResponse, NsmTransport } from './types.js';
+import type { NsmRequest, NsmResponse, NsmTransport } from './types.js';
 
 /** PCRs of the device (nsm-check.rs: `max_pcrs == 32`). */
 export const NSM_MAX_PCRS = 32;

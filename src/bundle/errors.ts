@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusal codes of the bundle layout (the archive mechanics refuse with `ArchiveError` codes).
@@ -19,6 +19,4 @@ export type BundleErrorCode = (typeof BUNDLE_ERROR_CODES)[number];
 export class BundleError extends TeeCompileError<BundleErrorCode> {}
 
 /** True for errors raised by the bundle module. */
-export function isBundleError(e: unknown): e is BundleError {
-  return e instanceof BundleError;
-}
+export const isBundleError = errorGuard(BundleError);

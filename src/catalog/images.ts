@@ -20,32 +20,13 @@
  * nitro-cli), and changing any recipe file, pin, name or version changes PCR0 and PCR2.
  */
 import { z } from 'zod';
-import { TeeCompileError } from '../errors.js';
+import { ImageCatalogError } from './errors.js';
 import type { EifInput } from '../eif/index.js';
 import { LANGUAGES, type Language, type TrustedImage } from '../contracts/index.js';
 
 /** Languages an image can build. */
 export const IMAGE_LANGUAGES = LANGUAGES;
 export type ImageLanguage = Language;
-
-/**
- * - `CATALOG_UNREADABLE`: the catalog file cannot be read or is not JSON.
- * - `CATALOG_INVALID`: the catalog does not match the schema (the error names the field).
- * - `CATALOG_STALE`: recipe hashes or simulated PCRs differ from the recipe files.
- * - `IMAGE_NOT_FOUND`: no image matches a lookup.
- * - `IMAGE_MISMATCH`: an EIF's measurements or digest do not belong to the catalog entry.
- */
-export const IMAGE_CATALOG_ERROR_CODES = [
-  'CATALOG_UNREADABLE',
-  'CATALOG_INVALID',
-  'CATALOG_STALE',
-  'IMAGE_NOT_FOUND',
-  'IMAGE_MISMATCH',
-] as const;
-export type ImageCatalogErrorCode = (typeof IMAGE_CATALOG_ERROR_CODES)[number];
-
-/** A catalog that cannot be used, or a lookup that found nothing. */
-export class ImageCatalogError extends TeeCompileError<ImageCatalogErrorCode> {}
 
 const hex = (n: number, what: string) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), {

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { EifDescription } from '../eif/index.js';
 import { hashFile, readBoundedFile, sha256File } from '../util/node.js';
 import type { ImageCatalog, ImageEntry, ImageLanguage } from './images.js';
-import { ImageCatalogError, computeSimulatedPcrs, parseImageCatalog } from './images.js';
+import { ImageCatalogError } from './errors.js';
+import { computeSimulatedPcrs, parseImageCatalog } from './images.js';
 
 /** Root of the package (the repository root in a checkout); the same from src/ and lib/. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Why the strict CBOR decoder refused its input. Neutral on purpose: each caller maps these to its
@@ -33,6 +33,4 @@ export class CborError extends TeeCompileError<CborErrorCode> {
 }
 
 /** True for errors raised by the CBOR decoder. */
-export function isCborError(err: unknown): err is CborError {
-  return err instanceof CborError;
-}
+export const isCborError = errorGuard(CborError);

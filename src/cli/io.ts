@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { printable } from '../util/printable.js';
+import type { CommandErrorCode } from './errors.js';
 
 /** What a command reads and writes; the real process in `main`, buffers in tests. */
 export interface CliIo {
@@ -16,39 +17,8 @@ export const EXIT_REFUSED = 1;
 /** Usage or I/O error: the command could not do its job. */
 export const EXIT_USAGE = 2;
 
-/**
- * The CLI's own codes for an exit-2 error. A command may also end with a library's code (e.g.
- * `POLICY_INVALID` from the verifier). Codes are API: add, never rename.
- */
-export const CLI_ERROR_CODES = [
-  'USAGE', // a flag, an argument or a combination of them is not valid
-  'IO_ERROR', // an input file could not be read
-] as const;
-
-/**
- * An error that ends a command with exit 2 (the command could not do its job): printed as text on
- * stderr, and with `--json` also as `{"ok":false,"code","message"}` on stdout.
- */
-export class CommandError extends Error {
-  override name = 'CommandError';
-  readonly code: string;
-  readonly path: string | undefined;
-
-  constructor(code: string, message: string, path?: string) {
-    super(message);
-    this.code = code;
-    this.path = path;
-  }
-}
-
-/** A usage mistake: printed with the command's usage line, exit code 2. */
-export class UsageError extends CommandError {
-  override name = 'UsageError';
-
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
+export { CLI_ERROR_CODES, CommandError, UsageError } from './errors.js';
+export type { CliErrorCode, CommandErrorCode } from './errors.js';
 
 export type Command = (args: string[], io: CliIo) => Promise<number>;
 
@@ -78,7 +48,7 @@ export function wantsJson(args: readonly string[]): boolean {
 
 /** What an exit-2 error says: its code, its message and the field it names. */
 export interface ErrorReport {
-  code: string;
+  code: CommandErrorCode;
   message: string;
   path?: string | undefined;
 }
@@ -93,7 +63,7 @@ export function printError(io: CliIo, command: string, e: ErrorReport, json: boo
     `tee-compile${command === '' ? '' : ` ${command}`}: ${printable(e.message, 2000)}`,
   );
   if (json) {
-    const out: { ok: false; code: string; message: string; path?: string } = {
+    const out: { ok: false; code: CommandErrorCode; message: string; path?: string } = {
       ok: false,
       code: e.code,
       message: e.message,

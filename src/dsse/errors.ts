@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusals of a DSSE envelope or key. Codes are API: add, never rename.
@@ -15,6 +15,4 @@ export type DsseErrorCode = (typeof DSSE_ERROR_CODES)[number];
 export class DsseError extends TeeCompileError<DsseErrorCode> {}
 
 /** True for a `DsseError`. */
-export function isDsseError(e: unknown): e is DsseError {
-  return e instanceof DsseError;
-}
+export const isDsseError = errorGuard(DsseError);

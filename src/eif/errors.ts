@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Why an enclave image file was refused. Codes are API: add, never rename.
@@ -57,6 +57,4 @@ export type EifErrorCode = (typeof EIF_ERROR_CODES)[number];
 export class EifError extends TeeCompileError<EifErrorCode> {}
 
 /** True for errors raised by the EIF module. */
-export function isEifError(err: unknown): err is EifError {
-  return err instanceof EifError;
-}
+export const isEifError = errorGuard(EifError);

@@ -13,8 +13,14 @@ export type {
   IsolationReport,
   OrphanKeep,
 } from './types.js';
-export { ENCLAVE_ERROR_CODES, EnclaveError, isEnclaveError } from './errors.js';
-export type { EnclaveErrorCode } from './errors.js';
+export {
+  ENCLAVE_ERROR_CODES,
+  EnclaveError,
+  NITRO_CONFIG_ERROR_CODES,
+  NITRO_FAILURES,
+  isEnclaveError,
+} from './errors.js';
+export type { EnclaveErrorCode, NitroConfigErrorCode, NitroFailure } from './errors.js';
 export { BACKEND_NAMES, createBackend } from './backends.js';
 export type { BackendConfig, BackendName } from './backends.js';
 export { DEFAULT_SIMULATED_ROLE, LocalBackend } from './local.js';

@@ -3,44 +3,13 @@
  * enclave failures handle these too) with a finer, closed `failure` code, and, when nitro-cli
  * refused, what it said: its `[ Exx ]` code and message.
  */
-import { TeeCompileError } from '../errors.js';
-import type { EnclaveErrorCode } from './errors.js';
-import { EnclaveError } from './errors.js';
-
-/**
- * What went wrong, finer than the enclave error code. Codes are API: add, never rename.
- * - `IMAGE_NOT_MEASURED`: the catalog has no real PCRs for the image (and this is no simulation).
- * - `EIF_MISSING`: no `.eif` for the image in the images directory.
- * - `EIF_UNREADABLE`: the `.eif` cannot be read or parsed.
- * - `EIF_DIGEST_MISMATCH`: its SHA-256 is not the catalog's.
- * - `EIF_MEASUREMENT_MISMATCH`: its PCR0/1/2 are not the catalog's.
- * - `RESOURCES_UNAVAILABLE`: the enclave cannot fit in the host's enclave pool (or the host
- *   already runs the most enclaves a parent may).
- * - `CID_UNAVAILABLE`: no free CID could be had in the configured range.
- * - `NITRO_CLI_FAILED`: nitro-cli refused or failed (see `nitroCli`).
- * - `NITRO_CLI_OUTPUT`: nitro-cli's output is not what nitro-cli prints.
- * - `BOOT_TIMEOUT`: the worker did not answer within the boot timeout.
- * - `BOOT_FAILED`: the enclave ended while booting.
- * - `BRIDGE_FAILED`: the vsock bridge could not be started or ended at once.
- * - `CANCELLED`: the caller cancelled the start; an enclave already started was terminated.
- */
-export const NITRO_FAILURES = [
-  'IMAGE_NOT_MEASURED',
-  'EIF_MISSING',
-  'EIF_UNREADABLE',
-  'EIF_DIGEST_MISMATCH',
-  'EIF_MEASUREMENT_MISMATCH',
-  'RESOURCES_UNAVAILABLE',
-  'CID_UNAVAILABLE',
-  'NITRO_CLI_FAILED',
-  'NITRO_CLI_OUTPUT',
-  'BOOT_TIMEOUT',
-  'BOOT_FAILED',
-  'BRIDGE_FAILED',
-  'CANCELLED',
-] as const;
-
-export type NitroFailure = (typeof NITRO_FAILURES)[number];
+import { errorGuard, TeeCompileError } from '../errors.js';
+import {
+  EnclaveError,
+  type EnclaveErrorCode,
+  type NitroConfigErrorCode,
+  type NitroFailure,
+} from './errors.js';
 
 /** What a failed nitro-cli invocation said. */
 export interface NitroCliFailure {
@@ -110,9 +79,7 @@ export class NitroError extends EnclaveError {
 }
 
 /** True for a {@link NitroError}. */
-export function isNitroError(e: unknown): e is NitroError {
-  return e instanceof NitroError;
-}
+export const isNitroError = errorGuard(NitroError);
 
 /** A nitro-cli failure as our error, naming the code, its meaning and nitro-cli's own words. */
 export function nitroCliError(f: NitroCliFailure, doing: string): NitroError {
@@ -131,4 +98,4 @@ export function nitroCliError(f: NitroCliFailure, doing: string): NitroError {
 }
 
 /** The nitro backend's configuration is invalid; `path` names the field. */
-export class NitroConfigError extends TeeCompileError<'NITRO_CONFIG_INVALID'> {}
+export class NitroConfigError extends TeeCompileError<NitroConfigErrorCode> {}

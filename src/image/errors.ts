@@ -1,7 +1,7 @@
 /**
  * Errors of `tee-compile image build|reproduce`. Codes are API: add, never rename.
  */
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * - `RECIPE_UNREADABLE`: the recipe file cannot be read or is not JSON.
@@ -35,6 +35,4 @@ export type ImageErrorCode = (typeof IMAGE_ERROR_CODES)[number];
 export class ImageError extends TeeCompileError<ImageErrorCode> {}
 
 /** True for errors raised by this module. */
-export function isImageError(e: unknown): e is ImageError {
-  return e instanceof ImageError;
-}
+export const isImageError = errorGuard(ImageError);

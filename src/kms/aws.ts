@@ -11,3 +11,7 @@ export {
   kmsUnsealer,
 } from './client.js';
 export type { CreatedBuilderKey, KmsSettings } from './client.js';
+export { openHostBuilderKey } from './host-key.js';
+export type { HostBuilderKey, HostBuilderKeyOptions } from './host-key.js';
+export { kmsKeyRegion, openVsaSigner } from './vsa-signer.js';
+export type { VsaKey } from './vsa-signer.js';

@@ -38,11 +38,16 @@ export async function kmsClient(settings: KmsSettings): Promise<KMSClient> {
  * A client for `region` configured from `env` (the CLI's environment, which tests replace):
  * `AWS_ENDPOINT_URL_KMS` or `AWS_ENDPOINT_URL` overrides the endpoint, and static credentials
  * (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) are used when set; otherwise
- * the SDK's default chain (the instance role on a Nitro host).
+ * the SDK's default chain (the instance role on a Nitro host). `endpointOverride` (a configured
+ * VPC endpoint) wins over the environment.
  */
-export async function kmsClientFromEnv(region: string, env: NodeJS.ProcessEnv): Promise<KMSClient> {
+export async function kmsClientFromEnv(
+  region: string,
+  env: NodeJS.ProcessEnv,
+  endpointOverride?: string,
+): Promise<KMSClient> {
   const { KMSClient: Client } = await loadSdk();
-  const endpoint = env.AWS_ENDPOINT_URL_KMS ?? env.AWS_ENDPOINT_URL;
+  const endpoint = endpointOverride ?? env.AWS_ENDPOINT_URL_KMS ?? env.AWS_ENDPOINT_URL;
   const id = env.AWS_ACCESS_KEY_ID;
   const secret = env.AWS_SECRET_ACCESS_KEY;
   return new Client({

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusals around the KMS-sealed builder key. Codes are API: add, never rename. Each one is
@@ -20,6 +20,4 @@ export type KmsErrorCode = (typeof KMS_ERROR_CODES)[number];
 export class KmsError extends TeeCompileError<KmsErrorCode> {}
 
 /** True for a `KmsError`. */
-export function isKmsError(e: unknown): e is KmsError {
-  return e instanceof KmsError;
-}
+export const isKmsError = errorGuard(KmsError);

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusals of a workflow's OIDC token (GitHub Actions ID token). Codes are API: add, never
@@ -18,6 +18,4 @@ export type OidcErrorCode = (typeof OIDC_ERROR_CODES)[number];
 
 export class OidcError extends TeeCompileError<OidcErrorCode> {}
 
-export function isOidcError(e: unknown): e is OidcError {
-  return e instanceof OidcError;
-}
+export const isOidcError = errorGuard(OidcError);

@@ -20,7 +20,13 @@ import type {
   WorkerHello,
   WorkerMessage,
 } from './messages.js';
-import { INPUT_NAMES, PROTOCOL_NAME, SUPPORTED_VERSIONS, parseWorkerMessage } from './messages.js';
+import {
+  INPUT_NAMES,
+  PROTOCOL_NAME,
+  SIGNING_VERSION,
+  SUPPORTED_VERSIONS,
+  parseWorkerMessage,
+} from './messages.js';
 
 /** Bounds the client applies to what it receives. */
 export interface ClientLimits {
@@ -248,6 +254,12 @@ export async function submitBuild(
       image: hello.image,
       limits: hello.limits,
     });
+    if (build.signing !== undefined && hello.version < SIGNING_VERSION)
+      throw new ProtocolError(
+        'PROTOCOL_VERSION',
+        `the worker speaks protocol version ${hello.version}, which cannot unseal a builder key (version ${SIGNING_VERSION} or later): use a worker image of this release, or build without the sealed key`,
+        { path: 'signing' },
+      );
     checkSizes(build, hello.limits);
     const request: BuildRequest = {
       type: 'build',
@@ -346,6 +358,11 @@ async function receive(
       case 'hello':
         throw new ProtocolError('PROTOCOL_MALFORMED', 'the worker sent a second hello');
       case 'unseal': {
+        if (hello.version < SIGNING_VERSION)
+          throw new ProtocolError(
+            'PROTOCOL_MALFORMED',
+            `the worker sent 'unseal', which protocol version ${hello.version} does not have`,
+          );
         if (opts.unseal === undefined)
           throw new ProtocolError(
             'PROTOCOL_MALFORMED',

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusals of the client <-> worker protocol itself (transport, framing, limits, time). Both
@@ -62,14 +62,10 @@ export class WorkerError extends TeeCompileError<WorkerErrorCode> {
 }
 
 /** True for a `ProtocolError`. */
-export function isProtocolError(e: unknown): e is ProtocolError {
-  return e instanceof ProtocolError;
-}
+export const isProtocolError = errorGuard(ProtocolError);
 
 /** True for a `WorkerError`. */
-export function isWorkerError(e: unknown): e is WorkerError {
-  return e instanceof WorkerError;
-}
+export const isWorkerError = errorGuard(WorkerError);
 
 /** True when `code` is one of the worker's codes (used to read untrusted `error` messages). */
 export function isWorkerErrorCode(code: string): code is WorkerErrorCode {

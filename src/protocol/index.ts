@@ -21,6 +21,7 @@ export {
   MIN_NONCE_BYTES,
   PHASES,
   PROTOCOL_NAME,
+  SIGNING_VERSION,
   SUPPORTED_VERSIONS,
   chooseVersion,
   parseClientMessage,

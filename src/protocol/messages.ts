@@ -1,5 +1,7 @@
 /**
- * The messages of protocol version 1. Control messages are JSON text frames; input and bundle
+ * The messages of protocol versions 1 and 2. Version 2 adds the builder key's unsealing: the
+ * build request's `signing`, the worker's `unseal` and the client's `unsealed`; a version 1
+ * session carries none of them. Control messages are JSON text frames; input and bundle
  * bytes are binary frames. Every message read from the wire is untrusted and validated here,
  * strictly (unknown fields refused), into a `ProtocolError` naming the field.
  */
@@ -10,7 +12,12 @@ import { ProtocolError } from './errors.js';
 /** Name sent in both hellos, so that a stray peer speaking something else is refused early. */
 export const PROTOCOL_NAME = 'tee-compile';
 /** The versions this code speaks, newest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = [2, 1];
+/**
+ * First version with the builder key's unsealing (`signing`, `unseal`, `unsealed`). Workers of
+ * version 1 (images published before it) still build, unsigned.
+ */
+export const SIGNING_VERSION = 2;
 
 /** Shortest and longest nonce accepted (bytes). The NSM accepts up to 1024; a fixed range keeps it simple. */
 import { MAX_NONCE_BYTES, MIN_NONCE_BYTES } from '../util/nonce.js';

@@ -14,6 +14,8 @@ import {
   isProtocolError,
   isProtocolErrorCode,
   isWorkerError,
+  type ProtocolErrorCode,
+  type WorkerErrorCode,
 } from './errors.js';
 import type {
   BuildRequest,
@@ -26,6 +28,7 @@ import type {
 import {
   INPUT_NAMES,
   PROTOCOL_NAME,
+  SIGNING_VERSION,
   SUPPORTED_VERSIONS,
   chooseVersion,
   parseClientMessage,
@@ -102,7 +105,12 @@ export interface ServeOptions {
 /** How a session ended, for the worker's exit status and its log. */
 export type SessionOutcome =
   | { ok: true; subjects: number }
-  | { ok: false; code: string; message: string; sentToClient: boolean };
+  | {
+      ok: false;
+      code: WorkerErrorCode | ProtocolErrorCode;
+      message: string;
+      sentToClient: boolean;
+    };
 
 /**
  * Serves one build over `ws` and resolves when the session is over (the socket closed). Never
@@ -125,6 +133,12 @@ export async function serveBuild(
   try {
     const version = await handshake(ch, opts, limits);
     const request = await expectBuild(ch, limits);
+    if (request.signing !== undefined && version < SIGNING_VERSION)
+      throw new ProtocolError(
+        'PROTOCOL_VERSION',
+        `the build request announces a builder key, which needs protocol version ${SIGNING_VERSION}; this session speaks ${version}`,
+        { path: 'signing' },
+      );
     const mailbox = new Mailbox();
     const inputs = new InputReader(ch, request, () => startWatch(ch, abort, mailbox));
     reporter = new Reporter(ch, limits);

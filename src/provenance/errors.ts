@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Refusal codes of the provenance module. Codes are API: add, never rename. docs/provenance.md
@@ -37,13 +37,24 @@ export const PROVENANCE_ERROR_CODES = [
 
 export type ProvenanceErrorCode = (typeof PROVENANCE_ERROR_CODES)[number];
 
+/** Refusal codes of `parseRepositoryUrl`. Codes are API: add, never rename. */
+export const REPOSITORY_URL_ERROR_CODES = [
+  'REPOSITORY_URL_EMPTY', // nothing given
+  'REPOSITORY_URL_FORM', // not a repository address: unknown scheme, local path, spaces or control characters
+  'REPOSITORY_URL_CREDENTIALS', // a user name or password of an http(s) URL, a password of an SSH URL
+  'REPOSITORY_URL_QUERY', // a query (`?`) or fragment (`#`)
+  'REPOSITORY_URL_HOST', // a host or port that is not valid
+  'REPOSITORY_URL_PATH', // an empty or one-segment path, an empty segment, a character outside A-Z a-z 0-9 . _ ~ -
+  'REPOSITORY_URL_DOT_SEGMENT', // a `.` or `..` path segment
+] as const;
+
+export type RepositoryUrlErrorCode = (typeof REPOSITORY_URL_ERROR_CODES)[number];
+
 /** Every error the provenance module raises on purpose. */
 export class ProvenanceError extends TeeCompileError<ProvenanceErrorCode> {}
 
 /** True for errors raised by the provenance module. */
-export function isProvenanceError(err: unknown): err is ProvenanceError {
-  return err instanceof ProvenanceError;
-}
+export const isProvenanceError = errorGuard(ProvenanceError);
 
 /** Shorthand: a provenance error with a path. */
 export function provenanceError(
@@ -52,10 +63,7 @@ export function provenanceError(
   path?: string,
   cause?: unknown,
 ): ProvenanceError {
-  const opts: { path?: string; cause?: unknown } = {};
-  if (path !== undefined) opts.path = path;
-  if (cause !== undefined) opts.cause = cause;
-  return new ProvenanceError(code, message, opts);
+  return new ProvenanceError(code, message, { path, cause });
 }
 
 /** Lists up to `max` items, then says how many more. */

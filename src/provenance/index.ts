@@ -15,8 +15,13 @@ export type {
   SourceIdentity,
   ToolchainComponent,
 } from './types.js';
-export { PROVENANCE_ERROR_CODES, ProvenanceError, isProvenanceError } from './errors.js';
-export type { ProvenanceErrorCode } from './errors.js';
+export {
+  PROVENANCE_ERROR_CODES,
+  REPOSITORY_URL_ERROR_CODES,
+  ProvenanceError,
+  isProvenanceError,
+} from './errors.js';
+export type { ProvenanceErrorCode, RepositoryUrlErrorCode } from './errors.js';
 export {
   MAX_COMMAND_LENGTH,
   MAX_CPUS,
@@ -30,13 +35,13 @@ export {
   buildJsonSchemaDocument,
   parseBuildConfig,
   parseBuildConfigText,
-} from './build-config.js';
+} from './config/build-config.js';
 export {
   MAX_JSON_DEPTH,
   NotJsonError,
   canonicalJson,
   canonicalJsonBytes,
-} from './canonical-json.js';
+} from './statement/canonical-json.js';
 export {
   MAX_COMMIT_OBJECT_BYTES,
   OID_HEX_LENGTH,
@@ -48,14 +53,14 @@ export {
   parseCommitObject,
   parseIdentity,
   sourceDateEpoch,
-} from './git-object.js';
+} from './source/git-object.js';
 export type {
   CommitIdentity,
   CommitObject,
   GitObjectType,
   TreeEntry,
   TreeEntryMode,
-} from './git-object.js';
+} from './source/git-object.js';
 export {
   MAX_OIDC_TOKEN_BYTES,
   ORIGIN_COMMIT,
@@ -63,22 +68,17 @@ export {
   ORIGIN_TAG,
   originDescriptors,
   readOrigin,
-} from './origin.js';
-export type { OriginParams, RecordedOrigin } from './origin.js';
-export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './git-tag.js';
-export type { TagObject } from './git-tag.js';
+} from './source/origin.js';
+export type { OriginParams, RecordedOrigin } from './source/origin.js';
+export { MAX_TAG_OBJECT_BYTES, computeTagId, parseTagObject } from './source/git-tag.js';
+export type { TagObject } from './source/git-tag.js';
 export {
   MAX_REPOSITORY_URL_LENGTH,
-  REPOSITORY_URL_ERROR_CODES,
   normalizeRepositoryUrl,
   parseRepositoryUrl,
-} from './repository-url.js';
-export type {
-  RepositoryUrlErrorCode,
-  RepositoryUrlOptions,
-  RepositoryUrlResult,
-} from './repository-url.js';
-export { purl } from './purl.js';
+} from './source/repository-url.js';
+export type { RepositoryUrlOptions, RepositoryUrlResult } from './source/repository-url.js';
+export { purl } from './lockfile/purl.js';
 export {
   SRI_ALGORITHMS,
   dependencyDescriptors,
@@ -87,21 +87,21 @@ export {
   parseGoH1,
   parseSri,
   strongestSri,
-} from './digests.js';
-export type { SriAlgorithm, SriHash } from './digests.js';
-export { parsePackageLock } from './lockfile-npm.js';
-export { CRATES_IO_SOURCE, parseCargoLock } from './lockfile-cargo.js';
-export { parseGoLock, parseGoMod, parseGoSum } from './lockfile-go.js';
-export type { GoModInfo, GoSumEntry } from './lockfile-go.js';
-export { LOCKFILE_NAMES, parseLockedDependencies } from './lockfile.js';
-export type { Language, LockfileContents } from './lockfile.js';
+} from './lockfile/digests.js';
+export type { SriAlgorithm, SriHash } from './lockfile/digests.js';
+export { parsePackageLock } from './lockfile/npm.js';
+export { CRATES_IO_SOURCE, parseCargoLock } from './lockfile/cargo.js';
+export { parseGoLock, parseGoMod, parseGoSum } from './lockfile/go.js';
+export type { GoModInfo, GoSumEntry } from './lockfile/go.js';
+export { LOCKFILE_NAMES, parseLockedDependencies } from './lockfile/parse.js';
+export type { Language, LockfileContents } from './lockfile/parse.js';
 export {
   merkleLeafHash,
   merkleNodeHash,
   merkleProof,
   merkleRoot,
   verifyMerkleProof,
-} from './merkle.js';
+} from './statement/merkle.js';
 export {
   BUILD_CONFIG_LEAF_NAME,
   buildConfigDescriptor,
@@ -111,17 +111,16 @@ export {
   inputMerkleLeaves,
   inputMerkleRoot,
   sourceDescriptor,
-} from './inputs.js';
+} from './statement/inputs.js';
 export {
   BUILD_TYPE,
   MAX_STATEMENT_BYTES,
   PREDICATE_TYPE,
   STATEMENT_TYPE,
-  buildStatement,
   builderId,
   parseStatement,
   serializeStatement,
   statementInputMerkleRoot,
-  toolchainDescriptors,
-} from './statement.js';
-export type { StatementParams } from './statement.js';
+} from './statement/statement.js';
+export { buildStatement, toolchainDescriptors } from './statement/build.js';
+export type { StatementParams } from './statement/build.js';

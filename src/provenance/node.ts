@@ -3,22 +3,22 @@
  * recomputed from files, lockfiles on disk, dependency sets (fetch on the host, check in the
  * enclave), toolchain detection and build.json files. Everything pure is in `./index.ts`.
  */
-export { readGitSource, workTreeChanges, findSubmodules } from './git.js';
-export type { GitOptions, ReadGitSourceOptions } from './git.js';
-export { readTagObject } from './git-tag-read.js';
-export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './git-archive.js';
-export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId } from './tree-hash.js';
-export type { TreeHashOptions } from './tree-hash.js';
-export { verifySourceTree } from './source-check.js';
+export { readGitSource, workTreeChanges, findSubmodules } from './source/git.js';
+export type { GitOptions, ReadGitSourceOptions } from './source/git.js';
+export { readTagObject } from './source/git-tag-read.js';
+export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './source/git-archive.js';
+export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId } from './source/tree-hash.js';
+export type { TreeHashOptions } from './source/tree-hash.js';
+export { verifySourceTree } from './source/check.js';
 export {
   MAX_LOCKFILE_BYTES,
   detectLanguage,
   readLockedDependencies,
   readLockfiles,
-} from './lockfile-read.js';
+} from './lockfile/read.js';
 export { detectToolchain, which } from './toolchain.js';
 export { sha256File } from '../util/node.js';
-export { readBuildConfig } from './config-read.js';
+export { readBuildConfig } from './config/read.js';
 export {
   NPM_REGISTRY,
   checkDependencySet,

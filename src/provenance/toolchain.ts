@@ -6,7 +6,7 @@ import { access, constants, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { provenanceError } from './errors.js';
 import { firstLine, runTool } from './exec.js';
-import type { Language } from './lockfile.js';
+import type { Language } from './lockfile/parse.js';
 import type { ToolchainComponent } from './types.js';
 import { sha256File } from '../util/node.js';
 

@@ -1,4 +1,4 @@
-import { TeeCompileError } from '../errors.js';
+import { errorGuard, TeeCompileError } from '../errors.js';
 
 /**
  * Codes of the signature module: malformed signatures and malformed trust material. Whether a
@@ -15,6 +15,4 @@ export type SignatureErrorCode = (typeof SIGNATURE_ERROR_CODES)[number];
 
 export class SignatureError extends TeeCompileError<SignatureErrorCode> {}
 
-export function isSignatureError(e: unknown): e is SignatureError {
-  return e instanceof SignatureError;
-}
+export const isSignatureError = errorGuard(SignatureError);

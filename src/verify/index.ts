@@ -10,7 +10,7 @@ export { originPolicyFields } from './origin-schema.js';
 export type { OriginFlags } from './origin-policy.js';
 export { tokenRepositoryUrl } from './origin.js';
 export { originLines } from './origin-report.js';
-export { VerifyError, isVerifyError } from './errors.js';
+export { VERIFY_ERROR_CODES, VerifyError, isVerifyError, type VerifyErrorCode } from './errors.js';
 export { MAX_POLICY_BYTES, buildTrustPolicy, parsePolicy } from './policy.js';
 export type { PolicyParseOptions, TrustPolicyInput } from './policy.js';
 export { MAX_NONCE_BYTES, parsePcrFlags } from './policy-flags.js';
@@ -42,5 +42,5 @@ export {
 export type { BundleReport, SetReport } from './report.js';
 export { VERIFY_PAGE_URL, releaseAssetUrl, verifyPageLink } from './web-link.js';
 export type { VerifyPageTarget } from './web-link.js';
-export { VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, buildVsa, policyDigest } from './vsa.js';
+export { VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, buildVsa, policyDigest, signVsa } from './vsa.js';
 export type { VsaInput } from './vsa.js';

@@ -1,6 +1,6 @@
 /**
  * The verifier's check of where the source comes from, from the raw objects provenance.json
- * carries (src/provenance/origin.ts): commit and tag signatures re-verified against the trust
+ * carries (src/provenance/source/origin.ts): commit and tag signatures re-verified against the trust
  * the consumer names (the worker's own reading is informational), at the commit's or tag's own
  * time; the tag asked for; the workflow token's RS256 signature against the pinned and given
  * JWKS and its binding to this build (sha, nonce). Pure (browser-capable).

@@ -10,6 +10,7 @@ import { printable } from '../util/printable.js';
 import { builderLabel } from './set.js';
 import { originLines } from './origin-report.js';
 import type { OriginFacts } from './origin-types.js';
+import type { VerifyErrorCode } from './errors.js';
 import type { BundleVerification, FileDifference, SetVerification, Subject } from './types.js';
 
 /** What every SIMULATED result carries. */
@@ -20,7 +21,7 @@ export const SIMULATED_WARNING =
 export interface BundleReport {
   ok: boolean;
   /** The refusal code; null when verified. */
-  code: string | null;
+  code: VerifyErrorCode | null;
   path?: string;
   reason?: string;
   message: string;

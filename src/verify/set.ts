@@ -18,9 +18,9 @@ import type {
   NamedBundle,
   SetVerification,
   TrustPolicy,
-  VerifyErrorCode,
   VerifySetOptions,
 } from './types.js';
+import type { VerifyErrorCode } from './errors.js';
 
 interface Verified {
   bundle: string;

@@ -1,6 +1,6 @@
 /**
  * Source identity as a policy names it: full commit ids and repository URLs, normalised (by the
- * one normaliser, provenance/repository-url.ts) so that the usual spellings of one repository
+ * one normaliser, provenance/source/repository-url.ts) so that the usual spellings of one repository
  * compare equal.
  */
 import { normalizeRepositoryUrl } from '../provenance/index.js';

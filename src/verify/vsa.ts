@@ -3,6 +3,8 @@
  * verdict of a `verify` run as an in-toto statement, for a consensus job to publish as one signed
  * answer (DSSE, src/dsse/). Pure: the clock, the verifier's id and the policy digest are given.
  */
+import type { DsseSigner } from '../dsse/index.js';
+import { IN_TOTO_PAYLOAD_TYPE, encodeEnvelope, signEnvelope } from '../dsse/index.js';
 import { canonicalJsonBytes } from '../provenance/index.js';
 import { toHex } from '../util/hex.js';
 import { sha256Hex } from './digest.js';
@@ -76,4 +78,13 @@ export function buildVsa(input: VsaInput): Record<string, unknown> {
       slsaVersion: '1.0',
     },
   };
+}
+
+/**
+ * The VSA of `input` signed by `signer`: the bytes of a DSSE envelope (payloadType
+ * `application/vnd.in-toto+json`), as `verify --emit-vsa` and the action write them.
+ */
+export async function signVsa(input: VsaInput, signer: DsseSigner): Promise<Uint8Array> {
+  const payload = new TextEncoder().encode(JSON.stringify(buildVsa(input)));
+  return encodeEnvelope(await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, payload));
 }

@@ -23,8 +23,7 @@ import { runBuildCommand } from './run-phase.js';
 
 export type { EnclaveFacts, WorkerContext, WorkerImage } from './context.js';
 export { DEFAULT_BUILD_TIMEOUT_S } from './run-phase.js';
-export { SOURCE_ARCHIVE_LIMITS } from './receive-source.js';
-export { DEPS_ARCHIVE_LIMITS } from './receive-deps.js';
+export { DEPS_ARCHIVE_LIMITS, SOURCE_ARCHIVE_LIMITS } from './context.js';
 
 /** The build handler of a worker with context `ctx`. */
 export function createBuildHandler(ctx: WorkerContext): BuildHandler {

@@ -1,10 +1,22 @@
 /**
- * What a worker knows about itself and its enclave, shared by the phases of a build (build.ts
- * and the receive, run and attest steps beside it).
+ * What a worker knows about itself and its enclave, and the limits of what it unpacks, shared by
+ * the phases of a build (build.ts and the receive, run and attest steps beside it).
  */
 import type { NsmClient } from '../attestation/index.js';
 import type { Language } from '../contracts/index.js';
 import type { JailOptions } from './jail.js';
+
+/** Limits of the archives the worker unpacks. */
+export const SOURCE_ARCHIVE_LIMITS = {
+  maxEntries: 200_000,
+  maxEntryBytes: 2 * 1024 ** 3,
+  maxTotalBytes: 4 * 1024 ** 3,
+} as const;
+export const DEPS_ARCHIVE_LIMITS = {
+  maxEntries: 500_000,
+  maxEntryBytes: 2 * 1024 ** 3,
+  maxTotalBytes: 8 * 1024 ** 3,
+} as const;
 
 /** The image this worker belongs to, as read from image.json. */
 export interface WorkerImage {

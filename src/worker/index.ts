@@ -13,3 +13,4 @@ export {
 } from './main.js';
 export { DEFAULT_NSM_DEVICE, DEFAULT_SIMULATED_INSTANCE_ID, startWorker } from './start.js';
 export type { ReadyWorker, WorkerOptions } from './start.js';
+export { NSM_DEVICE_ERROR_CODES, NsmDeviceError, type NsmDeviceErrorCode } from './errors.js';

@@ -6,17 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { NsmTransport } from '../attestation/index.js';
 import { MAX_NSM_REQUEST_BYTES, MAX_NSM_RESPONSE_BYTES } from '../attestation/index.js';
-import { TeeCompileError } from '../errors.js';
-
-/** Failures of the helper process (the NSM's own errors come back as CBOR and are decoded later). */
-export const NSM_DEVICE_ERROR_CODES = [
-  'NSM_HELPER_FAILED', // the helper could not be started, exited non-zero or was killed
-  'NSM_HELPER_OUTPUT', // the helper wrote nothing, or more than an NSM response can be
-  'NSM_HELPER_TIMEOUT', // the helper did not answer in time
-] as const;
-export type NsmDeviceErrorCode = (typeof NSM_DEVICE_ERROR_CODES)[number];
-
-export class NsmDeviceError extends TeeCompileError<NsmDeviceErrorCode> {}
+import { NsmDeviceError } from './errors.js';
 
 /** Meanings of the helper's exit statuses (enclave/nsm-helper/tee-nsm.c). */
 const HELPER_EXIT: Record<number, string> = {

@@ -1,5 +1,5 @@
 /**
- * The worker's check of where the source comes from (see src/provenance/origin.ts for what is
+ * The worker's check of where the source comes from (see src/provenance/source/origin.ts for what is
  * recorded): the commit's signature is read with the key it names; a tag object sent with the
  * build must parse, name the built commit and carry the claimed name, and its signature is read
  * the same way; the workflow's OIDC token must name this build (src/oidc/). Nothing here is

@@ -9,17 +9,11 @@ import type { BuildConfig, LockedDependency } from '../provenance/index.js';
 import { ProvenanceError } from '../provenance/index.js';
 import { readLockedDependencies } from '../provenance/node.js';
 import type { BuildReporter, ReceivedBuild } from '../protocol/index.js';
+import { DEPS_ARCHIVE_LIMITS } from './context.js';
 import { checkDependencies } from './dependencies.js';
 import type { WorkspaceLayout } from './environment.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { refusal } from './refusal.js';
-
-/** Limits of the dependency archive the worker unpacks. */
-export const DEPS_ARCHIVE_LIMITS = {
-  maxEntries: 500_000,
-  maxEntryBytes: 2 * 1024 ** 3,
-  maxTotalBytes: 8 * 1024 ** 3,
-} as const;
 
 /** The checked dependencies of a build. */
 export interface ReceivedDependencies {

@@ -24,19 +24,13 @@ import { verifySourceTree } from '../provenance/node.js';
 import type { BuildReporter, ReceivedBuild } from '../protocol/index.js';
 import { WorkerError } from '../protocol/index.js';
 import type { WorkerImage } from './context.js';
+import { SOURCE_ARCHIVE_LIMITS } from './context.js';
 import type { WorkspaceLayout } from './environment.js';
 import type { GitWorkspace } from './git-workspace.js';
 import { writeGitWorkspace } from './git-workspace.js';
 import { checkOrigin } from './origin.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { refusal } from './refusal.js';
-
-/** Limits of the archives the worker unpacks. */
-export const SOURCE_ARCHIVE_LIMITS = {
-  maxEntries: 200_000,
-  maxEntryBytes: 2 * 1024 ** 3,
-  maxTotalBytes: 4 * 1024 ** 3,
-} as const;
 
 /** The checked source of a build, and what was learnt on the way. */
 export interface ReceivedSource {

@@ -3,21 +3,21 @@
  * Last-Event-ID against the real agent behind a proxy that cuts the connection, and the checks on
  * what the agent answers.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { AgentEvent } from '../../src/action/agent-client.js';
 import { AgentClient } from '../../src/action/agent-client.js';
 import { MAX_SSE_LINE_BYTES, readSse } from '../../src/action/sse.js';
 import { packDirectory, writeTarFile } from '../../src/archive/node.js';
-import type { ActionAgent } from '../support/action-agent.js';
-import { startActionAgent } from '../support/action-agent.js';
-import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
+import type { ActionAgent } from '../support/action/action-agent.js';
+import { startActionAgent } from '../support/action/action-agent.js';
+import { makeCheckout, simpleBuildJson } from '../support/source/action-repo.js';
+import { tempDirSync } from '../support/temp.js';
 
 async function* chunksOf(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield new TextEncoder().encode(p);
@@ -114,7 +114,7 @@ class CuttingProxy {
 
 async function sourceArchive(files: Record<string, string>): Promise<string> {
   const co = makeCheckout(files);
-  const file = join(mkdtempSync(join(tmpdir(), 'src-')), 'source.tar.gz');
+  const file = join(tempDirSync('src-'), 'source.tar.gz');
   await writeTarFile(packDirectory(co.dir, { includeDirectories: true }), file, { gzip: true });
   return file;
 }
@@ -277,7 +277,7 @@ describe('agent answers that are not the API', () => {
   });
 
   test('when the bundle does not match its ETag, it refuses the download', async () => {
-    const dest = join(mkdtempSync(join(tmpdir(), 'dl-')), 'b.tar.gz');
+    const dest = join(tempDirSync('dl-'), 'b.tar.gz');
     await expect(
       new AgentClient({ url, token: null }).downloadResult(
         'job-1',
@@ -288,7 +288,7 @@ describe('agent answers that are not the API', () => {
   });
 
   test('when the submission answer is not JSON, it is a protocol error', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'src-')), 's.tar.gz');
+    const file = join(tempDirSync('src-'), 's.tar.gz');
     writeFileSync(file, 'x');
     await expect(
       new AgentClient({ url, token: null }).submit(

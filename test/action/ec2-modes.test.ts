@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, inputVar, parseOutputFile } from '../support/action-runner.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, startEc2World } from '../support/ec2-world.js';
+import { DIST, inputVar, parseOutputFile } from '../support/action/action-runner.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 let dir: string;
@@ -104,7 +104,7 @@ describe('the action in its EC2 modes', () => {
     const foreign = w.ec2.seed({ tags: { Name: 'web' } });
     const r = await step({ mode: 'stop', 'instance-id': foreign.id, ...gh() });
     expect(r.code).toBe(1);
-    expect(r.errors.some((e) => e.startsWith('INSTANCE_NOT_OURS'))).toBe(true);
+    expect(r.outputs.code).toBe('INSTANCE_NOT_OURS');
     expect(w.ec2.instances.get(foreign.id)!.state).toBe('running');
   });
 
@@ -112,7 +112,7 @@ describe('the action in its EC2 modes', () => {
     const before = w.ec2.callsOf('RunInstances').length;
     const r = await step({ mode: 'launch', ...w.launchOptions() });
     expect(r.code).toBe(1);
-    expect(r.errors.some((e) => e.startsWith('IMAGES_NOT_PUBLISHED'))).toBe(true);
+    expect(r.outputs.code).toBe('IMAGES_NOT_PUBLISHED');
     expect(w.ec2.callsOf('RunInstances')).toHaveLength(before);
   });
 });

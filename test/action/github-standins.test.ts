@@ -2,15 +2,15 @@
  * The stand-ins behave as GitHub does where the action could tell the difference, seen through the
  * clients the action uses (Octokit, @actions/artifact) and through raw HTTP.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runArtifacts } from '../../src/action/artifacts.js';
 import type { GitHubError } from '../../src/action/github.js';
 import { octokitGitHub } from '../../src/action/github.js';
-import { GitHubStandIn } from '../support/github-api.js';
-import { ArtifactServiceStandIn } from '../support/github-artifacts.js';
+import { GitHubStandIn } from '../support/github/github-api.js';
+import { ArtifactServiceStandIn } from '../support/github/github-artifacts.js';
+import { tempDirSync } from '../support/temp.js';
 
 const repo = { owner: 'example', repo: 'hello' };
 let gh: GitHubStandIn;
@@ -203,7 +203,7 @@ describe('artifact service stand-in', () => {
   }
 
   test('when a job uploads, it lets another job of the run list and download it, and hides it from other runs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'art-'));
+    const dir = tempDirSync('art-');
     writeFileSync(join(dir, 'b.bundle.tar.gz'), 'bundle bytes');
     const builder = art.job();
     useJob(builder);
@@ -218,7 +218,7 @@ describe('artifact service stand-in', () => {
     useJob(art.job(builder.runBackendId));
     const listed = await runArtifacts().list();
     expect(listed.map((a) => a.name)).toEqual(['tee-compile-x']);
-    const into = mkdtempSync(join(tmpdir(), 'art-dl-'));
+    const into = tempDirSync('art-dl-');
     await runArtifacts().download(listed[0]!.id, into);
     expect(readFileSync(join(into, 'b.bundle.tar.gz'), 'utf8')).toBe('bundle bytes');
     useJob(art.job());
@@ -226,7 +226,7 @@ describe('artifact service stand-in', () => {
   });
 
   test('when a name is taken in the run, it answers Twirp already_exists, and a forged token unauthenticated', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'art-'));
+    const dir = tempDirSync('art-');
     writeFileSync(join(dir, 'f'), 'x');
     const job = art.job();
     useJob(job);

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import type { RunContext } from '../../src/action/context.js';
@@ -9,6 +8,7 @@ import type { BuildInputs, VerifyInputs } from '../../src/action/inputs.js';
 import { INPUT_DEFAULTS, parseInputs } from '../../src/action/inputs.js';
 import { NONCE_PREFIX, deriveNonce } from '../../src/action/nonce.js';
 import { artifactAssetNames, builderSlug, safeAssetName } from '../../src/action/naming.js';
+import { tempDirSync } from '../support/temp.js';
 
 const SHA = '3b18e512dba79e4c8300dd08aeb37f8e728b8dad';
 
@@ -112,6 +112,10 @@ describe('inputs', () => {
         'provenance-sha256',
         'subjects',
         'verified',
+        'code',
+        'vsa',
+        'vsa-sha256',
+        'vsa-location',
         'label',
         'instance-id',
         'region',
@@ -180,19 +184,51 @@ describe('inputs', () => {
   test('when upload is release on a branch, it is refused naming release', () => {
     expect(() =>
       parse({ upload: 'release', 'github-token': 't' }, ctx({ GITHUB_REF: 'refs/heads/main' })),
-    ).toThrow('input "release": upload is release but there is no tag');
+    ).toThrowWithCode('INPUT_INVALID', 'release');
   });
 
   test('when publish is asked without a release upload, it is refused naming publish', () => {
-    expect(() => parse({ upload: 'artifact', publish: 'true', 'github-token': 't' })).toThrow(
-      'input "publish"',
-    );
+    expect(() =>
+      parse({ upload: 'artifact', publish: 'true', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'publish');
   });
 
   test('when verify mode has neither a release nor artifacts, it is refused naming release', () => {
-    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrow(
-      'input "release"',
+    expect(() => parse({ mode: 'verify' }, ctx({ GITHUB_REF: 'refs/heads/main' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'release',
     );
+  });
+
+  const ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const PEM = '-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n';
+
+  test('when verify mode asks for a VSA, it takes exactly one key: PEM text or a KMS key ARN', () => {
+    const base = { mode: 'verify', 'github-token': 't' };
+    expect((parse(base) as VerifyInputs).vsa).toBeNull();
+    expect((parse({ ...base, 'emit-vsa': 'true', 'vsa-key': PEM }) as VerifyInputs).vsa).toEqual({
+      keyPem: PEM,
+    });
+    expect(
+      (parse({ ...base, 'emit-vsa': 'true', 'vsa-kms-key': ARN }) as VerifyInputs).vsa,
+    ).toEqual({ kmsKeyArn: ARN });
+  });
+
+  test.each([
+    ['emit-vsa', { 'emit-vsa': 'true' }],
+    ['emit-vsa', { 'emit-vsa': 'true', 'vsa-key': PEM, 'vsa-kms-key': ARN }],
+    ['emit-vsa', { 'vsa-key': PEM }],
+    ['vsa-key', { 'emit-vsa': 'true', 'vsa-key': 'not a key' }],
+    ['vsa-kms-key', { 'emit-vsa': 'true', 'vsa-kms-key': 'alias/signer' }],
+  ])('when the VSA inputs are inconsistent, it is refused naming %s', (name, values) => {
+    let err: unknown;
+    try {
+      parse({ mode: 'verify', 'github-token': 't', ...values });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toHaveCode('INPUT_INVALID');
+    expect((err as { path?: string }).path).toBe(name);
   });
 
   test('when verify mode names another repository, it reads the bundles from there', () => {
@@ -205,9 +241,9 @@ describe('inputs', () => {
     expect(i.repository).toEqual({ owner: 'upstream', repo: 'lib' });
     expect(i.release).toBe('v2.0.0');
     expect(i.assets).toBe('*.bundle.tar.gz');
-    expect(() => parse({ mode: 'verify', repository: 'nope', 'github-token': 't' })).toThrow(
-      'input "repository"',
-    );
+    expect(() =>
+      parse({ mode: 'verify', repository: 'nope', 'github-token': 't' }),
+    ).toThrowWithCode('INPUT_INVALID', 'repository');
   });
 
   test('when the protocol changes its nonce bounds, the action follows', async () => {
@@ -236,13 +272,14 @@ describe('run context', () => {
       delete e[name];
       expect(() => readRunContext(e)).toThrow(name);
     }
-    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrow(
-      'GITHUB_SHA: expected a full commit id',
+    expect(() => readRunContext(env({ GITHUB_SHA: 'abc' }))).toThrowWithCode(
+      'INPUT_INVALID',
+      'GITHUB_SHA',
     );
   });
 
   test('when the event is a pull request, it puts the check run on the head of the pull request', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'event-'));
+    const dir = tempDirSync('event-');
     const head = 'c'.repeat(40);
     writeFileSync(
       join(dir, 'e.json'),

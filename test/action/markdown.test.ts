@@ -7,8 +7,13 @@ import { code, preformatted, text, title } from '../../src/action/markdown.js';
 import { verifySummary } from '../../src/action/summary.js';
 import type { SetVerification, TrustPolicy } from '../../src/verify/index.js';
 import { verifyBundles } from '../../src/verify/index.js';
-import { BUILDERS, VERIFIED_AT, builderPcr3, makeBundle } from '../support/bundle-factory.js';
-import { simulatedPolicy } from '../support/verify-policy.js';
+import {
+  BUILDERS,
+  VERIFIED_AT,
+  builderPcr3,
+  makeBundle,
+} from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy } from '../support/bundles/verify-policy.js';
 
 const ATTACK = 'x\n## ✔ VERIFIED\n\x1b[2J\u202eexe.txt | <img src=x> `$x$`';
 /** The attack as an artifact name can carry it: bundles refuse names with control characters. */

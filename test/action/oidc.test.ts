@@ -17,8 +17,8 @@ import {
   parseJwks,
   verifyJwtSignature,
 } from '../../src/oidc/index.js';
-import type { OidcStandin } from '../support/github-oidc.js';
-import { startOidcStandin } from '../support/github-oidc.js';
+import type { OidcStandin } from '../support/github/github-oidc.js';
+import { startOidcStandin } from '../support/github/github-oidc.js';
 
 let oidc: OidcStandin;
 const nonce = 'ab'.repeat(32);

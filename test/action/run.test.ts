@@ -4,20 +4,20 @@
  * failures, cancellation and verify mode.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { RunResult } from '../../src/action/deps.js';
 import type { BuildInputs } from '../../src/action/inputs.js';
 import { artifactAssetNames } from '../../src/action/naming.js';
 import type { BuildContext, BuildJob, BuildOutcome } from '../../src/agent/executor.js';
-import { FactoryExecutor, agentJobState } from '../support/action-agent.js';
-import { StandInBackend } from '../support/agent-fakes.js';
-import { removeDir, startTestAgent } from '../support/agent-harness.js';
-import { makeCheckout, simpleBuildJson } from '../support/action-repo.js';
-import type { World } from '../support/action-world.js';
+import { FactoryExecutor, agentJobState } from '../support/action/action-agent.js';
+import { StandInBackend } from '../support/agent/agent-fakes.js';
+import { removeDir, startTestAgent } from '../support/agent/agent-harness.js';
+import { makeCheckout, simpleBuildJson } from '../support/source/action-repo.js';
+import type { World } from '../support/action/action-world.js';
 import {
   REPO,
   policyJson,
@@ -27,8 +27,9 @@ import {
   stepContext,
   uploadBundleArtifact,
   writeToken,
-} from '../support/action-world.js';
-import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundle-factory.js';
+} from '../support/action/action-world.js';
+import { BUILDERS, defaultOutputs, makeBundle } from '../support/bundles/bundle-factory.js';
+import { tempDirSync } from '../support/temp.js';
 
 const HELLO = 'hello from the enclave\n';
 const VERSION = '1.0.0\n';
@@ -66,6 +67,12 @@ function agentInputs(extra: Record<string, string> = {}): Record<string, string>
     'github-token': writeToken(w),
     ...extra,
   };
+}
+
+/** The human message of a failed run (its code is asserted apart). */
+function failure(result: RunResult): string {
+  if (result.ok) throw new Error('expected a failed run');
+  return result.failure;
 }
 
 function release(tag: string) {
@@ -180,9 +187,7 @@ describe('build mode: the release', () => {
     const { ctx } = tagged('v1.3.0');
     const { result } = await runInProcess(ctx, agentInputs());
     expect(result.ok).toBe(false);
-    expect(result.failure).toMatch(
-      /^RELEASE_CONFLICT: release v1.3.0 is published and already has hello.txt with other bytes/,
-    );
+    expect(result).toMatchObject({ ok: false, code: 'RELEASE_CONFLICT' });
     expect(uploadsOf(seeded.id)).toEqual([]);
     expect(seeded.assets.map((a) => a.bytes.toString())).toEqual(['other\n']);
     expect(result.outputs.verified).toBe('false');
@@ -239,9 +244,9 @@ describe('build mode: the release', () => {
         'allow-simulated': 'true',
         'github-token': writeToken(iw),
       });
-      expect(result.ok).toBe(false);
-      expect(result.failure).toContain('is published and immutable');
-      expect(result.failure).toContain('publish: true');
+      expect(result).toMatchObject({ ok: false, code: 'RELEASE_CONFLICT' });
+      // It names the fix: the input that creates a draft and publishes it after the uploads.
+      expect(failure(result)).toContain('publish: true');
       expect(iw.gh.requests.filter((r) => r.server === 'uploads')).toEqual([]);
     } finally {
       await iw.stop();
@@ -393,9 +398,8 @@ describe('build mode: where build.json is', () => {
       ctx,
       agentInputs({ config: 'examples/link/build.json', upload: 'none' }),
     );
-    expect(result.failure).toBe(
-      'CONFIG_INVALID: examples/link/build.json: examples/link is not a directory of the committed tree (a symbolic link or a file)',
-    );
+    expect(result).toMatchObject({ ok: false, code: 'CONFIG_INVALID' });
+    expect(failure(result)).toContain('examples/link');
     expect(log.lines.join('\n')).not.toContain('agent job');
   });
 
@@ -409,9 +413,7 @@ describe('build mode: where build.json is', () => {
     });
     const before = w.gh.requests.length;
     const { result } = await runInProcess(ctx, agentInputs({ upload: 'none', 'github-token': '' }));
-    expect(result.failure).toMatch(
-      /^INPUT_INVALID: GITHUB_SERVER_URL: "http:\/\/localhost:8080\/example\/hello" /,
-    );
+    expect(result).toMatchObject({ ok: false, code: 'INPUT_INVALID', path: 'GITHUB_SERVER_URL' });
     expect(w.gh.requests.length).toBe(before);
   });
 });
@@ -424,9 +426,8 @@ describe('build mode: failures', () => {
       ctx,
       agentInputs({ 'agent-url': `http://127.0.0.1:${port}` }),
     );
-    expect(result.failure).toBe(
-      `AGENT_UNREACHABLE: submitting the build: no answer from the agent at http://127.0.0.1:${port} (ECONNREFUSED)`,
-    );
+    expect(result).toMatchObject({ ok: false, code: 'AGENT_UNREACHABLE' });
+    expect(failure(result)).toContain(`http://127.0.0.1:${port}`);
     expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.0.0')).toEqual([]);
   });
 
@@ -436,10 +437,8 @@ describe('build mode: failures', () => {
       ctx,
       agentInputs({ 'agent-token': 'wrong-token-0123456789' }),
     );
-    expect(result.failure).toContain(
-      'AGENT_REJECTED: submitting the build: the agent answered HTTP 401 unauthorized',
-    );
-    expect(result.failure).toContain('agent-token');
+    expect(result).toMatchObject({ ok: false, code: 'AGENT_REJECTED' });
+    expect(failure(result)).toContain('agent-token');
   });
 
   test('when the build fails on the agent, it reports the failure and publishes nothing', async () => {
@@ -447,7 +446,8 @@ describe('build mode: failures', () => {
       'build.json': simpleBuildJson({ input: { cmd: 'echo broken >&2; exit 3' } }),
     });
     const { result } = await runInProcess(ctx, agentInputs());
-    expect(result.failure).toMatch(/^BUILD_FAILED: the build failed on the agent/);
+    expect(result).toMatchObject({ ok: false, code: 'BUILD_FAILED' });
+    expect(result.outputs).toEqual({ verified: 'false', code: 'BUILD_FAILED' });
     expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.2.0')).toEqual([]);
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'failure' });
   });
@@ -455,10 +455,10 @@ describe('build mode: failures', () => {
   test('when the bundle is simulated and simulation is not allowed, it is refused and nothing is published', async () => {
     const { ctx } = tagged('v4.3.0');
     const { result } = await runInProcess(ctx, agentInputs({ 'allow-simulated': 'false' }));
-    expect(result.failure).toContain(
-      'BUNDLE_REFUSED: the bundle did not verify, nothing was published: SIMULATED_NOT_ALLOWED',
-    );
-    expect(result.failure).toContain('allow-simulated: true');
+    expect(result).toMatchObject({ ok: false, code: 'BUNDLE_REFUSED' });
+    // The verifier's refusal, and the input that accepts simulated attestations.
+    expect(failure(result)).toContain('SIMULATED_NOT_ALLOWED');
+    expect(failure(result)).toContain('allow-simulated: true');
     expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.3.0')).toEqual([]);
   });
 
@@ -476,9 +476,8 @@ describe('build mode: failures', () => {
     try {
       const { ctx } = tagged('v4.3.1');
       const { result } = await runInProcess(ctx, agentInputs({ 'agent-url': other.url }));
-      expect(result.failure).toBe(
-        `BUNDLE_REFUSED: the bundle did not verify, nothing was published: REPOSITORY_MISMATCH: built from repository https://github.com/someone/else, expected https://github.com/${REPO}`,
-      );
+      expect(result).toMatchObject({ ok: false, code: 'BUNDLE_REFUSED' });
+      expect(failure(result)).toContain('REPOSITORY_MISMATCH');
       expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v4.3.1')).toEqual([]);
     } finally {
       await other.stop();
@@ -495,7 +494,8 @@ describe('build mode: failures', () => {
       }),
     });
     const { result } = await runInProcess(ctx, agentInputs());
-    expect(result.failure).toMatch(/^CONFIG_INVALID: .*language/);
+    expect(result).toMatchObject({ ok: false, code: 'CONFIG_INVALID' });
+    expect(failure(result)).toContain('language');
   });
 
   test('when the build outlasts the time limit, it fails with TIMEOUT and cancels the agent job', async () => {
@@ -505,7 +505,7 @@ describe('build mode: failures', () => {
     const { result, log } = await runInProcess(ctx, agentInputs(), {
       tweak: (i) => ((i as BuildInputs).timeoutMs = 1500),
     });
-    expect(result.failure).toMatch(/^TIMEOUT: /);
+    expect(result).toMatchObject({ ok: false, code: 'TIMEOUT' });
     const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
     expect(await agentJobState(w.agent, jobId)).toBe('cancelled');
   });
@@ -515,7 +515,7 @@ describe('build mode: failures', () => {
       'build.json': simpleBuildJson({ input: { cmd: 'sleep 30' } }),
     });
     const controller = new AbortController();
-    const { RecordingLog } = await import('../support/action-world.js');
+    const { RecordingLog } = await import('../support/action/action-world.js');
     const log = new RecordingLog();
     const origInfo = log.info.bind(log);
     log.info = (m: string) => {
@@ -523,7 +523,7 @@ describe('build mode: failures', () => {
       if (m === 'started') controller.abort('SIGTERM');
     };
     const { result } = await runInProcess(ctx, agentInputs(), { signal: controller.signal, log });
-    expect(result.failure).toBe('CANCELLED: the step was cancelled');
+    expect(result).toMatchObject({ ok: false, code: 'CANCELLED' });
     const jobId = /agent job (\S+)/.exec(log.lines.join('\n'))![1]!;
     expect(await agentJobState(w.agent, jobId)).toBe('cancelled');
     expect(w.gh.checkRunsOf(REPO).at(-1)).toMatchObject({ conclusion: 'cancelled' });
@@ -568,10 +568,8 @@ describe('verify mode', () => {
       'github-token': writeToken(w),
     });
     expect(result.ok).toBe(false);
-    expect(result.failure).toMatch(
-      /^QUORUM_NOT_MET: 2 distinct trusted builders agree, 3 required/,
-    );
-    expect(result.outputs.verified).toBe('false');
+    expect(result).toMatchObject({ ok: false, code: 'QUORUM_NOT_MET' });
+    expect(result.outputs).toEqual({ verified: 'false', code: 'QUORUM_NOT_MET' });
   });
 
   /** A release holding one bundle per builder (with its outputs) and the first one's artifacts. */
@@ -594,7 +592,7 @@ describe('verify mode', () => {
 
   /** Runs verify mode with a `diffoscope` on PATH that prints the two files it was given. */
   async function verifyWithDiffoscope(tag: string, minBuilders: number) {
-    const bin = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+    const bin = tempDirSync('fake-diffoscope-');
     writeFileSync(
       join(bin, 'diffoscope'),
       '#!/bin/sh\necho "compared $4 with $5"; echo "\\`\\`\\` not a fence end"; exit 1\n',
@@ -655,9 +653,7 @@ describe('verify mode', () => {
     ]);
     const result = await verifyWithDiffoscope('v5.4.0', 2);
     expect(result.ok).toBe(false);
-    expect(result.failure).toBe(
-      'QUORUM_NOT_MET: no majority: 2 groups of 1 distinct trusted builder each produced different outputs, 2 required',
-    );
+    expect(result).toMatchObject({ ok: false, code: 'QUORUM_NOT_MET' });
     expect(result.summary).toContain(
       '**Agreeing builders:** none (no majority: the largest groups have as many builders)',
     );
@@ -687,9 +683,8 @@ describe('verify mode', () => {
       policy: 'policy.json',
       'github-token': writeToken(w),
     });
-    expect(result.failure).toMatch(
-      /^ASSET_MISMATCH: release v5.2.0 has hello with bytes no agreeing builder attested/,
-    );
+    expect(result).toMatchObject({ ok: false, code: 'ASSET_MISMATCH' });
+    expect(failure(result)).toContain('hello');
   });
 
   test('when the release does not exist, it says so', async () => {
@@ -699,7 +694,7 @@ describe('verify mode', () => {
       release: 'v9.9.9',
       'github-token': writeToken(w),
     });
-    expect(result.failure).toMatch(/^RELEASE_NOT_FOUND: example\/hello has no release v9\.9\.9/);
+    expect(result).toMatchObject({ ok: false, code: 'RELEASE_NOT_FOUND' });
   });
 
   test("when verifying another repository's public release, it needs only a token of this one", async () => {
@@ -729,7 +724,8 @@ describe('verify mode', () => {
       policy: 'policy.json',
       'github-token': writeToken(w),
     });
-    expect(result.failure).toMatch(/^INPUT_INVALID: input "policy": .*policy\.json: minBuilders/);
+    expect(result).toMatchObject({ ok: false, code: 'INPUT_INVALID', path: 'policy' });
+    expect(failure(result)).toContain('minBuilders');
   });
 
   test('when bundles come from workflow artifacts of a matrix, it publishes the draft once they agree', async () => {
@@ -766,5 +762,58 @@ describe('verify mode', () => {
       'hello-v6.0.0.beta.bundle.tar.gz',
     ]);
     expect(result.summary).toContain('attached from the agreed bundle');
+  });
+});
+
+describe('failure codes', () => {
+  test('when the workspace is not a git checkout, it fails with SOURCE_FAILED before anything is sent', async () => {
+    const empty = tempDirSync('action-empty-');
+    const ctx = stepContext(w, { workspace: empty, sha: 'a'.repeat(40) });
+    const { result, log } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
+    expect(result).toMatchObject({ ok: false, code: 'SOURCE_FAILED' });
+    expect(result.outputs).toEqual({ verified: 'false', code: 'SOURCE_FAILED' });
+    expect(log.lines.join('\n')).not.toContain('agent job');
+  });
+
+  test('when a locked dependency has no checksum, it fails with DEPENDENCIES_FAILED before anything is sent', async () => {
+    const { ctx } = tagged('v7.0.0', {
+      'package.json': '{"name":"x","dependencies":{"g":"github:o/g"}}',
+      'package-lock.json': JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          '': { name: 'x' },
+          'node_modules/g': {
+            version: '1.0.0',
+            resolved: 'git+ssh://git@github.com/o/g.git#0123456789abcdef0123456789abcdef01234567',
+          },
+        },
+      }),
+    });
+    const { result, log } = await runInProcess(ctx, agentInputs({ upload: 'none' }));
+    expect(result).toMatchObject({ ok: false, code: 'DEPENDENCIES_FAILED' });
+    expect(log.lines.join('\n')).not.toContain('agent job');
+  });
+
+  test('when the token may not write releases, publishing fails with GITHUB_FAILED and no release is made', async () => {
+    const { ctx } = tagged('v7.1.0');
+    const token = w.gh.token({ repo: REPO, contents: 'read', checks: 'write' });
+    const { result } = await runInProcess(ctx, agentInputs({ 'github-token': token }));
+    expect(result).toMatchObject({ ok: false, code: 'GITHUB_FAILED' });
+    expect(w.gh.releasesOf(REPO).filter((r) => r.tagName === 'v7.1.0')).toEqual([]);
+  });
+
+  test('when the artifact service refuses the runtime token, verify mode fails with ARTIFACT_FAILED', async () => {
+    const co = makeCheckout({ 'policy.json': policyJson(BUILDERS, 1) });
+    // The runner's token with a signature the service does not accept.
+    const artifacts = Object.create(w.art) as typeof w.art;
+    artifacts.runtimeToken = (job) => `${w.art.runtimeToken(job).slice(0, -4)}AAAA`;
+    const ctx = stepContext(w, { workspace: co.dir, sha: co.commit, artifacts });
+    const { result } = await runInProcess(ctx, {
+      mode: 'verify',
+      artifacts: 'tee-compile-*',
+      policy: 'policy.json',
+      'github-token': writeToken(w),
+    });
+    expect(result).toMatchObject({ ok: false, code: 'ARTIFACT_FAILED' });
   });
 });

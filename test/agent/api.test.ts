@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { readFile, readdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ScriptedExecutor, StandInBackend, scriptedConfig } from '../support/agent-fakes.js';
-import type { TestAgent } from '../support/agent-harness.js';
+import { ScriptedExecutor, StandInBackend, scriptedConfig } from '../support/agent/agent-fakes.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   TEST_TOKEN,
   json,
@@ -19,8 +19,8 @@ import {
   tempDir,
   waitFinished,
   waitFor,
-} from '../support/agent-harness.js';
-import { curl, tarGzDir, writeProject, zipDir } from '../support/agent-sources.js';
+} from '../support/agent/agent-harness.js';
+import { curl, tarGzDir, writeProject, zipDir } from '../support/source/agent-sources.js';
 
 const NONCE = 'ab'.repeat(16);
 

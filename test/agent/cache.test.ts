@@ -15,8 +15,8 @@ import {
   StandInBackend,
   scriptedConfig,
   scriptedSource,
-} from '../support/agent-fakes.js';
-import type { TestAgent } from '../support/agent-harness.js';
+} from '../support/agent/agent-fakes.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   json,
   postBuild,
@@ -24,9 +24,9 @@ import {
   startTestAgent,
   tempDir,
   waitFinished,
-} from '../support/agent-harness.js';
-import { writeProject } from '../support/agent-sources.js';
-import { addGoModule } from '../support/provenance-depset.js';
+} from '../support/agent/agent-harness.js';
+import { writeProject } from '../support/source/agent-sources.js';
+import { addGoModule } from '../support/source/provenance-depset.js';
 
 const ENTRY_BYTES = 200_000;
 

@@ -18,8 +18,8 @@ import {
   resolveSettings,
 } from '../../src/agent/config.js';
 import { ResourcePool } from '../../src/agent/resources.js';
-import { runCli } from '../support/cli.js';
-import { removeDir, tempDir } from '../support/agent-harness.js';
+import { runCli } from '../support/cli/cli.js';
+import { removeDir, tempDir } from '../support/agent/agent-harness.js';
 
 let dir: string;
 

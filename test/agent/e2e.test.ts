@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TestAgent } from '../support/agent-harness.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   followEvents,
   json,
@@ -17,8 +17,8 @@ import {
   tempDir,
   TEST_TOKEN,
   waitFinished,
-} from '../support/agent-harness.js';
-import { goProject, startPipelineAgent, verifyResult } from '../support/agent-pipeline.js';
+} from '../support/agent/agent-harness.js';
+import { goProject, startPipelineAgent, verifyResult } from '../support/agent/agent-pipeline.js';
 import {
   bareForDumbHttp,
   commitAll,
@@ -28,7 +28,7 @@ import {
   tarGzDir,
   writeProject,
   zipDir,
-} from '../support/agent-sources.js';
+} from '../support/source/agent-sources.js';
 
 let work: string;
 let agent: TestAgent;

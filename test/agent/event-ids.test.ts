@@ -10,7 +10,7 @@ import { EventHub } from '../../src/agent/event-hub.js';
 import type { AgentEvent } from '../../src/agent/events.js';
 import { EVENT_ID_BLOCK, JobEvents, readReservation } from '../../src/agent/events.js';
 import { silentLogger } from '../../src/agent/log.js';
-import { removeDir, tempDir } from '../support/agent-harness.js';
+import { removeDir, tempDir } from '../support/agent/agent-harness.js';
 
 let dir: string;
 let n = 0;

@@ -9,8 +9,8 @@ import {
   StandInBackend,
   scriptedConfig,
   scriptedSource,
-} from '../support/agent-fakes.js';
-import type { TestAgent } from '../support/agent-harness.js';
+} from '../support/agent/agent-fakes.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   followEvents,
   json,
@@ -20,7 +20,7 @@ import {
   tempDir,
   waitFinished,
   waitFor,
-} from '../support/agent-harness.js';
+} from '../support/agent/agent-harness.js';
 
 let work: string;
 let zipB64: string;

@@ -12,8 +12,8 @@ import {
   StandInBackend,
   scriptedConfig,
   scriptedSource,
-} from '../support/agent-fakes.js';
-import type { TestAgent } from '../support/agent-harness.js';
+} from '../support/agent/agent-fakes.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   json,
   removeDir,
@@ -23,7 +23,7 @@ import {
   tempDir,
   waitFinished,
   waitFor,
-} from '../support/agent-harness.js';
+} from '../support/agent/agent-harness.js';
 
 let work: string;
 let zipB64: string;

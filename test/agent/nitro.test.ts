@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PipelineExecutor } from '../../src/agent/pipeline-executor.js';
 import { createBackend } from '../../src/enclave/backends.js';
 import { NITRO_MAX_ENCLAVES } from '../../src/agent/config.js';
-import type { TestAgent } from '../support/agent-harness.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   json,
   postBuild,
@@ -18,11 +18,11 @@ import {
   startTestAgent,
   tempDir,
   waitFinished,
-} from '../support/agent-harness.js';
-import { goProject, verifyResult } from '../support/agent-pipeline.js';
-import { commitAll, writeProject, zipDir } from '../support/agent-sources.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
+} from '../support/agent/agent-harness.js';
+import { goProject, verifyResult } from '../support/agent/agent-pipeline.js';
+import { commitAll, writeProject, zipDir } from '../support/source/agent-sources.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
 import { backendSizing } from '../../src/agent/resources.js';
 
 let host: StandinHost;

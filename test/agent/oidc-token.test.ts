@@ -14,7 +14,7 @@ import { MAX_TOKEN_CHARS, audienceFor, parseJwks } from '../../src/oidc/index.js
 import { parseStatement, readOrigin } from '../../src/provenance/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
 import { loadTrustPolicy } from '../../src/verify/node.js';
-import type { TestAgent } from '../support/agent-harness.js';
+import type { TestAgent } from '../support/agent/agent-harness.js';
 import {
   TEST_TOKEN,
   followEvents,
@@ -23,11 +23,11 @@ import {
   removeDir,
   tempDir,
   waitFinished,
-} from '../support/agent-harness.js';
-import { goProject, startPipelineAgent } from '../support/agent-pipeline.js';
-import { commitAll, curl, writeProject, zipDir } from '../support/agent-sources.js';
-import type { OidcStandin } from '../support/github-oidc.js';
-import { signToken, startOidcStandin } from '../support/github-oidc.js';
+} from '../support/agent/agent-harness.js';
+import { goProject, startPipelineAgent } from '../support/agent/agent-pipeline.js';
+import { commitAll, curl, writeProject, zipDir } from '../support/source/agent-sources.js';
+import type { OidcStandin } from '../support/github/github-oidc.js';
+import { signToken, startOidcStandin } from '../support/github/github-oidc.js';
 
 let work: string;
 let agent: TestAgent;

@@ -9,7 +9,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentEvent } from '../../src/action/agent-client.js';
 import { AgentClient } from '../../src/action/agent-client.js';
-import type { AgentProcess } from '../support/agent-harness.js';
+import type { AgentProcess } from '../support/agent/agent-harness.js';
 import {
   TEST_TOKEN,
   json,
@@ -18,9 +18,9 @@ import {
   tempDir,
   waitFinished,
   waitFor,
-} from '../support/agent-harness.js';
-import { goProject, verifyResult } from '../support/agent-pipeline.js';
-import { commitAll, writeProject, zipDir } from '../support/agent-sources.js';
+} from '../support/agent/agent-harness.js';
+import { goProject, verifyResult } from '../support/agent/agent-pipeline.js';
+import { commitAll, writeProject, zipDir } from '../support/source/agent-sources.js';
 
 let work: string;
 let quickZip: string;

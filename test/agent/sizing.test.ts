@@ -10,8 +10,8 @@ import { createBackend } from '../../src/enclave/backends.js';
 import type { NitroBackend } from '../../src/enclave/nitro.js';
 import { enclaveMemory } from '../../src/enclave/nitro-sizing.js';
 import type { EnclaveBackend, EnclaveSpec } from '../../src/enclave/types.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
 
 let host: StandinHost;
 let nitro: NitroBackend;

@@ -4,7 +4,6 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readlinkSync,
   statSync,
@@ -12,17 +11,17 @@ import {
   writeFileSync,
   chmodSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTar } from '../../src/archive/index.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import { extractTar, extractZip, packDirectory, writeTarFile } from '../../src/archive/node.js';
 import { BLOCK, encodeHeader } from '../../src/archive/tar-header.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'extract-test-'));
+  return tempDirSync('extract-test-');
 }
 
 function python(script: string, ...args: string[]): void {

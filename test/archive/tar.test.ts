@@ -1,14 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import {
-  mkdtempSync,
-  readFileSync,
-  writeFileSync,
-  mkdirSync,
-  symlinkSync,
-  chmodSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync, symlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
@@ -16,7 +8,8 @@ import { MAX_TRAILING_ZERO_BYTES } from '../../src/archive/tar-parse.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
 import { BLOCK, encodePax, isAllZero } from '../../src/archive/tar-header.js';
-import { rawTar } from '../support/bundle-raw.js';
+import { rawTar } from '../support/bundles/bundle-raw.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 
@@ -73,7 +66,7 @@ function zeroGzipBomb(
 }
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'tar-test-'));
+  return tempDirSync('tar-test-');
 }
 
 describe('writeTar', () => {

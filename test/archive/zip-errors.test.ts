@@ -1,8 +1,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDirSync } from '../support/temp.js';
 
 // A slow consumer: every file the extraction creates is opened 30 ms late, so that yauzl has
 // inflated, checked and failed the entry before anything reads it. An error with no listener at
@@ -17,7 +17,7 @@ jest.unstable_mockModule('node:fs/promises', () => ({
 }));
 const { extractZip } = await import('../../src/archive/node.js');
 
-const dir = mkdtempSync(join(tmpdir(), 'zip-errors-'));
+const dir = tempDirSync('zip-errors-');
 
 /** Offset of the first central directory header. */
 function centralHeader(b: Buffer): number {

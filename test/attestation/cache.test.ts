@@ -7,7 +7,7 @@ import {
 import { MAX_CHAIN_CACHE_ENTRIES, internalCache } from '../../src/attestation/cache.js';
 import { decodeCoseSign1 } from '../../src/attestation/cose.js';
 import { encodeCoseSign1, encodePayload } from '../../src/attestation/document-encode.js';
-import { readFixture } from '../support/attestation-fixtures.js';
+import { readFixture } from '../support/attestation/attestation-fixtures.js';
 
 describe('chain cache', () => {
   const bytes = readFixture('doc-evervault-5.cbor');

@@ -13,7 +13,7 @@ import {
   RFC8949_APPENDIX_A,
   lcg,
   plain,
-} from '../support/cbor-vectors.js';
+} from '../support/attestation/cbor-vectors.js';
 
 const decode = (hex: string): unknown => plain(decodeCbor(fromHex(hex), 'test'));
 

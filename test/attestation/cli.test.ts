@@ -11,8 +11,9 @@ import {
 } from '../../src/attestation/index.js';
 import { derToPem } from '../../src/cose/index.js';
 import { toHex } from '../../src/util/hex.js';
-import { runCli } from '../support/cli.js';
-import { NITRO_DIR, genuine, leafNotAfterMs } from '../support/attestation-fixtures.js';
+import { runCli } from '../support/cli/cli.js';
+import { NITRO_DIR, genuine, leafNotAfterMs } from '../support/attestation/attestation-fixtures.js';
+import { tempDirSync } from '../support/temp.js';
 
 const PKI = join(NITRO_DIR, '..', 'pki');
 const doc = (f: string): string => join(NITRO_DIR, f);
@@ -307,7 +308,7 @@ describe('tee-compile attestation verify', () => {
   describe('with a document of the software NSM', () => {
     let dir: string;
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'tee-attestation-'));
+      dir = tempDirSync('tee-attestation-');
       const nsm = await SoftwareNsm.create({ pcrs: new Map([[0, new Uint8Array(48).fill(1)]]) });
       writeFileSync(
         join(dir, 'sim.cbor'),

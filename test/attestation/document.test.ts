@@ -10,8 +10,8 @@ import {
   readFixture,
   unsignedDocument,
   withEntry,
-} from '../support/attestation-fixtures.js';
-import { rawPayload } from '../support/pki-forge.js';
+} from '../support/attestation/attestation-fixtures.js';
+import { rawPayload } from '../support/attestation/pki-forge.js';
 
 const base = decodeAttestation(readFixture('doc-cape-2.cbor'));
 const entries = documentEntries(base);

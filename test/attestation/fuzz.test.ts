@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fuzzRun } from '../support/attestation-fuzz.js';
+import { fuzzRun } from '../support/attestation/attestation-fuzz.js';
 
 /** A few thousand cases in `npm test`; the full run is test/long/attestation-fuzz.test.ts. */
 const CASES = 3000;

@@ -17,7 +17,7 @@ import { encodeCbor } from '../../src/cbor/index.js';
 import { decodeCoseSign1 } from '../../src/attestation/cose.js';
 import { KEY_USAGE, parseCertificate } from '../../src/attestation/x509.js';
 import { toHex } from '../../src/util/hex.js';
-import { T0, forgeChain } from '../support/pki-forge.js';
+import { T0, forgeChain } from '../support/attestation/pki-forge.js';
 
 const image = new Map<number, Uint8Array>([
   [0, new Uint8Array(48).fill(0xa0)],

@@ -16,7 +16,12 @@ import { derToPem, pemToDer } from '../../src/cose/index.js';
 import { SIMULATION_ROOT_PRIVATE_KEY_PEM } from '../../src/attestation/simulation-root.js';
 import { nameToString, parseCertificate } from '../../src/attestation/x509.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
-import { GENUINE, NITRO_DIR, isDebugFact, readFixture } from '../support/attestation-fixtures.js';
+import {
+  GENUINE,
+  NITRO_DIR,
+  isDebugFact,
+  readFixture,
+} from '../support/attestation/attestation-fixtures.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

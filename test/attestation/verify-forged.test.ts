@@ -22,7 +22,11 @@ import {
   nitroProfile,
   x509,
 } from '../../src/attestation/sim-pki.js';
-import { documentEntries, readFixture, withEntry } from '../support/attestation-fixtures.js';
+import {
+  documentEntries,
+  readFixture,
+  withEntry,
+} from '../support/attestation/attestation-fixtures.js';
 import {
   T0,
   baseDocument,
@@ -33,7 +37,7 @@ import {
   protectedHeaderWithAlg,
   rawPayload,
   type Chain,
-} from '../support/pki-forge.js';
+} from '../support/attestation/pki-forge.js';
 
 interface Outcome {
   ok: boolean;

@@ -19,7 +19,7 @@ import {
   leafNotAfterMs,
   leafNotBeforeMs,
   readFixture,
-} from '../support/attestation-fixtures.js';
+} from '../support/attestation/attestation-fixtures.js';
 
 describe('verifyAttestation on genuine AWS documents', () => {
   it('when given the fixture set, it has the 19 genuine documents of SOURCES.md', () => {

@@ -16,8 +16,8 @@ import {
 } from '../../src/attestation/x509.js';
 import { concatBytes } from '../../src/util/bytes.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
-import { FACTS, readFixture } from '../support/attestation-fixtures.js';
-import { forgeChain, LEVELS } from '../support/pki-forge.js';
+import { FACTS, readFixture } from '../support/attestation/attestation-fixtures.js';
+import { forgeChain, LEVELS } from '../support/attestation/pki-forge.js';
 
 /** Every certificate of every fixture document (genuine, negative and mock), with its origin. */
 function fixtureCertificates(): Array<[string, Uint8Array]> {

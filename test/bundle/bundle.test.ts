@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { chunksOf } from '../../src/util/bytes.js';
@@ -12,14 +11,15 @@ import {
   type BundleWriteInput,
 } from '../../src/bundle/index.js';
 import { writeBundle } from '../../src/bundle/node.js';
-import { rawTar, rawTarGz, requiredMembers } from '../support/bundle-raw.js';
-import { gz } from '../support/bundle-hostile.js';
+import { rawTar, rawTarGz, requiredMembers } from '../support/bundles/bundle-raw.js';
+import { gz } from '../support/bundles/bundle-hostile.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'bundle-test-'));
+  return tempDirSync('bundle-test-');
 }
 
 function input(artifacts: BundleWriteInput['artifacts']): BundleWriteInput {

@@ -5,16 +5,16 @@
  * seeded mutation fuzzer (20 000 in test/long).
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBundle } from '../../src/bundle/node.js';
 import type { TrustPolicy } from '../../src/verify/index.js';
-import { makeBundle, type MadeBundle } from '../support/bundle-factory.js';
-import { fuzzCase } from '../support/bundle-fuzz.js';
-import { runHarness } from '../support/bundle-harness.js';
-import { hostileVariants, unruledWriter } from '../support/bundle-hostile.js';
-import { simulatedPolicy } from '../support/verify-policy.js';
+import { makeBundle, type MadeBundle } from '../support/bundles/bundle-factory.js';
+import { fuzzCase } from '../support/bundles/bundle-fuzz.js';
+import { runHarness } from '../support/bundles/bundle-harness.js';
+import { hostileVariants, unruledWriter } from '../support/bundles/bundle-hostile.js';
+import { simulatedPolicy } from '../support/bundles/verify-policy.js';
+import { tempDirSync } from '../support/temp.js';
 
 /** Fuzz cases in npm test; test/long runs 20 000. */
 export const FUZZ_CASES = 300;
@@ -38,7 +38,7 @@ beforeAll(async () => {
       },
     }),
   ];
-  const dir = mkdtempSync(join(tmpdir(), 'bundle-diff-'));
+  const dir = tempDirSync('bundle-diff-');
   written = [];
   for (const [i, g] of genuine.entries()) {
     const f = join(dir, `${i}.tar.gz`);

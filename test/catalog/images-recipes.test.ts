@@ -16,7 +16,7 @@ import {
   toolchainFromDockerfile,
 } from '../../src/catalog/node.js';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
-import { TEST_METADATA } from '../support/eif-build.js';
+import { TEST_METADATA } from '../support/nitro/eif-build.js';
 
 const WORKER_COMMAND =
   'exec /opt/node/bin/node /opt/tee-compile/worker.mjs \\\n' +

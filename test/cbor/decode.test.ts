@@ -14,7 +14,7 @@ import {
   RFC8949_APPENDIX_A,
   lcg,
   plain,
-} from '../support/cbor-vectors.js';
+} from '../support/attestation/cbor-vectors.js';
 
 /** Everything a profile can allow, with small limits to test them. */
 const OPEN: CborProfile = {
@@ -182,7 +182,6 @@ describe('decodeCbor: what a profile may refuse', () => {
     ['bf0000ff', 'an indefinite map'],
   ])('when indefinite lengths are not allowed, %s (%s) is refused with NOT_ALLOWED', (hex) => {
     expect(() => decode(hex, STRICT)).toThrowWithCode('NOT_ALLOWED');
-    expect(() => decode(hex, STRICT)).toThrow('indefinite lengths are not allowed');
     expect(() => decode(hex)).not.toThrow();
   });
 

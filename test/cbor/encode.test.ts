@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CborRaw, CborTag, decodeCbor, encodeCbor, encodeHead } from '../../src/cbor/index.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
-import { plain } from '../support/cbor-vectors.js';
+import { plain } from '../support/attestation/cbor-vectors.js';
 
 const h = fromHex;
 

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
-import { workerBundle } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
+import { workerBundle } from '../support/processes/sandbox-worker.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CATALOG = join(ROOT, 'enclave', 'images.json');

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, SUBNETS, startEc2World } from '../support/ec2-world.js';
+import { runCli } from '../support/cli/cli.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, SUBNETS, startEc2World } from '../support/aws/ec2-world.js';
+import { tempDirSync } from '../support/temp.js';
 
 let w: Ec2World;
 let catalogFile: string;
 beforeAll(async () => {
   w = await startEc2World();
-  catalogFile = join(mkdtempSync(join(tmpdir(), 'ec2-cli-')), 'images.json');
+  catalogFile = join(tempDirSync('ec2-cli-'), 'images.json');
   writeFileSync(catalogFile, JSON.stringify(w.catalog));
 });
 afterAll(async () => {

@@ -3,17 +3,17 @@
  * JSON object on stdout, `{"ok":false,"code":…,"message":…}`, as well as a line of text on stderr.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
-import { bundleDir, makeBundle, writeBundleBytes } from '../support/bundle-factory.js';
+import { runCli } from '../support/cli/cli.js';
+import { makeBundle, writeBundleBytes } from '../support/bundles/bundle-factory.js';
+import { tempDirSync } from '../support/temp.js';
 
 let dir: string;
 let bundle: string;
 
 beforeAll(async () => {
-  dir = bundleDir();
+  dir = tempDirSync('bundles-');
   bundle = await writeBundleBytes(dir, 'one.bundle.tar.gz', (await makeBundle()).bytes);
 });
 
@@ -95,7 +95,7 @@ describe('--json errors (exit 2)', () => {
     writeFileSync(junk, 'not cbor');
     const decode = await jsonError(['attestation', 'inspect', junk, '--json']);
     expect(decode.code).toMatch(/^CBOR_|^COSE_/);
-    const notGit = mkdtempSync(join(tmpdir(), 'json-errors-'));
+    const notGit = tempDirSync('json-errors-');
     writeFileSync(join(notGit, 'build.json'), '{');
     const r = await runCli(['inputs', notGit, '--json']);
     expect(r.code).toBe(2);

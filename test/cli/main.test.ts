@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/cli/cli.js';
 
 describe('tee-compile', () => {
   it('when called without a command, prints usage and exits 2', async () => {

@@ -27,9 +27,6 @@ describe("reading the project's build.json", () => {
     const file = join(dir, 'big.json');
     writeFileSync(file, ' '.repeat(MAX_CONFIG_BYTES + 1));
     await expect(readProjectConfig(dir, file)).rejects.toHaveCode('CONFIG_INVALID');
-    await expect(readProjectConfig(dir, file)).rejects.toThrow(
-      `${file} is larger than ${MAX_CONFIG_BYTES} bytes`,
-    );
   });
 
   it('when build.json is a directory, it refuses with CONFIG_INVALID', async () => {

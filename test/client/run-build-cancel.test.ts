@@ -14,11 +14,11 @@ import type { LocalBackend } from '../../src/enclave/local.js';
 import { NitroBackend } from '../../src/enclave/nitro.js';
 import { minimumMemoryForEif } from '../../src/enclave/nitro-sizing.js';
 import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
-import { sandboxBackend } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
+import { sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let work: string;
 let backend: LocalBackend;

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestRepo } from '../support/build-repo.js';
-import { exampleRepo, git } from '../support/build-repo.js';
-import { cliBuild } from '../support/build-cli.js';
-import { runCli } from '../support/cli.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { exampleRepo, git } from '../support/source/build-repo.js';
+import { cliBuild } from '../support/cli/build-cli.js';
+import { runCli } from '../support/cli/cli.js';
 
 const ROLE = (name: string): string => `arn:aws:iam::111122223333:role/builder-${name}`;
 const BINARY = 'examples/rust-hello/target/release/rust-hello';

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestRepo } from '../support/build-repo.js';
-import { exampleRepo } from '../support/build-repo.js';
-import { runCli } from '../support/cli.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { exampleRepo } from '../support/source/build-repo.js';
+import { runCli } from '../support/cli/cli.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
 
 let host: StandinHost;
 let dir: string;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
-import { cliBuild, cliBuildJson, cliVerify } from '../support/build-cli.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
+import { cliBuild, cliBuildJson, cliVerify } from '../support/cli/build-cli.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
 
 let work: string;
 const repos: TestRepo[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildExampleTwice } from '../support/build-examples.js';
+import { buildExampleTwice } from '../support/cli/build-examples.js';
 
 describe('examples/node-ts', () => {
   it('when built twice with tee-compile build --local, both bundles verify and the outputs are identical', async () => {

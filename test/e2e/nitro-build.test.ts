@@ -17,11 +17,11 @@ import { describeEifFile } from '../../src/eif/node.js';
 import { createBackend } from '../../src/enclave/backends.js';
 import type { EnclaveBackend } from '../../src/enclave/types.js';
 import { toHex } from '../../src/util/hex.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { exampleRepo, goProject, makeRepo } from '../support/build-repo.js';
-import { runCli } from '../support/cli.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { STANDIN_ROLE, createStandinHost } from '../support/nitro-standin.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { exampleRepo, goProject, makeRepo } from '../support/source/build-repo.js';
+import { runCli } from '../support/cli/cli.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { STANDIN_ROLE, createStandinHost } from '../support/nitro/nitro-standin.js';
 
 let host: StandinHost;
 let backend: EnclaveBackend;

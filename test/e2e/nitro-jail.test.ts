@@ -17,12 +17,18 @@ import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
 import { runBuild } from '../../src/client/run-build.js';
 import { createBackend } from '../../src/enclave/backends.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import { runCli } from '../support/cli.js';
-import { CAN_JAIL, buildJail, buildProbe, parseProbe, processesWith } from '../support/jail.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import { runCli } from '../support/cli/cli.js';
+import {
+  CAN_JAIL,
+  buildJail,
+  buildProbe,
+  parseProbe,
+  processesWith,
+} from '../support/processes/jail.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
 
 const E = constants.errno;
 

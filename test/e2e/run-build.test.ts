@@ -11,9 +11,9 @@ import { runBuild } from '../../src/client/run-build.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import { sandboxBackend } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import { sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let work: string;
 let backend: LocalBackend;

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
 import { parseStatement, readOrigin } from '../../src/provenance/index.js';
-import type { TestRepo } from '../support/build-repo.js';
-import type { TestSigner } from '../support/signing.js';
-import { allowedSignersFile, makeSshSigner } from '../support/signing.js';
-import type { SignedTagBuild } from '../support/signed-build.js';
-import { buildSignedTag, signedVerifier } from '../support/signed-build.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import type { TestSigner } from '../support/source/signing.js';
+import { allowedSignersFile, makeSshSigner } from '../support/source/signing.js';
+import type { SignedTagBuild } from '../support/cli/signed-build.js';
+import { buildSignedTag, signedVerifier } from '../support/cli/signed-build.js';
 
 let work: string;
 const repos: TestRepo[] = [];

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
-import { cliBuildJson, cliVerify } from '../support/build-cli.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { makeRepo } from '../support/build-repo.js';
+import { cliBuildJson, cliVerify } from '../support/cli/build-cli.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { makeRepo } from '../support/source/build-repo.js';
 
 const TEE_COMPILE_CONFIG = {
   language: 'go',

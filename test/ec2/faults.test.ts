@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { LaunchResult, StopResult } from '../../src/ec2/index.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import { runEc2 } from '../../src/ec2/index.js';
-import { AwsFault, text } from '../support/aws-query.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, SUBNETS, startEc2World } from '../support/ec2-world.js';
+import { AwsFault, text } from '../support/aws/aws-query.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, SUBNETS, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { LaunchResult, StopResult } from '../../src/ec2/index.js';
-import { text, members } from '../support/aws-query.js';
-import type { QueryNode } from '../support/aws-query.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, SUBNETS, startEc2World } from '../support/ec2-world.js';
+import { text, members } from '../support/aws/aws-query.js';
+import type { QueryNode } from '../support/aws/aws-query.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, SUBNETS, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { LaunchResult, SweepResult } from '../../src/ec2/index.js';
 import { RunnerApi } from '../../src/ec2/runners.js';
-import type { Ec2World } from '../support/ec2-world.js';
-import { REPO, startEc2World } from '../support/ec2-world.js';
+import type { Ec2World } from '../support/aws/ec2-world.js';
+import { REPO, startEc2World } from '../support/aws/ec2-world.js';
 
 let w: Ec2World;
 beforeAll(async () => {

@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assembleEif, bytesSource, describeEif } from '../../src/eif/index.js';
-import { runCli } from '../support/cli.js';
-import { TEST_METADATA, enc, rawEif, setCrc, soundSections } from '../support/eif-build.js';
-import { makeSigningIdentity } from '../support/eif-signing.js';
+import { runCli } from '../support/cli/cli.js';
+import { TEST_METADATA, enc, rawEif, setCrc, soundSections } from '../support/nitro/eif-build.js';
+import { makeSigningIdentity } from '../support/nitro/eif-signing.js';
 
 let dir: string;
 const path = (name: string) => join(dir, name);

@@ -3,8 +3,8 @@ import type { EifSource } from '../../src/eif/index.js';
 import { EIF_ERROR_CODES, bytesSource, describeEif, isEifError } from '../../src/eif/index.js';
 import { MAX_CMDLINE_SIZE } from '../../src/eif/reader.js';
 import { MAX_METADATA_SIZE } from '../../src/eif/metadata.js';
-import type { RawSection } from '../support/eif-build.js';
-import { enc, fixCrc, rawEif, setCrc, soundSections } from '../support/eif-build.js';
+import type { RawSection } from '../support/nitro/eif-build.js';
+import { enc, fixCrc, rawEif, setCrc, soundSections } from '../support/nitro/eif-build.js';
 
 const describeBytes = (b: Uint8Array) => describeEif(bytesSource(b));
 

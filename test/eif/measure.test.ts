@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { bytesSource, describeEif, measure, pureHashing } from '../../src/eif/index.js';
 import { nodeHashing } from '../../src/eif/node.js';
 import { crc32 } from '../../src/eif/hashing.js';
-import { enc, rawEif, soundSections } from '../support/eif-build.js';
+import { enc, rawEif, soundSections } from '../support/nitro/eif-build.js';
 
 // nitro-brief §3.3: the synthetic vector, computed from the EIF README "EIF Measurements" rules.
 const VECTOR = {

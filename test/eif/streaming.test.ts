@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EifSource } from '../../src/eif/index.js';
 import { READ_CHUNK_SIZE, assembleEif, bytesSource, describeEif } from '../../src/eif/index.js';
-import { TEST_METADATA, enc } from '../support/eif-build.js';
+import { TEST_METADATA, enc } from '../support/nitro/eif-build.js';
 
 describe('streaming reads', () => {
   it('when measuring, it reads every byte once, in bounded chunks, front to back', async () => {

@@ -12,7 +12,7 @@ import {
 import type { EifInput } from '../../src/eif/index.js';
 import { decodeHeader, decodeSectionHeader } from '../../src/eif/format.js';
 import { describeEifFile, nodeHashing, writeEifFile } from '../../src/eif/node.js';
-import { TEST_METADATA, enc, rawEif, soundSections } from '../support/eif-build.js';
+import { TEST_METADATA, enc, rawEif, soundSections } from '../support/nitro/eif-build.js';
 
 const input = (): EifInput => ({
   kernel: enc('KERNEL'),

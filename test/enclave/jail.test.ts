@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseBuildUser, probeJail } from '../../src/worker/jail.js';
-import { CAN_JAIL, buildJail, buildProbe, parseProbe, processesWith } from '../support/jail.js';
+import {
+  CAN_JAIL,
+  buildJail,
+  buildProbe,
+  parseProbe,
+  processesWith,
+} from '../support/processes/jail.js';
 
 const run = promisify(execFile);
 const JAIL_DIR = fileURLToPath(new URL('../../enclave/jail/', import.meta.url));

@@ -21,10 +21,10 @@ import {
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
 import { toHex } from '../../src/util/hex.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import { prepare, runSession, submissionOf } from '../support/build-session.js';
-import { sandboxBackend } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import { prepare, runSession, submissionOf } from '../support/processes/build-session.js';
+import { sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 const spec = (over: Partial<EnclaveSpec> = {}): EnclaveSpec => ({
   buildId: 'test',

@@ -1,7 +1,7 @@
 /**
  * The backend's nitro-cli runner: the arguments it passes, the JSON it reads, and every `[ Exx ]`
  * failure it meets turned into a NitroError naming the code, its meaning and nitro-cli's words.
- * Runs against the stand-in nitro-cli (test/support/nitro-cli-standin.ts).
+ * Runs against the stand-in nitro-cli (test/support/nitro/nitro-cli-standin.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -11,8 +11,8 @@ import type { RunEnclaveRequest } from '../../src/enclave/nitro-cli.js';
 import { NitroCli, parseNitroCliErrors, runEnclaveArgs } from '../../src/enclave/nitro-cli.js';
 import type { NitroError } from '../../src/enclave/nitro-errors.js';
 import { isNitroError } from '../../src/enclave/nitro-errors.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
 
 let host: StandinHost;
 let cli: NitroCli;

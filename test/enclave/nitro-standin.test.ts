@@ -9,8 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeEifFile, writeEifFile } from '../../src/eif/node.js';
 import { formatDescribeEifJson } from '../../src/eif/index.js';
-import type { StandinHost, StandinRun } from '../support/nitro-standin.js';
-import { STANDIN_INSTANCE, createStandinHost } from '../support/nitro-standin.js';
+import type { StandinHost, StandinRun } from '../support/nitro/nitro-standin.js';
+import { STANDIN_INSTANCE, createStandinHost } from '../support/nitro/nitro-standin.js';
 
 let host: StandinHost;
 let eif: string;

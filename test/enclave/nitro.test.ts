@@ -1,5 +1,5 @@
 /**
- * The nitro backend on a stand-in Nitro host (test/support/nitro-standin.ts): what it asks
+ * The nitro backend on a stand-in Nitro host (test/support/nitro/nitro-standin.ts): what it asks
  * nitro-cli for, how it boots, bridges and ends enclaves, how it refuses what cannot run, how it
  * handles every `[ Exx ]` it meets, and what its crash cleanup touches (only its own leftovers).
  */
@@ -17,9 +17,9 @@ import { NitroBackend } from '../../src/enclave/nitro.js';
 import type { NitroError } from '../../src/enclave/nitro-errors.js';
 import { isNitroError } from '../../src/enclave/nitro-errors.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
-import type { StandinHost } from '../support/nitro-standin.js';
-import { createStandinHost } from '../support/nitro-standin.js';
-import { killEnclave } from '../support/nitro-standin-state.js';
+import type { StandinHost } from '../support/nitro/nitro-standin.js';
+import { createStandinHost } from '../support/nitro/nitro-standin.js';
+import { killEnclave } from '../support/nitro/nitro-standin-state.js';
 
 let host: StandinHost;
 let worker: string;
@@ -334,6 +334,17 @@ describe('nitro backend image checks', () => {
     expect(host.runCalls().length).toBe(before);
   });
 
+  it('when the EIF cannot be read as one, start is refused with EIF_UNREADABLE before nitro-cli runs', async () => {
+    const junk = join(host.dir, 'junk-images');
+    await mkdir(junk, { recursive: true });
+    await writeFile(join(junk, 'go-0.1.0.eif'), Buffer.alloc(600, 0x41));
+    const before = host.runCalls().length;
+    const e = await refusal(backend({ imagesDir: junk }).start(spec()));
+    expect(e.failure).toBe('EIF_UNREADABLE');
+    expect(e.path).toBe('image');
+    expect(host.runCalls().length).toBe(before);
+  });
+
   it('when the EIF’s digest or PCRs are not the catalog’s, start is refused', async () => {
     const go = host.catalog.images.find((i) => i.name === 'go')!;
     const wrongDigest: ImageCatalog = {
@@ -456,6 +467,20 @@ describe('nitro backend resources and nitro-cli refusals', () => {
       ],
       'other',
     );
+  });
+
+  it('when every CID of the range is taken, start is refused with CID_UNAVAILABLE', async () => {
+    const b = backend({ cidRange: { min: 40_002, max: 40_002 } });
+    const first = await b.start(spec());
+    try {
+      const before = host.runCalls().length;
+      const e = await refusal(b.start(spec()));
+      expect(e.failure).toBe('CID_UNAVAILABLE');
+      expect(e.code).toBe('ENCLAVE_START_FAILED');
+      expect(host.runCalls().length).toBe(before);
+    } finally {
+      await first.stop();
+    }
   });
 
   it('when nitro-cli is not installed, start fails saying so', async () => {

@@ -19,7 +19,7 @@ import { fromHex, toHex } from '../../src/util/hex.js';
 
 const run = promisify(execFile);
 const HELPER_DIR = fileURLToPath(new URL('../../enclave/nsm-helper/', import.meta.url));
-const SHIM_SRC = fileURLToPath(new URL('../support/nsm-shim.c', import.meta.url));
+const SHIM_SRC = fileURLToPath(new URL('../support/nitro/nsm-shim.c', import.meta.url));
 
 let dir: string;
 let helper: string;

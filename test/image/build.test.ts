@@ -15,8 +15,8 @@ import { computeSimulatedPcrs } from '../../src/catalog/index.js';
 import type { ImageEntry } from '../../src/catalog/index.js';
 import { buildImage, reproduceImage } from '../../src/image/index.js';
 import type { BuiltImage } from '../../src/image/index.js';
-import { runCli } from '../support/cli.js';
-import type { FileServer } from '../support/image-recipe.js';
+import { runCli } from '../support/cli/cli.js';
+import type { FileServer } from '../support/nitro/image-recipe.js';
 import {
   RUN_SH,
   blobsDir,
@@ -25,7 +25,7 @@ import {
   makeTar,
   sha256,
   tinyRecipe,
-} from '../support/image-recipe.js';
+} from '../support/nitro/image-recipe.js';
 import '../support/matchers.js';
 
 let server: FileServer;
@@ -96,7 +96,9 @@ describe('image build without Debian packages', () => {
   it('when built twice in two folders at different times (inputs touched between), it gives the same EIF bytes and PCRs', async () => {
     await utimes(join(root, 'enclave/images/tiny/run.sh'), new Date(), new Date(2001, 1, 1));
     await new Promise((r) => setTimeout(r, 1100));
-    const second = await build(root, await mkdtemp(join(tmpdir(), 'image-cache2-')));
+    const cache2 = await mkdtemp(join(tmpdir(), 'image-cache2-'));
+    cleanup.push(cache2);
+    const second = await build(root, cache2);
     expect(second.eif).not.toBe(first.eif);
     expect(second.sha256).toBe(first.sha256);
     expect([second.pcr0, second.pcr1, second.pcr2]).toEqual([first.pcr0, first.pcr1, first.pcr2]);

@@ -16,8 +16,8 @@ import {
 } from '../../src/kms/index.js';
 import { createBuilderKey, kmsClient, kmsFailure, kmsUnsealer } from '../../src/kms/node.js';
 import { fromHex } from '../../src/util/hex.js';
-import type { KmsStandIn } from '../support/kms-standin.js';
-import { startKmsStandIn } from '../support/kms-standin.js';
+import type { KmsStandIn } from '../support/aws/kms-standin.js';
+import { startKmsStandIn } from '../support/aws/kms-standin.js';
 
 const TRUSTED_PCR0 = 'a1'.repeat(48);
 const ROLE = 'arn:aws:iam::111122223333:role/builder';

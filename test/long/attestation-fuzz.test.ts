@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fuzzRun } from '../support/attestation-fuzz.js';
+import { fuzzRun } from '../support/attestation/attestation-fuzz.js';
 
 /** Full-size run: `npm run test:long -- attestation` (replay a failure with ATTESTATION_FUZZ_SEED). */
 const CASES = Number(process.env.ATTESTATION_FUZZ_CASES ?? 100_000);

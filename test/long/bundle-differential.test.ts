@@ -5,11 +5,11 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { TrustPolicy } from '../../src/verify/index.js';
-import { makeBundle, rebundle } from '../support/bundle-factory.js';
-import { fuzzCase } from '../support/bundle-fuzz.js';
-import { runHarness } from '../support/bundle-harness.js';
-import { hostileVariants } from '../support/bundle-hostile.js';
-import { simulatedPolicy } from '../support/verify-policy.js';
+import { makeBundle, rebundle } from '../support/bundles/bundle-factory.js';
+import { fuzzCase } from '../support/bundles/bundle-fuzz.js';
+import { runHarness } from '../support/bundles/bundle-harness.js';
+import { hostileVariants } from '../support/bundles/bundle-hostile.js';
+import { simulatedPolicy } from '../support/bundles/verify-policy.js';
 
 const CASES = Number(process.env.BUNDLE_FUZZ_CASES ?? 20_000);
 const SEED = Number(process.env.BUNDLE_FUZZ_SEED ?? 2026);

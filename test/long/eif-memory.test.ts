@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeEif, eifChunks } from '../../src/eif/index.js';
 import { nodeHashing, openEifFile } from '../../src/eif/node.js';
-import { TEST_METADATA, enc } from '../support/eif-build.js';
+import { TEST_METADATA, enc } from '../support/nitro/eif-build.js';
 
 const GIB = 1024 * 1024 * 1024;
 const CHUNK = 4 * 1024 * 1024;

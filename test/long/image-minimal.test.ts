@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/catalog/node.js';
 import { buildImage } from '../../src/image/index.js';
 import type { BuiltImage } from '../../src/image/index.js';
-import { runCli } from '../support/cli.js';
-import { STANDIN_KERNEL, blobsDir, sha256 } from '../support/image-recipe.js';
+import { runCli } from '../support/cli/cli.js';
+import { STANDIN_KERNEL, blobsDir, sha256 } from '../support/nitro/image-recipe.js';
 
 const CAN_BUILD = process.getuid?.() === 0 && spawnSync('mmdebstrap', ['--version']).status === 0;
 const maybe = CAN_BUILD ? describe : describe.skip;

@@ -12,20 +12,20 @@ import { join } from 'node:path';
 import { fileChunks } from '../../src/archive/node.js';
 import { readBundle } from '../../src/bundle/index.js';
 import { parseStatement, readOrigin } from '../../src/provenance/index.js';
-import { cliBuild, cliBuildJson } from '../support/build-cli.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { goProject, makeRepo } from '../support/build-repo.js';
-import { GIT_ENV } from '../support/provenance-git.js';
-import type { TestSigner } from '../support/signing.js';
+import { cliBuild, cliBuildJson } from '../support/cli/build-cli.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { goProject, makeRepo } from '../support/source/build-repo.js';
+import { GIT_ENV } from '../support/source/provenance-git.js';
+import type { TestSigner } from '../support/source/signing.js';
 import {
   allowedSignersFile,
   makePgpSigner,
   makeSshSigner,
   signedCommit,
   stopPgpSigner,
-} from '../support/signing.js';
-import type { SignedTagBuild } from '../support/signed-build.js';
-import { buildSignedTag, signedVerifier } from '../support/signed-build.js';
+} from '../support/source/signing.js';
+import type { SignedTagBuild } from '../support/cli/signed-build.js';
+import { buildSignedTag, signedVerifier } from '../support/cli/signed-build.js';
 
 let work: string;
 const repos: TestRepo[] = [];

@@ -7,13 +7,14 @@ import type { BuildHandler, SessionEvent } from '../../src/protocol/index.js';
 import type { AddressInfo } from 'node:net';
 import {
   ProtocolError,
+  SUPPORTED_VERSIONS,
   WorkerError,
   acceptOne,
   listenOnce,
   serveBuild,
   submitBuild,
 } from '../../src/protocol/index.js';
-import type { TestWorker } from '../support/build-protocol.js';
+import type { TestWorker } from '../support/processes/build-protocol.js';
 import {
   bundleFile,
   bytesInput,
@@ -23,7 +24,7 @@ import {
   sha256,
   startTestWorker,
   submission,
-} from '../support/build-protocol.js';
+} from '../support/processes/build-protocol.js';
 
 let worker: TestWorker | undefined;
 afterEach(async () => {
@@ -175,7 +176,6 @@ describe('protocol session', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect(err).toHaveCode('PROTOCOL_VERSION');
-    expect((err as Error).message).toMatch(/client speaks 99, this worker speaks 1/);
     await expect(worker.outcome).resolves.toMatchObject({
       ok: false,
       code: 'PROTOCOL_VERSION',
@@ -184,12 +184,62 @@ describe('protocol session', () => {
   });
 
   it('when the worker speaks only a version the client does not, the client is refused with PROTOCOL_VERSION', async () => {
-    worker = await startTestWorker(echoHandler(new Uint8Array(1), {}), { versions: [2] });
+    worker = await startTestWorker(echoHandler(new Uint8Array(1), {}), { versions: [3] });
     await expect(
       submitBuild(await connectTo(worker.port), submission(), {
         bundleFile: join(worker.dir, 'b'),
       }),
     ).rejects.toHaveCode('PROTOCOL_VERSION');
+  });
+
+  it('when a worker of version 1 (before unsealing) meets a client of version 2, they build unsigned on version 1', async () => {
+    worker = await startTestWorker(echoHandler(new Uint8Array(5), {}), { versions: [1] });
+    const res = await submitBuild(await connectTo(worker.port), submission(), {
+      bundleFile: join(worker.dir, 'b'),
+    });
+    expect(res.version).toBe(1);
+    expect(SUPPORTED_VERSIONS).toEqual([2, 1]);
+  });
+
+  it('when the client holds a builder key and the worker speaks only version 1, the client refuses with PROTOCOL_VERSION before sending', async () => {
+    let handled = false;
+    worker = await startTestWorker(
+      async () => {
+        handled = true;
+        return { ok: false, error: new WorkerError('WORKER_INTERNAL', 'unreachable') };
+      },
+      { versions: [1] },
+    );
+    const err = await submitBuild(
+      await connectTo(worker.port),
+      { ...submission(), signing: { keyFingerprint: `sha256:${'ab'.repeat(32)}` } },
+      { bundleFile: join(worker.dir, 'b'), unseal: () => Promise.resolve(new Uint8Array(1)) },
+    ).catch((e: unknown) => e);
+    expect(err).toHaveCode('PROTOCOL_VERSION');
+    expect((err as ProtocolError).path).toBe('signing');
+    await expect(worker.outcome).resolves.toMatchObject({ ok: false, code: 'PROTOCOL_VERSION' });
+    expect(handled).toBe(false);
+  });
+
+  it('when a version 1 session announces a builder key, the worker refuses it with PROTOCOL_VERSION', async () => {
+    worker = await startTestWorker(echoHandler(new Uint8Array(1), {}));
+    const reply = await rawExchange(worker.port, [
+      { type: 'hello', protocol: 'tee-compile', versions: [1], client: 'raw' },
+      {
+        type: 'build',
+        nonce: '00'.repeat(32),
+        workdir: '.',
+        source: { repository: null, commit: null, tree: 'b'.repeat(40), objectFormat: 'sha1' },
+        inputs: { config: 0, commit: 0, source: 0, deps: 0 },
+        signing: { keyFingerprint: `sha256:${'ab'.repeat(32)}` },
+      },
+    ]);
+    expect(reply[0]).toMatchObject({ type: 'hello', version: 1 });
+    expect(reply.at(-1)).toMatchObject({
+      type: 'error',
+      code: 'PROTOCOL_VERSION',
+    });
+    await expect(worker.outcome).resolves.toMatchObject({ ok: false, code: 'PROTOCOL_VERSION' });
   });
 
   it('when an input is larger than the worker accepts, the client refuses before sending, naming the input', async () => {

@@ -9,7 +9,7 @@ import {
   parseBuildConfigText,
 } from '../../src/provenance/index.js';
 import { readBuildConfig } from '../../src/provenance/node.js';
-import { tempDir, writeFiles } from '../support/provenance-git.js';
+import { tempDir, writeFiles } from '../support/source/provenance-git.js';
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -209,9 +209,6 @@ describe('readBuildConfig', () => {
   it('when the file is too large or a directory, it refuses with CONFIG_INVALID naming the file', async () => {
     const dir = tempDir();
     writeFiles(dir, { 'build.json': ' '.repeat(1024 * 1024 + 1) });
-    await expect(readBuildConfig(join(dir, 'build.json'))).rejects.toThrow(
-      /^build\.json: larger than 1048576 bytes$/,
-    );
     await expect(readBuildConfig(join(dir, 'build.json'))).rejects.toHaveCode('CONFIG_INVALID');
     const sub = join(dir, 'sub.json');
     mkdirSync(sub);
@@ -223,9 +220,7 @@ describe('readBuildConfig', () => {
     const dir = tempDir();
     writeFiles(dir, { 'build.json': JSON.stringify(minimal), 'other.json': '{"language":"rust"}' });
     expect((await readBuildConfig(join(dir, 'build.json'))).language).toBe('rust');
-    await expect(readBuildConfig(join(dir, 'other.json'))).rejects.toThrow(
-      /^other\.json: input: missing/,
-    );
+    await expect(readBuildConfig(join(dir, 'other.json'))).rejects.toHaveCode('CONFIG_INVALID');
   });
 });
 

@@ -16,9 +16,9 @@ import { parseCargoLock } from '../../src/provenance/index.js';
 import type { LockedDependency } from '../../src/provenance/index.js';
 import { checkDependencySet, fetchDependencySet } from '../../src/provenance/node.js';
 import { writeTarFile } from '../../src/archive/node.js';
-import { tempDir, writeFiles } from '../support/provenance-git.js';
-import { makeCrate, runOffline, startCargoRegistry } from '../support/provenance-depset.js';
-import type { CargoRegistry } from '../support/provenance-depset.js';
+import { tempDir, writeFiles } from '../support/source/provenance-git.js';
+import { makeCrate, runOffline, startCargoRegistry } from '../support/source/provenance-depset.js';
+import type { CargoRegistry } from '../support/source/provenance-depset.js';
 
 let registry: CargoRegistry;
 let app: string;

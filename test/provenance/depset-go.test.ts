@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { parseGoLock } from '../../src/provenance/index.js';
 import type { LockedDependency } from '../../src/provenance/index.js';
 import { checkDependencySet, fetchDependencySet, listTreeForTests } from './depset-helpers.js';
-import { tempDir, writeFiles } from '../support/provenance-git.js';
-import { addGoModule, runOffline, writeZip } from '../support/provenance-depset.js';
+import { tempDir, writeFiles } from '../support/source/provenance-git.js';
+import { addGoModule, runOffline, writeZip } from '../support/source/provenance-depset.js';
 
 const GO_BASE: NodeJS.ProcessEnv = {
   PATH: process.env.PATH,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { runFetchTool } from '../../src/provenance/depset/tool.js';
-import { tempDir } from '../support/provenance-git.js';
+import { tempDir } from '../support/source/provenance-git.js';
 
 const base = (): { cwd: string; env: NodeJS.ProcessEnv } => ({ cwd: tempDir(), env: process.env });
 
@@ -22,12 +22,12 @@ describe('running the tool that fetches a dependency set', () => {
       'echo "  " >&2; echo "   Updating index" >&2; echo "error: no such crate" >&2; exit 101';
     const plain = runFetchTool('sh', ['-c', script], { ...base(), label: 'cargo fetch' });
     await expect(plain).rejects.toHaveCode('DEPENDENCY_FETCH_FAILED');
-    await expect(plain).rejects.toThrow('cargo fetch failed: Updating index');
+    await expect(plain).rejects.toThrow('Updating index');
     const chosen = runFetchTool('sh', ['-c', script], {
       ...base(),
       label: 'cargo fetch',
       reason: (stderr) => stderr.split('\n').find((l) => l.startsWith('error')) ?? '',
     });
-    await expect(chosen).rejects.toThrow('cargo fetch failed: error: no such crate');
+    await expect(chosen).rejects.toThrow('error: no such crate');
   });
 });

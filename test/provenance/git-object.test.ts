@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { computeCommitId, parseCommitObject, sourceDateEpoch } from '../../src/provenance/index.js';
-import { git, gitBytes, makeRepo } from '../support/provenance-git.js';
+import {
+  computeCommitId,
+  parseCommitObject,
+  parseTagObject,
+  sourceDateEpoch,
+} from '../../src/provenance/index.js';
+import { git, gitBytes, makeRepo } from '../support/source/provenance-git.js';
 
 const te = new TextEncoder();
 
@@ -66,5 +71,18 @@ describe('computeCommitId and parseCommitObject', () => {
     expect(() => parseCommitObject(new Uint8Array(2 * 1024 * 1024))).toThrowWithCode(
       'COMMIT_MALFORMED',
     );
+  });
+});
+
+describe('parseTagObject refusals', () => {
+  it.each([
+    ['not UTF-8', new Uint8Array([0x6f, 0xff, 0x0a])],
+    ['no header', new TextEncoder().encode('just a message\n')],
+    [
+      'an object id that is not hex',
+      new TextEncoder().encode('object xyz\ntype commit\ntag v1\n\nm\n'),
+    ],
+  ])('when the raw tag is %s, it refuses with TAG_MALFORMED', (_what, raw) => {
+    expect(() => parseTagObject(raw)).toThrowWithCode('TAG_MALFORMED');
   });
 });

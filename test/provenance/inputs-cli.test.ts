@@ -3,8 +3,8 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inputMerkleRoot, parseBuildConfig, parsePackageLock } from '../../src/provenance/index.js';
 import { readFileSync } from 'node:fs';
-import { runBin, runCli } from '../support/cli.js';
-import { GIT_ENV, git, makeRepo, tempDir, writeFiles } from '../support/provenance-git.js';
+import { runBin, runCli } from '../support/cli/cli.js';
+import { GIT_ENV, git, makeRepo, tempDir, writeFiles } from '../support/source/provenance-git.js';
 
 const npmFixture = new URL('../fixtures/provenance/npm-v3', import.meta.url).pathname;
 const buildJson = {

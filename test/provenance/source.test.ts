@@ -19,7 +19,7 @@ import {
   makeRepo,
   tempDir,
   writeFiles,
-} from '../support/provenance-git.js';
+} from '../support/source/provenance-git.js';
 
 /** A tree with every kind of entry git records, and the orderings that trip naive sorts. */
 function richTree(root: string): void {
@@ -170,9 +170,6 @@ describe('readGitSource', () => {
     const head = git(dir, ['rev-parse', 'HEAD']);
     git(dir, ['update-index', '--add', '--cacheinfo', `160000,${head},vendor/lib`]);
     git(dir, ['commit', '-q', '-m', 'add submodule']);
-    await expect(readGitSource(dir, { env: GIT_ENV, allowDirty: true })).rejects.toThrow(
-      /vendor\/lib/,
-    );
     await expect(readGitSource(dir, { env: GIT_ENV, allowDirty: true })).rejects.toHaveCode(
       'SOURCE_SUBMODULE',
     );
@@ -307,8 +304,8 @@ describe('archiveGitTree', () => {
     writeFileSync(Buffer.concat([Buffer.from(bytes + '/'), Buffer.from([0xff, 0x41])]), 'x');
     git(bytes, ['add', '-A']);
     git(bytes, ['commit', '-q', '-m', 'latin1 name']);
-    await expect(collect(archiveGitTree(bytes, 'HEAD', { env: GIT_ENV }))).rejects.toThrow(
-      /not valid UTF-8/,
+    await expect(collect(archiveGitTree(bytes, 'HEAD', { env: GIT_ENV }))).rejects.toHaveCode(
+      'SOURCE_UNSUPPORTED_ENTRY',
     );
   });
 });

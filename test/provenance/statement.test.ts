@@ -11,6 +11,7 @@ import {
   parseBuildConfig,
   parsePackageLock,
   parseStatement,
+  readOrigin,
   serializeStatement,
   statementInputMerkleRoot,
   verifyMerkleProof,
@@ -168,13 +169,16 @@ describe('buildStatement', () => {
 
   it('when a parameter is wrong, it refuses with STATEMENT_INVALID naming the field', () => {
     expect(() => buildStatement(params({ outputs: [] }))).toThrowWithCode('STATEMENT_INVALID');
-    expect(() => buildStatement(params({ nonce: 'xyz' }))).toThrow(/internalParameters\.nonce/);
+    expect(() => buildStatement(params({ nonce: 'xyz' }))).toThrowWithCode(
+      'STATEMENT_INVALID',
+      'predicate.buildDefinition.internalParameters.nonce',
+    );
     expect(() => buildStatement(params({ backend: 'Nitro!' }))).toThrowWithCode(
       'STATEMENT_INVALID',
     );
     expect(() =>
       buildStatement(params({ outputs: [{ name: '../x', sha256: '3'.repeat(64) }] })),
-    ).toThrow(/subject\.0\.name/);
+    ).toThrowWithCode('STATEMENT_INVALID', 'subject.0.name');
     expect(() =>
       buildStatement(
         params({
@@ -184,16 +188,17 @@ describe('buildStatement', () => {
           ],
         }),
       ),
-    ).toThrow(/duplicate subject/);
+    ).toThrowWithCode('STATEMENT_INVALID', 'subject.1.name');
     expect(() => buildStatement(params({ isolation: { when: new Date() } }))).toThrowWithCode(
       'STATEMENT_INVALID',
     );
-    expect(() => buildStatement(params({ workdir: '../up' }))).toThrow(
-      /externalParameters\.workdir/,
+    expect(() => buildStatement(params({ workdir: '../up' }))).toThrowWithCode(
+      'STATEMENT_INVALID',
+      'predicate.buildDefinition.externalParameters.workdir',
     );
-    expect(() => buildStatement(params({ finishedOn: new Date('2025-01-01T00:00:00Z') }))).toThrow(
-      /finishedOn/,
-    );
+    expect(() =>
+      buildStatement(params({ finishedOn: new Date('2025-01-01T00:00:00Z') })),
+    ).toThrowWithCode('STATEMENT_INVALID', 'predicate.runDetails.metadata.finishedOn');
   });
 });
 
@@ -339,6 +344,20 @@ describe('serializeStatement and parseStatement', () => {
   it('when the statement is too large, it is refused before parsing', () => {
     expect(() => parseStatement(new Uint8Array(33 * 1024 * 1024))).toThrowWithCode(
       'STATEMENT_INVALID',
+    );
+  });
+});
+
+describe('readOrigin refusals', () => {
+  it('when a byproduct that is not a source origin carries content, it refuses with ORIGIN_INVALID naming it', () => {
+    const st = buildStatement(params());
+    st.predicate.runDetails.byproducts = [
+      ...(st.predicate.runDetails.byproducts ?? []),
+      { name: 'extra.txt', content: 'AAAA' },
+    ];
+    expect(() => readOrigin(st)).toThrowWithCode(
+      'ORIGIN_INVALID',
+      'predicate.runDetails.byproducts.1',
     );
   });
 });

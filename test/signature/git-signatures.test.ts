@@ -11,8 +11,8 @@ import {
   splitCommitSignature,
   splitTagSignature,
 } from '../../src/signature/index.js';
-import { GIT_ENV, gitBytes, makeRepo, writeFiles } from '../support/provenance-git.js';
-import type { SshKeyType, TestSigner } from '../support/signing.js';
+import { GIT_ENV, gitBytes, makeRepo, writeFiles } from '../support/source/provenance-git.js';
+import type { SshKeyType, TestSigner } from '../support/source/signing.js';
 import {
   allowedSignersFile,
   makePgpSigner,
@@ -20,7 +20,7 @@ import {
   signedCommit,
   signedTag,
   stopPgpSigner,
-} from '../support/signing.js';
+} from '../support/source/signing.js';
 
 const COMMIT_TIME = Date.parse('2024-01-02T02:04:05Z') / 1000;
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PositionalReader } from '../../src/util/node.js';
 import { readAtMost, readBoundedFile } from '../../src/util/node.js';
+import { tempDirSync } from '../support/temp.js';
 
 describe('reading a small file the user names', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'util-node-'));
+  const dir = tempDirSync('util-node-');
   const file = join(dir, 'a.json');
   writeFileSync(file, '{"a":1}');
 

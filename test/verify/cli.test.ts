@@ -1,17 +1,16 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/cli/cli.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
   DEFAULT_NONCE,
-  bundleDir,
   makeBundle,
   rebundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
+} from '../support/bundles/bundle-factory.js';
+import { tempDirSync } from '../support/temp.js';
 
 const [alpha, beta, gamma] = BUILDERS as [
   (typeof BUILDERS)[0],
@@ -26,7 +25,7 @@ let odd: string;
 let tampered: string;
 
 beforeAll(async () => {
-  dir = bundleDir();
+  dir = tempDirSync('bundles-');
   const a = await makeBundle({ builder: alpha });
   good = await writeBundleBytes(dir, 'alpha.bundle.tar.gz', a.bytes);
   second = await writeBundleBytes(
@@ -120,7 +119,7 @@ function keysOf(j: JsonReport): string[] {
 
 /** An environment whose PATH has a `diffoscope` that names the two files it was given. */
 function fakeDiffoscope(): NodeJS.ProcessEnv {
-  const bin = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+  const bin = tempDirSync('fake-diffoscope-');
   writeFileSync(join(bin, 'diffoscope'), '#!/bin/sh\necho "compared $4 with $5"; exit 1\n');
   chmodSync(join(bin, 'diffoscope'), 0o755);
   return { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeTar, type TarInputEntry } from '../../src/archive/index.js';
 import { collect } from '../../src/util/bytes.js';
 import { MAX_SUMMARY_CHARS, fileDifferences, summarizeDifference } from '../../src/verify/diff.js';
 import { sha256Hex } from '../../src/verify/digest.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 
@@ -21,7 +21,7 @@ async function tar(files: Record<string, string>, mtime = 0): Promise<Uint8Array
 }
 
 function zip(files: Record<string, string>): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), 'diff-zip-'));
+  const dir = tempDirSync('diff-zip-');
   for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
   execFileSync('zip', ['-X', '-q', 'out.zip', ...Object.keys(files)], { cwd: dir });
   return new Uint8Array(readFileSync(join(dir, 'out.zip')));

@@ -1,14 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffoscopeComparer, findDiffoscope } from '../../src/verify/diffoscope.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 
 /** A directory on PATH holding a fake `diffoscope` with the given shell body. */
 function fakeDiffoscope(body: string): { env: NodeJS.ProcessEnv; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'fake-diffoscope-'));
+  const dir = tempDirSync('fake-diffoscope-');
   const exe = join(dir, 'diffoscope');
   writeFileSync(exe, `#!/bin/sh\n${body}\n`);
   chmodSync(exe, 0o755);
@@ -17,7 +18,7 @@ function fakeDiffoscope(body: string): { env: NodeJS.ProcessEnv; dir: string } {
 
 describe('diffoscope', () => {
   it('when diffoscope is not installed, it finds nothing and the comparer returns null', async () => {
-    const env = { PATH: mkdtempSync(join(tmpdir(), 'empty-path-')) };
+    const env = { PATH: tempDirSync('empty-path-') };
     expect(await findDiffoscope(env)).toBeNull();
     const compare = diffoscopeComparer({ env });
     expect(await compare('a.txt', te.encode('1'), te.encode('2'))).toBeNull();

@@ -14,8 +14,8 @@ import {
 } from '../../src/dsse/index.js';
 import type { TrustPolicy } from '../../src/verify/index.js';
 import { verifyBundle } from '../../src/verify/index.js';
-import { VERIFIED_AT, makeBundle, rebundle } from '../support/bundle-factory.js';
-import { simulatedPolicy, trusted } from '../support/verify-policy.js';
+import { VERIFIED_AT, makeBundle, rebundle } from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
 
 const opts = { now: VERIFIED_AT };
 let key: DsseSigner;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import { loadDefaultImages, loadTrustPolicy, openBundleFile } from '../../src/verify/node.js';
+import { tempDirSync } from '../support/temp.js';
 
 describe('verify, Node face', () => {
   it('when the published images are loaded, each carries its simulated measurements from enclave/images.json', async () => {
@@ -22,7 +23,7 @@ describe('verify, Node face', () => {
   });
 
   it('when a policy file and flags are given, the policy combines them over the published images', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'policy-'));
+    const dir = tempDirSync('policy-');
     const file = join(dir, 'policy.json');
     writeFileSync(file, JSON.stringify({ minBuilders: 1, maxAgeSeconds: 600 }));
     const p = await loadTrustPolicy({ policyFile: file, flags: { allowSimulated: true } });
@@ -33,7 +34,7 @@ describe('verify, Node face', () => {
   });
 
   it('when a bundle path is missing or a directory, opening it fails at once with the file system error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'open-'));
+    const dir = tempDirSync('open-');
     await expect(openBundleFile(join(dir, 'nope'))).rejects.toHaveProperty('code', 'ENOENT');
     await expect(openBundleFile(dir)).rejects.toHaveProperty('code', 'EISDIR');
   });

@@ -22,12 +22,22 @@ import {
 import type { TrustPolicy, VerifyErrorCode } from '../../src/verify/index.js';
 import { VERIFY_ERROR_CODES, buildTrustPolicy, verifyBundle } from '../../src/verify/index.js';
 import { loadDefaultImages } from '../../src/verify/node.js';
-import { ATTESTED_AT, DEFAULT_NONCE, VERIFIED_AT, makeBundle } from '../support/bundle-factory.js';
-import type { OidcStandin } from '../support/github-oidc.js';
-import { makeStandinKey, signToken, startOidcStandin } from '../support/github-oidc.js';
-import { gitBytes, makeRepo } from '../support/provenance-git.js';
-import type { TestSigner } from '../support/signing.js';
-import { allowedSignersFile, makeSshSigner, signedCommit, signedTag } from '../support/signing.js';
+import {
+  ATTESTED_AT,
+  DEFAULT_NONCE,
+  VERIFIED_AT,
+  makeBundle,
+} from '../support/bundles/bundle-factory.js';
+import type { OidcStandin } from '../support/github/github-oidc.js';
+import { makeStandinKey, signToken, startOidcStandin } from '../support/github/github-oidc.js';
+import { gitBytes, makeRepo } from '../support/source/provenance-git.js';
+import type { TestSigner } from '../support/source/signing.js';
+import {
+  allowedSignersFile,
+  makeSshSigner,
+  signedCommit,
+  signedTag,
+} from '../support/source/signing.js';
 
 let oidc: OidcStandin;
 let jwks: RsaJwk[];

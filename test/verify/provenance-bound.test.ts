@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { verifyBundle } from '../../src/verify/index.js';
 import { MAX_PROVENANCE_DEPTH, jsonDepthExceeds } from '../../src/verify/provenance-bound.js';
-import { VERIFIED_AT, makeBundle } from '../support/bundle-factory.js';
-import { simulatedPolicy } from '../support/verify-policy.js';
+import { VERIFIED_AT, makeBundle } from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy } from '../support/bundles/verify-policy.js';
 
 const te = new TextEncoder();
 

@@ -6,18 +6,17 @@
  * line, refusals included.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/cli/cli.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
-  bundleDir,
   makeBundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
-import { unruledWriter } from '../support/bundle-hostile.js';
+} from '../support/bundles/bundle-factory.js';
+import { unruledWriter } from '../support/bundles/bundle-hostile.js';
+import { tempDirSync } from '../support/temp.js';
 
 const alpha = BUILDERS[0]!;
 const beta = BUILDERS[1]!;
@@ -73,7 +72,7 @@ function rewrite(from: string, to: string): (b: Uint8Array) => Uint8Array {
 }
 
 beforeAll(() => {
-  dir = bundleDir();
+  dir = tempDirSync('bundles-');
 });
 
 describe('the readable verify report, attacked', () => {
@@ -170,7 +169,7 @@ describe('the readable verify report, attacked', () => {
       outputs: { [`VERSION${RLO}`]: `2.0\n${ATTACK}${ATTACK}\n` },
       outputFiles: ['*'],
     });
-    const bin = mkdtempSync(join(tmpdir(), 'forging-diffoscope-'));
+    const bin = tempDirSync('forging-diffoscope-');
     writeFileSync(
       join(bin, 'diffoscope'),
       `#!/bin/sh\ncat <<'END'\ncompared${FORGED_LINE}${FORGED_VERDICT}${CLEAR_SCREEN}${RLO}txt\nEND\nexit 1\n`,

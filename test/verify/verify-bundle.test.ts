@@ -11,7 +11,7 @@ import { pcr4ForInstanceId } from '../../src/attestation/index.js';
 import type { ProvenanceStatement } from '../../src/provenance/index.js';
 import { serializeStatement } from '../../src/provenance/index.js';
 import { toHex } from '../../src/util/hex.js';
-import { rawTarGz, requiredMembers } from '../support/bundle-raw.js';
+import { rawTarGz, requiredMembers } from '../support/bundles/bundle-raw.js';
 import {
   ATTESTED_AT,
   BUILDERS,
@@ -19,13 +19,13 @@ import {
   DEFAULT_NONCE,
   VERIFIED_AT,
   builderPcr3,
-  bundleDir,
   makeBundle,
   rebundle,
   type MadeBundle,
   type SimulatedBuilder,
-} from '../support/bundle-factory.js';
-import { simulatedPolicy, trusted } from '../support/verify-policy.js';
+} from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
+import { tempDirSync } from '../support/temp.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -110,7 +110,7 @@ describe('verifyBundle: a genuine simulated bundle', () => {
   });
 
   it('when the bundle is written to disk by writeBundle and streamed back, it verifies the same', async () => {
-    const file = join(bundleDir(), 'hello.bundle.tar.gz');
+    const file = join(tempDirSync('bundles-'), 'hello.bundle.tar.gz');
     await writeBundle(file, {
       provenance: good.contents.provenance,
       attestation: good.contents.attestation,

@@ -11,8 +11,8 @@ import {
   defaultOutputs,
   makeBundle,
   type MakeBundleOptions,
-} from '../support/bundle-factory.js';
-import { simulatedPolicy, trusted } from '../support/verify-policy.js';
+} from '../support/bundles/bundle-factory.js';
+import { simulatedPolicy, trusted } from '../support/bundles/verify-policy.js';
 
 const te = new TextEncoder();
 const [alpha, beta, gamma, delta] = BUILDERS as [
@@ -215,9 +215,6 @@ describe('verifyBundles (k of n)', () => {
       },
     });
     refused(s, 'QUORUM_NOT_MET');
-    expect(s.message).toBe(
-      'no majority: 2 groups of 1 distinct trusted builder each produced different outputs, 2 required',
-    );
     expect(s.majority).toBe(false);
     expect(s.agreeing).toEqual([]);
     expect(s.dissenting).toEqual(['alpha', 'beta']);
@@ -258,7 +255,6 @@ describe('verifyBundles (k of n)', () => {
       },
     });
     refused(s, 'QUORUM_NOT_MET');
-    expect(s.message).toBe('2 distinct trusted builders agree, 3 required');
     expect(s.majority).toBe(true);
     expect(s.agreeing).toEqual(['alpha', 'beta']);
     expect(s.dissenting).toEqual(['gamma']);

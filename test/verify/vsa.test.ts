@@ -12,11 +12,11 @@ import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { SIMULATION_ROOT, pemToDer } from '../../src/attestation/index.js';
 import { parseEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
 import { kmsClient } from '../../src/kms/aws.js';
-import { BUILDERS, makeBundle } from '../support/bundle-factory.js';
-import { runCli } from '../support/cli.js';
-import { securesystemslibVerify } from '../support/dsse-python.js';
-import type { KmsStandIn } from '../support/kms-standin.js';
-import { startKmsStandIn } from '../support/kms-standin.js';
+import { BUILDERS, makeBundle } from '../support/bundles/bundle-factory.js';
+import { runCli } from '../support/cli/cli.js';
+import { securesystemslibVerify } from '../support/bundles/dsse-python.js';
+import type { KmsStandIn } from '../support/aws/kms-standin.js';
+import { startKmsStandIn } from '../support/aws/kms-standin.js';
 
 let work: string;
 let bundles: string[];

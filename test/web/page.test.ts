@@ -8,18 +8,22 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { GENUINE, isDebugFact, readFixture, NITRO_DIR } from '../support/attestation-fixtures.js';
-import type { MadeBundle } from '../support/bundle-factory.js';
+import {
+  GENUINE,
+  isDebugFact,
+  readFixture,
+  NITRO_DIR,
+} from '../support/attestation/attestation-fixtures.js';
+import type { MadeBundle } from '../support/bundles/bundle-factory.js';
 import {
   BUILDERS,
   DEFAULT_COMMIT,
-  bundleDir,
   defaultOutputs,
   makeBundle,
   rebundle,
   writeBundleBytes,
-} from '../support/bundle-factory.js';
-import { runCli } from '../support/cli.js';
+} from '../support/bundles/bundle-factory.js';
+import { runCli } from '../support/cli/cli.js';
 import type { Browser, FileServer, PageVerdict } from '../support/web-page.js';
 import {
   buildPage,
@@ -28,6 +32,7 @@ import {
   serveFiles,
   verdictOf,
 } from '../support/web-page.js';
+import { tempDirSync } from '../support/temp.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('./.screenshots/', import.meta.url));
 const te = new TextEncoder();
@@ -102,7 +107,7 @@ function expectSame(got: PageVerdict, want: PageVerdict): void {
 let alpha: MadeBundle;
 
 beforeAll(async () => {
-  dir = bundleDir();
+  dir = tempDirSync('bundles-');
   const [html, b, s, r, p] = await Promise.all([
     // The published page reads the page's own origin and https hosts; the loopback hosts of this
     // test are plain http, so they are allowed too, for the browser's own CORS checks to decide.

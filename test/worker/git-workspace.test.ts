@@ -7,7 +7,7 @@ import { chmodSync, symlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeGitIndex, writeGitWorkspace } from '../../src/worker/git-workspace.js';
-import { GIT_ENV, git, gitBytes, makeRepo, tempDir } from '../support/provenance-git.js';
+import { GIT_ENV, git, gitBytes, makeRepo, tempDir } from '../support/source/provenance-git.js';
 
 /** Checks out the committed files of `repo` (without .git) into a fresh folder. */
 function exportTree(repo: string): string {

@@ -19,12 +19,12 @@ import { submitBuild } from '../../src/protocol/index.js';
 import { toHex } from '../../src/util/hex.js';
 import { parseWorkerArgs } from '../../src/worker/main.js';
 import { WORKER_VERSION } from '../../src/worker/version.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { REPO_ROOT, goProject, makeRepo } from '../support/build-repo.js';
-import { prepare, submissionOf } from '../support/build-session.js';
-import { fakeNsmHelper, helperPcr } from '../support/sandbox-nsm.js';
-import { workerBundle } from '../support/sandbox-worker.js';
-import { CAN_JAIL, buildJail } from '../support/jail.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { REPO_ROOT, goProject, makeRepo } from '../support/source/build-repo.js';
+import { prepare, submissionOf } from '../support/processes/build-session.js';
+import { fakeNsmHelper, helperPcr } from '../support/nitro/sandbox-nsm.js';
+import { workerBundle } from '../support/processes/sandbox-worker.js';
+import { CAN_JAIL, buildJail } from '../support/processes/jail.js';
 
 let dir: string;
 let repo: TestRepo;

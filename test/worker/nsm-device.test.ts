@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { NsmClient, SIMULATION_ROOT, verifyAttestation } from '../../src/attestation/index.js';
 import { HelperNsmTransport } from '../../src/worker/nsm-device.js';
 import { toHex } from '../../src/util/hex.js';
-import { fakeNsmHelper, helperPcr } from '../support/sandbox-nsm.js';
+import { fakeNsmHelper, helperPcr } from '../support/nitro/sandbox-nsm.js';
 
 describe('NSM transport through the helper', () => {
   it('when the helper answers, requests round-trip and an attestation carries the nonce and user data', async () => {

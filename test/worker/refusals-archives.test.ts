@@ -11,10 +11,15 @@ import { writeTarFile } from '../../src/archive/node.js';
 import type { LocalBackend } from '../../src/enclave/index.js';
 import type { PreparedInputs } from '../../src/client/index.js';
 import { WorkerError } from '../../src/protocol/index.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { exampleRepo, goProject, makeRepo } from '../support/build-repo.js';
-import { fileInput, prepare, runSession, submissionOf } from '../support/build-session.js';
-import { sandboxBackend } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { exampleRepo, goProject, makeRepo } from '../support/source/build-repo.js';
+import {
+  fileInput,
+  prepare,
+  runSession,
+  submissionOf,
+} from '../support/processes/build-session.js';
+import { sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let backend: LocalBackend;
 let work: string;

@@ -14,10 +14,16 @@ import { extractTar, packDirectory, writeTarFile, fileChunks } from '../../src/a
 import type { LocalBackend } from '../../src/enclave/local.js';
 import type { PreparedInputs } from '../../src/client/inputs.js';
 import { WorkerError } from '../../src/protocol/index.js';
-import type { TestRepo } from '../support/build-repo.js';
-import { exampleRepo, goProject, makeRepo } from '../support/build-repo.js';
-import { bytesOf, fileInput, prepare, runSession, submissionOf } from '../support/build-session.js';
-import { sandboxBackend } from '../support/sandbox-worker.js';
+import type { TestRepo } from '../support/source/build-repo.js';
+import { exampleRepo, goProject, makeRepo } from '../support/source/build-repo.js';
+import {
+  bytesOf,
+  fileInput,
+  prepare,
+  runSession,
+  submissionOf,
+} from '../support/processes/build-session.js';
+import { sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let backend: LocalBackend;
 let cache: string;
@@ -271,7 +277,7 @@ describe('worker and connection failures', () => {
       timeoutMs: 60_000,
     });
     const replies = await rawExchange(await enclave.connect(), [
-      { type: 'hello', protocol: 'tee-compile', versions: [2, 3], client: 'raw' },
+      { type: 'hello', protocol: 'tee-compile', versions: [3, 4], client: 'raw' },
     ]);
     const exit = await enclave.exited;
     expect(replies.at(-1)).toMatchObject({ type: 'error', code: 'PROTOCOL_VERSION' });

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { agentCacheDir } from '../../agent/index.js';
 import { AgentError } from '../../agent/index.js';
 import type { AgentConfigFile } from '../../agent/index.js';
+import { openAgentBuilderKey } from '../../agent/index.js';
 import { readConfigFile, resolveSettings } from '../../agent/index.js';
 import { readTokenFile } from '../../agent/index.js';
 import { createLogger } from '../../agent/index.js';
@@ -20,12 +21,14 @@ import { createBackend } from '../../enclave/index.js';
 import { detectThreadsPerCore } from '../../enclave/index.js';
 import { backendSizing } from '../../agent/index.js';
 import { loadImageCatalog } from '../../catalog/node.js';
+import type { HostBuilderKey } from '../../kms/node.js';
 import { TeeCompileError } from '../../errors.js';
 import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 
 const USAGE = `usage: tee-compile agent [--backend nitro|local] [--listen 127.0.0.1:8723] [--data-dir <dir>]
-    [--token-file <file>] [--max-concurrent <n>] [--single-build] [--config <file>]
+    [--token-file <file>] [--max-concurrent <n>] [--single-build] [--sealed-key <file>]
+    [--config <file>]
 
 Runs the build service of an enclave host: an HTTP API (POST /build, GET /build/{id},
 /build/{id}/events, /build/{id}/result, DELETE /build/{id}, /health, /metrics) that builds each
@@ -40,6 +43,8 @@ submitted source in a fresh, single-use enclave and serves the attested bundle.
                            host's capacity)
   --single-build           accept one build in the agent's life, then exit once its result
                            has been fetched
+  --sealed-key <file>      sign every build's provenance with this host's KMS-sealed builder
+                           key (builder-key.json; see docs/builder-key.md)
   --config <file>          JSON settings (see docs/agent.md); flags override it
 
 Logs are JSON lines on stderr. SIGTERM/SIGINT: stop accepting, let running builds finish within
@@ -61,6 +66,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'token-file': { type: 'string' },
       'max-concurrent': { type: 'string' },
       'single-build': { type: 'boolean' },
+      'sealed-key': { type: 'string' },
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,6 +90,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           ? { maxConcurrent: values['max-concurrent'] }
           : {}),
         ...(values['single-build'] !== undefined ? { singleBuild: values['single-build'] } : {}),
+        ...(values['sealed-key'] !== undefined ? { sealedKey: values['sealed-key'] } : {}),
       },
       { cwd: io.cwd },
     );
@@ -92,7 +99,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const log = createLogger(io.stderr, settings.logLevel);
+  let builderKey: HostBuilderKey | undefined;
   try {
+    builderKey = await openAgentBuilderKey(settings.builderKey, io.env);
+    if (builderKey === undefined) log.info('no sealed builder key: builds are not signed');
+    else log.info('builder key', { fingerprint: builderKey.fingerprint });
     const token = settings.tokenFile === null ? null : await readTokenFile(settings.tokenFile);
     if (token?.worldReadable)
       log.warn('the token file can be read by other users', { token_file: settings.tokenFile });
@@ -127,6 +138,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       catalog,
       cacheDir: agentCacheDir(settings.dataDir),
       env: io.env,
+      ...(builderKey !== undefined ? { builderKey } : {}),
     });
     const running = await startAgent({
       settings,
@@ -169,5 +181,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       return EXIT_USAGE;
     }
     throw err;
+  } finally {
+    builderKey?.close();
   }
 }

@@ -7,9 +7,8 @@ import { dirname, resolve } from 'node:path';
 import type { ImageCatalog } from '../../catalog/index.js';
 import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
 import { createBackend, NitroConfigError } from '../../enclave/index.js';
-import { KmsError, MAX_SEALED_KEY_FILE_BYTES, parseSealedKey } from '../../kms/index.js';
-import { kmsClientFromEnv, kmsUnsealer } from '../../kms/node.js';
-import { readBoundedFile } from '../../util/node.js';
+import type { HostBuilderKey } from '../../kms/node.js';
+import { openHostBuilderKey } from '../../kms/node.js';
 import type { CliIo } from '../io.js';
 import { UsageError, writeLine } from '../io.js';
 
@@ -61,26 +60,6 @@ async function readNitroSettings(file: string): Promise<unknown> {
 }
 
 /** The sealed builder key of `file` with its unsealing through KMS (region from the file). */
-export async function sealedKeyOf(
-  file: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{
-  fingerprint: string;
-  unseal: (doc: Uint8Array) => Promise<Uint8Array>;
-  close: () => void;
-}> {
-  let text: string;
-  try {
-    text = (await readBoundedFile(file, MAX_SEALED_KEY_FILE_BYTES)).toString('utf8');
-  } catch (e) {
-    if (typeof (e as NodeJS.ErrnoException).code === 'string') throw e;
-    throw new KmsError('SEALED_KEY_INVALID', `${file}: ${(e as Error).message}`, { cause: e });
-  }
-  const sealed = await parseSealedKey(text, file);
-  const client = await kmsClientFromEnv(sealed.region, env);
-  return {
-    fingerprint: sealed.fingerprint,
-    unseal: kmsUnsealer(client, sealed),
-    close: () => client.destroy(),
-  };
+export function sealedKeyOf(file: string, env: NodeJS.ProcessEnv): Promise<HostBuilderKey> {
+  return openHostBuilderKey(file, env);
 }

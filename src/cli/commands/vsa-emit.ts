@@ -4,18 +4,11 @@
  * KMS Sign).
  */
 import { writeFile } from 'node:fs/promises';
-import { pemToDer } from '../../attestation/index.js';
-import type { DsseSigner } from '../../dsse/index.js';
-import {
-  IN_TOTO_PAYLOAD_TYPE,
-  cryptoKeySigner,
-  encodeEnvelope,
-  importP256PrivateKey,
-  signEnvelope,
-} from '../../dsse/index.js';
+import { isDsseError } from '../../dsse/index.js';
+import type { VsaKey } from '../../kms/node.js';
+import { kmsKeyRegion, openVsaSigner } from '../../kms/node.js';
 import type { SetReport, TrustPolicy } from '../../verify/index.js';
-import { buildVsa, policyDigest } from '../../verify/index.js';
-import { kmsClientFromEnv, kmsSigner } from '../../kms/node.js';
+import { policyDigest, signVsa } from '../../verify/index.js';
 import { UsageError } from '../io.js';
 
 export interface VsaOptions {
@@ -33,42 +26,33 @@ export async function emitVsa(
   policy: TrustPolicy,
   o: VsaOptions,
 ): Promise<void> {
-  let signer: DsseSigner;
-  let close = (): void => undefined;
-  if (o.keyPem !== undefined) {
-    let der: Uint8Array;
-    try {
-      der = pemToDer(o.keyPem, 'PRIVATE KEY');
-    } catch {
-      throw new UsageError('--vsa-key: expected one PEM PRIVATE KEY block (PKCS #8, EC P-256)');
-    }
-    const k = await importP256PrivateKey(der).catch(() => {
-      throw new UsageError('--vsa-key: expected an EC P-256 private key');
-    });
-    signer = cryptoKeySigner(k.privateKey, k.spki);
-  } else if (o.kmsKeyArn !== undefined) {
-    const region = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):/.exec(o.kmsKeyArn)?.[1];
-    if (region === undefined) throw new UsageError('--vsa-kms-key: expected a KMS key ARN');
-    const client = await kmsClientFromEnv(region, o.env);
-    close = () => client.destroy();
-    signer = await kmsSigner(client, o.kmsKeyArn);
-  } else {
-    throw new UsageError('--emit-vsa needs --vsa-key <pem> or --vsa-kms-key <arn>');
+  let key: VsaKey;
+  if (o.keyPem !== undefined) key = { keyPem: o.keyPem };
+  else if (o.kmsKeyArn !== undefined) {
+    if (kmsKeyRegion(o.kmsKeyArn) === null)
+      throw new UsageError('--vsa-kms-key: expected a KMS key ARN');
+    key = { kmsKeyArn: o.kmsKeyArn };
+  } else throw new UsageError('--emit-vsa needs --vsa-key <pem> or --vsa-kms-key <arn>');
+  let opened: Awaited<ReturnType<typeof openVsaSigner>>;
+  try {
+    opened = await openVsaSigner(key, o.env);
+  } catch (e) {
+    if (!isDsseError(e)) throw e;
+    throw new UsageError('--vsa-key: expected one PEM PRIVATE KEY block (PKCS #8, EC P-256)');
   }
   try {
-    const statement = buildVsa({
-      report,
-      policyUri: o.policyUri,
-      policySha256: await policyDigest(policy),
-      time: new Date().toISOString(),
-      version: o.version,
-    });
-    const payload = new TextEncoder().encode(JSON.stringify(statement));
-    await writeFile(
-      o.file,
-      encodeEnvelope(await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, payload)),
+    const envelope = await signVsa(
+      {
+        report,
+        policyUri: o.policyUri,
+        policySha256: await policyDigest(policy),
+        time: new Date().toISOString(),
+        version: o.version,
+      },
+      opened.signer,
     );
+    await writeFile(o.file, envelope);
   } finally {
-    close();
+    opened.close();
   }
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ArchiveError } from '../../archive/index.js';
 import { extractTar, fileChunks } from '../../archive/node.js';
 import { bytesEqual } from '../../util/hex.js';
-import { CRATES_IO_SOURCE } from '../lockfile-cargo.js';
+import { CRATES_IO_SOURCE } from '../lockfile/cargo.js';
 import { listSome, provenanceError } from '../errors.js';
 import { firstLine } from '../exec.js';
 import type { LockedDependency } from '../types.js';

@@ -7,10 +7,10 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPinned } from '../digests.js';
+import { isPinned } from '../lockfile/digests.js';
 import { listSome, provenanceError } from '../errors.js';
-import type { Language } from '../lockfile.js';
-import { readLockedDependencies } from '../lockfile-read.js';
+import type { Language } from '../lockfile/parse.js';
+import { readLockedDependencies } from '../lockfile/read.js';
 import type { Ecosystem, LockedDependency } from '../types.js';
 import { fetchCargo, prepareCargo } from './cargo.js';
 import { freshDirectory, listTree } from './files.js';

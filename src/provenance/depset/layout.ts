@@ -7,8 +7,8 @@
  *   go/<module>/@v/<version>.zip|.mod    Go module zip and go.mod, GOMODCACHE's cache/download
  *                                        layout (module path and version case-escaped)
  */
-import { parseCargoDigest, parseGoH1, strongestSri, isPinned } from '../digests.js';
-import type { SriAlgorithm } from '../digests.js';
+import { parseCargoDigest, parseGoH1, strongestSri, isPinned } from '../lockfile/digests.js';
+import type { SriAlgorithm } from '../lockfile/digests.js';
 import { toHex } from '../../util/encoding.js';
 import { provenanceError } from '../errors.js';
 import type { LockedDependency } from '../types.js';
