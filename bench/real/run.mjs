@@ -1,7 +1,8 @@
 // The real-project corpus (bench/real/README.md): for each pinned project, recreate its
 // repository at the upstream commit from the snapshot, build it attested (`build --local` with
 // the maintainer-style build.json of projects/<name>/), verify the bundle, and build it plainly
-// (the same command in a copy of the checkout, on the host) in the same run. Prints the table:
+// (the same command in a copy of the checkout, on the host) just before and just after, in the
+// same run. Prints the table:
 // project, language, deps, plain s, attested s, ratio, and the attested build's phase timings.
 //
 //   npm run bench:real [-- <name>…]
@@ -9,27 +10,16 @@
 //                              (default ~/.cache/tee-compile/corpus, filled by snapshot.sh from
 //                              each project's repository when missing)
 //   BENCH_JSON=<file>          also write the results as JSON
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { corpus, here, materialize, projects, root, sh, snapshot } from './corpus.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const root = join(here, '..', '..');
 const cli = join(root, 'bin', 'tee-compile.js');
-const projects = JSON.parse(readFileSync(join(here, 'projects.json'), 'utf8'));
 const only = process.argv.slice(2);
-const corpus =
-  process.env.TEE_COMPILE_CORPUS ??
-  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tee-compile', 'corpus');
 const npmCache = join(corpus, '..', 'bench-npm-cache');
-
-const sh = (cmd, args, opts = {}) =>
-  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
-    .toString()
-    .trim();
 
 /** Runs a command, timing it; resolves with the exit code, the wall seconds and stderr. */
 function timed(cmd, args, opts) {
@@ -46,53 +36,40 @@ function timed(cmd, args, opts) {
   });
 }
 
-/** The snapshot's files, fetched with snapshot.sh when missing; the archive's SHA-256 checked. */
-function snapshot(p) {
-  const tar = join(corpus, `${p.name}.tar.gz`);
-  const commit = join(corpus, `${p.name}.commit`);
-  if (!existsSync(tar) || !existsSync(commit))
-    sh('bash', [join(here, 'snapshot.sh'), p.repository, p.commit, corpus, p.name], {
-      stdio: 'inherit',
-    });
-  const sum = createHash('sha256').update(readFileSync(tar)).digest('hex');
-  if (sum !== p.archiveSha256)
-    throw new Error(`${tar}: SHA-256 ${sum}, projects.json pins ${p.archiveSha256}`);
-  return { tar, commit };
-}
-
-/** The repository at the pinned commit, shallow (its parents absent), from the snapshot. */
-function materialize(p, snap, dir) {
-  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-  const git = (...args) => sh('git', ['-C', dir, ...args], { env });
-  sh('mkdir', ['-p', dir]);
-  git('init', '-q');
-  sh('tar', ['-xzf', snap.tar, '-C', dir]);
-  // Committed files a .gitignore names are part of the tree too.
-  git('add', '-A', '-f');
-  const tree = git('write-tree');
-  if (tree !== p.tree) throw new Error(`${p.name}: the snapshot is tree ${tree}, not ${p.tree}`);
-  const commit = git('hash-object', '-t', 'commit', '-w', snap.commit);
-  if (commit !== p.commit) throw new Error(`${p.name}: commit object ${commit}, not ${p.commit}`);
-  git('update-ref', 'HEAD', commit);
-  writeFileSync(join(dir, '.git', 'shallow'), `${commit}\n`);
-  git('remote', 'add', 'origin', p.repository);
-}
-
 /** The environment of the plain build: the host's, with what the worker also sets. */
-function plainEnv(work, epoch) {
+function plainEnv(work, epoch, run) {
   return {
     ...process.env,
     CI: 'true',
     SOURCE_DATE_EPOCH: String(epoch),
-    HOME: join(work, 'plain-home'),
+    HOME: join(work, `plain-home-${run}`),
     npm_config_cache: npmCache,
-    GOCACHE: join(work, 'plain-gocache'),
-    GOPATH: join(work, 'plain-gopath'),
+    GOCACHE: join(work, `plain-gocache-${run}`),
+    GOPATH: join(work, `plain-gopath-${run}`),
     GOTOOLCHAIN: 'local',
     // The host's toolchains stay where they are installed.
     CARGO_HOME: process.env.CARGO_HOME ?? join(homedir(), '.cargo'),
     RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), '.rustup'),
   };
+}
+
+/** Workspaces of finished builds still being removed (src/enclave/local.ts). */
+const buildsDir = join(tmpdir(), `tee-compile-${process.getuid()}`, 'builds');
+function removing() {
+  try {
+    return readdirSync(buildsDir).filter((n) => n.startsWith('.removing-'));
+  } catch {
+    return [];
+  }
+}
+
+/** Waits until the removals that began since `before` are done; their seconds. */
+async function removalOf(before) {
+  const t0 = performance.now();
+  const mine = removing().filter((n) => !before.has(n));
+  while (mine.some((n) => existsSync(join(buildsDir, n))) && performance.now() - t0 < 600_000)
+    await new Promise((r) => setTimeout(r, 100));
+  return (performance.now() - t0) / 1000;
 }
 
 const timingsOf = (stderr) => /tee-compile: timings: (.*)/.exec(stderr)?.[1] ?? '';
@@ -111,17 +88,29 @@ for (const p of projects) {
     const build = join(here, 'projects', p.name, 'build.json');
     const cmd = JSON.parse(readFileSync(build, 'utf8')).input;
     const epoch = Number(sh('git', ['-C', repo, 'log', '-1', '--format=%ct']));
-    const plain = join(work, 'plain');
-    sh('cp', ['-a', repo, plain]);
-    const env = { ...plainEnv(work, epoch), ...cmd.env };
+    const env = (run) => ({ ...plainEnv(work, epoch, run), ...cmd.env });
     // Warm both dependency caches first (the network is not what is measured).
-    if (p.language === 'node') {
+    if (p.language === 'node' && p.expectError === undefined) {
+      const warm = join(work, 'plain-warm');
+      sh('cp', ['-a', repo, warm]);
       await timed('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
-        cwd: plain,
-        env,
+        cwd: warm,
+        env: env('warm'),
       });
-      sh('git', ['-C', plain, 'clean', '-xdfq']);
+      rmSync(warm, { recursive: true, force: true });
     }
+    /** One plain build, in a fresh copy of the checkout with fresh HOME and Go caches. */
+    const plainRun = async (run) => {
+      const dir = join(work, `plain-${run}`);
+      sh('cp', ['-a', repo, dir]);
+      const r = await timed('bash', ['-c', cmd.cmd], { cwd: dir, env: env(run) });
+      if (r.code !== 0) row.plainError = r.stderr.slice(-400);
+      rmSync(dir, { recursive: true, force: true });
+      return r.s;
+    };
+    // The attested build is bracketed by two plain ones, whose mean is the plain time: the
+    // machine's load drifts, and the first run of a toolchain reads it from disk.
+    const plainRuns = p.expectError === undefined ? [await plainRun(1)] : [];
     // The client's dependency-set cache: filled by preparing the inputs once, untimed.
     const { prepareInputs, readProjectConfig } = await import(
       join(root, 'lib', 'client', 'inputs.js')
@@ -131,6 +120,7 @@ for (const p of projects) {
       .catch(() => undefined);
     const nonce = randomBytes(32).toString('hex');
     const bundle = join(work, 'bundle.tar.gz');
+    const removingBefore = new Set(removing());
     const att = await timed(
       'node',
       [cli, 'build', repo, '--local', '--config', build, '--nonce', nonce, '--out', bundle],
@@ -145,6 +135,9 @@ for (const p of projects) {
     }
     row.attested = att.s;
     row.timings = timingsOf(att.stderr);
+    // The sandbox's workspace is removed in the background after the command returns: waited
+    // for (untimed, reported) so that the plain build does not share the disk with it.
+    row.removalS = await removalOf(removingBefore);
     const ver = await timed('node', [
       cli,
       'verify',
@@ -156,9 +149,9 @@ for (const p of projects) {
       p.commit,
     ]);
     row.verified = ver.code === 0;
-    const pl = await timed('bash', ['-c', cmd.cmd], { cwd: plain, env });
-    if (pl.code !== 0) row.plainError = pl.stderr.slice(-400);
-    row.plain = pl.s;
+    plainRuns.push(await plainRun(2));
+    row.plainRuns = plainRuns;
+    row.plain = plainRuns.reduce((a, b) => a + b, 0) / plainRuns.length;
     row.ratio = row.attested / row.plain;
   } catch (e) {
     row.error = String(e?.message ?? e);
@@ -175,8 +168,12 @@ for (const r of results) {
   );
 }
 for (const r of results) {
-  if (r.timings) console.log(`  ${r.project}: ${r.timings}`);
+  if (r.timings)
+    console.log(
+      `  ${r.project}: ${r.timings}; workspace removed ${f(r.removalS)} s after the command returned`,
+    );
   if (r.error) console.log(`  ${r.project}: ${r.expected ? 'listed, ' : ''}${r.error}`);
+  if (r.plainRuns) console.log(`  ${r.project}: plain runs ${r.plainRuns.map(f).join(' s, ')} s`);
   if (r.plainError) console.log(`  ${r.project}: plain build failed: ${r.plainError}`);
 }
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));

@@ -43,6 +43,11 @@ export interface BuildOutcome {
   bundleFile: string;
   subjects: JobSubject[];
   source: { commit: string | null; tree: string } | null;
+  /**
+   * The bundle's SHA-256 and size as hashed while it was received, when the executor knows them
+   * (the agent then stores the file without reading it again).
+   */
+  bundle?: { sha256: string; bytes: number };
 }
 
 export interface BuildContext {

@@ -137,6 +137,7 @@ export class PipelineExecutor implements BuildExecutor {
     ctx.onProgress({ kind: 'log', stream: 'agent', text: signatureLine(r.builderKey) });
     return {
       bundleFile: r.bundle.path,
+      bundle: { sha256: r.bundle.sha256, bytes: r.bundle.size },
       subjects: r.subjects,
       source: { commit: r.source.commit, tree: r.source.tree },
     };

@@ -144,7 +144,8 @@ async function build(
   );
   c.events.setPhase(id, 'storing-result');
   if (outcome.bundleFile !== p.resultTmp) await rename(outcome.bundleFile, p.resultTmp);
-  const { sha256, bytes } = await hashFile(p.resultTmp);
+  // Hashed as it arrived from the enclave when the executor says so; else read once here.
+  const { sha256, bytes } = outcome.bundle ?? (await hashFile(p.resultTmp));
   // The result is in place (fsynced, renamed, directory fsynced) before the record says so.
   await commitFile(p.resultTmp, p.result);
   rec.result = { sha256, bytes, subjects: outcome.subjects, source: outcome.source };

@@ -20,7 +20,7 @@ import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { MemoryLimit } from './cgroup.js';
 import { EnclaveError } from './errors.js';
-import { killGroup, runRecordFile, writeRunRecord } from './local-records.js';
+import { discardWorkspace, killGroup, runRecordFile, writeRunRecord } from './local-records.js';
 import type { SandboxLevel } from './sandbox.js';
 import { sandboxCommand } from './sandbox.js';
 import type { Enclave, EnclaveExit, EnclaveSpec, EnclaveState, IsolationReport } from './types.js';
@@ -310,7 +310,11 @@ export class LocalEnclave implements Enclave {
   private async cleanup(): Promise<void> {
     LocalEnclave.live.delete(this.id);
     await this.memory.remove().catch(() => undefined);
-    for (const d of this.dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+    const [workspace, meta] = this.dirs;
+    // The sandbox is single-use: its workspace (the whole build tree, node_modules included)
+    // is moved aside at once and removed off the critical path (see discardWorkspace).
+    if (workspace !== undefined) await discardWorkspace(workspace, this.id);
+    if (meta !== undefined) await rm(meta, { recursive: true, force: true }).catch(() => undefined);
     await rm(this.record, { force: true }).catch(() => undefined);
   }
 }

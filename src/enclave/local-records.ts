@@ -1,11 +1,13 @@
 /**
  * The run records of the `local` backend. Each build's directories (`<state>/builds/<id>`,
  * `<state>/meta/<id>`) are named in a run record (`<state>/run/<id>.json`) written before they
- * are made, and removed with it when the enclave ends. What a killed process left is found
- * through its record by `LocalBackend.cleanupOrphans`.
+ * are made, and removed with it when the enclave ends (the workspace is moved aside then and
+ * removed in the background, see discardWorkspace). What a killed process left is found through
+ * its record by `LocalBackend.cleanupOrphans`.
  */
-import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { removeCgroupDir } from './cgroup.js';
 import { EnclaveError } from './errors.js';
 
@@ -65,4 +67,42 @@ export function killGroup(pid: number): void {
       // already gone
     }
   }
+}
+
+/** Prefix of a finished build's workspace while it is being removed (inside `builds/`). */
+export const REMOVING_PREFIX = '.removing-';
+
+/**
+ * Moves a finished build's workspace aside (a rename within `builds/`, which every sandbox sees
+ * as an empty tmpfs, so no later build can read it) and removes it with a detached `rm`: the
+ * enclave has ended when its worker has, not when a tree of tens of thousands of files is gone,
+ * and the command that ran the build returns without waiting for it. What an interrupted
+ * removal leaves is removed by `removeDiscarded` (from `cleanupOrphans`).
+ */
+export async function discardWorkspace(workspace: string, id: string): Promise<void> {
+  const aside = join(dirname(workspace), `${REMOVING_PREFIX}${id}`);
+  try {
+    await rename(workspace, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    await rm(workspace, { recursive: true, force: true }).catch(() => undefined);
+    return;
+  }
+  const inBackground = (): void =>
+    void rm(aside, { recursive: true, force: true }).catch(() => undefined);
+  try {
+    const child = spawn('rm', ['-rf', '--', aside], { detached: true, stdio: 'ignore' });
+    child.once('error', inBackground);
+    child.unref();
+  } catch {
+    inBackground();
+  }
+}
+
+/** Removes the workspaces whose removal a process did not finish (see discardWorkspace). */
+export async function removeDiscarded(buildsDir: string): Promise<void> {
+  const names = await readdir(buildsDir).catch(() => [] as string[]);
+  for (const n of names)
+    if (n.startsWith(REMOVING_PREFIX))
+      await rm(join(buildsDir, n), { recursive: true, force: true }).catch(() => undefined);
 }

@@ -20,7 +20,14 @@ import { findImage } from '../catalog/index.js';
 import { EnclaveError } from './errors.js';
 import { LocalEnclave } from './local-enclave.js';
 import type { RunRecord } from './local-records.js';
-import { ensurePrivateDir, killGroup, removeLeftovers, writeRunRecord } from './local-records.js';
+import {
+  ensurePrivateDir,
+  killGroup,
+  removeDiscarded,
+  removeLeftovers,
+  writeRunRecord,
+} from './local-records.js';
+export { REMOVING_PREFIX } from './local-records.js';
 import type { SandboxLevel } from './sandbox.js';
 import { probeSandbox } from './sandbox.js';
 import type {
@@ -245,6 +252,7 @@ export class LocalBackend implements EnclaveBackend {
       await removeLeftovers(this.stateDir, rec);
       removed.push(rec.id);
     }
+    await removeDiscarded(join(this.stateDir, 'builds'));
     return removed;
   }
 }

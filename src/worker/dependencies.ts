@@ -17,6 +17,8 @@ export async function checkDependencies(
     language: config.language,
     outDir: layout.verifiedDeps,
     allowUnpinned: config.allowUnpinnedDependencies === true,
+    // The received set serves this one build: its files move into the verified environment.
+    consume: true,
   });
   return prepared.env;
 }

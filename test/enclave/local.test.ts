@@ -13,7 +13,11 @@ import { decodeAttestation, pcr3ForIamRole } from '../../src/attestation/index.j
 import { readBundle } from '../../src/bundle/index.js';
 import { createMemoryLimit } from '../../src/enclave/cgroup.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
-import { DEFAULT_SIMULATED_ROLE, WORKSPACE_PATH } from '../../src/enclave/local.js';
+import {
+  DEFAULT_SIMULATED_ROLE,
+  REMOVING_PREFIX,
+  WORKSPACE_PATH,
+} from '../../src/enclave/local.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
 import { toHex } from '../../src/util/hex.js';
@@ -61,6 +65,12 @@ describe('local backend lifecycle', () => {
     await expect(enclave.exited).resolves.toMatchObject({ state: 'stopped', reason: 'stopped' });
     expect(enclave.state).toBe('stopped');
     await enclave.stop(); // idempotent
+    // The workspace is moved aside at once, then removed in the background.
+    const builds = join(tmpdir(), `tee-compile-${process.getuid!()}`, 'builds');
+    expect(existsSync(join(builds, enclave.id))).toBe(false);
+    const aside = join(builds, `${REMOVING_PREFIX}${enclave.id}`);
+    for (let i = 0; i < 600 && existsSync(aside); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(aside)).toBe(false);
   });
 
   it('when the enclave outlives its time limit, it is killed with reason timeout', async () => {
@@ -105,10 +115,15 @@ describe('local backend lifecycle', () => {
       join(state, 'run', `${id}.json`),
       JSON.stringify({ id, pid: orphan.pid, workspace, meta, ...cgroup }),
     );
+    // A workspace whose removal in the background was interrupted.
+    const aside = join(state, 'builds', `${REMOVING_PREFIX}local-done-0000`);
+    await mkdir(join(aside, 'src'), { recursive: true });
+    await writeFile(join(aside, 'src', 'left.txt'), 'left\n');
     const removed = await b.cleanupOrphans();
     await gone;
     expect(removed).toEqual([id]);
     expect(existsSync(workspace)).toBe(false);
+    expect(existsSync(aside)).toBe(false);
     if (memory.dir) expect(existsSync(memory.dir)).toBe(false);
     expect(existsSync(join(state, 'run', `${id}.json`))).toBe(false);
     await rm(state, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import {
   appendFileSync,
   existsSync,
   readlinkSync,
+  linkSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { parsePackageLock } from '../../src/provenance/index.js';
@@ -86,6 +87,49 @@ describe('npm dependency sets', () => {
     await expect(
       checkDependencySet(copy, deps, { language: 'node', outDir: join(tempDir(), 'e') }),
     ).rejects.toHaveCode('DEPENDENCY_DIGEST_MISMATCH');
+  });
+
+  it('when the set is single-use (consume), each tarball moves into the cache and npm installs offline from it', async () => {
+    const copy = copySet();
+    const out = join(tempDir('prov-npm-env-'), 'env');
+    const prepared = await checkDependencySet(copy, deps, {
+      language: 'node',
+      outDir: out,
+      consume: true,
+    });
+    expect(prepared.verified).toBe(5);
+    expect(readdirSync(join(copy, 'npm'))).toEqual([]);
+    const build = join(tempDir('prov-npm-build-'), 'app');
+    cpSync(project, build, { recursive: true });
+    const r = runOffline('npm', ['ci', '--no-audit', '--no-fund'], {
+      cwd: build,
+      env: { PATH: process.env.PATH, HOME: tempDir(), ...prepared.env },
+    });
+    expect(r.status).toBe(0);
+    expect(existsSync(join(build, 'node_modules', 'semver', 'package.json'))).toBe(true);
+  });
+
+  it('when a consumed set holds a tarball that differs from its integrity or has a second link, it refuses it', async () => {
+    const bad = copySet();
+    appendFileSync(join(bad, 'npm', readdirSync(join(bad, 'npm'))[0]!), 'x');
+    await expect(
+      checkDependencySet(bad, deps, {
+        language: 'node',
+        outDir: join(tempDir(), 'e'),
+        consume: true,
+      }),
+    ).rejects.toHaveCode('DEPENDENCY_DIGEST_MISMATCH');
+    // A second link would let its bytes change after the check.
+    const linked = copySet();
+    const first = join(linked, 'npm', readdirSync(join(linked, 'npm'))[0]!);
+    linkSync(first, join(tempDir(), 'other-link.tgz'));
+    await expect(
+      checkDependencySet(linked, deps, {
+        language: 'node',
+        outDir: join(tempDir(), 'e'),
+        consume: true,
+      }),
+    ).rejects.toHaveCode('DEPENDENCY_MALFORMED');
   });
 
   it('when a tarball is missing or a stray file is present, it refuses with DEPENDENCY_MISSING or DEPENDENCY_UNEXPECTED_FILE', async () => {

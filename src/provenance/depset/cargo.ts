@@ -17,7 +17,7 @@ import { listSome, provenanceError } from '../errors.js';
 import { firstLine } from '../exec.js';
 import type { LockedDependency } from '../types.js';
 import { hashFilesUnder } from './dirhash.js';
-import { copyHashing, exists, writeNewFile } from './files.js';
+import { copyHashing, exists, takeHashing, writeNewFile } from './files.js';
 import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 import { runFetchTool } from './tool.js';
 
@@ -154,13 +154,15 @@ export function vendorConfig(vendorDir: string, deps: readonly LockedDependency[
  * Unpacks each verified crate into `outDir/cargo-vendor/<name>-<version>` with its
  * `.cargo-checksum.json` (`{"files": {path: sha256}, "package": <crate sha256>}`, the directory
  * source format) and writes `outDir/cargo-home/config.toml`. A crate whose bytes differ from the
- * lockfile is refused before it is unpacked.
+ * lockfile is refused before it is unpacked. `consume`: the crates are moved out of `depset`,
+ * not copied.
  */
 export async function prepareCargo(
   depset: string,
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
   deps: readonly LockedDependency[],
+  consume = false,
 ): Promise<PreparedEcosystem> {
   const vendor = join(outDir, 'cargo-vendor');
   const scratch = join(outDir, '.cargo-verify');
@@ -169,7 +171,13 @@ export async function prepareCargo(
   let n = 0;
   for (const a of artifacts) {
     const copy = join(scratch, `${n}.crate`);
-    const { digests } = await copyHashing(join(depset, a.path), copy, ['sha256'], MAX_CRATE_BYTES);
+    const { digests } = await takeHashing(
+      consume,
+      join(depset, a.path),
+      copy,
+      ['sha256'],
+      MAX_CRATE_BYTES,
+    );
     const got = digests.get('sha256')!;
     const label = listSome(a.deps.map((d) => `${d.name} ${d.version}`));
     if (!bytesEqual(got, a.digest)) {

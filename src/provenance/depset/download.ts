@@ -11,17 +11,31 @@ import { provenanceError } from '../errors.js';
 import { exists } from './files.js';
 import type { NodeHash } from './files.js';
 
-/** Runs `fn` over `items` with at most `limit` at once; the first failure is thrown. */
+/**
+ * Runs `fn` over `items` with at most `limit` at once. After a failure no further item starts;
+ * the first failure is thrown once those already running have ended (so that nothing still
+ * writes when the caller cleans up).
+ */
 export async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]!);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
   });
-  await Promise.all(workers);
+  const ended = await Promise.allSettled(workers);
+  const failure = ended.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** File helpers for dependency sets: walking without following links, hashing while copying. */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { provenanceError } from '../errors.js';
 
@@ -95,6 +95,63 @@ export async function copyHashing(
   } finally {
     await input.close();
   }
+}
+
+/**
+ * Moves `src` to `dest` (created, must not exist) after hashing it in one read: for a dependency
+ * set that is used once (the worker's), where a copy would write every byte a second time. The
+ * source is opened without following a symlink and must be a regular file with no other link;
+ * the file that arrives at `dest` must be the very one hashed (same device and inode), else
+ * DEPENDENCY_MALFORMED. Over `maxBytes`: DEPENDENCY_MALFORMED, nothing moved.
+ */
+export async function moveHashing(
+  src: string,
+  dest: string,
+  algorithms: readonly NodeHash[],
+  maxBytes: number,
+): Promise<{ digests: Map<NodeHash, Buffer>; size: number }> {
+  await mkdir(dirname(dest), { recursive: true });
+  const input = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await input.stat();
+    if (!st.isFile() || st.nlink !== 1)
+      throw provenanceError('DEPENDENCY_MALFORMED', `${src} is not a regular file of its own`);
+    if (st.size > maxBytes)
+      throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
+    const hashes = algorithms.map((a) => createHash(a));
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await input.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > maxBytes)
+        throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
+      const chunk = buf.subarray(0, bytesRead);
+      for (const h of hashes) h.update(chunk);
+    }
+    // link() refuses an existing `dest`, as the copy's O_EXCL does.
+    await link(src, dest);
+    const moved = await lstat(dest);
+    if (moved.ino !== st.ino || moved.dev !== st.dev) {
+      await unlink(dest);
+      throw provenanceError('DEPENDENCY_MALFORMED', `${src} changed while it was checked`);
+    }
+    await unlink(src);
+    const digests = new Map<NodeHash, Buffer>();
+    algorithms.forEach((a, i) => digests.set(a, hashes[i]!.digest()));
+    return { digests, size };
+  } finally {
+    await input.close();
+  }
+}
+
+/** `moveHashing` when the set is the caller's to consume, else `copyHashing`. */
+export function takeHashing(
+  consume: boolean,
+  ...args: Parameters<typeof copyHashing>
+): ReturnType<typeof copyHashing> {
+  return consume ? moveHashing(...args) : copyHashing(...args);
 }
 
 /** Writes a new file (must not exist), creating parent directories. */

@@ -19,7 +19,7 @@ import { listSome, provenanceError } from '../errors.js';
 import { runTool } from '../exec.js';
 import type { LockedDependency } from '../types.js';
 import { hash1, hash1GoMod, hashFilesUnder } from './dirhash.js';
-import { copyHashing, exists, writeNewFile } from './files.js';
+import { exists, takeHashing, writeNewFile } from './files.js';
 import { goModuleDir } from './layout.js';
 import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 import { runFetchTool } from './tool.js';
@@ -125,14 +125,15 @@ function mismatch(a: ExpectedArtifact, what: string, got: Buffer): never {
 }
 
 /**
- * Verifies every zip and go.mod of `artifacts` and copies them into `outDir/go-proxy` (GOPROXY
- * layout, with `.info` and `list` files generated from the lockfile), then returns the offline
- * environment.
+ * Verifies every zip and go.mod of `artifacts` and copies them (moves them, when `consume`) into
+ * `outDir/go-proxy` (GOPROXY layout, with `.info` and `list` files generated from the lockfile),
+ * then returns the offline environment.
  */
 export async function prepareGo(
   depset: string,
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
+  consume = false,
 ): Promise<PreparedEcosystem> {
   const proxy = join(outDir, 'go-proxy');
   const modcache = join(outDir, 'go-modcache');
@@ -145,11 +146,11 @@ export async function prepareGo(
     const dest = join(proxy, a.path.slice('go/'.length));
     const dep = a.deps[0]!;
     if (a.kind === 'go-mod') {
-      await copyHashing(join(depset, a.path), dest, [], MAX_GO_MOD_BYTES);
+      await takeHashing(consume, join(depset, a.path), dest, [], MAX_GO_MOD_BYTES);
       const got = hash1GoMod(await readFile(dest));
       if (!bytesEqual(got, a.digest)) mismatch(a, 'go.mod', got);
     } else {
-      await copyHashing(join(depset, a.path), dest, [], MAX_GO_ZIP_BYTES);
+      await takeHashing(consume, join(depset, a.path), dest, [], MAX_GO_ZIP_BYTES);
       // Hash1 over the zip's files, from our own copy unpacked with the shared safe extractor.
       const unpacked = join(scratch, `${n++}`);
       try {

@@ -120,6 +120,11 @@ export interface CheckOptions {
   allowUnpinned?: boolean;
   /** npm registry URL npm will be configured with (default https://registry.npmjs.org/). */
   npmRegistry?: string;
+  /**
+   * The set is single-use (the worker's): its files are moved into `outDir` after their check
+   * instead of copied, so each is read once and written never again. Default false.
+   */
+  consume?: boolean;
 }
 
 /** What the build needs to run offline with the verified dependencies. */
@@ -209,13 +214,20 @@ export async function checkDependencySet(
           artifacts,
           opts.outDir,
           opts.npmRegistry ?? NPM_REGISTRY,
+          opts.consume === true,
         );
         break;
       case 'rust':
-        prepared = await prepareCargo(depsetDir, artifacts, opts.outDir, dependencies);
+        prepared = await prepareCargo(
+          depsetDir,
+          artifacts,
+          opts.outDir,
+          dependencies,
+          opts.consume === true,
+        );
         break;
       case 'go':
-        prepared = await prepareGo(depsetDir, artifacts, opts.outDir);
+        prepared = await prepareGo(depsetDir, artifacts, opts.outDir, opts.consume === true);
         break;
     }
   } catch (err) {

@@ -17,12 +17,14 @@ import { bytesEqual } from '../../util/hex.js';
 import { listSome, provenanceError } from '../errors.js';
 import type { LockedDependency } from '../types.js';
 import { downloadVerified, eachLimited } from './download.js';
-import { copyHashing, writeNewFile } from './files.js';
+import { takeHashing, writeNewFile } from './files.js';
 import type { NodeHash } from './files.js';
 import type { ExpectedArtifact, PreparedEcosystem } from './layout.js';
 
 /** The public npm registry. */
 export const NPM_REGISTRY = 'https://registry.npmjs.org/';
+/** Tarballs (and package documents) checked and written into the npm cache at once. */
+export const PREPARE_CONCURRENCY = 8;
 /** Largest npm tarball accepted. */
 export const MAX_NPM_TARBALL_BYTES = 1024 * 1024 * 1024;
 
@@ -101,8 +103,8 @@ function cacheKey(url: string): string {
 }
 
 /**
- * Builds the npm cache in `outDir/npm-cache` from the verified tarballs of `depset`, and returns
- * the environment for `npm ci --offline`. A tarball whose bytes differ from its integrity is
+ * Builds the npm cache in `outDir/npm-cache` from the verified tarballs of `depset` (moved there
+ * when `consume`, else copied), and returns the environment for `npm ci --offline`. A tarball whose bytes differ from its integrity is
  * refused (DEPENDENCY_DIGEST_MISMATCH) before anything is built from it.
  */
 export async function prepareNpm(
@@ -110,14 +112,18 @@ export async function prepareNpm(
   artifacts: readonly ExpectedArtifact[],
   outDir: string,
   registry: string,
+  consume = false,
 ): Promise<PreparedEcosystem> {
   const root = join(outDir, 'npm-cache');
   const cache = join(root, '_cacache');
   const packuments = new Map<string, Map<string, { tarball: string; integrity: string }>>();
-  for (const a of artifacts) {
+  // Each artifact is its own files (its content path, its URLs' index buckets): several at once
+  // keep the disk and the hashing busy instead of waiting on one small file at a time.
+  await eachLimited(artifacts, PREPARE_CONCURRENCY, async (a) => {
     const hex = Buffer.from(a.digest).toString('hex');
     const dest = contentPath(cache, a.algorithm, hex);
-    const { digests, size } = await copyHashing(
+    const { digests, size } = await takeHashing(
+      consume,
       join(depset, a.path),
       dest,
       [a.algorithm as NodeHash],
@@ -152,8 +158,8 @@ export async function prepareNpm(
       });
       packuments.set(dep.name, versions);
     }
-  }
-  for (const name of [...packuments.keys()].sort()) {
+  });
+  await eachLimited([...packuments.keys()].sort(), PREPARE_CONCURRENCY, async (name) => {
     const versions: Record<string, unknown> = {};
     for (const [version, dist] of [...packuments.get(name)!].sort(([a], [b]) => (a < b ? -1 : 1))) {
       versions[version] = { name, version, dist };
@@ -175,7 +181,7 @@ export async function prepareNpm(
         options: { compress: true },
       });
     }
-  }
+  });
   await mkdir(cache, { recursive: true });
   return {
     env: {
