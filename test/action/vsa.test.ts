@@ -221,7 +221,7 @@ describe('verify mode with emit-vsa', () => {
       'github-token': writeToken(w),
     });
     expect(r.code).toBe(1);
-    expect(r.errors.join('\n')).toMatch(/^QUORUM_NOT_MET/);
+    expect(r.outputs.code).toBe('QUORUM_NOT_MET');
     const rel = w.gh.releasesOf(REPO).find((x) => x.id === releaseId)!;
     expect(rel.assets.some((a) => a.name.endsWith('.vsa.dsse.json'))).toBe(false);
     const files = await downloadArtifact(job.runBackendId, 'tee-compile.vsa');
@@ -248,6 +248,7 @@ describe('verify mode with emit-vsa', () => {
       },
     );
     expect(r.code).toBe(1);
-    expect(r.errors.join('\n')).toMatch(/^VSA_SIGNING_FAILED: .*KMS_KEY_NOT_FOUND/);
+    expect(r.outputs.code).toBe('VSA_SIGNING_FAILED');
+    expect(r.errors.join('\n')).toContain('KMS_KEY_NOT_FOUND');
   });
 });
