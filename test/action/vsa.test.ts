@@ -56,7 +56,7 @@ beforeAll(async () => {
   // Verify mode needs no agent: in-process ones are cheap.
   w = await startWorld({ inProcessAgents: true });
   kms = await startKmsStandIn({ roots: [SIMULATION_ROOT] });
-  work = mkdtempSync(join(tmpdir(), 'tc-action-vsa-'));
+  work = tempDirSync('tc-action-vsa-');
 });
 afterAll(async () => {
   await w?.stop();
