@@ -21,6 +21,7 @@ import {
 } from '../support/agent/agent-harness.js';
 import { goProject, verifyResult } from '../support/agent/agent-pipeline.js';
 import { commitAll, writeProject, zipDir } from '../support/source/agent-sources.js';
+import { tmpdirForKilledProcesses } from '../support/temp.js';
 
 let work: string;
 let quickZip: string;
@@ -70,6 +71,9 @@ async function startAgent(dataDir: string, extra: string[] = []): Promise<AgentP
     ...extra,
   ]);
 }
+
+// Processes are killed here on purpose; what they leave in TMPDIR goes with this file.
+tmpdirForKilledProcesses();
 
 beforeAll(async () => {
   work = await tempDir('tc-agent-proc-');

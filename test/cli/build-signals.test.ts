@@ -17,6 +17,7 @@ import { goProject, makeRepo } from '../support/source/build-repo.js';
 import type { StandinHost } from '../support/nitro/nitro-standin.js';
 import { createStandinHost } from '../support/nitro/nitro-standin.js';
 import { workerBundle } from '../support/processes/sandbox-worker.js';
+import { tmpdirForKilledProcesses } from '../support/temp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CATALOG = join(ROOT, 'enclave', 'images.json');
@@ -132,6 +133,9 @@ async function ownStamp(): Promise<string> {
     .at(22 - 3);
   return `${process.pid}.${start}`;
 }
+
+// Processes are killed here on purpose; what they leave in TMPDIR goes with this file.
+tmpdirForKilledProcesses();
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tc-cli-signals-'));

@@ -29,3 +29,18 @@ export async function tempDir(prefix: string): Promise<string> {
   made.push(d);
   return d;
 }
+
+/**
+ * For test files whose processes are killed on purpose (SIGKILL, a third signal): the processes
+ * they start from now on get a temporary folder of this file's own (TMPDIR), removed after the
+ * file with what a killed process could not remove. TMPDIR is restored after the file.
+ */
+export function tmpdirForKilledProcesses(): void {
+  const before = process.env.TMPDIR;
+  const d = tempDirSync('killed-processes-');
+  process.env.TMPDIR = d;
+  afterAll(() => {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  });
+}
