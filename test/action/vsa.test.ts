@@ -8,7 +8,6 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
@@ -33,6 +32,7 @@ import { KMS_TEST_CREDENTIALS } from '../support/aws/builder-key.js';
 import { BUILDERS, makeBundle } from '../support/bundles/bundle-factory.js';
 import { securesystemslibVerify } from '../support/bundles/dsse-python.js';
 import type { KmsStandIn } from '../support/aws/kms-standin.js';
+import { tempDirSync } from '../support/temp.js';
 import { startKmsStandIn } from '../support/aws/kms-standin.js';
 
 interface Vsa {

@@ -26,12 +26,19 @@ export async function buildPage(dir: string, connectSrc?: string): Promise<strin
   return out;
 }
 
-/** A loopback HTTP server of fixed files; `cors` adds Access-Control-Allow-Origin: *. */
+/**
+ * A loopback HTTP server of fixed files; `cors` adds Access-Control-Allow-Origin: *. Bodies over
+ * 1 MiB are sent in 256 KiB pieces a few milliseconds apart, as a network delivers them (on
+ * loopback the whole body could arrive in one read, and a page's progress would have nothing to
+ * show).
+ */
 export interface FileServer {
   origin: string;
   files: Map<string, { body: Uint8Array; type: string }>;
   close(): Promise<void>;
 }
+
+const PIECE = 256 * 1024;
 
 export async function serveFiles(cors: boolean): Promise<FileServer> {
   const files = new Map<string, { body: Uint8Array; type: string }>();
@@ -44,7 +51,20 @@ export async function serveFiles(cors: boolean): Promise<FileServer> {
       return;
     }
     res.writeHead(200, { 'content-type': f.type, 'content-length': String(f.body.length) });
-    res.end(f.body);
+    if (f.body.length <= PIECE * 4) {
+      res.end(f.body);
+      return;
+    }
+    const body = f.body;
+    const send = (off: number): void => {
+      if (res.destroyed) return;
+      if (off + PIECE >= body.length) {
+        res.end(body.subarray(off));
+        return;
+      }
+      res.write(body.subarray(off, off + PIECE), () => setTimeout(() => send(off + PIECE), 5));
+    };
+    send(0);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
