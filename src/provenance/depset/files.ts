@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { provenanceError } from '../errors.js';
 
@@ -51,6 +52,35 @@ export async function listTree(root: string): Promise<TreeListing> {
 export type NodeHash = 'sha512' | 'sha384' | 'sha256' | 'sha1';
 
 /**
+ * Reads `input` to its end, hashing every byte and handing each piece to `each` (the copy's
+ * writer); over `maxBytes`: DEPENDENCY_MALFORMED naming `src`.
+ */
+async function readHashing(
+  input: FileHandle,
+  src: string,
+  algorithms: readonly NodeHash[],
+  maxBytes: number,
+  each?: (chunk: Buffer) => Promise<void>,
+): Promise<{ digests: Map<NodeHash, Buffer>; size: number }> {
+  const hashes = algorithms.map((a) => createHash(a));
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await input.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) break;
+    size += bytesRead;
+    if (size > maxBytes)
+      throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
+    const chunk = buf.subarray(0, bytesRead);
+    for (const h of hashes) h.update(chunk);
+    if (each) await each(chunk);
+  }
+  const digests = new Map<NodeHash, Buffer>();
+  algorithms.forEach((a, i) => digests.set(a, hashes[i]!.digest()));
+  return { digests, size };
+}
+
+/**
  * Copies `src` to `dest` (created, must not exist) while hashing the bytes copied; the source is
  * opened without following a symlink. Returns the digests and the size. Over `maxBytes` the copy
  * stops with DEPENDENCY_MALFORMED.
@@ -70,25 +100,11 @@ export async function copyHashing(
       0o644,
     );
     try {
-      const hashes = algorithms.map((a) => createHash(a));
-      const buf = Buffer.allocUnsafe(1 << 20);
-      let size = 0;
-      for (;;) {
-        const { bytesRead } = await input.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        size += bytesRead;
-        if (size > maxBytes) {
-          throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
-        }
-        const chunk = buf.subarray(0, bytesRead);
-        for (const h of hashes) h.update(chunk);
+      return await readHashing(input, src, algorithms, maxBytes, async (chunk) => {
         let off = 0;
-        while (off < bytesRead)
-          off += (await output.write(chunk, off, bytesRead - off)).bytesWritten;
-      }
-      const digests = new Map<NodeHash, Buffer>();
-      algorithms.forEach((a, i) => digests.set(a, hashes[i]!.digest()));
-      return { digests, size };
+        while (off < chunk.length)
+          off += (await output.write(chunk, off, chunk.length - off)).bytesWritten;
+      });
     } finally {
       await output.close();
     }
@@ -118,18 +134,7 @@ export async function moveHashing(
       throw provenanceError('DEPENDENCY_MALFORMED', `${src} is not a regular file of its own`);
     if (st.size > maxBytes)
       throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
-    const hashes = algorithms.map((a) => createHash(a));
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await input.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      size += bytesRead;
-      if (size > maxBytes)
-        throw provenanceError('DEPENDENCY_MALFORMED', `${src} is larger than ${maxBytes} bytes`);
-      const chunk = buf.subarray(0, bytesRead);
-      for (const h of hashes) h.update(chunk);
-    }
+    const hashed = await readHashing(input, src, algorithms, maxBytes);
     // link() refuses an existing `dest`, as the copy's O_EXCL does.
     await link(src, dest);
     const moved = await lstat(dest);
@@ -138,9 +143,7 @@ export async function moveHashing(
       throw provenanceError('DEPENDENCY_MALFORMED', `${src} changed while it was checked`);
     }
     await unlink(src);
-    const digests = new Map<NodeHash, Buffer>();
-    algorithms.forEach((a, i) => digests.set(a, hashes[i]!.digest()));
-    return { digests, size };
+    return hashed;
   } finally {
     await input.close();
   }
