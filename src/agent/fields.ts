@@ -5,6 +5,7 @@
  * checked here for its form, and on disk once the source is there (./prepare.ts).
  */
 import { isIP } from 'node:net';
+import { MAX_TOKEN_CHARS } from '../oidc/index.js';
 import { isProvenanceError, parseBuildConfig, parseRepositoryUrl } from '../provenance/index.js';
 // The agent forwards the nonce to the worker, so it accepts what the protocol accepts.
 import { parseNonceHex } from '../util/nonce.js';
@@ -29,8 +30,8 @@ export function badField(field: string, message: string): AgentError {
   return new AgentError('AGENT_BAD_REQUEST', `${field}: ${message}`, { path: field });
 }
 
-/** Longest workflow token accepted (GitHub's are about 1.5 KB). */
-export const MAX_OIDC_TOKEN_CHARS = 16 * 1024;
+/** Longest workflow token accepted: the oidc module's bound (GitHub's are about 1.8 KB). */
+export const MAX_OIDC_TOKEN_CHARS = MAX_TOKEN_CHARS;
 
 /**
  * The workflow's OIDC token (`oidc_token`): a compact JWS. Only its form is checked here; the

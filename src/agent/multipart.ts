@@ -15,6 +15,7 @@ import type { RepoUrlPolicy } from './fields.js';
 import {
   parseOidcToken,
   MAX_CONFIG_BYTES,
+  MAX_OIDC_TOKEN_CHARS,
   badField,
   parseConfigText,
   parseNonce,
@@ -30,6 +31,12 @@ import { INPUT_FILES, REPOSITORY_WITH_REPO_URL, checkDeclaredLength, tooLarge } 
 
 /** Largest text field of a multipart body (other than `config`). */
 export const MAX_MULTIPART_FIELD_BYTES = 8 * 1024;
+/** A text field's bound: `config` and `oidc_token` have their own (as in a JSON request). */
+function fieldLimit(name: string): number {
+  if (name === 'config') return MAX_CONFIG_BYTES;
+  if (name === 'oidc_token') return MAX_OIDC_TOKEN_CHARS;
+  return MAX_MULTIPART_FIELD_BYTES;
+}
 /** Parts of a multipart body: source, dependencies, config and a few fields. */
 export const MAX_MULTIPART_PARTS = 16;
 /** Slack over the parts' limits for multipart boundaries and headers. */
@@ -126,7 +133,7 @@ export async function readMultipartSubmission(
     if (failure) return;
     if (!MULTIPART_FIELDS.has(name)) return fail(badField(name, 'unknown field'));
     if (!claim(name)) return;
-    const limit = name === 'config' ? MAX_CONFIG_BYTES : MAX_MULTIPART_FIELD_BYTES;
+    const limit = fieldLimit(name);
     if (info.valueTruncated || Buffer.byteLength(value) > limit) return fail(tooLarge(name, limit));
     // Checked as it arrives: a bad field is refused before a large upload after it is read.
     try {

@@ -170,6 +170,17 @@ describe('the oidc_token field of a build request', () => {
     });
   });
 
+  it('when oidc_token is longer than other form fields may be but within the token bound, the form takes it as JSON does, and the worker judges it', async () => {
+    const nonce = nonceOf(6);
+    const r = await postZip({ nonce, oidc_token: `${'a'.repeat(10 * 1024)}.b.c` });
+    expect(r.status).toBe(202);
+    const { job_id } = JSON.parse(r.body) as { job_id: string };
+    expect(await waitFinished(agent.fetch, job_id)).toMatchObject({
+      state: 'failed',
+      error: { code: 'OIDC_TOKEN_INVALID' },
+    });
+  });
+
   it('when the token names another commit, the worker refuses it and the job fails with OIDC_TOKEN_INVALID', async () => {
     const nonce = nonceOf(4);
     const r = await postZip({ nonce, oidc_token: tokenFor(nonce, 'f'.repeat(40)) });
