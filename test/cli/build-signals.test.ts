@@ -18,6 +18,7 @@ import type { StandinHost } from '../support/nitro/nitro-standin.js';
 import { createStandinHost } from '../support/nitro/nitro-standin.js';
 import { workerBundle } from '../support/processes/sandbox-worker.js';
 import { tmpdirForKilledProcesses } from '../support/temp.js';
+import { REMOVING_PREFIX } from '../../src/enclave/local.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CATALOG = join(ROOT, 'enclave', 'images.json');
@@ -177,9 +178,17 @@ describe('tee-compile build --local and signals', () => {
   ];
   /** The enclave id the command reports once its enclave runs. */
   const enclaveId = (c: Cli): string => /enclave (local-\S+) running/.exec(c.stderr())![1]!;
-  /** Nothing of any build is left in the state directory. */
+  /**
+   * Nothing of any build is left in the state directory, once the workspace moved aside
+   * (`.removing-*`) is gone: its removal runs in the background after the command returns.
+   */
   async function expectNoLeftovers(state: string): Promise<void> {
-    expect(await list(join(state, 'builds'))).toEqual([]);
+    const builds = join(state, 'builds');
+    for (let i = 0; i < 300; i++) {
+      if (!(await list(builds)).some((n) => n.startsWith(REMOVING_PREFIX))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await list(builds)).toEqual([]);
     expect(await list(join(state, 'meta'))).toEqual([]);
     expect(await list(join(state, 'run'))).toEqual([]);
   }
