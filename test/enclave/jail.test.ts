@@ -148,7 +148,12 @@ describe('tee-jail', () => {
       expect(await processesWith(marker)).toEqual([]);
       // The control: without the jail the same command leaves both behind.
       await exec('bash', ['-c', leave]);
-      const left = await processesWith(marker);
+      // The two start in the background: wait (up to 10 s) until both run `sleep`.
+      let left = await processesWith(marker);
+      for (let i = 0; i < 100 && left.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = await processesWith(marker);
+      }
       expect(left.length).toBe(2);
       for (const pid of left) process.kill(pid, 'SIGKILL');
     });
