@@ -13,6 +13,7 @@ import type { BuildConfig, GitSource, LockedDependency } from '../provenance/ind
 import { canonicalJson, parseBuildConfigText, ProvenanceError } from '../provenance/index.js';
 import {
   computeTreeId,
+  currentNpmPlatform,
   fetchDependencySet,
   readGitSource,
   readLockedDependencies,
@@ -203,8 +204,10 @@ async function dependencySet(
   const key = createHash('sha256')
     .update(
       canonicalJson({
-        v: 1,
+        v: 2,
         language: config.language,
+        // The set leaves out optional npm packages of other platforms.
+        platform: currentNpmPlatform(),
         workdir,
         unpinned: config.allowUnpinnedDependencies === true,
         lockfiles,

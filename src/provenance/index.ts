@@ -90,6 +90,8 @@ export {
 } from './lockfile/digests.js';
 export type { SriAlgorithm, SriHash } from './lockfile/digests.js';
 export { parsePackageLock } from './lockfile/npm.js';
+export { fitsPlatform } from './lockfile/platform.js';
+export type { NpmPlatform } from './lockfile/platform.js';
 export { CRATES_IO_SOURCE, parseCargoLock } from './lockfile/cargo.js';
 export { parseGoLock, parseGoMod, parseGoSum } from './lockfile/go.js';
 export type { GoModInfo, GoSumEntry } from './lockfile/go.js';

@@ -12,6 +12,7 @@ export type { TreeHashOptions } from './source/tree-hash.js';
 export { verifySourceTree } from './source/check.js';
 export {
   MAX_LOCKFILE_BYTES,
+  currentNpmPlatform,
   detectLanguage,
   readLockedDependencies,
   readLockfiles,

@@ -218,6 +218,36 @@ describe('npm dependency sets', () => {
     );
   });
 
+  it('when an optional package is for another platform, the set leaves it out and real `npm ci` installs offline without it', async () => {
+    // The fixture's optional @tee-compile-fixture/aix-only (os aix, cpu ppc64) does not exist on
+    // the registry: fetching it would fail.
+    const withOptional = new URL('../fixtures/provenance/npm-v3-platform', import.meta.url)
+      .pathname;
+    const set = join(tempDir('prov-npm-platform-'), 'set');
+    const r = await fetchDependencySet(withOptional, 'node', set);
+    expect(r.dependencies.map((d) => d.name)).not.toContain('@tee-compile-fixture/aix-only');
+    expect(r.dependencies).toHaveLength(5);
+    const out = join(tempDir('prov-npm-platform-env-'), 'env');
+    const prepared = await checkDependencySet(set, r.dependencies, {
+      language: 'node',
+      outDir: out,
+    });
+    const build = join(tempDir('prov-npm-platform-build-'), 'app');
+    cpSync(withOptional, build, { recursive: true });
+    const ci = runOffline('npm', ['ci', '--no-audit', '--no-fund'], {
+      cwd: build,
+      env: { PATH: process.env.PATH, HOME: tempDir(), ...prepared.env },
+    });
+    expect(ci.status).toBe(0);
+    expect(existsSync(join(build, 'node_modules', 'semver'))).toBe(true);
+    expect(existsSync(join(build, 'node_modules', '@tee-compile-fixture'))).toBe(false);
+    // On that platform the package is part of the set.
+    const onAix = await readLockedDependencies(withOptional, 'node', {
+      platform: { os: 'aix', cpu: 'ppc64' },
+    });
+    expect(onAix.map((d) => d.name)).toContain('@tee-compile-fixture/aix-only');
+  });
+
   it('when there are no dependencies, the set is empty and nothing is prepared', async () => {
     const out = join(tempDir(), 'e');
     const p = await checkDependencySet(join(tempDir(), 'absent'), [], { outDir: out });

@@ -112,6 +112,54 @@ describe('package-lock.json', () => {
     ]);
   });
 
+  it('when given a platform, it leaves out the optional packages npm would not install there, as npm decides', () => {
+    const integrity = 'sha512-' + 'B'.repeat(85) + 'Q==';
+    const at = (version: string, more: object): object => ({ version, integrity, ...more });
+    const text = lock({
+      'node_modules/darwin-arm64': at('1.0.0', { optional: true, os: ['darwin'], cpu: ['arm64'] }),
+      'node_modules/linux-x64': at('1.0.0', { optional: true, os: ['linux'], cpu: ['x64'] }),
+      'node_modules/linux-x64-musl': at('1.0.0', {
+        optional: true,
+        os: ['linux'],
+        cpu: ['x64'],
+        libc: ['musl'],
+      }),
+      'node_modules/not-windows': at('1.0.0', { optional: true, os: ['!win32'] }),
+      'node_modules/only-windows-as-string': at('1.0.0', { optional: true, os: 'win32' }),
+      'node_modules/any-cpu': at('1.0.0', { optional: true, cpu: ['any'] }),
+      'node_modules/libc-unknown-here': at('1.0.0', { optional: true, libc: ['glibc'] }),
+      // Not optional: npm would stop with EBADPLATFORM, so it stays and the build says so.
+      'node_modules/required-darwin': at('1.0.0', { os: ['darwin'] }),
+      // A field npm cannot read is no rule.
+      'node_modules/odd-field': at('1.0.0', { optional: true, os: 7 }),
+    });
+    const names = (platform?: { os: string; cpu: string; libc?: string }): string[] =>
+      parsePackageLock(text, 'package-lock.json', platform ? { platform } : {}).map((d) => d.name);
+    expect(names({ os: 'linux', cpu: 'x64', libc: 'glibc' })).toEqual([
+      'any-cpu',
+      'libc-unknown-here',
+      'linux-x64',
+      'not-windows',
+      'odd-field',
+      'required-darwin',
+    ]);
+    expect(names({ os: 'linux', cpu: 'x64' })).toEqual([
+      'any-cpu',
+      'linux-x64',
+      'not-windows',
+      'odd-field',
+      'required-darwin',
+    ]);
+    expect(names({ os: 'win32', cpu: 'x64' })).toEqual([
+      'any-cpu',
+      'odd-field',
+      'only-windows-as-string',
+      'required-darwin',
+    ]);
+    // Without a platform (the verify path, listing a lockfile), every package is listed.
+    expect(names()).toHaveLength(9);
+  });
+
   it('when the lockfile is v1, it refuses it with LOCKFILE_UNSUPPORTED and says to regenerate with npm >= 7', () => {
     expect(() =>
       parsePackageLock(JSON.stringify({ lockfileVersion: 1, dependencies: {} })),

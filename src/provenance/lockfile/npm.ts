@@ -6,6 +6,8 @@ import { provenanceError } from '../errors.js';
 import { purl } from './purl.js';
 import { parseSri } from './digests.js';
 import type { LockedDependency } from '../types.js';
+import type { NpmPlatform } from './platform.js';
+import { fitsPlatform } from './platform.js';
 
 interface PackageEntry {
   name?: unknown;
@@ -14,6 +16,10 @@ interface PackageEntry {
   integrity?: unknown;
   link?: unknown;
   inBundle?: unknown;
+  optional?: unknown;
+  os?: unknown;
+  cpu?: unknown;
+  libc?: unknown;
 }
 
 /** npm package names (validate-npm-package-name, lower-case since npm 3). */
@@ -42,12 +48,14 @@ function isGitSpec(resolved: string): boolean {
  * Parses a package-lock.json (v2 or v3) into its locked dependencies. Workspace members and links
  * to folders inside the source tree (the repository; the lockfile sits in `workdir`) are part of
  * the source and not listed; bundled dependencies
- * travel inside their parent's tarball and are not listed either.
+ * travel inside their parent's tarball and are not listed either. With `platform`, optional
+ * packages npm would not install there (their `os`, `cpu` or `libc`, see ./platform.ts) are not
+ * listed: `npm ci` neither fetches nor installs them.
  */
 export function parsePackageLock(
   text: string,
   file = 'package-lock.json',
-  opts: { workdir?: string } = {},
+  opts: { workdir?: string; platform?: NpmPlatform } = {},
 ): LockedDependency[] {
   const workdir = opts.workdir ?? '.';
   let doc: unknown;
@@ -101,6 +109,8 @@ export function parsePackageLock(
     // inside the tree they are source, outside they are reported by the link that points to them.
     if (nm < 0) continue;
     if (e.inBundle === true) continue;
+    if (e.optional === true && opts.platform !== undefined && !fitsPlatform(e, opts.platform))
+      continue;
     const name = typeof e.name === 'string' ? e.name : key.slice(nm + 'node_modules/'.length);
     if (!NAME_RE.test(name)) {
       throw provenanceError(

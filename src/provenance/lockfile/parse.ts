@@ -7,6 +7,7 @@ import { parseCargoLock } from './cargo.js';
 import { parseGoLock, parseGoMod } from './go.js';
 import { parsePackageLock } from './npm.js';
 import type { BuildConfig, LockedDependency } from '../types.js';
+import type { NpmPlatform } from './platform.js';
 
 export type Language = BuildConfig['language'];
 
@@ -36,12 +37,13 @@ function hasNpmDependencies(packageJson: string | undefined): boolean {
  * Parses the lockfile of `language` from the given file contents: package-lock.json or
  * npm-shrinkwrap.json (v2/v3), Cargo.lock (v3/v4), go.sum with go.mod. `workdir` is where the
  * files sit relative to the source root (`.` by default): paths that stay inside the source root
- * are part of the source.
+ * are part of the source. `platform` leaves out the optional npm packages npm would not install
+ * there (./platform.ts).
  */
 export function parseLockedDependencies(
   language: Language,
   files: LockfileContents,
-  opts: { workdir?: string } = {},
+  opts: { workdir?: string; platform?: NpmPlatform } = {},
 ): LockedDependency[] {
   switch (language) {
     case 'node': {

@@ -1,10 +1,12 @@
 /** Finding and reading lockfiles on disk. Node only. */
+import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { provenanceError } from '../errors.js';
 import { LOCKFILE_NAMES, parseLockedDependencies } from './parse.js';
 import type { Language, LockfileContents } from './parse.js';
 import type { LockedDependency } from '../types.js';
+import type { NpmPlatform } from './platform.js';
 
 /** Lockfiles larger than this are refused. */
 export const MAX_LOCKFILE_BYTES = 64 * 1024 * 1024;
@@ -37,16 +39,56 @@ export async function readLockfiles(dir: string, language: Language): Promise<Lo
   return files;
 }
 
+let libc: string | undefined | null = null;
+
+/** The C library as npm-install-checks finds it: `/usr/bin/ldd` first, then Node's own report. */
+function detectLibc(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const ldd = readFileSync('/usr/bin/ldd', 'utf8');
+    if (ldd.includes('musl')) return 'musl';
+    if (ldd.includes('GNU C Library')) return 'glibc';
+    return undefined;
+  } catch {
+    // no ldd: as npm, ask the runtime
+  }
+  const r = process.report as { excludeNetwork?: boolean; getReport(): object };
+  const before = r.excludeNetwork;
+  r.excludeNetwork = true;
+  const report = r.getReport() as {
+    header?: { glibcVersionRuntime?: string };
+    sharedObjects?: string[];
+  };
+  r.excludeNetwork = before;
+  if (report.header?.glibcVersionRuntime !== undefined) return 'glibc';
+  if (report.sharedObjects?.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-')))
+    return 'musl';
+  return undefined;
+}
+
+/**
+ * This machine as npm sees it (npm-install-checks `currentEnv`). An enclave runs on its host's
+ * CPU and the images are Linux with glibc, so the client and the worker agree on it.
+ */
+export function currentNpmPlatform(): NpmPlatform {
+  if (libc === null) libc = detectLibc();
+  return { os: process.platform, cpu: process.arch, ...(libc !== undefined ? { libc } : {}) };
+}
+
 /**
  * Finds and parses the lockfile(s) of `language` in `dir`. `workdir` is `dir` relative to the
- * source root (paths that stay inside the source root are part of the source).
+ * source root (paths that stay inside the source root are part of the source). Optional npm
+ * packages for other platforms than `platform` (default: this machine's) are left out.
  */
 export async function readLockedDependencies(
   dir: string,
   language: Language,
-  opts: { workdir?: string } = {},
+  opts: { workdir?: string; platform?: NpmPlatform } = {},
 ): Promise<LockedDependency[]> {
-  return parseLockedDependencies(language, await readLockfiles(dir, language), opts);
+  return parseLockedDependencies(language, await readLockfiles(dir, language), {
+    ...opts,
+    platform: opts.platform ?? currentNpmPlatform(),
+  });
 }
 
 /**
