@@ -5,6 +5,11 @@
  * - mount: a private mount namespace in which the build's own directory is bind-mounted on the
  *   fixed workspace path, and the directory holding every build's workspace is covered with an
  *   empty tmpfs (concurrent builds neither collide nor see each other);
+ * - memory-backed dependencies: the workspace's `deps/` (the received dependency set and the
+ *   offline environment made from it) is a tmpfs of its own, as everything is in an enclave's
+ *   memory: the set is written, hashed and moved once per build, and on disk its many small
+ *   files and directories cost more than the build's own reads of them (charged to the build's
+ *   memory cgroup; gone with the namespace);
  * - pid: a fresh pid namespace with its own /proc, so the build sees no host process and every
  *   process in it dies with the worker;
  * - user: a user namespace mapping root to the caller, tried first even as root, because a
@@ -38,7 +43,7 @@ const USER_FLAGS = ['--user', '--map-root-user'];
 
 /**
  * Runs in the new namespaces before the worker: loopback up, workspace bound on the fixed path,
- * other builds hidden, then the worker. Arguments: workspace source, fixed path, directory to
+ * its `deps/` in memory, other builds hidden, then the worker. Arguments: workspace source, fixed path, directory to
  * hide. The shell stays as the namespace's init and exits with the worker's status (128+n when a
  * signal killed it): `unshare --fork` itself reports a killed child only as status 1.
  */
@@ -46,6 +51,8 @@ export const SANDBOX_SETUP_SCRIPT = [
   'set -e',
   'ip link set lo up',
   'mount --bind "$1" "$2"',
+  'mkdir -p "$2/deps"',
+  'mount -t tmpfs -o mode=0755 tee-compile-deps "$2/deps"',
   'mount -t tmpfs -o size=64k,mode=0700 tee-compile-hidden "$3"',
   'shift 3',
   '"$@"',

@@ -41,6 +41,11 @@ export interface WorkerContext {
   image: WorkerImage;
   /** Found in the background while the client connects and the build runs. */
   facts: Promise<EnclaveFacts>;
+  /**
+   * Work to do while the build command runs (the worker only waits then): the software NSM
+   * issues its certificate chain, which would otherwise compete with receiving the inputs.
+   */
+  whileBuilding?: () => void;
   backend: 'local' | 'nitro';
   workspace: string;
   builderVersion: Record<string, string>;

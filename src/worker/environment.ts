@@ -29,8 +29,10 @@ export function workspaceLayout(workspace: string): WorkspaceLayout {
   return {
     root: workspace,
     src: join(workspace, 'src'),
-    deps: join(workspace, 'deps'),
-    verifiedDeps: join(workspace, 'verified-deps'),
+    // One directory for both (the local sandbox makes it a tmpfs): the set's files are moved,
+    // not copied, into the verified environment, which needs one file system.
+    deps: join(workspace, 'deps', 'set'),
+    verifiedDeps: join(workspace, 'deps', 'verified'),
     home: join(workspace, 'home'),
     tmp: join(workspace, 'tmp'),
     cache: join(workspace, 'cache'),

@@ -78,7 +78,7 @@ export async function runBuildCommand(
     (t) => ({ ok: true as const, t }),
     (e: unknown) => ({ ok: false as const, e }),
   );
-  const result = await runCommand({
+  const running = runCommand({
     cmd: config.input.cmd,
     cwd: workdirPath,
     env,
@@ -87,6 +87,8 @@ export async function runBuildCommand(
     onLine: (l) => report.log(l),
     ...(ctx.jail ? { jail: ctx.jail } : {}),
   });
+  ctx.whileBuilding?.();
+  const result = await running;
   if (result.cancelled)
     throw build.signal.reason instanceof Error
       ? build.signal.reason

@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { NsmTransport } from '../attestation/index.js';
 import { NsmClient, SoftwareNsm, pcr3ForIamRole, pcr4ForInstanceId } from '../attestation/index.js';
 import type { IsolationReport } from '../contracts/index.js';
@@ -90,11 +91,6 @@ async function enclaveFacts(
     nsmInfo.simulated = { iamRole: sim.role, instanceId: sim.instanceId };
   }
   const nsm = new NsmClient(transport);
-  if (o.nsm.kind === 'simulated') {
-    // The software NSM issues its certificate chain on the first attestation: issue it now, while
-    // the build runs, rather than after it. The document is thrown away.
-    void nsm.attest({}).catch(() => undefined);
-  }
   const described = await nsm.describeNsm();
   const locks: Record<string, boolean> = {};
   const pcr = async (i: number): Promise<string> => {
@@ -139,7 +135,13 @@ export async function startWorker(
 ): Promise<ReadyWorker> {
   await mkdir(o.workspace, { recursive: true });
   const existing = await readdir(o.workspace);
-  if (existing.length > 0)
+  // An empty `deps/` is the local sandbox's memory-backed mount (src/enclave/sandbox.ts).
+  const fresh =
+    existing.length === 0 ||
+    (existing.length === 1 &&
+      existing[0] === 'deps' &&
+      (await readdir(join(o.workspace, 'deps')).catch(() => ['?'])).length === 0);
+  if (!fresh)
     throw new Error(
       `the workspace ${o.workspace} is not empty: a worker builds once, in a fresh workspace`,
     );
@@ -167,6 +169,11 @@ export async function startWorker(
   const handler = createBuildHandler({
     image: worker,
     facts,
+    // The software NSM issues its certificate chain on the first attestation: issue it while the
+    // build runs rather than after it. The document is thrown away.
+    ...(o.nsm.kind === 'simulated'
+      ? { whileBuilding: () => void facts.then((f) => f.nsm.attest({})).catch(() => undefined) }
+      : {}),
     backend: o.nsm.kind === 'device' ? 'nitro' : 'local',
     workspace: o.workspace,
     builderVersion: { 'tee-compile-worker': WORKER_VERSION, node: process.version },

@@ -136,6 +136,8 @@ describe('local backend builds', () => {
       'pwd > out.txt',
       `ls -A ${join(tmpdir(), `tee-compile-${process.getuid!()}`, 'builds')} | wc -l >> out.txt`,
       `ls -A ${WORKSPACE_PATH}/src >> out.txt`,
+      // The dependencies are in memory, as in an enclave (src/enclave/sandbox.ts).
+      `stat -f -c %T ${WORKSPACE_PATH}/deps >> out.txt`,
       'sleep 1',
     ].join('; ');
     const a = await makeRepo({ ...goProject(cmd), 'a.txt': 'a\n' });
@@ -162,6 +164,7 @@ describe('local backend builds', () => {
       'build.json',
       'go.mod',
       'out.txt',
+      'tmpfs',
     ];
     expect(oa).toEqual(files('a.txt'));
     expect(ob).toEqual(files('b.txt'));
