@@ -4,6 +4,8 @@
  * written.
  */
 import { constants } from 'node:fs';
+import type { Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipBounded } from './gzip.js';
@@ -18,6 +20,17 @@ export interface ExtractOptions {
   symlinks?: 'refuse' | 'inside';
   /** Set every extracted entry's mtime to this (seconds since the epoch); default: leave as written. */
   mtime?: number;
+  /**
+   * Hash each file as a git blob with this algorithm while it is written: `blobs` of the result,
+   * by absolute path, so that the tree id can be checked without reading the files again.
+   */
+  blobIds?: 'sha1' | 'sha256';
+}
+
+/** A file's git blob id, hashed from the bytes written. */
+export interface WrittenBlob {
+  oid: Uint8Array;
+  executable: boolean;
 }
 
 export interface ExtractResult {
@@ -26,6 +39,8 @@ export interface ExtractResult {
   symlinks: number;
   /** Sum of file sizes. */
   bytes: number;
+  /** With `blobIds`: each file's blob id, by absolute path. */
+  blobs?: Map<string, WrittenBlob>;
 }
 
 /** Creates `dest`, which must be empty. */
@@ -42,10 +57,12 @@ export async function writeFileFrom(
   full: string,
   executable: boolean,
   body: AsyncIterable<Uint8Array>,
+  hash?: Hash,
 ): Promise<void> {
   const fh = await open(full, FILE_FLAGS, executable ? 0o755 : 0o644);
   try {
     for await (const chunk of body) {
+      hash?.update(chunk);
       let off = 0;
       while (off < chunk.length) {
         const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
@@ -111,7 +128,14 @@ export async function extractTar(
         res.symlinks++;
         continue;
       }
-      await writeFileFrom(full, (e.mode & 0o111) !== 0, e.body);
+      const executable = (e.mode & 0o111) !== 0;
+      let hash: Hash | undefined;
+      if (opts.blobIds !== undefined) {
+        hash = createHash(opts.blobIds).update(`blob ${e.size}\0`);
+      }
+      await writeFileFrom(full, executable, e.body, hash);
+      if (hash !== undefined)
+        (res.blobs ??= new Map()).set(full, { oid: hash.digest(), executable });
       if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
       res.files++;
       res.bytes += e.size;

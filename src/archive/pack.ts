@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { ArchiveError } from './errors.js';
+import { gzipBlocks } from './gzip-blocks.js';
 import type { TarInputEntry } from './tar-write.js';
 import { writeTar } from './tar-write.js';
 import { compareUtf8 } from '../util/bytes.js';
@@ -81,7 +82,14 @@ export interface WriteResult {
 export async function writeTarFile(
   entries: Iterable<TarInputEntry> | AsyncIterable<TarInputEntry>,
   file: string,
-  opts: { gzip?: boolean; level?: number; mtime?: number; gzipHeader?: Uint8Array } = {},
+  opts: {
+    gzip?: boolean;
+    level?: number;
+    mtime?: number;
+    gzipHeader?: Uint8Array;
+    /** Compress blocks on several cores (./gzip-blocks.ts); needs `gzipHeader`. */
+    gzipBlocks?: boolean;
+  } = {},
 ): Promise<WriteResult> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -107,7 +115,14 @@ export async function writeTarFile(
       cb(null, chunk);
     },
   });
-  if (opts.gzip)
+  if (opts.gzip && opts.gzipBlocks && opts.gzipHeader !== undefined)
+    await pipeline(
+      tar,
+      gzipBlocks({ level: opts.level ?? 6, header: opts.gzipHeader }),
+      tap,
+      createWriteStream(file),
+    );
+  else if (opts.gzip)
     await pipeline(
       tar,
       createGzip({ level: opts.level ?? 6 }),

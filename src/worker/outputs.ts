@@ -46,6 +46,11 @@ export async function collectOutputs(
     const scan = picomatch.scan(glob);
     const start = scan.isGlob ? scan.base : glob;
     const isMatch = picomatch(glob, { dot: false });
+    // A glob without `**`, braces, brackets or parentheses matches at one depth only (each of its
+    // `/`-separated parts is one path component): deeper directories are not walked (a root-level
+    // `pkg-*.tgz` does not make the walk visit node_modules).
+    const maxDepth =
+      glob.includes('**') || /[{}()[\]]/.test(glob) ? Infinity : glob.split('/').length;
     let matched = 0;
     const startAbs = start === '' ? base : join(base, start);
     let st;
@@ -65,6 +70,7 @@ export async function collectOutputs(
       s: Awaited<ReturnType<typeof lstat>>,
     ): Promise<void> => {
       if (s.isDirectory()) {
+        if ((rel === '' ? 0 : rel.split('/').length) >= maxDepth) return;
         for (const name of (await readdir(abs)).sort()) {
           const childAbs = join(abs, name);
           await visit(childAbs, rel === '' ? name : `${rel}/${name}`, await lstat(childAbs));

@@ -161,23 +161,30 @@ export async function receiveSource(
   // Tag, signatures and workflow token: checked before the source arrives, recorded in provenance.
   const origin = await checkOrigin(build.request, commitRaw);
 
-  await extractTar(build.stream('source'), layout.src, {
+  // Each file's blob id is hashed as it is written: the tree id is then checked without reading
+  // the files again (nothing else writes in the workspace before the check).
+  const extracted = await extractTar(build.stream('source'), layout.src, {
     symlinks: 'inside',
     mtime: epoch,
     limits: SOURCE_ARCHIVE_LIMITS,
+    blobIds: claim.objectFormat === 'sha1' ? 'sha1' : 'sha256',
   }).catch((e: unknown) => {
     throw refusal(e, 'SOURCE_ARCHIVE_INVALID', 'the source archive was refused');
   });
   timer.next('verifying-source');
   report.phase('verifying-source');
   // The same check the host can run: files -> tree id, commit object -> commit id -> tree.
-  const source = await verifySourceTree(layout.src, {
-    commit: claim.commit,
-    tree: claim.tree,
-    objectFormat: claim.objectFormat,
-    commitObject: commitRaw,
-    ...(claim.repository !== null ? { repository: claim.repository } : {}),
-  }).catch((e: unknown) => {
+  const source = await verifySourceTree(
+    layout.src,
+    {
+      commit: claim.commit,
+      tree: claim.tree,
+      objectFormat: claim.objectFormat,
+      commitObject: commitRaw,
+      ...(claim.repository !== null ? { repository: claim.repository } : {}),
+    },
+    extracted.blobs !== undefined ? { known: extracted.blobs } : {},
+  ).catch((e: unknown) => {
     if (
       e instanceof ProvenanceError &&
       (e.code === 'SOURCE_TREE_MISMATCH' || e.code === 'SOURCE_COMMIT_MISMATCH')

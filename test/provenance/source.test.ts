@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTar } from '../../src/archive/index.js';
+import { readTar, writeTar } from '../../src/archive/index.js';
 import { collect } from '../../src/util/bytes.js';
-import { extractTar, fileChunks } from '../../src/archive/node.js';
+import { extractTar, fileChunks, packDirectory } from '../../src/archive/node.js';
 import {
   archiveGitTree,
   computeTreeId,
@@ -62,6 +62,33 @@ describe('computeTreeId', () => {
       // .git exists now: it must be left out, as git leaves it out.
       expect(await computeTreeId(dir, format)).toBe(expected);
       expect(await computeTreeId(dir, format, { concurrency: 1 })).toBe(expected);
+    },
+  );
+
+  it.each(['sha1', 'sha256'] as const)(
+    'when the %s blob ids come from the extraction that wrote the files, the tree id is the same as read from disk',
+    async (format) => {
+      const dir = tempDir();
+      richTree(dir);
+      const out = join(tempDir(), 'x');
+      const tar = writeTar(packDirectory(dir, { exclude: (p) => p === '.git' }), { mtime: 0 });
+      const r = await extractTar(tar, out, { symlinks: 'inside', blobIds: format });
+      // (The copy differs from `dir` where a mode is group-executable only: packing keeps any x.)
+      const expected = gitWriteTree(out, format);
+      expect(r.blobs?.size).toBe(r.files);
+      expect(await computeTreeId(out, format, { known: r.blobs! })).toBe(expected);
+      // Files the extraction did not write are read from disk.
+      writeFileSync(join(out, 'added-later.txt'), 'later\n');
+      const known = new Map(r.blobs!);
+      known.delete([...known.keys()][0]!);
+      expect(await computeTreeId(out, format, { known })).toBe(await computeTreeId(out, format));
+      expect(await computeTreeId(out, format)).not.toBe(expected);
+      // A listed file is not read again: its given id is the one in the tree.
+      const [first, blob] = [...r.blobs!][0]!;
+      const wrong = new Map(r.blobs!).set(first, { ...blob, oid: new Uint8Array(blob.oid.length) });
+      expect(await computeTreeId(out, format, { known: wrong })).not.toBe(
+        await computeTreeId(out, format, { known: r.blobs! }),
+      );
     },
   );
 

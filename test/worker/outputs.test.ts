@@ -32,6 +32,24 @@ describe('output collection', () => {
     expect(out[1]!.executable).toBe(false);
   });
 
+  it('when a glob has no `**`, it matches at its own depth only, and deeper files are not taken', async () => {
+    await put('pkg-1.tgz', 'p');
+    await put('node_modules/x/pkg-2.tgz', 'q');
+    await put('a/b.txt', 'b');
+    await put('a/c/b.txt', 'cb');
+    await put('x/y/z.txt', 'z');
+    const out = await collectOutputs(root, '.', [
+      'pkg-*.tgz',
+      '*/b.txt',
+      'x/?/z.txt',
+      'a/**/b.txt',
+      '{a,x}/c/*',
+    ]);
+    expect(out.map((o) => o.name)).toEqual(['a/b.txt', 'a/c/b.txt', 'pkg-1.tgz', 'x/y/z.txt']);
+    // A literal directory is not an output, walked or not.
+    await expect(collectOutputs(root, '.', ['node_modules'])).rejects.toHaveCode('OUTPUT_MISSING');
+  });
+
   it('when globs match nothing, it refuses with OUTPUT_MISSING naming each of them', async () => {
     await put('dist/a.js', 'a');
     const err = await collectOutputs(root, '.', ['dist/*.js', 'dist/*.wasm', 'target/x']).catch(

@@ -27,9 +27,22 @@ export const DEFAULT_TREE_HASH_CONCURRENCY = 4;
 const SLASH = Buffer.from('/');
 const DOT_GIT = Buffer.from('.git');
 
+/** A file's blob id, computed from the bytes as they were written (see `TreeHashOptions.known`). */
+export interface KnownBlob {
+  oid: Uint8Array;
+  executable: boolean;
+}
+
 export interface TreeHashOptions {
   /** Files read at once (default 4). */
   concurrency?: number;
+  /**
+   * Blob ids by absolute path, computed by the process that wrote those files while it wrote
+   * them (the worker's extraction: the only writer of its workspace, which nothing else runs in
+   * before the check). A file listed is not read again; the walk still decides what is in the
+   * tree, so anything not listed is hashed from disk.
+   */
+  known?: ReadonlyMap<string, KnownBlob>;
   /** Leave out these paths (relative, `/`-separated, UTF-8 decoded) and, for directories, what is below. */
   exclude?: (relPath: string, isDirectory: boolean) => boolean;
 }
@@ -108,6 +121,7 @@ export async function computeTreeId(
   if (!st.isDirectory()) throw new TypeError(`computeTreeId: ${dir} is not a directory`);
   const algorithm = format === 'sha1' ? 'sha1' : 'sha256';
   const exclude = opts.exclude;
+  const known = opts.known;
   const files: { path: Buffer; entry: TreeEntry }[] = [];
 
   // 1. Walk the tree (directory listings only); symlinks are hashed here, files queued.
@@ -131,7 +145,14 @@ export async function computeTreeId(
       } else if (d.isFile()) {
         const entry: TreeEntry = { mode: '100644', name, oid: new Uint8Array(0) };
         node.entries.push(entry);
-        files.push({ path: childAbs, entry });
+        const key = known === undefined ? undefined : childAbs.toString('utf8');
+        // Only a lossless name: a path that is not UTF-8 does not survive the string key.
+        const blob =
+          key !== undefined && Buffer.from(key).equals(childAbs) ? known!.get(key) : undefined;
+        if (blob !== undefined) {
+          entry.oid = blob.oid;
+          if (blob.executable) entry.mode = '100755';
+        } else files.push({ path: childAbs, entry });
       } else {
         const p = childAbs.toString('utf8');
         throw provenanceError(

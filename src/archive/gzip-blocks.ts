@@ -1,0 +1,116 @@
+/**
+ * One gzip member compressed on several cores, as pigz writes it: the input is cut into fixed
+ * blocks, each deflated on its own (in libuv's thread pool) with the 32 KiB before it as the
+ * preset dictionary and ended with a sync flush (an empty stored block), the last one with the
+ * final block. The concatenation is one ordinary deflate stream (RFC 1951), so every reader
+ * (gzip, GNU tar, zlib, browsers' DecompressionStream, the bundle's strict reader) reads it as
+ * any other; it is a little larger than one zlib stream (the flushes, and matches do not reach
+ * back past a block's dictionary).
+ *
+ * Deterministic: the bytes depend on the input, the level and the block size only, never on the
+ * number of cores or on timing. Node-only.
+ */
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { constants, deflateRaw } from 'node:zlib';
+import type { ZlibOptions } from 'node:zlib';
+import { availableParallelism } from 'node:os';
+import { crc32 } from '../util/stream-digest.js';
+
+/** Uncompressed bytes per block: fixed, since it is part of the output. */
+export const GZIP_BLOCK_BYTES = 1024 * 1024;
+/** The deflate window: the dictionary each block gets from the one before. */
+const WINDOW = 32 * 1024;
+
+function deflateBlock(data: Buffer, opts: ZlibOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    deflateRaw(data, opts, (err, out) => (err ? reject(err) : resolve(out))),
+  );
+}
+
+export interface GzipBlocksOptions {
+  /** zlib level, 0..9. */
+  level: number;
+  /** The 10-byte member header to write (RFC 1952 §2.3). */
+  header: Uint8Array;
+  /** Blocks deflated at once; default the cores available. */
+  parallel?: number;
+}
+
+/**
+ * A transform from uncompressed bytes to one gzip member (see the module comment). Blocks are
+ * written in order; at most `parallel` are compressed at once and held in memory.
+ */
+export function gzipBlocks(o: GzipBlocksOptions): Transform {
+  if (o.header.length !== 10) throw new RangeError('a gzip header is 10 bytes');
+  const parallel = Math.max(1, o.parallel ?? availableParallelism());
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  /** The last block cut, not yet sent: only the end of input tells whether it is the last. */
+  let held: Buffer | undefined;
+  let dictionary: Buffer | undefined;
+  let crc = 0;
+  let size = 0;
+  const inFlight: Promise<Buffer>[] = [];
+  let headerSent = false;
+
+  const start = (block: Buffer, last: boolean): void => {
+    const opts: ZlibOptions = {
+      level: o.level,
+      ...(dictionary !== undefined ? { dictionary } : {}),
+      ...(last ? {} : { finishFlush: constants.Z_SYNC_FLUSH }),
+    };
+    inFlight.push(deflateBlock(block, opts));
+    dictionary = block.subarray(Math.max(0, block.length - WINDOW));
+  };
+
+  return new Transform({
+    // Backpressure counts compressed blocks, not bytes.
+    readableHighWaterMark: 4,
+    async transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      try {
+        if (!headerSent) {
+          this.push(Buffer.from(o.header));
+          headerSent = true;
+        }
+        crc = crc32(chunk, crc);
+        size += chunk.length;
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        while (pendingBytes >= GZIP_BLOCK_BYTES) {
+          const all = Buffer.concat(pending, pendingBytes);
+          const block = all.subarray(0, GZIP_BLOCK_BYTES);
+          pending = [all.subarray(GZIP_BLOCK_BYTES)];
+          pendingBytes -= GZIP_BLOCK_BYTES;
+          if (held !== undefined) start(held, false);
+          held = block;
+          // Keep `parallel` blocks compressing; write out the oldest when more wait.
+          while (inFlight.length >= parallel) this.push(await inFlight.shift()!);
+        }
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    async flush(cb: TransformCallback) {
+      try {
+        if (!headerSent) this.push(Buffer.from(o.header));
+        const rest = Buffer.concat(pending, pendingBytes);
+        if (held !== undefined) {
+          if (rest.length > 0) {
+            start(held, false);
+            start(rest, true);
+          } else start(held, true);
+        } else start(rest, true);
+        while (inFlight.length > 0) this.push(await inFlight.shift()!);
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(crc >>> 0, 0);
+        trailer.writeUInt32LE(size >>> 0, 4);
+        this.push(trailer);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  });
+}
