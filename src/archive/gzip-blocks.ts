@@ -14,7 +14,6 @@ import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { constants, deflateRaw } from 'node:zlib';
 import type { ZlibOptions } from 'node:zlib';
-import { availableParallelism } from 'node:os';
 import { crc32 } from '../util/stream-digest.js';
 
 /** Uncompressed bytes per block: fixed, since it is part of the output. */
@@ -33,7 +32,10 @@ export interface GzipBlocksOptions {
   level: number;
   /** The 10-byte member header to write (RFC 1952 §2.3). */
   header: Uint8Array;
-  /** Blocks deflated at once; default the cores available. */
+  /**
+   * Blocks deflated at once; default 4, libuv's thread pool (with fewer cores, the extra blocks
+   * keep every core busy while the finished ones are written).
+   */
   parallel?: number;
 }
 
@@ -43,7 +45,7 @@ export interface GzipBlocksOptions {
  */
 export function gzipBlocks(o: GzipBlocksOptions): Transform {
   if (o.header.length !== 10) throw new RangeError('a gzip header is 10 bytes');
-  const parallel = Math.max(1, o.parallel ?? availableParallelism());
+  const parallel = Math.max(1, o.parallel ?? 4);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   /** The last block cut, not yet sent: only the end of input tells whether it is the last. */

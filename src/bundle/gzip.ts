@@ -16,7 +16,7 @@ import { BundleError } from './errors.js';
 
 /**
  * The header both bundle writers emit: ID1 ID2, CM 8 (deflate), FLG 0 (no FTEXT, FHCRC, FEXTRA,
- * FNAME, FCOMMENT), MTIME 0, XFL 2 (level 9), OS 3 (Unix).
+ * FNAME, FCOMMENT), MTIME 0, XFL 2 (fixed whatever the level: informational), OS 3 (Unix).
  */
 export const BUNDLE_GZIP_HEADER = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3);
 

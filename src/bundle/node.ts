@@ -11,8 +11,13 @@ import { headEntries, orderArtifacts } from './layout.js';
 import type { BundleWriteInput } from './types.js';
 import { BUNDLE_ARTIFACTS_DIR } from './types.js';
 
-/** gzip level of bundles: fixed, since it is part of the bytes. */
-export const BUNDLE_GZIP_LEVEL = 9;
+/**
+ * gzip level of bundles: fixed, since it is part of the bytes. 6, zlib's default: on the outputs
+ * builds make (binaries, JavaScript) level 9 takes two and a half times as long for about 0.1 %
+ * smaller bundles (a 25.6 MB Go binary: 2.10 s against 0.83 s, 13 278 346 against 13 295 069
+ * bytes). The header's XFL byte stays 2, as the bundle format fixes it (informational only).
+ */
+export const BUNDLE_GZIP_LEVEL = 6;
 
 async function* entries(input: BundleWriteInput): AsyncGenerator<TarInputEntry> {
   const order = orderArtifacts(input.artifacts.map((a) => a.name));

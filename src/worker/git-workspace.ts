@@ -1,9 +1,9 @@
 /**
  * The `.git` the build sees: a depth-1 work tree like the one `actions/checkout` gives, written by
  * the worker from verified data only (the files whose tree id it has just recomputed, and the raw
- * commit object whose id it has checked). No git binary is needed: the objects are written loose
- * (zlib, as git writes them), the index in git's DIRC version 2 format with the files' own stat
- * data, so that `git rev-parse HEAD`, `git status` (clean), `git describe --always`, `git log -1`
+ * commit object whose id it has checked). No git binary is needed: the objects are written in one
+ * packfile (./git-pack.ts; one file rather than one per source file), the index in git's DIRC
+ * version 2 format with the files' own stat data, so that `git rev-parse HEAD`, `git status` (clean), `git describe --always`, `git log -1`
  * and hook installers work. HEAD is detached at the commit, as checkout leaves it for a tag or a
  * pull request; the commit is listed in `.git/shallow`, as after `git clone --depth 1`.
  *
@@ -14,20 +14,16 @@
 import { createHash } from 'node:crypto';
 import { lchown, lstat, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { deflate as deflateCb, deflateSync, constants as zlibConstants } from 'node:zlib';
 import { compareBytes } from '../util/bytes.js';
+import type { PackObject } from './git-pack.js';
+import { writePack } from './git-pack.js';
 import { encodeTree } from '../provenance/index.js';
 import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
 
-const deflate = promisify(deflateCb);
-
-/** Files deflated at once (libuv's pool has 4 threads). */
+/** Files read at once, when their blob ids are not known yet (libuv's pool has 4 threads). */
 const CONCURRENCY = 4;
-/** Objects smaller than this are deflated on the main thread. */
-const SYNC_DEFLATE_BYTES = 64 * 1024;
 
 /** What the provenance records of the work tree given to the build. */
 export interface GitWorkspaceRecord {
@@ -59,39 +55,24 @@ export interface GitWorkspace {
   files: IndexFile[];
 }
 
-class ObjectWriter {
-  count = 0;
-  /** The fan-out folders, each made once; writers of the same folder wait for its making. */
-  private readonly dirs = new Map<string, Promise<unknown>>();
-  constructor(
-    private readonly objects: string,
-    private readonly algorithm: 'sha1' | 'sha256',
-  ) {}
+/** The distinct objects of the work tree, by id, to be packed (./git-pack.ts). */
+class ObjectSet {
+  readonly objects = new Map<string, PackObject>();
+  constructor(readonly algorithm: 'sha1' | 'sha256') {}
 
-  async write(type: 'blob' | 'tree' | 'commit', content: Buffer): Promise<Buffer> {
-    const header = Buffer.from(`${type} ${content.length}\0`);
-    const oid = createHash(this.algorithm).update(header).update(content).digest();
-    const hex = oid.toString('hex');
-    const dir = join(this.objects, hex.slice(0, 2));
-    let made = this.dirs.get(dir);
-    if (made === undefined) {
-      made = mkdir(dir, { recursive: true });
-      this.dirs.set(dir, made);
-    }
-    await made;
-    // Level 1: the work tree is read once more here, and speed matters more than size.
-    // Small objects are deflated at once: a trip through the thread pool costs more than them.
-    const whole = Buffer.concat([header, content]);
-    const opts = { level: zlibConstants.Z_BEST_SPEED };
-    const body =
-      whole.length < SYNC_DEFLATE_BYTES ? deflateSync(whole, opts) : await deflate(whole, opts);
-    try {
-      await writeFile(join(dir, hex.slice(2)), body, { flag: 'wx', mode: 0o444 });
-      this.count++;
-    } catch (e) {
-      // The same content twice is one object.
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+  /** Adds an object whose id is already known (a blob hashed as it was written). */
+  addKnown(oid: Uint8Array, type: PackObject['type'], content: PackObject['content']): void {
+    const hex = Buffer.from(oid).toString('hex');
+    if (!this.objects.has(hex)) this.objects.set(hex, { oid, type, content });
+  }
+
+  /** Hashes `content` as a `type` object and adds it; its id. */
+  add(type: PackObject['type'], content: Buffer): Buffer {
+    const oid = createHash(this.algorithm)
+      .update(`${type} ${content.length}\0`)
+      .update(content)
+      .digest();
+    this.addKnown(oid, type, () => Promise.resolve(content));
     return oid;
   }
 }
@@ -107,6 +88,8 @@ const SLASH = Buffer.from('/');
  */
 export async function writeGitWorkspace(o: {
   root: string;
+  /** Blob ids of files hashed as they were written (see `TreeHashOptions.known`), by path. */
+  known?: ReadonlyMap<string, { oid: Uint8Array; executable: boolean }>;
   commit: string;
   commitObject: Uint8Array;
   tree: string;
@@ -114,18 +97,22 @@ export async function writeGitWorkspace(o: {
   repository: string | null;
 }): Promise<GitWorkspace> {
   const gitDir = join(o.root, '.git');
-  const objects = join(gitDir, 'objects');
   for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'hooks', 'info'])
     await mkdir(join(gitDir, d), { recursive: true });
-  const writer = new ObjectWriter(objects, o.objectFormat === 'sha1' ? 'sha1' : 'sha256');
+  const set = new ObjectSet(o.objectFormat === 'sha1' ? 'sha1' : 'sha256');
   const files: IndexFile[] = [];
 
-  // Trees need their blobs' ids: files are queued and written by a few workers, then trees.
+  // Trees need their blobs' ids: files not hashed yet are queued and read by a few workers.
   interface Dir {
     entries: TreeEntry[];
     subdirs: { name: Buffer; dir: Dir }[];
   }
   const queue: { abs: Buffer; file: IndexFile; entry: TreeEntry }[] = [];
+  const setMode = (entry: TreeEntry, file: IndexFile, executable: boolean): void => {
+    if (!executable) return;
+    entry.mode = '100755';
+    file.mode = 0o100755;
+  };
   // Paths stay bytes: git names need not be UTF-8.
   const walk = async (abs: Buffer, rel: Buffer | null): Promise<Dir> => {
     const node: Dir = { entries: [], subdirs: [] };
@@ -137,7 +124,7 @@ export async function writeGitWorkspace(o: {
         node.subdirs.push({ name: d.name, dir: await walk(absPath, childRel) });
       } else if (d.isSymbolicLink()) {
         const target = await readlink(absPath, { encoding: 'buffer' });
-        const oid = await writer.write('blob', target);
+        const oid = set.add('blob', target);
         node.entries.push({ mode: '120000', name: d.name, oid });
         files.push({ path: childRel, mode: 0o120000, oid });
       } else if (d.isFile()) {
@@ -145,7 +132,15 @@ export async function writeGitWorkspace(o: {
         const file: IndexFile = { path: childRel, mode: 0o100644, oid: Buffer.alloc(0) };
         node.entries.push(entry);
         files.push(file);
-        queue.push({ abs: absPath, file, entry });
+        const key = o.known === undefined ? undefined : absPath.toString('utf8');
+        const blob =
+          key !== undefined && Buffer.from(key).equals(absPath) ? o.known!.get(key) : undefined;
+        if (blob !== undefined) {
+          entry.oid = blob.oid;
+          file.oid = Buffer.from(blob.oid);
+          setMode(entry, file, blob.executable);
+          set.addKnown(blob.oid, 'blob', () => readFile(absPath));
+        } else queue.push({ abs: absPath, file, entry });
       }
       // Anything else was refused when the tree was verified.
     }
@@ -158,32 +153,29 @@ export async function writeGitWorkspace(o: {
       while (next < queue.length) {
         const q = queue[next++]!;
         const st = await lstat(q.abs);
-        const oid = await writer.write('blob', await readFile(q.abs));
-        const exec = (st.mode & 0o100) !== 0;
+        const oid = set.add('blob', await readFile(q.abs));
         q.entry.oid = oid;
         q.file.oid = oid;
-        if (exec) {
-          q.entry.mode = '100755';
-          q.file.mode = 0o100755;
-        }
+        setMode(q.entry, q.file, (st.mode & 0o100) !== 0);
       }
     }),
   );
-  const writeTree = async (node: Dir, isRoot: boolean): Promise<Buffer | null> => {
+  const treeOf = (node: Dir, isRoot: boolean): Buffer | null => {
     const entries = [...node.entries];
     for (const s of node.subdirs) {
-      const oid = await writeTree(s.dir, false);
+      const oid = treeOf(s.dir, false);
       if (oid !== null) entries.push({ mode: '40000', name: s.name, oid });
     }
     if (entries.length === 0 && !isRoot) return null;
-    return writer.write('tree', Buffer.from(encodeTree(entries)));
+    return set.add('tree', Buffer.from(encodeTree(entries)));
   };
-  const treeOid = (await writeTree(top, true))!.toString('hex');
+  const treeOid = treeOf(top, true)!.toString('hex');
   if (treeOid !== o.tree)
     throw new Error(`the work tree hashes to ${treeOid}, not to the verified tree ${o.tree}`);
-  const commitOid = (await writer.write('commit', Buffer.from(o.commitObject))).toString('hex');
+  const commitOid = set.add('commit', Buffer.from(o.commitObject)).toString('hex');
   if (commitOid !== o.commit)
     throw new Error(`the commit object hashes to ${commitOid}, not to ${o.commit}`);
+  await writePack(join(gitDir, 'objects', 'pack'), [...set.objects.values()], set.algorithm);
 
   const parents = parseCommitObject(o.commitObject).parents;
   await writeFile(join(gitDir, 'HEAD'), `${o.commit}\n`);
@@ -200,7 +192,7 @@ export async function writeGitWorkspace(o: {
       head: o.commit,
       objectFormat: o.objectFormat,
       shallow: parents.length > 0,
-      objects: writer.count,
+      objects: set.objects.size,
       indexEntries: files.length,
     },
   };

@@ -203,6 +203,7 @@ export async function receiveSource(
     timer.next('writing-git');
     git = await writeGitWorkspace({
       root: layout.src,
+      ...(extracted.blobs !== undefined ? { known: extracted.blobs } : {}),
       commit: claim.commit,
       commitObject: commitRaw,
       tree: claim.tree,

@@ -71,9 +71,45 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
     expect(git(src, ['ls-files', '-s', 'bin/run']).startsWith('100755')).toBe(true);
     expect(git(src, ['remote', 'get-url', 'origin'])).toBe('https://github.com/example/project');
     git(src, ['fsck', '--no-dangling']);
+    // Every object is in the one pack, none loose.
+    const counts = git(src, ['count-objects', '-v']);
+    expect(counts).toMatch(/^count: 0$/m);
+    expect(counts).toMatch(new RegExp(`^in-pack: ${ws.record.objects}$`, 'm'));
+    expect(counts).toMatch(/^packs: 1$/m);
     // A change is seen as one.
     execFileSync('sh', ['-c', 'echo changed >> README.md'], { cwd: src });
     expect(git(src, ['status', '--porcelain'])).toBe('M README.md');
+  });
+
+  test('when the blob ids are known from the extraction, the files are not hashed again and git reads the same work tree', async () => {
+    const again = exportTree(repo);
+    try {
+      const known = new Map<string, { oid: Uint8Array; executable: boolean }>();
+      for (const line of git(repo, ['ls-files', '-s']).split('\n')) {
+        const [meta, path] = line.split('\t') as [string, string];
+        const [mode, oid] = meta.split(' ') as [string, string];
+        if (mode === '120000') continue;
+        known.set(join(again, path), {
+          oid: Buffer.from(oid, 'hex'),
+          executable: mode === '100755',
+        });
+      }
+      const ws = await writeGitWorkspace({
+        root: again,
+        known,
+        commit: git(repo, ['rev-parse', 'HEAD']),
+        commitObject: new Uint8Array(gitBytes(repo, ['cat-file', 'commit', 'HEAD'])),
+        tree: git(repo, ['rev-parse', 'HEAD^{tree}']),
+        objectFormat,
+        repository: null,
+      });
+      await writeGitIndex(ws);
+      expect(git(again, ['status', '--porcelain'])).toBe('');
+      expect(git(again, ['show', 'HEAD:src/a.js'])).toBe('console.log(1)');
+      git(again, ['fsck', '--no-dangling']);
+    } finally {
+      await rm(again, { recursive: true, force: true });
+    }
   });
 
   test('files that do not hash to the verified tree are refused', async () => {

@@ -142,7 +142,7 @@ export function tarOf(gz: Uint8Array): Uint8Array {
   return new Uint8Array(gunzipSync(gz));
 }
 
-/** gzip as our writer does (level 9, no name, mtime 0). */
+/** gzip with our writer's header (no name, mtime 0; the level does not matter to readers). */
 export function gz(tar: Uint8Array): Uint8Array {
   const out = new Uint8Array(gzipSync(tar, { level: 9 }));
   out.set(BUNDLE_GZIP_HEADER, 0);

@@ -42,7 +42,7 @@ export function rawTar(members: RawMember[]): Uint8Array {
   return concatBytes(parts);
 }
 
-/** The same, gzip-compressed with the bundle writer's gzip header (level 9, XFL 2, OS 3). */
+/** The same, gzip-compressed with the bundle writer's gzip header (XFL 2, OS 3). */
 export function rawTarGz(members: RawMember[]): Uint8Array {
   const out = new Uint8Array(gzipSync(rawTar(members), { level: 9 }));
   out.set(BUNDLE_GZIP_HEADER, 0);

@@ -1,0 +1,151 @@
+/**
+ * One git packfile (version 2) and its index (version 2) for the objects of the build's `.git`
+ * (git-workspace.ts): one file written instead of one loose object per source file, which on a
+ * disk costs more than the whole rest of writing the work tree. Format as in git's
+ * Documentation/gitformat-pack.txt: `PACK`, version 2, the object count, then each object as a
+ * type-and-size header and its zlib-deflated content (no deltas), then the hash of all of it; the
+ * index holds the fan-out table, the sorted object ids, each entry's CRC-32 and offset (64-bit
+ * offsets past 2 GiB), the pack's hash and its own. SHA-1 or SHA-256 as the repository's object
+ * format.
+ */
+import { createHash } from 'node:crypto';
+import { open, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { constants as zlibConstants, deflate as deflateCb, deflateSync } from 'node:zlib';
+import { compareBytes } from '../util/bytes.js';
+import { crc32 } from '../util/stream-digest.js';
+
+const deflate = promisify(deflateCb);
+
+/** Objects read and deflated ahead of the one being written. */
+const AHEAD = 4;
+/** Objects smaller than this are deflated on the main thread (a pool trip costs more). */
+const SYNC_DEFLATE_BYTES = 64 * 1024;
+
+const TYPE_CODE = { commit: 1, tree: 2, blob: 3 } as const;
+
+/** An object to pack: its id (already computed) and a way to get its content. */
+export interface PackObject {
+  oid: Uint8Array;
+  type: keyof typeof TYPE_CODE;
+  content: () => Promise<Uint8Array>;
+}
+
+/** The type-and-size header of a pack entry. */
+function entryHeader(type: number, size: number): Buffer {
+  const bytes: number[] = [];
+  let b = (type << 4) | (size & 0x0f);
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    bytes.push(b | 0x80);
+    b = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(b);
+  return Buffer.from(bytes);
+}
+
+async function compress(data: Uint8Array): Promise<Buffer> {
+  // Level 1: the pack is read once, by the build's git if at all; speed matters more than size.
+  const opts = { level: zlibConstants.Z_BEST_SPEED };
+  return data.length < SYNC_DEFLATE_BYTES ? deflateSync(data, opts) : deflate(data, opts);
+}
+
+/**
+ * Writes `objects` (distinct ids) as `<packDir>/pack-<hash>.pack` and `.idx`; returns the hash
+ * (hex). `algorithm` is the repository's.
+ */
+export async function writePack(
+  packDir: string,
+  objects: readonly PackObject[],
+  algorithm: 'sha1' | 'sha256',
+): Promise<string> {
+  const partial = join(packDir, `tmp_pack_${process.pid}`);
+  const fh = await open(partial, 'wx', 0o444);
+  const hash = createHash(algorithm);
+  const entries: { oid: Uint8Array; offset: number; crc: number }[] = [];
+  let offset = 0;
+  const put = async (b: Buffer): Promise<void> => {
+    hash.update(b);
+    await fh.write(b);
+    offset += b.length;
+  };
+  try {
+    const head = Buffer.alloc(12);
+    head.write('PACK', 0, 'latin1');
+    head.writeUInt32BE(2, 4);
+    head.writeUInt32BE(objects.length, 8);
+    await put(head);
+    const prepared: Promise<{ header: Buffer; body: Buffer }>[] = [];
+    const prepare = (o: PackObject): Promise<{ header: Buffer; body: Buffer }> =>
+      o.content().then(async (c) => ({
+        header: entryHeader(TYPE_CODE[o.type], c.length),
+        body: await compress(c),
+      }));
+    for (let i = 0; i < Math.min(AHEAD, objects.length); i++) prepared.push(prepare(objects[i]!));
+    for (let i = 0; i < objects.length; i++) {
+      const { header, body } = await prepared[i]!;
+      const next = i + AHEAD;
+      if (next < objects.length) prepared.push(prepare(objects[next]!));
+      entries.push({ oid: objects[i]!.oid, offset, crc: crc32(body, crc32(header)) });
+      await put(header);
+      await put(body);
+      prepared[i] = undefined as never;
+    }
+    const packHash = hash.digest();
+    await fh.write(packHash);
+    await fh.close();
+    const name = `pack-${packHash.toString('hex')}`;
+    await writeFile(join(packDir, `${name}.idx`), packIndex(entries, packHash, algorithm), {
+      mode: 0o444,
+    });
+    // The pack last: git finds packs by their index, and a pack is complete once both exist.
+    await rename(partial, join(packDir, `${name}.pack`));
+    return packHash.toString('hex');
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The version 2 index of a pack's entries. */
+function packIndex(
+  entries: { oid: Uint8Array; offset: number; crc: number }[],
+  packHash: Buffer,
+  algorithm: 'sha1' | 'sha256',
+): Buffer {
+  const sorted = [...entries].sort((a, b) => compareBytes(a.oid, b.oid));
+  const n = sorted.length;
+  const fanout = Buffer.alloc(256 * 4);
+  const counts = new Uint32Array(256);
+  for (const e of sorted) counts[e.oid[0]!]!++;
+  let total = 0;
+  for (let i = 0; i < 256; i++) {
+    total += counts[i]!;
+    fanout.writeUInt32BE(total, i * 4);
+  }
+  const crcs = Buffer.alloc(n * 4);
+  const small = Buffer.alloc(n * 4);
+  const large: Buffer[] = [];
+  sorted.forEach((e, i) => {
+    crcs.writeUInt32BE(e.crc >>> 0, i * 4);
+    if (e.offset < 0x80000000) small.writeUInt32BE(e.offset, i * 4);
+    else {
+      small.writeUInt32BE((0x80000000 | large.length) >>> 0, i * 4);
+      const l = Buffer.alloc(8);
+      l.writeBigUInt64BE(BigInt(e.offset));
+      large.push(l);
+    }
+  });
+  const body = Buffer.concat([
+    Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]),
+    fanout,
+    ...sorted.map((e) => Buffer.from(e.oid)),
+    crcs,
+    small,
+    ...large,
+    packHash,
+  ]);
+  return Buffer.concat([body, createHash(algorithm).update(body).digest()]);
+}
