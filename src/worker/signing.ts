@@ -48,7 +48,9 @@ export async function unsealBuilderKey(
   const answer = await build.unseal(doc);
   let signer: DsseSigner;
   try {
-    const { privateKey, spki } = await importP256PrivateKey(openForRecipient(answer, recipient));
+    const { privateKey, spki } = await importP256PrivateKey(
+      await openForRecipient(answer, recipient),
+    );
     signer = cryptoKeySigner(privateKey, spki);
   } catch (e) {
     if (!isKmsError(e) && !isDsseError(e)) throw e;

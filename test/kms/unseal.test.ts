@@ -71,11 +71,11 @@ describe('the sealed builder key', () => {
   it('when a trusted image asks, KMS answers CiphertextForRecipient that only its key opens', async () => {
     const rk = newRecipientKey();
     const ct = await kmsUnsealer(client, sealed)(await enclaveAttestation(TRUSTED_PCR0, rk.spki));
-    const pkcs8 = openForRecipient(ct, rk);
+    const pkcs8 = await openForRecipient(ct, rk);
     const { spki } = await importP256PrivateKey(pkcs8);
     expect(await keyFingerprint(spki)).toBe(sealed.fingerprint);
     expect(kms.calls.at(-1)).toMatchObject({ op: 'Decrypt', status: 200, withRecipient: true });
-    expect(() => openForRecipient(ct, newRecipientKey())).toThrowWithCode(
+    await expect(openForRecipient(ct, newRecipientKey())).rejects.toHaveCode(
       'UNSEAL_RESPONSE_INVALID',
     );
   });
@@ -153,11 +153,11 @@ describe('the sealed builder key', () => {
     for (const at of [10, ct.length - 17]) {
       const bad = ct.slice();
       bad[at]! ^= 0x40;
-      expect(() => openForRecipient(bad, rk)).toThrowWithCode('UNSEAL_RESPONSE_INVALID');
+      await expect(openForRecipient(bad, rk)).rejects.toHaveCode('UNSEAL_RESPONSE_INVALID');
     }
   });
 
-  it('when OpenSSL writes the EnvelopedData (BER, streamed), the enclave opens it too', () => {
+  it('when OpenSSL writes the EnvelopedData (BER, streamed), the enclave opens it too', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cms-'));
     try {
       const rk = newRecipientKey();
@@ -199,7 +199,7 @@ describe('the sealed builder key', () => {
         '-keyopt',
         'rsa_mgf1_md:sha256',
       );
-      const out = openForRecipient(new Uint8Array(readFileSync(join(dir, 'out.der'))), rk);
+      const out = await openForRecipient(new Uint8Array(readFileSync(join(dir, 'out.der'))), rk);
       expect(new TextDecoder().decode(out)).toBe('sealed bytes');
     } finally {
       rmSync(dir, { recursive: true, force: true });

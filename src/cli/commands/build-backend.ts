@@ -8,7 +8,6 @@ import type { ImageCatalog } from '../../catalog/index.js';
 import type { BackendConfig, EnclaveBackend } from '../../enclave/index.js';
 import { createBackend, NitroConfigError } from '../../enclave/index.js';
 import type { HostBuilderKey } from '../../kms/node.js';
-import { openHostBuilderKey } from '../../kms/node.js';
 import type { CliIo } from '../io.js';
 import { UsageError, writeLine } from '../io.js';
 
@@ -60,6 +59,8 @@ async function readNitroSettings(file: string): Promise<unknown> {
 }
 
 /** The sealed builder key of `file` with its unsealing through KMS (region from the file). */
-export function sealedKeyOf(file: string, env: NodeJS.ProcessEnv): Promise<HostBuilderKey> {
+export async function sealedKeyOf(file: string, env: NodeJS.ProcessEnv): Promise<HostBuilderKey> {
+  // Loaded when a key is given: the AWS SDK is not part of every build's start.
+  const { openHostBuilderKey } = await import('../../kms/node.js');
   return openHostBuilderKey(file, env);
 }
