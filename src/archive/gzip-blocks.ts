@@ -66,53 +66,55 @@ export function gzipBlocks(o: GzipBlocksOptions): Transform {
     dictionary = block.subarray(Math.max(0, block.length - WINDOW));
   };
 
+  const accept = async (t: Transform, chunk: Buffer): Promise<void> => {
+    if (!headerSent) {
+      t.push(Buffer.from(o.header));
+      headerSent = true;
+    }
+    crc = crc32(chunk, crc);
+    size += chunk.length;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    while (pendingBytes >= GZIP_BLOCK_BYTES) {
+      const all = Buffer.concat(pending, pendingBytes);
+      const block = all.subarray(0, GZIP_BLOCK_BYTES);
+      pending = [all.subarray(GZIP_BLOCK_BYTES)];
+      pendingBytes -= GZIP_BLOCK_BYTES;
+      if (held !== undefined) start(held, false);
+      held = block;
+      // Keep `parallel` blocks compressing; write out the oldest when more wait.
+      while (inFlight.length >= parallel) t.push(await inFlight.shift()!);
+    }
+  };
+  const finish = async (t: Transform): Promise<void> => {
+    if (!headerSent) t.push(Buffer.from(o.header));
+    const rest = Buffer.concat(pending, pendingBytes);
+    if (held !== undefined) {
+      if (rest.length > 0) {
+        start(held, false);
+        start(rest, true);
+      } else start(held, true);
+    } else start(rest, true);
+    while (inFlight.length > 0) t.push(await inFlight.shift()!);
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc >>> 0, 0);
+    trailer.writeUInt32LE(size >>> 0, 4);
+    t.push(trailer);
+  };
   return new Transform({
     // Backpressure counts compressed blocks, not bytes.
     readableHighWaterMark: 4,
-    async transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      try {
-        if (!headerSent) {
-          this.push(Buffer.from(o.header));
-          headerSent = true;
-        }
-        crc = crc32(chunk, crc);
-        size += chunk.length;
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        while (pendingBytes >= GZIP_BLOCK_BYTES) {
-          const all = Buffer.concat(pending, pendingBytes);
-          const block = all.subarray(0, GZIP_BLOCK_BYTES);
-          pending = [all.subarray(GZIP_BLOCK_BYTES)];
-          pendingBytes -= GZIP_BLOCK_BYTES;
-          if (held !== undefined) start(held, false);
-          held = block;
-          // Keep `parallel` blocks compressing; write out the oldest when more wait.
-          while (inFlight.length >= parallel) this.push(await inFlight.shift()!);
-        }
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      accept(this, chunk).then(
+        () => cb(),
+        (e: unknown) => cb(e as Error),
+      );
     },
-    async flush(cb: TransformCallback) {
-      try {
-        if (!headerSent) this.push(Buffer.from(o.header));
-        const rest = Buffer.concat(pending, pendingBytes);
-        if (held !== undefined) {
-          if (rest.length > 0) {
-            start(held, false);
-            start(rest, true);
-          } else start(held, true);
-        } else start(rest, true);
-        while (inFlight.length > 0) this.push(await inFlight.shift()!);
-        const trailer = Buffer.alloc(8);
-        trailer.writeUInt32LE(crc >>> 0, 0);
-        trailer.writeUInt32LE(size >>> 0, 4);
-        this.push(trailer);
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
+    flush(cb: TransformCallback) {
+      finish(this).then(
+        () => cb(),
+        (e: unknown) => cb(e as Error),
+      );
     },
   });
 }

@@ -36,7 +36,7 @@ function checkList(value: string | undefined, list: readonly string[]): boolean 
 /** A lockfile field as npm reads it (a string or a list of strings); anything else is no rule. */
 function asList(v: unknown): readonly string[] | undefined {
   if (typeof v === 'string') return [v];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
   return undefined;
 }
 
