@@ -3,7 +3,7 @@
  * a zip file (./zip.ts) shares with it: the options, the result, and how files and times are
  * written.
  */
-import { constants } from 'node:fs';
+import { closeSync, constants, futimesSync, openSync, writeSync } from 'node:fs';
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
@@ -74,6 +74,30 @@ export async function writeFileFrom(
   }
 }
 
+/**
+ * Files up to this size are written with synchronous calls, from one buffer: most files of a
+ * source tree are small, and four trips through the thread pool per file cost more than the
+ * writes (GNU tar unpacks a 7 946-file tree in a quarter of the time otherwise).
+ */
+const SMALL_FILE_BYTES = 256 * 1024;
+
+/** `writeFileFrom` for a body already in memory, its mtime set before it is closed. */
+function writeSmallFile(
+  full: string,
+  executable: boolean,
+  data: Uint8Array,
+  mtime: number | undefined,
+): void {
+  const fd = openSync(full, FILE_FLAGS, executable ? 0o755 : 0o644);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    if (mtime !== undefined) futimesSync(fd, mtime, mtime);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Sets the mtime of the extracted directories and of `dest` itself, when asked. */
 export async function finishTimes(
   dest: string,
@@ -107,6 +131,8 @@ export async function extractTar(
   await ensureEmptyDir(dest);
   const res: ExtractResult = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
   const dirs = new Set<string>();
+  /** Directories made (or found) on disk: a source tree has thousands of files per few folders. */
+  const made = new Set<string>([dest]);
   try {
     const plain = gunzipBounded(source, decompressedBound(limits));
     for await (const e of readTar(plain, { limits, symlinks: opts.symlinks ?? 'refuse' })) {
@@ -117,11 +143,15 @@ export async function extractTar(
         : dest;
       if (e.type === 'directory') {
         await mkdir(full, { recursive: true, mode: 0o755 });
+        made.add(full);
         dirs.add(e.path);
         res.directories++;
         continue;
       }
-      await mkdir(parent, { recursive: true, mode: 0o755 });
+      if (!made.has(parent)) {
+        await mkdir(parent, { recursive: true, mode: 0o755 });
+        made.add(parent);
+      }
       if (e.type === 'symlink') {
         await symlink(e.linkTarget!, full);
         if (opts.mtime !== undefined) await lutimes(full, opts.mtime, opts.mtime);
@@ -133,10 +163,18 @@ export async function extractTar(
       if (opts.blobIds !== undefined) {
         hash = createHash(opts.blobIds).update(`blob ${e.size}\0`);
       }
-      await writeFileFrom(full, executable, e.body, hash);
+      if (e.size <= SMALL_FILE_BYTES) {
+        const parts: Uint8Array[] = [];
+        for await (const c of e.body) parts.push(c);
+        const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        hash?.update(data);
+        writeSmallFile(full, executable, data, opts.mtime);
+      } else {
+        await writeFileFrom(full, executable, e.body, hash);
+        if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
+      }
       if (hash !== undefined)
         (res.blobs ??= new Map()).set(full, { oid: hash.digest(), executable });
-      if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
       res.files++;
       res.bytes += e.size;
     }

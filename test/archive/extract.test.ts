@@ -36,11 +36,19 @@ describe('extractTar', () => {
     writeFileSync(join(src, 'run.sh'), '#!/bin/sh\n');
     chmodSync(join(src, 'run.sh'), 0o755);
     writeFileSync(join(src, 'empty'), '');
+    // Larger than what is written in one piece (src/archive/extract.ts), and executable.
+    const big = Buffer.alloc(300 * 1024 + 5, 0x5a);
+    writeFileSync(join(src, 'sub', 'big.bin'), big);
+    chmodSync(join(src, 'sub', 'big.bin'), 0o755);
     symlinkSync('sub/a.txt', join(src, 'link'));
     const tar = await collect(writeTar(packDirectory(src)));
     const dest = join(tmp(), 'out');
     const r = await extractTar(chunksOf(tar), dest, { symlinks: 'inside', mtime: 315532800 });
-    expect(r).toEqual({ files: 3, directories: 0, symlinks: 1, bytes: 15 });
+    expect(r).toEqual({ files: 4, directories: 0, symlinks: 1, bytes: 15 + big.length });
+    expect(readFileSync(join(dest, 'sub', 'big.bin')).equals(big)).toBe(true);
+    expect(statSync(join(dest, 'sub', 'big.bin')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dest, 'sub', 'big.bin')).mtimeMs).toBe(315532800_000);
+    expect(statSync(join(dest, 'run.sh')).mtimeMs).toBe(315532800_000);
     expect(readFileSync(join(dest, 'sub', 'a.txt'), 'utf8')).toBe('alpha');
     expect(statSync(join(dest, 'run.sh')).mode & 0o777).toBe(0o755);
     expect(statSync(join(dest, 'sub', 'a.txt')).mode & 0o777).toBe(0o644);
