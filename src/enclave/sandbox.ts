@@ -43,9 +43,10 @@ const USER_FLAGS = ['--user', '--map-root-user'];
 
 /**
  * Runs in the new namespaces before the worker: loopback up, workspace bound on the fixed path,
- * its `deps/` in memory, other builds hidden, then the worker. Arguments: workspace source, fixed path, directory to
- * hide. The shell stays as the namespace's init and exits with the worker's status (128+n when a
- * signal killed it): `unshare --fork` itself reports a killed child only as status 1.
+ * its `deps/` in memory, other builds hidden, then the worker. Arguments: workspace source, fixed
+ * path, directory to hide. The shell stays as the namespace's init and exits with the worker's
+ * status (128+n when a signal killed it): `unshare --fork` itself reports a killed child only as
+ * status 1.
  */
 export const SANDBOX_SETUP_SCRIPT = [
   'set -e',

@@ -7,9 +7,10 @@
  * "RSA-OAEP with SHA256 for envelope encryption and AES-256-CBC for content encryption").
  *
  * ASN.1 by @peculiar/asn1-cms, in ./recipient-open.ts, loaded when a key is opened (BER,
- * including the constructed OCTET STRINGs a streaming encoder writes); every algorithm and parameter is checked against the one combination KMS uses, and any
- * failure on these untrusted bytes becomes `UNSEAL_RESPONSE_INVALID`. Node crypto does the RSA and
- * AES: this runs in the worker only.
+ * including the constructed OCTET STRINGs a streaming encoder writes); every algorithm and
+ * parameter is checked against the one combination KMS uses, and any failure on these untrusted
+ * bytes becomes `UNSEAL_RESPONSE_INVALID`. Node crypto does the RSA and AES: this runs in the
+ * worker only.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { RecipientKey } from './recipient-key.js';

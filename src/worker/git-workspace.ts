@@ -3,9 +3,10 @@
  * the worker from verified data only (the files whose tree id it has just recomputed, and the raw
  * commit object whose id it has checked). No git binary is needed: the objects are written in one
  * packfile (./git-pack.ts; one file rather than one per source file), the index in git's DIRC
- * version 2 format with the files' own stat data, so that `git rev-parse HEAD`, `git status` (clean), `git describe --always`, `git log -1`
- * and hook installers work. HEAD is detached at the commit, as checkout leaves it for a tag or a
- * pull request; the commit is listed in `.git/shallow`, as after `git clone --depth 1`.
+ * version 2 format with the files' own stat data, so that `git rev-parse HEAD`, `git status`
+ * (clean), `git describe --always`, `git log -1` and hook installers work. HEAD is detached at the
+ * commit, as checkout leaves it for a tag or a pull request; the commit is listed in
+ * `.git/shallow`, as after `git clone --depth 1`.
  *
  * Writing our own objects rather than running `git`: the worker must not depend on a git in the
  * image, and the tree it records must be the one it verified; the tree ids written here are
