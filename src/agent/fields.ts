@@ -30,16 +30,13 @@ export function badField(field: string, message: string): AgentError {
   return new AgentError('AGENT_BAD_REQUEST', `${field}: ${message}`, { path: field });
 }
 
-/** Longest workflow token accepted: the oidc module's bound (GitHub's are about 1.8 KB). */
-export const MAX_OIDC_TOKEN_CHARS = MAX_TOKEN_CHARS;
-
 /**
  * The workflow's OIDC token (`oidc_token`): a compact JWS. Only its form is checked here; the
  * worker checks its claims against the build and the verifier its signature.
  */
 export function parseOidcToken(value: string, field = 'oidc_token'): string {
   if (
-    value.length > MAX_OIDC_TOKEN_CHARS ||
+    value.length > MAX_TOKEN_CHARS ||
     !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)
   )
     throw badField(field, 'expected a JWT (three base64url segments), as getIDToken returns');

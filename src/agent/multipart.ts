@@ -11,11 +11,11 @@ import type { Readable, Writable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { MAX_TOKEN_CHARS } from '../oidc/index.js';
 import type { RepoUrlPolicy } from './fields.js';
 import {
   parseOidcToken,
   MAX_CONFIG_BYTES,
-  MAX_OIDC_TOKEN_CHARS,
   badField,
   parseConfigText,
   parseNonce,
@@ -34,7 +34,7 @@ export const MAX_MULTIPART_FIELD_BYTES = 8 * 1024;
 /** A text field's bound: `config` and `oidc_token` have their own (as in a JSON request). */
 function fieldLimit(name: string): number {
   if (name === 'config') return MAX_CONFIG_BYTES;
-  if (name === 'oidc_token') return MAX_OIDC_TOKEN_CHARS;
+  if (name === 'oidc_token') return MAX_TOKEN_CHARS;
   return MAX_MULTIPART_FIELD_BYTES;
 }
 /** Parts of a multipart body: source, dependencies, config and a few fields. */

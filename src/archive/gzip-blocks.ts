@@ -62,7 +62,10 @@ export function gzipBlocks(o: GzipBlocksOptions): Transform {
       ...(dictionary !== undefined ? { dictionary } : {}),
       ...(last ? {} : { finishFlush: constants.Z_SYNC_FLUSH }),
     };
-    inFlight.push(deflateBlock(block, opts));
+    const p = deflateBlock(block, opts);
+    // Awaited in order later; a failure meanwhile must not be an unhandled rejection.
+    p.catch(() => undefined);
+    inFlight.push(p);
     dictionary = block.subarray(Math.max(0, block.length - WINDOW));
   };
 
@@ -75,16 +78,19 @@ export function gzipBlocks(o: GzipBlocksOptions): Transform {
     size += chunk.length;
     pending.push(chunk);
     pendingBytes += chunk.length;
-    while (pendingBytes >= GZIP_BLOCK_BYTES) {
-      const all = Buffer.concat(pending, pendingBytes);
-      const block = all.subarray(0, GZIP_BLOCK_BYTES);
-      pending = [all.subarray(GZIP_BLOCK_BYTES)];
-      pendingBytes -= GZIP_BLOCK_BYTES;
+    if (pendingBytes < GZIP_BLOCK_BYTES) return;
+    // Joined once, then cut: a large chunk is not copied again for each block.
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    let off = 0;
+    while (all.length - off >= GZIP_BLOCK_BYTES) {
       if (held !== undefined) start(held, false);
-      held = block;
+      held = all.subarray(off, off + GZIP_BLOCK_BYTES);
+      off += GZIP_BLOCK_BYTES;
       // Keep `parallel` blocks compressing; write out the oldest when more wait.
       while (inFlight.length >= parallel) t.push(await inFlight.shift()!);
     }
+    pending = [all.subarray(off)];
+    pendingBytes = all.length - off;
   };
   const finish = async (t: Transform): Promise<void> => {
     if (!headerSent) t.push(Buffer.from(o.header));

@@ -3,7 +3,7 @@
  * ./zip.ts), deterministic packing of a directory, and writing tar(.gz) files (./pack.ts).
  */
 export { extractTar } from './extract.js';
-export type { ExtractOptions, ExtractResult } from './extract.js';
+export type { ExtractOptions, ExtractResult, WrittenBlob } from './extract.js';
 export { extractZip } from './zip.js';
 export { fileChunks, packDirectory, writeTarFile } from './pack.js';
 export type { PackOptions, WriteResult } from './pack.js';

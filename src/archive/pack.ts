@@ -115,6 +115,8 @@ export async function writeTarFile(
       cb(null, chunk);
     },
   });
+  if (opts.gzipBlocks && (!opts.gzip || opts.gzipHeader === undefined))
+    throw new TypeError('writeTarFile: gzipBlocks needs gzip and gzipHeader');
   if (opts.gzip && opts.gzipBlocks && opts.gzipHeader !== undefined)
     await pipeline(
       tar,

@@ -204,14 +204,16 @@ export function findImage(catalog: ImageCatalog, query: ImageQuery): ImageEntry 
   }
   if (query.name === undefined) {
     const own = matches.filter((i) => i.name === query.language);
-    const lines = [...new Set(matches.map((i) => i.name))].sort();
     if (own.length > 0) matches = own;
-    else if (lines.length > 1)
-      throw new ImageCatalogError(
-        'IMAGE_AMBIGUOUS',
-        `several enclave image lines build ${query.language} (${lines.join(', ')}) and none is named ${query.language}; name one in build.json ("image": {"name": …}) or the policy`,
-        { path: 'image' },
-      );
+    else {
+      const lines = [...new Set(matches.map((i) => i.name))].sort();
+      if (lines.length > 1)
+        throw new ImageCatalogError(
+          'IMAGE_AMBIGUOUS',
+          `several enclave image lines build ${query.language} (${lines.join(', ')}) and none is named ${query.language}; name one in build.json ("image": {"name": …}) or the policy`,
+          { path: 'image' },
+        );
+    }
   }
   return matches.reduce((best, i) => (compareVersions(i.version, best.version) > 0 ? i : best));
 }

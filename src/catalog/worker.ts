@@ -71,7 +71,8 @@ export async function bundleWorkerSource(root: string, worker: WorkerSpec): Prom
 }
 
 /** Names, sizes and times of the files below `dir` (what a bundle of them depends on). */
-async function treeStamp(dir: string, h = createHash('sha256')): Promise<string> {
+async function treeStamp(dir: string): Promise<string> {
+  const h = createHash('sha256');
   const walk = async (d: string): Promise<void> => {
     let entries;
     try {

@@ -13,7 +13,7 @@ import type { BuildConfig, GitSource, LockedDependency } from '../provenance/ind
 import { canonicalJson, parseBuildConfigText, ProvenanceError } from '../provenance/index.js';
 import {
   computeTreeId,
-  currentNpmPlatform,
+  enclaveNpmPlatform,
   fetchDependencySet,
   readGitSource,
   readLockedDependencies,
@@ -207,7 +207,7 @@ async function dependencySet(
         v: 2,
         language: config.language,
         // The set leaves out optional npm packages of other platforms.
-        platform: currentNpmPlatform(),
+        platform: enclaveNpmPlatform(),
         workdir,
         unpinned: config.allowUnpinnedDependencies === true,
         lockfiles,
@@ -232,6 +232,7 @@ async function dependencySet(
   try {
     const setDir = join(work, 'set');
     const fetched = await fetchDependencySet(dir, config.language, setDir, {
+      platform: enclaveNpmPlatform(),
       workdir,
       allowUnpinned: config.allowUnpinnedDependencies === true,
       env,
@@ -317,7 +318,10 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     if (o.repository !== undefined) source.repository = o.repository;
     if (o.dependencySet === undefined)
       deps = await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env);
-    const dependencies = await readLockedDependencies(o.dir, config.language, { workdir });
+    const dependencies = await readLockedDependencies(o.dir, config.language, {
+      workdir,
+      platform: enclaveNpmPlatform(),
+    });
     const depsArchive =
       o.dependencySet !== undefined
         ? { file: o.dependencySet, size: (await stat(o.dependencySet)).size }

@@ -94,7 +94,6 @@ export async function loadRecipe(
     throw new ImageError('RECIPE_INVALID', `${path} names image ${recipe.name}, not ${name}`, {
       path: 'name',
     });
-  const { createHash } = await import('node:crypto');
   return { recipe, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 

@@ -7,13 +7,14 @@ export { readGitSource, workTreeChanges, findSubmodules } from './source/git.js'
 export type { GitOptions, ReadGitSourceOptions } from './source/git.js';
 export { readTagObject } from './source/git-tag-read.js';
 export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './source/git-archive.js';
-export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId } from './source/tree-hash.js';
-export type { TreeHashOptions } from './source/tree-hash.js';
+export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId, knownBlobAt } from './source/tree-hash.js';
+export type { KnownBlob, TreeHashOptions } from './source/tree-hash.js';
 export { verifySourceTree } from './source/check.js';
 export {
   MAX_LOCKFILE_BYTES,
   currentNpmPlatform,
   detectLanguage,
+  enclaveNpmPlatform,
   readLockedDependencies,
   readLockfiles,
 } from './lockfile/read.js';

@@ -9,7 +9,7 @@
  * format.
  */
 import { createHash } from 'node:crypto';
-import { open, rename, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, deflate as deflateCb, deflateSync } from 'node:zlib';
@@ -62,13 +62,18 @@ export async function writePack(
   algorithm: 'sha1' | 'sha256',
 ): Promise<string> {
   const partial = join(packDir, `tmp_pack_${process.pid}`);
+  const partialIdx = join(packDir, `tmp_idx_${process.pid}`);
   const fh = await open(partial, 'wx', 0o444);
+  let closed = false;
   const hash = createHash(algorithm);
   const entries: { oid: Uint8Array; offset: number; crc: number }[] = [];
   let offset = 0;
+  const write = async (b: Buffer): Promise<void> => {
+    for (let off = 0; off < b.length;) off += (await fh.write(b, off, b.length - off)).bytesWritten;
+  };
   const put = async (b: Buffer): Promise<void> => {
     hash.update(b);
-    await fh.write(b);
+    await write(b);
     offset += b.length;
   };
   try {
@@ -78,11 +83,15 @@ export async function writePack(
     head.writeUInt32BE(objects.length, 8);
     await put(head);
     const prepared: Promise<{ header: Buffer; body: Buffer }>[] = [];
-    const prepare = (o: PackObject): Promise<{ header: Buffer; body: Buffer }> =>
-      o.content().then(async (c) => ({
+    const prepare = (o: PackObject): Promise<{ header: Buffer; body: Buffer }> => {
+      const p = o.content().then(async (c) => ({
         header: entryHeader(TYPE_CODE[o.type], c.length),
         body: await compress(c),
       }));
+      // Awaited in order later; a failure meanwhile must not be an unhandled rejection.
+      p.catch(() => undefined);
+      return p;
+    };
     for (let i = 0; i < Math.min(AHEAD, objects.length); i++) prepared.push(prepare(objects[i]!));
     for (let i = 0; i < objects.length; i++) {
       const { header, body } = await prepared[i]!;
@@ -94,17 +103,19 @@ export async function writePack(
       prepared[i] = undefined as never;
     }
     const packHash = hash.digest();
-    await fh.write(packHash);
+    await write(packHash);
+    closed = true;
     await fh.close();
     const name = `pack-${packHash.toString('hex')}`;
-    await writeFile(join(packDir, `${name}.idx`), packIndex(entries, packHash, algorithm), {
-      mode: 0o444,
-    });
-    // The pack last: git finds packs by their index, and a pack is complete once both exist.
+    // As git publishes a pack: the pack first, then its index, which makes it visible.
     await rename(partial, join(packDir, `${name}.pack`));
+    await writeFile(partialIdx, packIndex(entries, packHash, algorithm), { mode: 0o444 });
+    await rename(partialIdx, join(packDir, `${name}.idx`));
     return packHash.toString('hex');
   } catch (e) {
-    await fh.close().catch(() => undefined);
+    if (!closed) await fh.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    await rm(partialIdx, { force: true });
     throw e;
   }
 }

@@ -22,6 +22,8 @@ import { encodeTree } from '../provenance/index.js';
 import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
+import type { KnownBlob } from '../provenance/node.js';
+import { knownBlobAt } from '../provenance/node.js';
 
 /** Files read at once, when their blob ids are not known yet (libuv's pool has 4 threads). */
 const CONCURRENCY = 4;
@@ -67,12 +69,17 @@ class ObjectSet {
     if (!this.objects.has(hex)) this.objects.set(hex, { oid, type, content });
   }
 
-  /** Hashes `content` as a `type` object and adds it; its id. */
-  add(type: PackObject['type'], content: Buffer): Buffer {
-    const oid = createHash(this.algorithm)
+  /** The id of `content` as a `type` object. */
+  hash(type: PackObject['type'], content: Uint8Array): Buffer {
+    return createHash(this.algorithm)
       .update(`${type} ${content.length}\0`)
       .update(content)
       .digest();
+  }
+
+  /** Hashes `content` as a `type` object and adds it; its id. */
+  add(type: PackObject['type'], content: Buffer): Buffer {
+    const oid = this.hash(type, content);
     this.addKnown(oid, type, () => Promise.resolve(content));
     return oid;
   }
@@ -90,7 +97,7 @@ const SLASH = Buffer.from('/');
 export async function writeGitWorkspace(o: {
   root: string;
   /** Blob ids of files hashed as they were written (see `TreeHashOptions.known`), by path. */
-  known?: ReadonlyMap<string, { oid: Uint8Array; executable: boolean }>;
+  known?: ReadonlyMap<string, KnownBlob>;
   commit: string;
   commitObject: Uint8Array;
   tree: string;
@@ -133,9 +140,7 @@ export async function writeGitWorkspace(o: {
         const file: IndexFile = { path: childRel, mode: 0o100644, oid: Buffer.alloc(0) };
         node.entries.push(entry);
         files.push(file);
-        const key = o.known === undefined ? undefined : absPath.toString('utf8');
-        const blob =
-          key !== undefined && Buffer.from(key).equals(absPath) ? o.known!.get(key) : undefined;
+        const blob = knownBlobAt(o.known, absPath);
         if (blob !== undefined) {
           entry.oid = blob.oid;
           file.oid = Buffer.from(blob.oid);
@@ -154,7 +159,9 @@ export async function writeGitWorkspace(o: {
       while (next < queue.length) {
         const q = queue[next++]!;
         const st = await lstat(q.abs);
-        const oid = set.add('blob', await readFile(q.abs));
+        // Hashed now, read again when packed: the contents are not held until then.
+        const oid = set.hash('blob', await readFile(q.abs));
+        set.addKnown(oid, 'blob', () => readFile(q.abs));
         q.entry.oid = oid;
         q.file.oid = oid;
         setMode(q.entry, q.file, (st.mode & 0o100) !== 0);

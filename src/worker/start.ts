@@ -137,10 +137,8 @@ export async function startWorker(
   const existing = await readdir(o.workspace);
   // An empty `deps/` is the local sandbox's memory-backed mount (src/enclave/sandbox.ts).
   const fresh =
-    existing.length === 0 ||
-    (existing.length === 1 &&
-      existing[0] === 'deps' &&
-      (await readdir(join(o.workspace, 'deps')).catch(() => ['?'])).length === 0);
+    existing.every((n) => n === 'deps') &&
+    (existing.length === 0 || (await readdir(join(o.workspace, 'deps'))).length === 0);
   if (!fresh)
     throw new Error(
       `the workspace ${o.workspace} is not empty: a worker builds once, in a fresh workspace`,

@@ -11,12 +11,11 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
 import type { StandinHost } from '../support/nitro/nitro-standin.js';
 import { createStandinHost } from '../support/nitro/nitro-standin.js';
-import { workerBundle } from '../support/processes/sandbox-worker.js';
+import { bundleForNode, workerBundle } from '../support/processes/sandbox-worker.js';
 import { tmpdirForKilledProcesses } from '../support/temp.js';
 import { REMOVING_PREFIX } from '../../src/enclave/local.js';
 
@@ -40,20 +39,7 @@ run(process.argv.slice(2), io).then(
 );
 `,
   );
-  const outfile = join(dir, 'build-cli.mjs');
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    outfile,
-    logLevel: 'error',
-    banner: {
-      js: "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);",
-    },
-  });
-  return outfile;
+  return bundleForNode(entry, join(dir, 'build-cli.mjs'));
 }
 
 /** A running `tee-compile build`. */

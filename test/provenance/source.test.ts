@@ -199,6 +199,7 @@ describe('readGitSource', () => {
     git(dir, ['commit', '-q', '-m', 'add submodule']);
     await expect(readGitSource(dir, { env: GIT_ENV, allowDirty: true })).rejects.toHaveCode(
       'SOURCE_SUBMODULE',
+      'vendor/lib',
     );
   });
 

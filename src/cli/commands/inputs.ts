@@ -15,6 +15,7 @@ import {
 import { LANGUAGES, type Language } from '../../contracts/index.js';
 import {
   detectLanguage,
+  enclaveNpmPlatform,
   readBuildConfig,
   readGitSource,
   readLockedDependencies,
@@ -100,7 +101,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     const source = await readGitSource(dir, { allowDirty: true, env: io.env });
     const workdir = source.workdir ?? '.';
-    const deps = await readLockedDependencies(dir, language, { workdir });
+    // As a build would list them: for the enclave's machine.
+    const deps = await readLockedDependencies(dir, language, {
+      workdir,
+      platform: enclaveNpmPlatform(),
+    });
     const root = config === null ? null : inputMerkleRoot(source, config, deps, workdir);
     if (values.json) {
       const out = {

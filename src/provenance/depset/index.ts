@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { isPinned } from '../lockfile/digests.js';
 import { listSome, provenanceError } from '../errors.js';
 import type { Language } from '../lockfile/parse.js';
+import type { NpmPlatform } from '../lockfile/platform.js';
 import { readLockedDependencies } from '../lockfile/read.js';
 import type { Ecosystem, LockedDependency } from '../types.js';
 import { fetchCargo, prepareCargo } from './cargo.js';
@@ -61,6 +62,8 @@ export interface FetchOptions {
   env?: NodeJS.ProcessEnv;
   /** Parallel downloads (npm). */
   concurrency?: number;
+  /** The machine the set is for (npm's optional packages); default this one. */
+  platform?: NpmPlatform;
 }
 
 export interface FetchResult {
@@ -82,7 +85,10 @@ export async function fetchDependencySet(
   outDir: string,
   opts: FetchOptions = {},
 ): Promise<FetchResult> {
-  const deps = await readLockedDependencies(dir, language, { workdir: opts.workdir ?? '.' });
+  const deps = await readLockedDependencies(dir, language, {
+    workdir: opts.workdir ?? '.',
+    ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+  });
   checkPinned(deps, opts.allowUnpinned === true);
   const pinned = deps.filter(isPinned);
   const artifacts = [...expectedArtifacts(pinned).values()];

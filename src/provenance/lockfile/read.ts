@@ -55,11 +55,12 @@ function detectLibc(): string | undefined {
   const r = process.report as { excludeNetwork?: boolean; getReport(): object };
   const before = r.excludeNetwork;
   r.excludeNetwork = true;
-  const report = r.getReport() as {
-    header?: { glibcVersionRuntime?: string };
-    sharedObjects?: string[];
-  };
-  r.excludeNetwork = before;
+  let report: { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] };
+  try {
+    report = r.getReport();
+  } finally {
+    r.excludeNetwork = before;
+  }
   if (report.header?.glibcVersionRuntime !== undefined) return 'glibc';
   if (report.sharedObjects?.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-')))
     return 'musl';
@@ -73,6 +74,17 @@ function detectLibc(): string | undefined {
 export function currentNpmPlatform(): NpmPlatform {
   if (libc === null) libc = detectLibc();
   return { os: process.platform, cpu: process.arch, ...(libc !== undefined ? { libc } : {}) };
+}
+
+/**
+ * The machine the enclave will be, as npm sees it, from the host that prepares its inputs: the
+ * host itself on Linux (an enclave runs on its host's CPU, the local sandbox on the host), else
+ * Linux with glibc on this CPU (the images are Debian).
+ */
+export function enclaveNpmPlatform(): NpmPlatform {
+  return process.platform === 'linux'
+    ? currentNpmPlatform()
+    : { os: 'linux', cpu: process.arch, libc: 'glibc' };
 }
 
 /**

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import type { WrittenBlob } from '../../archive/node.js';
 import { provenanceError } from '../errors.js';
 import { encodeTree } from './git-object.js';
 import type { TreeEntry } from './git-object.js';
@@ -28,9 +29,19 @@ const SLASH = Buffer.from('/');
 const DOT_GIT = Buffer.from('.git');
 
 /** A file's blob id, computed from the bytes as they were written (see `TreeHashOptions.known`). */
-export interface KnownBlob {
-  oid: Uint8Array;
-  executable: boolean;
+export type KnownBlob = WrittenBlob;
+
+/**
+ * The entry of `known` for the file at `abs` (bytes), if any. Only a lossless name: a path that
+ * is not UTF-8 does not survive the string key.
+ */
+export function knownBlobAt(
+  known: ReadonlyMap<string, KnownBlob> | undefined,
+  abs: Buffer,
+): KnownBlob | undefined {
+  if (known === undefined) return undefined;
+  const key = abs.toString('utf8');
+  return Buffer.from(key).equals(abs) ? known.get(key) : undefined;
 }
 
 export interface TreeHashOptions {
@@ -145,10 +156,7 @@ export async function computeTreeId(
       } else if (d.isFile()) {
         const entry: TreeEntry = { mode: '100644', name, oid: new Uint8Array(0) };
         node.entries.push(entry);
-        const key = known === undefined ? undefined : childAbs.toString('utf8');
-        // Only a lossless name: a path that is not UTF-8 does not survive the string key.
-        const blob =
-          key !== undefined && Buffer.from(key).equals(childAbs) ? known!.get(key) : undefined;
+        const blob = knownBlobAt(known, childAbs);
         if (blob !== undefined) {
           entry.oid = blob.oid;
           if (blob.executable) entry.mode = '100755';

@@ -20,7 +20,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleForNode } from '../processes/sandbox-worker.js';
 import { tempDir } from '../temp.js';
 import type { ImageCatalog } from '../../../src/catalog/index.js';
 
@@ -130,21 +130,7 @@ function bundleCli(): Promise<string> {
       entry,
       `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nconst io = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env };\nprocess.exitCode = await main(process.argv.slice(2), io);\n`,
     );
-    const outfile = join(dir, 'tee-compile.mjs');
-    await build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      outfile,
-      logLevel: 'error',
-      legalComments: 'none',
-      banner: {
-        js: "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);",
-      },
-    });
-    return outfile;
+    return bundleForNode(entry, join(dir, 'tee-compile.mjs'));
   })();
   return cliBundle;
 }

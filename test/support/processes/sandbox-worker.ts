@@ -14,25 +14,32 @@ import { tempDir } from '../temp.js';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 let bundled: Promise<string> | undefined;
 
+/**
+ * Bundles `entry` (TypeScript) into one ESM script for Node at `outfile`, as the worker is shipped
+ * (CommonJS dependencies get a `require`).
+ */
+export async function bundleForNode(entry: string, outfile: string): Promise<string> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile,
+    logLevel: 'error',
+    legalComments: 'none',
+    banner: {
+      js: "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);",
+    },
+  });
+  return outfile;
+}
+
 /** Path of the bundled worker (built on first use). */
 export function workerBundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = await tempDir('tc-worker-');
-    const outfile = join(dir, 'worker.mjs');
-    await build({
-      entryPoints: [join(ROOT, 'src/worker/main.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      outfile,
-      logLevel: 'error',
-      legalComments: 'none',
-      banner: {
-        js: "import { createRequire as teeCreateRequire } from 'node:module'; const require = teeCreateRequire(import.meta.url);",
-      },
-    });
-    return outfile;
+    return bundleForNode(join(ROOT, 'src/worker/main.ts'), join(dir, 'worker.mjs'));
   })();
   return bundled;
 }
