@@ -15,7 +15,7 @@ import {
   computeTreeId,
   enclaveNpmPlatform,
   fetchDependencySet,
-  readGitSource,
+  readGitCheckout,
   readLockedDependencies,
   readLockfiles,
   writeGitTreeArchive,
@@ -303,25 +303,45 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     const sourceFile = join(tmp, 'source.tar');
     let source: GitSource;
     let workdir: string;
-    let archiveBytes: number;
+    let archiving: Promise<number>;
     if (o.sourceKind === 'files') {
-      ({
-        source,
-        workdir,
-        bytes: archiveBytes,
-      } = await filesSource(o.sourceRoot ?? o.dir, o.dir, sourceFile));
+      let bytes: number;
+      ({ source, workdir, bytes } = await filesSource(o.sourceRoot ?? o.dir, o.dir, sourceFile));
+      archiving = Promise.resolve(bytes);
     } else {
-      source = await readGitSource(o.dir, { allowDirty: o.allowDirty === true, env });
+      const checkout = await readGitCheckout(o.dir, { allowDirty: o.allowDirty === true, env });
+      source = checkout.source;
       workdir = source.workdir ?? '.';
-      archiveBytes = (await writeGitTreeArchive(o.dir, source.commit!, sourceFile, { env })).bytes;
+      archiving = writeGitTreeArchive(o.dir, source.commit!, sourceFile, {
+        env,
+        listing: checkout.listing,
+      }).then((w) => w.bytes);
     }
     if (o.repository !== undefined) source.repository = o.repository;
-    if (o.dependencySet === undefined)
-      deps = await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env);
-    const dependencies = await readLockedDependencies(o.dir, config.language, {
-      workdir,
-      platform: enclaveNpmPlatform(),
-    });
+    // The dependencies while the source is archived: neither needs the other.
+    const gathering = (async () => {
+      const held =
+        o.dependencySet === undefined
+          ? await dependencySet(o.dir, workdir, config, o.cacheDir ?? defaultCacheDir(env), env)
+          : null;
+      try {
+        const locked = await readLockedDependencies(o.dir, config.language, {
+          workdir,
+          platform: enclaveNpmPlatform(),
+        });
+        return { held, locked };
+      } catch (e) {
+        await held?.release();
+        throw e;
+      }
+    })();
+    // Both settled before anything is returned or removed.
+    const [archived, gathered] = await Promise.allSettled([archiving, gathering]);
+    if (gathered.status === 'fulfilled') deps = gathered.value.held;
+    if (archived.status === 'rejected') throw archived.reason;
+    if (gathered.status === 'rejected') throw gathered.reason;
+    const archiveBytes = archived.value;
+    const dependencies = gathered.value.locked;
     const depsArchive =
       o.dependencySet !== undefined
         ? { file: o.dependencySet, size: (await stat(o.dependencySet)).size }

@@ -4,8 +4,10 @@
  * the bundle, stop the enclave. Progress arrives as typed events.
  *
  * Order: the local backend's enclave starts while the inputs are prepared (neither needs the
- * other). A Nitro enclave holds the inputs in its memory, so it is sized from their sizes and
- * starts once they are prepared.
+ * other). Its own few steps come first, up to its worker's launch: the preparation keeps the
+ * event loop busy (process spawns, hashing), and the worker's start, in its own process, then
+ * overlaps all of it. A Nitro enclave holds the inputs in its memory, so it is sized from their
+ * sizes and starts once they are prepared.
  *
  * Cancel: the abort signal ends the wait for the inputs, the enclave's start and the session at
  * once (PROTOCOL_CANCELLED); the enclave is stopped before the call returns, whatever it was
@@ -242,25 +244,32 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
     timeoutMs: timeoutS * 1000 + ENCLAVE_TIME_MARGIN_MS,
     ...(o.signal ? { signal: o.signal } : {}),
   };
+  let launched: Promise<void> = Promise.resolve();
   const start = (): Promise<Enclave> => {
     o.onEvent?.({ type: 'enclave', state: 'starting' });
-    const p = o.backend.start(spec);
-    // Settled even when nobody waits any more (a cancel, a failed preparation).
-    p.catch(() => undefined);
+    let onLaunched!: () => void;
+    launched = new Promise<void>((resolve) => (onLaunched = resolve));
+    const p = o.backend.start({ ...spec, onLaunched });
+    // Settled even when nobody waits any more (a cancel, a failed preparation); a start that
+    // ends without calling onLaunched ends the wait for it too.
+    p.then(onLaunched, onLaunched);
     return p;
   };
   // See the module comment for the order.
   let starting = o.backend.name === 'nitro' ? undefined : start();
-  const preparing = prepareInputs({
-    dir: o.dir,
-    project,
-    ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
-    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-    ...(o.env !== undefined ? { env: o.env } : {}),
-    ...(o.sourceKind !== undefined ? { sourceKind: o.sourceKind } : {}),
-    ...(o.sourceRoot !== undefined ? { sourceRoot: o.sourceRoot } : {}),
-    ...(o.dependencySet !== undefined ? { dependencySet: o.dependencySet } : {}),
-    ...(o.repository !== undefined ? { repository: o.repository } : {}),
+  const preparing = launched.then(() => {
+    if (o.signal?.aborted) throw cancelled();
+    return prepareInputs({
+      dir: o.dir,
+      project,
+      ...(o.allowDirty !== undefined ? { allowDirty: o.allowDirty } : {}),
+      ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+      ...(o.env !== undefined ? { env: o.env } : {}),
+      ...(o.sourceKind !== undefined ? { sourceKind: o.sourceKind } : {}),
+      ...(o.sourceRoot !== undefined ? { sourceRoot: o.sourceRoot } : {}),
+      ...(o.dependencySet !== undefined ? { dependencySet: o.dependencySet } : {}),
+      ...(o.repository !== undefined ? { repository: o.repository } : {}),
+    });
   });
   let prepared: PreparedInputs;
   try {

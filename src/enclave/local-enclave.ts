@@ -52,6 +52,8 @@ export interface LaunchOptions {
   unshare?: string;
   env: NodeJS.ProcessEnv;
   onOutput?: (line: string) => void;
+  /** Called once the sandbox's process is spawned. */
+  onLaunched?: () => void;
 }
 
 /** One worker of the local backend in its sandbox (see the module comment). */
@@ -115,6 +117,7 @@ export class LocalEnclave implements Enclave {
       env: o.env,
     });
     this.child = child;
+    o.onLaunched?.();
     for (const s of [child.stdout!, child.stderr!]) {
       let buf = '';
       s.setEncoding('utf8').on('data', (d: string) => {

@@ -215,6 +215,7 @@ export class LocalBackend implements EnclaveBackend {
         ...(this.opts.unshare !== undefined ? { unshare: this.opts.unshare } : {}),
         env: this.opts.env ?? process.env,
         ...(this.opts.onWorkerOutput ? { onOutput: this.opts.onWorkerOutput } : {}),
+        ...(spec.onLaunched ? { onLaunched: spec.onLaunched } : {}),
       });
     } catch (e) {
       await enclave.stop();

@@ -19,6 +19,12 @@ export interface EnclaveSpec {
   timeoutMs: number;
   /** Debug mode (nitro: `--debug-mode`, PCR0-2 zero). Never implied. */
   debug?: boolean;
+  /**
+   * Called once the enclave's own process is under way (the local backend: its sandbox spawned),
+   * before it is ready: a caller may then start other work without delaying the start. Not every
+   * backend calls it; the start's own promise settles either way.
+   */
+  onLaunched?: () => void;
 }
 
 export type EnclaveState = 'starting' | 'running' | 'stopped' | 'failed';

@@ -213,6 +213,11 @@ export async function submitBuild(
     createConnection: () => stream as Socket,
     perMessageDeflate: false,
     maxPayload: Math.max(limits.maxFrameBytes, limits.maxMessageBytes),
+    // A zero mask: ws then neither masks a frame here nor unmasks it in the worker (a copy and a
+    // pass over every byte of the inputs, on each side). Masking guards shared HTTP
+    // intermediaries against forged requests (RFC 6455 §10.3); this connection has none, and a
+    // peer that reads the bytes reads them with or without it.
+    generateMask: (mask: Buffer) => mask.fill(0),
   });
   await opened(ws, limits.connectTimeoutMs);
   const ch = new Channel(ws, {

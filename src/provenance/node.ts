@@ -3,7 +3,7 @@
  * recomputed from files, lockfiles on disk, dependency sets (fetch on the host, check in the
  * enclave), toolchain detection and build.json files. Everything pure is in `./index.ts`.
  */
-export { readGitSource, workTreeChanges, findSubmodules } from './source/git.js';
+export { readGitCheckout, readGitSource, workTreeChanges, findSubmodules } from './source/git.js';
 export type { GitOptions, ReadGitSourceOptions } from './source/git.js';
 export { readTagObject } from './source/git-tag-read.js';
 export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './source/git-archive.js';

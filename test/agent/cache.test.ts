@@ -130,6 +130,24 @@ describe('agent dependency cache', () => {
     const gone = await cache.evict({ maxBytes: 0 });
     expect(gone.evicted.map((e) => e.name)).toEqual([entry!.name]);
     expect(await readdir(cache.dir)).toEqual([]);
+
+    // The set is held while the source is archived; an archive that fails lets it go.
+    execFileSync('git', ['init', '-q'], { cwd: app, env });
+    await writeFile(
+      Buffer.concat([Buffer.from(`${app}/n`), Buffer.from([0xff]), Buffer.from('.t')]),
+      'x',
+    );
+    execFileSync('git', ['add', '-A'], { cwd: app, env });
+    execFileSync(
+      'git',
+      ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'a name not in UTF-8'],
+      { cwd: app, env },
+    );
+    await expect(prepareInputs({ dir: app, cacheDir, env })).rejects.toHaveCode(
+      'SOURCE_UNSUPPORTED_ENTRY',
+    );
+    expect((await readdir(cache.dir)).filter((n) => n.startsWith('.hold-'))).toEqual([]);
+    expect((await cache.evict({ maxBytes: 0 })).evicted).toHaveLength(1);
   });
 
   it('when the cache is over its budget, pruning evicts the least recently used sets, never one in use nor one being fetched; what a crash left is removed at start', async () => {

@@ -1,9 +1,11 @@
 /**
- * `runBuild`'s abort signal before the session: while the inputs are prepared and while the
- * enclave boots, a cancel ends the call at once (PROTOCOL_CANCELLED) with the enclave stopped;
- * and the nitro backend's enclave is sized from the prepared inputs.
+ * `runBuild` before the session: the local enclave's own steps come before the inputs'
+ * preparation, which then overlaps its worker's start; while the inputs are prepared and while
+ * the enclave boots, a cancel ends the call at once (PROTOCOL_CANCELLED) with the enclave
+ * stopped; and the nitro backend's enclave is sized from the prepared inputs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -13,6 +15,7 @@ import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
 import { NitroBackend } from '../../src/enclave/nitro.js';
 import { minimumMemoryForEif } from '../../src/enclave/nitro-sizing.js';
+import { EnclaveError } from '../../src/enclave/errors.js';
 import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
 import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
@@ -46,6 +49,64 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 30_000): Promi
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('runBuild order (local backend)', () => {
+  /** A git that notes it was asked, then runs the real one. */
+  async function notingGit(name: string): Promise<{ env: NodeJS.ProcessEnv; asked: string }> {
+    const bin = join(work, `${name}-bin`);
+    const asked = join(work, `${name}-asked`);
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'git'),
+      `#!/bin/sh\n: > ${JSON.stringify(asked)}\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
+    );
+    await chmod(join(bin, 'git'), 0o755);
+    return { env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) }, asked };
+  }
+
+  it('when the enclave starts, the inputs are prepared only once its sandbox is launched', async () => {
+    const r = await repo('echo hi > out.txt');
+    const { env, asked } = await notingGit('order');
+    const seen: string[] = [];
+    const spying: LocalBackend = Object.create(backend) as LocalBackend;
+    spying.start = (spec: EnclaveSpec) =>
+      backend.start({
+        ...spec,
+        onLaunched: () => {
+          seen.push(existsSync(asked) ? 'launched after git' : 'launched before git');
+          spec.onLaunched?.();
+        },
+      });
+    await runBuild({
+      dir: r.dir,
+      out: join(work, 'order.tar.gz'),
+      backend: spying,
+      catalog: await loadImageCatalog(),
+      cacheDir: join(work, 'cache'),
+      env,
+    });
+    expect(seen).toEqual(['launched before git']);
+    expect(existsSync(asked)).toBe(true);
+  });
+
+  it('when the start fails before any launch, the build fails with its error, not a wait', async () => {
+    const r = await repo('echo hi > out.txt');
+    const failing: LocalBackend = Object.create(backend) as LocalBackend;
+    failing.start = () =>
+      new Promise<Enclave>((_, reject) =>
+        setTimeout(() => reject(new EnclaveError('ENCLAVE_START_FAILED', 'no sandbox here')), 50),
+      );
+    await expect(
+      runBuild({
+        dir: r.dir,
+        out: join(work, 'failed-start.tar.gz'),
+        backend: failing,
+        catalog: await loadImageCatalog(),
+        cacheDir: join(work, 'cache'),
+      }),
+    ).rejects.toHaveCode('ENCLAVE_START_FAILED');
+  });
+});
 
 describe('runBuild cancel before the session (local backend)', () => {
   it('when cancelled before it starts, it rejects with PROTOCOL_CANCELLED and starts nothing', async () => {

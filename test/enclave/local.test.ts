@@ -73,6 +73,23 @@ describe('local backend lifecycle', () => {
     expect(existsSync(aside)).toBe(false);
   });
 
+  it('when the sandbox is spawned, onLaunched is called once, before the start resolves', async () => {
+    const calls: string[] = [];
+    const starting = backend.start(spec({ onLaunched: () => calls.push('launched') }));
+    void starting.then(() => calls.push('started'));
+    const enclave = await starting;
+    await enclave.stop();
+    expect(calls).toEqual(['launched', 'started']);
+  });
+
+  it('when the start fails before the sandbox is spawned, onLaunched is never called', async () => {
+    let launched = 0;
+    await expect(
+      backend.start(spec({ memoryMiB: 64, onLaunched: () => launched++ })),
+    ).rejects.toHaveCode('ENCLAVE_SPEC_INVALID');
+    expect(launched).toBe(0);
+  });
+
   it('when the enclave outlives its time limit, it is killed with reason timeout', async () => {
     const enclave = await backend.start(spec({ timeoutMs: 1500 }));
     const exit = await enclave.exited;

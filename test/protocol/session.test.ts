@@ -86,6 +86,32 @@ describe('protocol session', () => {
     await expect(worker.outcome).resolves.toEqual({ ok: true, subjects: 1 });
   });
 
+  it('the inputs cross the connection as they are: the mask key of every frame is zero', async () => {
+    // A zero key leaves ws nothing to mask or unmask: no pass over every input byte on either
+    // side. A random key would hide the pattern below (a 64-byte run appears by chance with
+    // odds of 2^-512).
+    const seen: Record<string, string> = {};
+    worker = await startTestWorker(echoHandler(Buffer.from('bundle'), seen));
+    const pattern = Buffer.from('tee-compile unmasked input '.repeat(3).slice(0, 64));
+    const source = Buffer.concat(Array.from({ length: 4096 }, () => pattern));
+    const socket = await connectTo(worker.port);
+    const sent: Buffer[] = [];
+    const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+    socket.write = (chunk: unknown, ...rest: unknown[]) => {
+      if (Buffer.isBuffer(chunk)) sent.push(Buffer.from(chunk));
+      return write(chunk, ...rest);
+    };
+    await submitBuild(socket, submission({ source: bytesInput(source) }), {
+      bundleFile: join(worker.dir, 'received.tar.gz'),
+    });
+    expect(seen.source).toBe(sha256(source));
+    const wire = Buffer.concat(sent);
+    // The inputs (the source, build.json) are on the wire as they are, save for the frame
+    // headers between them.
+    expect(wire.includes(pattern)).toBe(true);
+    expect(wire.includes(Buffer.from('{"language":"rust"}'))).toBe(true);
+  });
+
   it('when the worker consumes slowly, the client waits (bounded bytes ahead) and the worker pauses its socket', async () => {
     let consumed = 0;
     let sent = 0;

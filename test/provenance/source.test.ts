@@ -8,6 +8,7 @@ import { extractTar, fileChunks, packDirectory } from '../../src/archive/node.js
 import {
   archiveGitTree,
   computeTreeId,
+  readGitCheckout,
   readGitSource,
   verifySourceTree,
   writeGitTreeArchive,
@@ -189,7 +190,33 @@ describe('readGitSource', () => {
     ).rejects.toHaveCode('SOURCE_NOT_GIT');
     const empty = tempDir();
     git(empty, ['init', '-q']);
+    await expect(readGitSource(empty, { env: GIT_ENV })).rejects.toHaveCode('SOURCE_NOT_GIT');
     await expect(readGitSource(empty, { env: GIT_ENV })).rejects.toThrow(/no commit yet/);
+    // Inside .git there is a repository but no work tree.
+    const repo = makeRepo({ 'a.txt': 'a' });
+    await expect(readGitSource(join(repo, '.git'), { env: GIT_ENV })).rejects.toHaveCode(
+      'SOURCE_NOT_GIT',
+    );
+  });
+
+  it('when read with its listing, the listing is git ls-tree’s, and an archive made from it is byte-identical', async () => {
+    const dir = tempDir();
+    richTree(dir);
+    const repo = makeRepo({}, { dir });
+    const { source, listing } = await readGitCheckout(repo, { env: GIT_ENV });
+    expect(source).toEqual(await readGitSource(repo, { env: GIT_ENV }));
+    expect(listing.equals(gitBytes(repo, ['ls-tree', '-r', '-z', '--full-tree', 'HEAD']))).toBe(
+      true,
+    );
+    const out = tempDir();
+    await writeGitTreeArchive(repo, source.commit!, join(out, 'read.tar'), { env: GIT_ENV });
+    await writeGitTreeArchive(repo, source.commit!, join(out, 'given.tar'), {
+      env: GIT_ENV,
+      listing,
+    });
+    expect(readFileSync(join(out, 'given.tar')).equals(readFileSync(join(out, 'read.tar')))).toBe(
+      true,
+    );
   });
 
   it('when the tree holds a submodule, it refuses with SOURCE_SUBMODULE naming it', async () => {

@@ -6,12 +6,12 @@
  * AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Ec2Mode } from '../../ec2/index.js';
 import { isEc2Error, runEc2 } from '../../ec2/index.js';
 import { ImageCatalogError } from '../../catalog/index.js';
-import { loadImageCatalog } from '../../catalog/node.js';
+import { PACKAGE_ROOT, loadImageCatalog } from '../../catalog/node.js';
 import type { CliIo } from '../io.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, writeLine } from '../io.js';
 
@@ -155,8 +155,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 }
 
 function packageVersion(): string {
-  const pkg = JSON.parse(
-    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
-  ) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }

@@ -11,7 +11,8 @@
  * it comes from the host.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { bytesEqual } from '../../util/hex.js';
 import { listSome, provenanceError } from '../errors.js';
@@ -77,19 +78,22 @@ function contentPath(cache: string, algorithm: string, hex: string): string {
   return join(cache, 'content-v2', algorithm, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4));
 }
 
-/** Appends an index entry as cacache's `index.insert` writes it: `\n<sha1(json)>\t<json>`. */
-async function indexEntry(
+/**
+ * Appends an index entry as cacache's `index.insert` writes it: `\n<sha1(json)>\t<json>`
+ * (synchronously, as files.ts explains).
+ */
+function indexEntry(
   cache: string,
   key: string,
   integrity: string,
   size: number,
   metadata: Record<string, unknown>,
-): Promise<void> {
+): void {
   const bucket = createHash('sha256').update(key).digest('hex');
   const file = join(cache, 'index-v5', bucket.slice(0, 2), bucket.slice(2, 4), bucket.slice(4));
   const json = JSON.stringify({ key, integrity, time: 0, size, metadata });
-  await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, `\n${createHash('sha1').update(json).digest('hex')}\t${json}`);
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, `\n${createHash('sha1').update(json).digest('hex')}\t${json}`);
 }
 
 /** The `Accept` headers pacote sends for package documents (abbreviated "corgi", and full). */
@@ -142,7 +146,7 @@ export async function prepareNpm(
       const urls = new Set([npmTarballUrl(registry, dep.name, dep.version)]);
       if (dep.source !== undefined && /^https?:\/\//.test(dep.source)) urls.add(dep.source);
       for (const url of [...urls].sort()) {
-        await indexEntry(cache, cacheKey(url), integrity, size, {
+        indexEntry(cache, cacheKey(url), integrity, size, {
           time: 0,
           url,
           reqHeaders: {},
@@ -173,7 +177,7 @@ export async function prepareNpm(
     );
     const url = npmPackumentUrl(registry, name);
     for (const accept of PACKUMENT_ACCEPTS) {
-      await indexEntry(cache, cacheKey(url), `sha512-${sha512.toString('base64')}`, body.length, {
+      indexEntry(cache, cacheKey(url), `sha512-${sha512.toString('base64')}`, body.length, {
         time: 0,
         url,
         reqHeaders: { accept },

@@ -92,6 +92,11 @@ class BatchReader {
   }
 }
 
+export interface TreeArchiveOptions extends GitOptions {
+  /** The commit's `git ls-tree -r -z --full-tree` output, when already read (`readGitCheckout`). */
+  listing?: Buffer;
+}
+
 function unsupported(path: string, why: string): never {
   throw provenanceError('SOURCE_UNSUPPORTED_ENTRY', `${path}: ${why}`, path);
 }
@@ -104,10 +109,10 @@ function unsupported(path: string, why: string): never {
 export async function* gitTreeEntries(
   dir: string,
   commit: string,
-  opts: GitOptions = {},
+  opts: TreeArchiveOptions = {},
 ): AsyncGenerator<TarInputEntry> {
   const ls = parseLsTree(
-    (await git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts)).stdout,
+    opts.listing ?? (await git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts)).stdout,
   );
   refuseSubmodules(ls.filter((e) => e.mode === '160000').map((e) => e.path.toString('utf8')));
   ls.sort((a, b) => compareBytes(a.path, b.path));
@@ -200,7 +205,7 @@ export function writeGitTreeArchive(
   dir: string,
   commit: string,
   file: string,
-  opts: GitOptions & { gzip?: boolean } = {},
+  opts: TreeArchiveOptions & { gzip?: boolean } = {},
 ): Promise<WriteResult> {
   const w: { gzip?: boolean; mtime: number } = { mtime: 0 };
   if (opts.gzip !== undefined) w.gzip = opts.gzip;

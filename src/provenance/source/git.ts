@@ -57,33 +57,34 @@ export interface ReadGitSourceOptions extends GitOptions {
   rev?: string;
 }
 
-/** The commit id, its tree, object format and work directory of a checkout, without the status. */
+/**
+ * The commit id, object format and work directory of a checkout, without the status: two git
+ * calls, run at once (the second fails outside a repository too; the first says which).
+ */
 async function resolveCheckout(
   dir: string,
   opts: ReadGitSourceOptions,
 ): Promise<{ top: string; workdir: string; format: ObjectFormat; commit: string }> {
-  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree'], {
-    ...opts,
-    allowFail: true,
-  });
-  if (inside.code !== 0 || text(inside.stdout) !== 'true') {
+  const rev = opts.rev ?? 'HEAD';
+  const [where, c] = await Promise.all([
+    git(dir, ['rev-parse', '--is-inside-work-tree', '--show-toplevel', '--show-object-format'], {
+      ...opts,
+      allowFail: true,
+    }),
+    git(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { ...opts, allowFail: true }),
+  ]);
+  const [inside, top, fmt] = where.stdout.toString('utf8').split('\n');
+  if (where.code !== 0 || inside !== 'true' || top === undefined || top === '') {
     throw provenanceError(
       'SOURCE_NOT_GIT',
       `${dir} is not inside a git work tree; tee-compile builds committed sources: run \`git init\`, commit, and try again`,
     );
   }
-  const top = text((await git(dir, ['rev-parse', '--show-toplevel'], opts)).stdout);
   const rel = relative(await realpath(top), await realpath(dir));
   const workdir = rel === '' ? '.' : rel.split(sep).join('/');
-  const fmt = text((await git(dir, ['rev-parse', '--show-object-format'], opts)).stdout);
   if (fmt !== 'sha1' && fmt !== 'sha256') {
     throw provenanceError('GIT_FAILED', `unknown git object format ${JSON.stringify(fmt)}`);
   }
-  const rev = opts.rev ?? 'HEAD';
-  const c = await git(dir, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
-    ...opts,
-    allowFail: true,
-  });
   if (c.code !== 0) {
     throw provenanceError(
       'SOURCE_NOT_GIT',
@@ -101,7 +102,15 @@ export async function findSubmodules(
   commit: string,
   opts: GitOptions = {},
 ): Promise<string[]> {
-  const out = (await git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts)).stdout;
+  return submodulesIn(await listTree(dir, commit, opts));
+}
+
+/** `git ls-tree -r -z --full-tree` of a commit: every blob, link and gitlink of its tree. */
+function listTree(dir: string, commit: string, opts: GitOptions): Promise<Buffer> {
+  return git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts).then((r) => r.stdout);
+}
+
+function submodulesIn(out: Buffer): string[] {
   const found: string[] = [];
   let start = 0;
   for (let i = out.indexOf(0); i >= 0; i = out.indexOf(0, start)) {
@@ -162,19 +171,39 @@ export async function readGitSource(
   dir: string,
   opts: ReadGitSourceOptions = {},
 ): Promise<GitSource> {
+  return (await readGitCheckout(dir, opts)).source;
+}
+
+/**
+ * `readGitSource`, with the commit's tree listing (`git ls-tree -r -z --full-tree`) it read on
+ * the way, for `writeGitTreeArchive`'s `listing`. Once the commit is known, its five reads (the
+ * commit object, its tree id, the listing, the status, the remote) run at once.
+ */
+export async function readGitCheckout(
+  dir: string,
+  opts: ReadGitSourceOptions = {},
+): Promise<{ source: GitSource; listing: Buffer }> {
   const { top, workdir, format, commit } = await resolveCheckout(dir, opts);
-  const raw = (await git(top, ['cat-file', 'commit', commit], opts)).stdout;
+  const [rawOut, treeOut, listing, changes, remote] = await Promise.all([
+    git(top, ['cat-file', 'commit', commit], opts),
+    git(top, ['rev-parse', '--verify', `${commit}^{tree}`], opts),
+    listTree(top, commit, opts),
+    workTreeChanges(top, opts),
+    opts.repository === undefined
+      ? git(top, ['config', '--get', 'remote.origin.url'], { ...opts, allowFail: true })
+      : undefined,
+  ]);
+  const raw = rawOut.stdout;
   const commitObject = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   const parsed = parseCommitObject(commitObject);
-  const tree = text((await git(top, ['rev-parse', '--verify', `${commit}^{tree}`], opts)).stdout);
+  const tree = text(treeOut.stdout);
   if (parsed.tree !== tree) {
     throw provenanceError(
       'GIT_FAILED',
       `git reports tree ${tree} for ${commit}, but its commit object names ${parsed.tree}`,
     );
   }
-  refuseSubmodules(await findSubmodules(top, commit, opts));
-  const changes = await workTreeChanges(top, opts);
+  refuseSubmodules(submodulesIn(listing));
   if (changes.length > 0 && opts.allowDirty !== true) {
     throw provenanceError(
       'SOURCE_DIRTY',
@@ -194,14 +223,8 @@ export async function readGitSource(
     opts.repository === undefined
       ? undefined
       : (normalizeRepositoryUrl(opts.repository) ?? opts.repository);
-  if (repository === undefined) {
-    const remote = await git(top, ['config', '--get', 'remote.origin.url'], {
-      ...opts,
-      allowFail: true,
-    });
-    if (remote.code === 0)
-      repository = normalizeRepositoryUrl(text(remote.stdout), { remote: true }) ?? undefined;
-  }
+  if (remote !== undefined && remote.code === 0)
+    repository = normalizeRepositoryUrl(text(remote.stdout), { remote: true }) ?? undefined;
   if (repository !== undefined) source.repository = repository;
-  return source;
+  return { source, listing };
 }
