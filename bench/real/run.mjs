@@ -9,6 +9,8 @@
 //   TEE_COMPILE_CORPUS=<dir>   snapshots (<name>.tar.gz, <name>.commit) already fetched
 //                              (default ~/.cache/tee-compile/corpus, filled by snapshot.sh from
 //                              each project's repository when missing)
+//   BENCH_ROUNDS=<n>           attested builds per project (default 1), each followed by a
+//                              plain one; plain and attested are compared by their medians
 //   BENCH_JSON=<file>          also write the results as JSON
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,15 @@ import { corpus, here, materialize, projects, root, sh, snapshot } from './corpu
 
 const cli = join(root, 'bin', 'tee-compile.js');
 const only = process.argv.slice(2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? '1');
+if (!(Number.isInteger(rounds) && rounds >= 1))
+  throw new Error('BENCH_ROUNDS must be a whole number >= 1');
+/** The median (the mean of the middle two for an even count). */
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const npmCache = join(corpus, '..', 'bench-npm-cache');
 
 /** Runs a command, timing it; resolves with the exit code, the wall seconds and stderr. */
@@ -116,8 +127,9 @@ for (const p of projects) {
       rmSync(dir, { recursive: true, force: true });
       return r.s;
     };
-    // The attested build is bracketed by two plain ones, whose mean is the plain time: the
-    // machine's load drifts, and the first run of a toolchain reads it from disk.
+    // Each attested build is bracketed by plain ones (plain, attested, plain, attested, …,
+    // plain); the medians are compared: the machine's load drifts, and the first run of a
+    // toolchain reads it from disk.
     const plainRuns = p.expectError === undefined ? [await plainRun(1)] : [];
     // The client's dependency-set cache: filled by preparing the inputs once, untimed.
     const { prepareInputs, readProjectConfig } = await import(
@@ -126,40 +138,53 @@ for (const p of projects) {
     await prepareInputs({ dir: repo, project: await readProjectConfig(repo, build) })
       .then((prep) => prep.cleanup())
       .catch(() => undefined);
-    const nonce = randomBytes(32).toString('hex');
-    const bundle = join(work, 'bundle.tar.gz');
-    const removingBefore = new Set(removing());
-    const att = await timed(
-      'node',
-      [cli, 'build', repo, '--local', '--config', build, '--nonce', nonce, '--out', bundle],
-      { cwd: work },
-    );
-    row.deps = depsOf(att.stderr);
-    if (att.code !== 0) {
-      const why = /tee-compile build: (\S+)(.*)/.exec(att.stderr);
-      row.error = why ? `${why[1]}${why[2]}` : att.stderr.slice(-400);
-      if (p.expectError !== undefined && why?.[1] === p.expectError) row.expected = p.reason;
-      continue;
+    row.attestedRuns = [];
+    for (let round = 1; round <= rounds; round++) {
+      const nonce = randomBytes(32).toString('hex');
+      const bundle = join(work, 'bundle.tar.gz');
+      const removingBefore = new Set(removing());
+      const att = await timed(
+        'node',
+        [cli, 'build', repo, '--local', '--config', build, '--nonce', nonce, '--out', bundle],
+        { cwd: work },
+      );
+      row.deps = depsOf(att.stderr);
+      if (att.code !== 0) {
+        const why = /tee-compile build: (\S+)(.*)/.exec(att.stderr);
+        row.error = why ? `${why[1]}${why[2]}` : att.stderr.slice(-400);
+        if (p.expectError !== undefined && why?.[1] === p.expectError) row.expected = p.reason;
+        break;
+      }
+      row.attestedRuns.push(att.s);
+      row.timingRuns = [...(row.timingRuns ?? []), timingsOf(att.stderr)];
+      // The sandbox's workspace is removed in the background after the command returns: waited
+      // for (untimed, reported) so that the plain build does not share the disk with it.
+      row.removalS = await removalOf(removingBefore);
+      const ver = await timed('node', [
+        cli,
+        'verify',
+        bundle,
+        '--allow-simulated',
+        '--nonce',
+        nonce,
+        '--commit',
+        p.commit,
+      ]);
+      row.verified = (row.verified ?? true) && ver.code === 0;
+      rmSync(bundle, { force: true });
+      plainRuns.push(await plainRun(round + 1));
     }
-    row.attested = att.s;
-    row.timings = timingsOf(att.stderr);
-    // The sandbox's workspace is removed in the background after the command returns: waited
-    // for (untimed, reported) so that the plain build does not share the disk with it.
-    row.removalS = await removalOf(removingBefore);
-    const ver = await timed('node', [
-      cli,
-      'verify',
-      bundle,
-      '--allow-simulated',
-      '--nonce',
-      nonce,
-      '--commit',
-      p.commit,
-    ]);
-    row.verified = ver.code === 0;
-    plainRuns.push(await plainRun(2));
+    if (row.error !== undefined) continue;
     row.plainRuns = plainRuns;
-    row.plain = plainRuns.reduce((a, b) => a + b, 0) / plainRuns.length;
+    row.plain = median(plainRuns);
+    row.attested = median(row.attestedRuns);
+    // The phases of the attested build nearest the median.
+    const nearest = row.attestedRuns.reduce(
+      (best, s, i) =>
+        Math.abs(s - row.attested) < Math.abs(row.attestedRuns[best] - row.attested) ? i : best,
+      0,
+    );
+    row.timings = row.timingRuns[nearest];
     row.ratio = row.attested / row.plain;
   } catch (e) {
     row.error = String(e?.message ?? e);
@@ -182,6 +207,8 @@ for (const r of results) {
     );
   if (r.error) console.log(`  ${r.project}: ${r.expected ? 'listed, ' : ''}${r.error}`);
   if (r.plainRuns) console.log(`  ${r.project}: plain runs ${r.plainRuns.map(f).join(' s, ')} s`);
+  if (r.attestedRuns?.length > 1)
+    console.log(`  ${r.project}: attested runs ${r.attestedRuns.map(f).join(' s, ')} s`);
   if (r.plainError) console.log(`  ${r.project}: plain build failed: ${r.plainError}`);
 }
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));

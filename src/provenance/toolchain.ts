@@ -2,8 +2,8 @@
  * The toolchain a build uses: versions and SHA-256 of the binaries that actually run, resolved
  * past wrappers (rustup proxies, npm's bin symlink). Node only.
  */
-import { access, constants, realpath } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { access, constants, readFile, realpath } from 'node:fs/promises';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { provenanceError } from './errors.js';
 import { firstLine, runTool } from './exec.js';
 import type { Language } from './lockfile/parse.js';
@@ -50,6 +50,7 @@ async function component(
   versionArgs: string[],
   env: NodeJS.ProcessEnv,
   runWith?: string,
+  versionOf?: (path: string) => Promise<string | null>,
 ): Promise<ToolchainComponent> {
   let path: string;
   try {
@@ -58,8 +59,30 @@ async function component(
   } catch {
     notFound(name, `${binary} does not exist`);
   }
-  const version = firstLine(await output(runWith ?? path, versionArgs, env));
+  const version =
+    (await versionOf?.(path)) ?? firstLine(await output(runWith ?? path, versionArgs, env));
   return { name, version, sha256: await sha256File(path), path };
+}
+
+/**
+ * npm's version as `npm --version` prints it: the `version` of the package.json of the npm whose
+ * bin/npm-cli.js runs (starting npm to ask takes a fifth of a second of CPU beside the build).
+ * Null when the file is not laid out so, then npm is asked.
+ */
+async function npmVersion(cli: string): Promise<string | null> {
+  if (basename(cli) !== 'npm-cli.js') return null;
+  try {
+    const pkg = JSON.parse(
+      await readFile(join(dirname(dirname(cli)), 'package.json'), 'utf8'),
+    ) as unknown;
+    if (typeof pkg !== 'object' || pkg === null) return null;
+    const { name, version } = pkg as { name?: unknown; version?: unknown };
+    return name === 'npm' && typeof version === 'string' && /^\d+\.\d+\.\d+\S*$/.test(version)
+      ? version
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -84,7 +107,8 @@ export async function detectToolchain(
     case 'node': {
       const node = await component('node', await need('node'), ['--version'], env);
       // npm's bin entry is a symlink to bin/npm-cli.js: the script node runs.
-      const npm = await component('npm', await need('npm'), ['--version'], env, await need('npm'));
+      const npmBin = await need('npm');
+      const npm = await component('npm', npmBin, ['--version'], env, npmBin, npmVersion);
       return [node, npm];
     }
     case 'go': {

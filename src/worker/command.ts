@@ -25,6 +25,8 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Each line of output (stdout and stderr interleaved as they arrive). */
   onLine?: (line: string) => void;
+  /** Called once the command's process exists (before it has done anything). */
+  onSpawned?: () => void;
   /** Runs the command through tee-jail as another user (see jail.ts). */
   jail?: JailOptions;
 }
@@ -60,6 +62,7 @@ export async function runCommand(o: CommandOptions): Promise<CommandResult> {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  o.onSpawned?.();
   const chunks: Buffer[] = [];
   let logBytes = 0;
   let truncated = false;

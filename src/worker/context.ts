@@ -42,8 +42,9 @@ export interface WorkerContext {
   /** Found in the background while the client connects and the build runs. */
   facts: Promise<EnclaveFacts>;
   /**
-   * Work to do while the build command runs (the worker only waits then): the software NSM
-   * issues its certificate chain, which would otherwise compete with receiving the inputs.
+   * Called once the build command has started (the worker only waits then): the worker's
+   * process yields the CPU to the command, and the software NSM issues its certificate chain,
+   * which would otherwise compete with receiving the inputs.
    */
   whileBuilding?: () => void;
   backend: 'local' | 'nitro';

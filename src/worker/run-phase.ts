@@ -73,11 +73,15 @@ export async function runBuildCommand(
   timer.next('building');
   report.phase('building', config.input.cmd.slice(0, 200));
   const timeoutS = config.timeout ?? DEFAULT_BUILD_TIMEOUT_S;
-  // The toolchain does not change during the build: identify it (hashing its binaries) meanwhile.
-  const toolchainFound = detectToolchain(config.language, env).then(
-    (t) => ({ ok: true as const, t }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
+  // What the worker does while the command runs starts once the command's process exists (in
+  // the worker's process, it then yields the CPU to the command: start.ts). The toolchain does
+  // not change during the build: it is identified (its binaries hashed) meanwhile.
+  const identify = (): Promise<ToolchainFound> =>
+    detectToolchain(config.language, env).then(
+      (t) => ({ ok: true as const, t }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+  let toolchainFound: Promise<ToolchainFound> | undefined;
   const running = runCommand({
     cmd: config.input.cmd,
     cwd: workdirPath,
@@ -86,8 +90,11 @@ export async function runBuildCommand(
     signal: build.signal,
     onLine: (l) => report.log(l),
     ...(ctx.jail ? { jail: ctx.jail } : {}),
+    onSpawned: () => {
+      ctx.whileBuilding?.();
+      toolchainFound = identify();
+    },
   });
-  ctx.whileBuilding?.();
   const result = await running;
   if (result.cancelled)
     throw build.signal.reason instanceof Error
@@ -115,5 +122,5 @@ export async function runBuildCommand(
     e.logTail = result.tail;
     return { ok: false, error: e };
   }
-  return { ok: true, result, toolchainFound };
+  return { ok: true, result, toolchainFound: toolchainFound ?? identify() };
 }

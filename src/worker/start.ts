@@ -6,6 +6,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { getPriority, setPriority } from 'node:os';
 import type { NsmTransport } from '../attestation/index.js';
 import { NsmClient, SoftwareNsm, pcr3ForIamRole, pcr4ForInstanceId } from '../attestation/index.js';
 import type { IsolationReport } from '../contracts/index.js';
@@ -122,6 +123,24 @@ async function enclaveFacts(
   return { nsm, pcrs, nsmInfo, isolation: { ...isolation, notes } };
 }
 
+/** The niceness the worker takes once the build command runs. */
+export const WORKER_NICENESS_WHILE_BUILDING = 10;
+
+/**
+ * Lowers the worker's CPU priority below the build command's (which started at the worker's):
+ * what the worker does while the command runs (identifying the toolchain, hashing its binaries;
+ * issuing the software NSM's chain) then takes only what the build leaves. It is not raised again
+ * (an unprivileged process cannot), and need not be: once the command has ended, nothing of the
+ * build competes with the worker.
+ */
+function yieldToCommand(): void {
+  try {
+    if (getPriority() < WORKER_NICENESS_WHILE_BUILDING) setPriority(WORKER_NICENESS_WHILE_BUILDING);
+  } catch {
+    // A system that refuses it: the worker's side work then shares the CPU with the build.
+  }
+}
+
 /**
  * Prepares the worker: checks the workspace and returns the build handler at once; the NSM, its
  * PCRs and the isolation are found in the background (`facts`) and awaited only to attest.
@@ -167,11 +186,13 @@ export async function startWorker(
   const handler = createBuildHandler({
     image: worker,
     facts,
-    // The software NSM issues its certificate chain on the first attestation: issue it while the
-    // build runs rather than after it. The document is thrown away.
-    ...(o.nsm.kind === 'simulated'
-      ? { whileBuilding: () => void facts.then((f) => f.nsm.attest({})).catch(() => undefined) }
-      : {}),
+    whileBuilding: () => {
+      yieldToCommand();
+      // The software NSM issues its certificate chain on the first attestation: issue it while
+      // the build runs rather than after it. The document is thrown away.
+      if (o.nsm.kind === 'simulated')
+        void facts.then((f) => f.nsm.attest({})).catch(() => undefined);
+    },
     backend: o.nsm.kind === 'device' ? 'nitro' : 'local',
     workspace: o.workspace,
     builderVersion: { 'tee-compile-worker': WORKER_VERSION, node: process.version },

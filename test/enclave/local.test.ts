@@ -21,6 +21,7 @@ import {
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { EnclaveSpec } from '../../src/enclave/types.js';
 import { toHex } from '../../src/util/hex.js';
+import { WORKER_NICENESS_WHILE_BUILDING } from '../../src/worker/start.js';
 import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
 import { prepare, runSession, submissionOf } from '../support/processes/build-session.js';
@@ -185,6 +186,23 @@ describe('local backend builds', () => {
     ];
     expect(oa).toEqual(files('a.txt'));
     expect(ob).toEqual(files('b.txt'));
+  });
+
+  it('when the command runs, the worker has yielded the CPU to it (its niceness above the command’s)', async () => {
+    // The command's parent is the worker; by the time it looks, the worker has lowered itself.
+    const cmd = 'sleep 1; cut -d" " -f19 /proc/$PPID/stat > out.txt; nice >> out.txt';
+    const repo = await makeRepo(goProject(cmd));
+    repos.push(repo);
+    const p = await prepare(repo.dir, cache);
+    const run = await runSession(backend, 'go', submissionOf(p));
+    const bundle = await readBundle(fileChunks(run.bundleFile));
+    await Promise.all([run.cleanup(), p.cleanup()]);
+    const [worker, command] = Buffer.from(bundle.artifacts.get('out.txt')!)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map(Number);
+    expect(worker).toBe(WORKER_NICENESS_WHILE_BUILDING + command!);
   });
 
   it('when it attests, PCR0-2 are the image’s simulated values and PCR3 that of the simulated role', async () => {

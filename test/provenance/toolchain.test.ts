@@ -1,7 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectToolchain } from '../../src/provenance/node.js';
 
@@ -30,7 +40,33 @@ describe('detectToolchain', () => {
     expect(node!.sha256).toBe(sha256(node!.path));
     expect(npm!.path).toMatch(/npm-cli\.js$/);
     expect(npm!.sha256).toBe(sha256(npm!.path));
-    expect(npm!.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(npm!.version).toBe(execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim());
+  });
+
+  it('when npm is not laid out as a package, its version is what running it prints', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'toolchain-'));
+    try {
+      symlinkSync(process.execPath, join(bin, 'node'));
+      // An npm-cli.js whose package.json is not npm's, and an npm that is a plain script.
+      mkdirSync(join(bin, 'pkg', 'bin'), { recursive: true });
+      writeFileSync(join(bin, 'pkg', 'package.json'), '{"name":"not-npm","version":"1.2.3"}');
+      const script = '#!/bin/sh\necho 9.8.7\n';
+      for (const entry of [join(bin, 'pkg', 'bin', 'npm-cli.js'), join(bin, 'npm-script')]) {
+        writeFileSync(entry, script);
+        chmodSync(entry, 0o755);
+      }
+      for (const [target, version] of [
+        [join(bin, 'pkg', 'bin', 'npm-cli.js'), '9.8.7'],
+        [join(bin, 'npm-script'), '9.8.7'],
+      ] as const) {
+        rmSync(join(bin, 'npm'), { force: true });
+        symlinkSync(target, join(bin, 'npm'));
+        const [, npm] = await detectToolchain('node', { PATH: bin });
+        expect(npm).toMatchObject({ name: 'npm', version, path: target });
+      }
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('when detecting go, it hashes $GOROOT/bin/go', async () => {
