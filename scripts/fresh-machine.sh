@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proof that the README's two commands work on a fresh machine: a Debian bookworm chroot made
-# with mmdebstrap (minbase + git + ca-certificates, nothing else), Node.js 20 copied in as the
+# with mmdebstrap (minbase + git + ca-certificates, nothing else; the release, updates and
+# security sources a Debian installation lists), Node.js 20 copied in as the
 # official binary tarball would install it (node and npm under /usr/local), and this repository's
 # committed HEAD cloned in. Inside, as a new user would: `npm ci && npm run demo`, then
 # `bash scripts/test-fresh.sh` (which installs the suite's Debian packages itself).
@@ -34,6 +35,15 @@ if [ -n "${FRESH_BASE_TAR:-}" ]; then
 else
   mmdebstrap --variant=minbase --include=git,ca-certificates bookworm "$root"
 fi
+
+# The package sources a Debian installation lists: the release, its updates and its security
+# updates (mmdebstrap's default is the release alone).
+cat >"$root/etc/apt/sources.list" <<'SOURCES'
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+SOURCES
+rm -f "$root/etc/apt/sources.list.d/"*.sources "$root/etc/apt/sources.list.d/"*.list
 
 echo "== Node.js $(node --version) (node and npm, as the official tarball installs them)"
 node_bin=$(command -v node)

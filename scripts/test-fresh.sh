@@ -34,10 +34,23 @@ if [ ${#missing[@]} -gt 0 ] && [ "${TEE_COMPILE_SKIP_INSTALL:-}" != 1 ]; then
     echo "test-fresh: no apt-get here; install the equivalents of: ${missing[*]}" >&2
     exit 2
   fi
-  echo "test-fresh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # "a|b": the first the distribution has.
+  chosen=()
+  for want in "${missing[@]}"; do
+    pick=${want%%|*}
+    IFS='|' read -r -a alternatives <<<"$want"
+    for alt in "${alternatives[@]}"; do
+      if apt-cache policy "$alt" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+        pick=$alt
+        break
+      fi
+    done
+    chosen+=("$pick")
+  done
+  echo "test-fresh: installing ${chosen[*]}"
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${chosen[@]}"
 fi
 
 npm ci

@@ -87,6 +87,7 @@ export class Agent {
     this.queue = new JobQueue(o.settings.maxConcurrent, (id, signal) => this.runJob(id, signal));
     this.pruner = new Pruner({
       settings: o.settings,
+      busy: (id) => this.queue.isRunning(id),
       store: this.store,
       records: this.records,
       events: this.events,
@@ -308,6 +309,11 @@ export class Agent {
   /** Removes old jobs and evicts dependency sets (see `Pruner.prune`). */
   prune(): Promise<void> {
     return this.pruner.prune();
+  }
+
+  /** Resolves when no job's runner is under way (every finished job fully written). */
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   // ---- stopping ----

@@ -55,6 +55,11 @@ export class JobQueue {
     return r.done;
   }
 
+  /** Whether the job's runner is under way (it has not returned yet). */
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
   /** Ids of the running jobs. */
   runningIds(): string[] {
     return [...this.running.keys()];

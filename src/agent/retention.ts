@@ -53,6 +53,11 @@ export function selectPrunable(
 /** What the pruner needs of the agent. */
 export interface PrunerParts {
   settings: AgentSettings;
+  /**
+   * True while a job's runner has not returned: its record may read finished while its scratch
+   * and event log are still being written, and its folder is not removed under it.
+   */
+  busy: (id: string) => boolean;
   store: JobStore;
   records: Map<string, JobRecord>;
   events: EventHub;
@@ -87,7 +92,7 @@ export class Pruner {
     const p = this.p;
     if (!p.settings.singleBuild)
       for (const { record: r, reason } of selectPrunable(
-        p.records.values(),
+        [...p.records.values()].filter((r) => !p.busy(r.id)),
         p.now(),
         p.settings.retention,
       )) {

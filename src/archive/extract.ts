@@ -31,6 +31,8 @@ export interface ExtractOptions {
 export interface WrittenBlob {
   oid: Uint8Array;
   executable: boolean;
+  /** Bytes written. */
+  size: number;
 }
 
 export interface ExtractResult {
@@ -174,7 +176,7 @@ export async function extractTar(
         if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
       }
       if (hash !== undefined)
-        (res.blobs ??= new Map()).set(full, { oid: hash.digest(), executable });
+        (res.blobs ??= new Map()).set(full, { oid: hash.digest(), executable, size: e.size });
       res.files++;
       res.bytes += e.size;
     }

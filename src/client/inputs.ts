@@ -315,6 +315,8 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       archiving = writeGitTreeArchive(o.dir, source.commit!, sourceFile, {
         env,
         listing: checkout.listing,
+        // Committed files unchanged in the work tree are read from it (their blob ids checked).
+        worktree: checkout.top,
       }).then((w) => w.bytes);
     }
     if (o.repository !== undefined) source.repository = o.repository;

@@ -22,6 +22,8 @@ const deflate = promisify(deflateCb);
 const AHEAD = 4;
 /** Objects smaller than this are deflated on the main thread (a pool trip costs more). */
 const SYNC_DEFLATE_BYTES = 64 * 1024;
+/** The pack is written in pieces of this size (not two writes per object). */
+const WRITE_BYTES = 1024 * 1024;
 
 const TYPE_CODE = { commit: 1, tree: 2, blob: 3 } as const;
 
@@ -71,10 +73,21 @@ export async function writePack(
   const write = async (b: Buffer): Promise<void> => {
     for (let off = 0; off < b.length;) off += (await fh.write(b, off, b.length - off)).bytesWritten;
   };
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await write(b);
+  };
   const put = async (b: Buffer): Promise<void> => {
     hash.update(b);
-    await write(b);
+    pending.push(b);
+    pendingBytes += b.length;
     offset += b.length;
+    if (pendingBytes >= WRITE_BYTES) await flush();
   };
   try {
     const head = Buffer.alloc(12);
@@ -102,6 +115,7 @@ export async function writePack(
       await put(body);
       prepared[i] = undefined as never;
     }
+    await flush();
     const packHash = hash.digest();
     await write(packHash);
     closed = true;

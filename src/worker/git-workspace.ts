@@ -13,7 +13,8 @@
  * recomputed from the same files and must equal the verified tree, or nothing is written.
  */
 import { createHash } from 'node:crypto';
-import { lchown, lstat, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lchown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareBytes } from '../util/bytes.js';
 import type { PackObject } from './git-pack.js';
@@ -27,6 +28,12 @@ import { knownBlobAt } from '../provenance/node.js';
 
 /** Files read at once, when their blob ids are not known yet (libuv's pool has 4 threads). */
 const CONCURRENCY = 4;
+/**
+ * Files up to this size are read with one synchronous call when packed: just written, they are in
+ * memory, and a trip through the thread pool per file costs more than the read (as when they
+ * were written: src/archive/extract.ts).
+ */
+const SYNC_READ_BYTES = 256 * 1024;
 
 /** What the provenance records of the work tree given to the build. */
 export interface GitWorkspaceRecord {
@@ -121,17 +128,18 @@ export async function writeGitWorkspace(o: {
     entry.mode = '100755';
     file.mode = 0o100755;
   };
-  // Paths stay bytes: git names need not be UTF-8.
-  const walk = async (abs: Buffer, rel: Buffer | null): Promise<Dir> => {
+  // Paths stay bytes: git names need not be UTF-8. The tree was just written: its folders are
+  // listed with synchronous calls (one trip through the thread pool each costs more).
+  const walk = (abs: Buffer, rel: Buffer | null): Dir => {
     const node: Dir = { entries: [], subdirs: [] };
-    for (const d of await readdir(abs, { withFileTypes: true, encoding: 'buffer' })) {
+    for (const d of readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })) {
       if (rel === null && d.name.equals(DOT_GIT)) continue;
       const absPath = Buffer.concat([abs, SLASH, d.name]);
       const childRel = rel === null ? d.name : Buffer.concat([rel, SLASH, d.name]);
       if (d.isDirectory()) {
-        node.subdirs.push({ name: d.name, dir: await walk(absPath, childRel) });
+        node.subdirs.push({ name: d.name, dir: walk(absPath, childRel) });
       } else if (d.isSymbolicLink()) {
-        const target = await readlink(absPath, { encoding: 'buffer' });
+        const target = readlinkSync(absPath, { encoding: 'buffer' });
         const oid = set.add('blob', target);
         node.entries.push({ mode: '120000', name: d.name, oid });
         files.push({ path: childRel, mode: 0o120000, oid });
@@ -145,14 +153,18 @@ export async function writeGitWorkspace(o: {
           entry.oid = blob.oid;
           file.oid = Buffer.from(blob.oid);
           setMode(entry, file, blob.executable);
-          set.addKnown(blob.oid, 'blob', () => readFile(absPath));
+          set.addKnown(blob.oid, 'blob', () =>
+            blob.size <= SYNC_READ_BYTES
+              ? Promise.resolve(readFileSync(absPath))
+              : readFile(absPath),
+          );
         } else queue.push({ abs: absPath, file, entry });
       }
       // Anything else was refused when the tree was verified.
     }
     return node;
   };
-  const top = await walk(Buffer.from(o.root), null);
+  const top = walk(Buffer.from(o.root), null);
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {

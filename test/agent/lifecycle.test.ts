@@ -186,6 +186,8 @@ describe('agent lifecycle', () => {
       now += MIN_RESULT_HOLD_MS + 1000;
       const b = await submit(agent, 'ok');
       await waitFinished(agent.fetch, b);
+      // A job is pruned only once its runner has returned (its folder fully written).
+      await agent.running.agent.idle();
       await agent.running.agent.prune();
       // a is over the size budget and past the hold time; b is within it.
       expect((await agent.fetch(`/build/${a}`)).status).toBe(404);

@@ -259,6 +259,45 @@ describe('archiveGitTree', () => {
     expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
   });
 
+  it('when files are read from the work tree, the archive is byte-identical to the one from git', async () => {
+    const out = tempDir();
+    await writeGitTreeArchive(repo, commit, join(out, 'git.tar'), { env: GIT_ENV });
+    await writeGitTreeArchive(repo, commit, join(out, 'worktree.tar'), {
+      env: GIT_ENV,
+      worktree: repo,
+      // Every file is unchanged: git is not asked for any (this one cannot run).
+      git: '/nonexistent/git',
+      listing: gitBytes(repo, ['ls-tree', '-r', '-z', '--full-tree', commit]),
+    });
+    expect(readFileSync(join(out, 'worktree.tar')).equals(readFileSync(join(out, 'git.tar')))).toBe(
+      true,
+    );
+  });
+
+  it('when a work-tree file is not the committed blob, the committed bytes are archived', async () => {
+    const clone = join(tempDir(), 'c');
+    execFileSync('git', ['clone', '-q', repo, clone], { env: GIT_ENV });
+    // Changed content, same size; a link where a file was; a file where a link was; one gone;
+    // a folder where a file was.
+    writeFileSync(join(clone, 'README.md'), '# HELLO\n');
+    rmSync(join(clone, 'a-b'));
+    symlinkSync('README.md', join(clone, 'a-b'));
+    rmSync(join(clone, 'link-in'));
+    writeFileSync(join(clone, 'link-in'), 'a/b/c.txt');
+    rmSync(join(clone, 'a.b'));
+    rmSync(join(clone, 'a0'));
+    mkdirSync(join(clone, 'a0'));
+    const out = tempDir();
+    await writeGitTreeArchive(repo, commit, join(out, 'git.tar'), { env: GIT_ENV });
+    await writeGitTreeArchive(clone, commit, join(out, 'worktree.tar'), {
+      env: GIT_ENV,
+      worktree: clone,
+    });
+    expect(readFileSync(join(out, 'worktree.tar')).equals(readFileSync(join(out, 'git.tar')))).toBe(
+      true,
+    );
+  });
+
   it('when archived, it lists files sorted bytewise with normalised modes, symlinks and mtime 0', async () => {
     const entries: {
       path: string;

@@ -3,11 +3,19 @@
  * tree at the commit (rev-parse, status, describe, log, fsck), in both object formats.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, symlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, symlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeGitIndex, writeGitWorkspace } from '../../src/worker/git-workspace.js';
 import { GIT_ENV, git, gitBytes, makeRepo, tempDir } from '../support/source/provenance-git.js';
+
+/** 3 MiB that deflate cannot shrink much (a SHA-256 chain). */
+const BIG = Buffer.concat(
+  Array.from({ length: (3 * 1024 * 1024) / 32 }, (_, i) =>
+    createHash('sha256').update(`big ${i}`).digest(),
+  ),
+);
 
 /** Checks out the committed files of `repo` (without .git) into a fresh folder. */
 function exportTree(repo: string): string {
@@ -31,6 +39,8 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
         'bin/run': '#!/bin/sh\necho run\n',
         'same/x': 'dup\n',
         'same/y': 'dup\n',
+        // Larger than a synchronous read and, deflated, than one write of the pack.
+        'assets/big.bin': BIG,
         // Hundreds of objects share each fan-out folder: writers of one folder run at once.
         ...Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`many/f${i}.txt`, `${i}\n`])),
       },
@@ -62,12 +72,13 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
     await writeGitIndex(ws);
     expect(ws.record.head).toBe(commit);
     expect(ws.record.shallow).toBe(true);
-    expect(ws.record.indexEntries).toBe(607);
+    expect(ws.record.indexEntries).toBe(608);
     expect(git(src, ['rev-parse', 'HEAD'])).toBe(commit);
     expect(git(src, ['status', '--porcelain'])).toBe('');
     expect(git(src, ['describe', '--always', '--abbrev=12'])).toBe(commit.slice(0, 12));
     expect(git(src, ['log', '-1', '--format=%s'])).toBe('second');
     expect(git(src, ['show', 'HEAD:src/a.js'])).toBe('console.log(1)');
+    expect(gitBytes(src, ['cat-file', 'blob', 'HEAD:assets/big.bin']).equals(BIG)).toBe(true);
     expect(git(src, ['ls-files', '-s', 'bin/run']).startsWith('100755')).toBe(true);
     expect(git(src, ['remote', 'get-url', 'origin'])).toBe('https://github.com/example/project');
     git(src, ['fsck', '--no-dangling']);
@@ -84,7 +95,7 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
   test('when the blob ids are known from the extraction, the files are not hashed again and git reads the same work tree', async () => {
     const again = exportTree(repo);
     try {
-      const known = new Map<string, { oid: Uint8Array; executable: boolean }>();
+      const known = new Map<string, { oid: Uint8Array; executable: boolean; size: number }>();
       for (const line of git(repo, ['ls-files', '-s']).split('\n')) {
         const [meta, path] = line.split('\t') as [string, string];
         const [mode, oid] = meta.split(' ') as [string, string];
@@ -92,6 +103,7 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
         known.set(join(again, path), {
           oid: Buffer.from(oid, 'hex'),
           executable: mode === '100755',
+          size: lstatSync(join(again, path)).size,
         });
       }
       const ws = await writeGitWorkspace({
@@ -106,6 +118,7 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
       await writeGitIndex(ws);
       expect(git(again, ['status', '--porcelain'])).toBe('');
       expect(git(again, ['show', 'HEAD:src/a.js'])).toBe('console.log(1)');
+      expect(gitBytes(again, ['cat-file', 'blob', 'HEAD:assets/big.bin']).equals(BIG)).toBe(true);
       git(again, ['fsck', '--no-dangling']);
     } finally {
       await rm(again, { recursive: true, force: true });

@@ -3,10 +3,17 @@
  * bytes on any machine and git version. Entries come from `git ls-tree -r -z` (sorted bytewise by
  * path), content from one `git cat-file --batch` process; files are 0644 or 0755, symlinks stay
  * symlinks, mtime 0, no directory entries, no global pax header (src/archive's `writeTar`).
- * Node only.
+ *
+ * With `worktree`, a file of the work tree whose bytes hash to the entry's blob id is taken from
+ * there instead (git would inflate it from its object store, a few times slower): the blob id
+ * decides, so a changed file, a checkout filter or line-ending conversion, a file swapped for a
+ * link, all come from git as committed. Node only.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { symlinkStaysInside, writeTar } from '../../archive/index.js';
 import type { TarInputEntry } from '../../archive/index.js';
 import { writeTarFile } from '../../archive/node.js';
@@ -95,10 +102,67 @@ class BatchReader {
 export interface TreeArchiveOptions extends GitOptions {
   /** The commit's `git ls-tree -r -z --full-tree` output, when already read (`readGitCheckout`). */
   listing?: Buffer;
+  /**
+   * The repository's work tree (its top folder): files there that hash to their blob id are read
+   * from it rather than from git (see the module comment).
+   */
+  worktree?: string;
+}
+
+/** Largest work-tree file read in place of git's object (bigger ones stream from git). */
+const MAX_WORKTREE_FILE_BYTES = 16 * 1024 * 1024;
+/** Work-tree bytes held for one archive; past it, the rest comes from git. */
+const MAX_WORKTREE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The entries of `ls` whose work-tree copy under `top` hashes to their blob id: file contents, or
+ * link targets, by index. Anything else (absent, changed, another kind, too large, unreadable) is
+ * left to git. Synchronous calls: a trip through the thread pool per file costs more than reading
+ * it (thousands of small files are the common case), and nothing else waits meanwhile.
+ */
+function fromWorktree(top: string, ls: readonly LsTreeEntry[]): Map<number, Buffer> {
+  const found = new Map<number, Buffer>();
+  const algorithm = ls[0]?.oid.length === 64 ? 'sha256' : 'sha1';
+  let held = 0;
+  for (let i = 0; i < ls.length && held < MAX_WORKTREE_BYTES; i++) {
+    const e = ls[i]!;
+    const file = join(top, e.path.toString('utf8'));
+    let data: Buffer;
+    try {
+      const st = lstatSync(file);
+      if (e.mode === '120000') {
+        if (!st.isSymbolicLink()) continue;
+        data = readlinkSync(file, { encoding: 'buffer' });
+      } else {
+        if (!st.isFile() || st.size > MAX_WORKTREE_FILE_BYTES) continue;
+        data = readFileSync(file);
+      }
+    } catch {
+      continue;
+    }
+    const oid = createHash(algorithm).update(`blob ${data.length}\0`).update(data).digest('hex');
+    if (oid !== e.oid) continue;
+    found.set(i, data);
+    held += data.length;
+  }
+  return found;
 }
 
 function unsupported(path: string, why: string): never {
   throw provenanceError('SOURCE_UNSUPPORTED_ENTRY', `${path}: ${why}`, path);
+}
+
+/** A symlink's target as the archive may hold it: UTF-8, and inside the tree. */
+function linkTarget(path: string, bytes: Uint8Array): string {
+  const target = decodeUtf8(bytes);
+  if (target === null) unsupported(path, 'symlink target is not valid UTF-8');
+  if (!symlinkStaysInside(path, target)) {
+    unsupported(
+      path,
+      `symlink to ${JSON.stringify(target)} points outside the source tree; the enclave only accepts links that stay inside`,
+    );
+  }
+  return target;
 }
 
 /**
@@ -125,6 +189,29 @@ export async function* gitTreeEntries(
     return p;
   });
   if (ls.length === 0) return;
+  const local =
+    opts.worktree === undefined ? new Map<number, Buffer>() : fromWorktree(opts.worktree, ls);
+  const fromGit = ls.flatMap((e, i) => (local.has(i) ? [] : [i]));
+  const fromWorktreeEntry = (i: number, data: Buffer): TarInputEntry => {
+    const e = ls[i]!;
+    const path = paths[i]!;
+    return e.mode === '120000'
+      ? { path, type: 'symlink', linkTarget: linkTarget(path, data) }
+      : {
+          path,
+          type: 'file',
+          executable: e.mode === '100755',
+          size: data.length,
+          content: (async function* () {
+            yield data;
+          })(),
+        };
+  };
+  if (fromGit.length === 0) {
+    // A clean checkout: nothing to ask git.
+    for (let i = 0; i < ls.length; i++) yield fromWorktreeEntry(i, local.get(i)!);
+    return;
+  }
   const child: ChildProcessWithoutNullStreams = spawn(opts.git ?? 'git', ['cat-file', '--batch'], {
     cwd: dir,
     env: gitEnv(opts.env),
@@ -135,12 +222,18 @@ export async function* gitTreeEntries(
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   child.stdin.on('error', () => undefined);
   // All requests up front (small); git answers in order and pipe back-pressure paces it.
-  child.stdin.end(ls.map((e) => `${e.oid}\n`).join(''));
+  child.stdin.end(fromGit.map((i) => `${ls[i]!.oid}\n`).join(''));
   const reader = new BatchReader(child.stdout as AsyncIterable<Buffer>);
   try {
     for (let i = 0; i < ls.length; i++) {
       const e = ls[i]!;
       const path = paths[i]!;
+      const mine = local.get(i);
+      if (mine !== undefined) {
+        yield fromWorktreeEntry(i, mine);
+        local.delete(i);
+        continue;
+      }
       const header = await reader.line();
       const m = /^([0-9a-f]+) blob ([0-9]+)$/.exec(header);
       if (m === null || m[1] !== e.oid) {
@@ -151,15 +244,7 @@ export async function* gitTreeEntries(
       }
       const size = Number(m[2]);
       if (e.mode === '120000') {
-        const target = decodeUtf8(await reader.all(size));
-        if (target === null) unsupported(path, 'symlink target is not valid UTF-8');
-        if (!symlinkStaysInside(path, target)) {
-          unsupported(
-            path,
-            `symlink to ${JSON.stringify(target)} points outside the source tree; the enclave only accepts links that stay inside`,
-          );
-        }
-        yield { path, type: 'symlink', linkTarget: target };
+        yield { path, type: 'symlink', linkTarget: linkTarget(path, await reader.all(size)) };
       } else {
         yield {
           path,

@@ -176,13 +176,13 @@ export async function readGitSource(
 
 /**
  * `readGitSource`, with the commit's tree listing (`git ls-tree -r -z --full-tree`) it read on
- * the way, for `writeGitTreeArchive`'s `listing`. Once the commit is known, its five reads (the
+ * the way and the work tree's top folder, for `writeGitTreeArchive`'s `listing` and `worktree`. Once the commit is known, its five reads (the
  * commit object, its tree id, the listing, the status, the remote) run at once.
  */
 export async function readGitCheckout(
   dir: string,
   opts: ReadGitSourceOptions = {},
-): Promise<{ source: GitSource; listing: Buffer }> {
+): Promise<{ source: GitSource; listing: Buffer; top: string }> {
   const { top, workdir, format, commit } = await resolveCheckout(dir, opts);
   const [rawOut, treeOut, listing, changes, remote] = await Promise.all([
     git(top, ['cat-file', 'commit', commit], opts),
@@ -226,5 +226,5 @@ export async function readGitCheckout(
   if (remote !== undefined && remote.code === 0)
     repository = normalizeRepositoryUrl(text(remote.stdout), { remote: true }) ?? undefined;
   if (repository !== undefined) source.repository = repository;
-  return { source, listing };
+  return { source, listing, top };
 }
