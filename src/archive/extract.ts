@@ -81,7 +81,7 @@ export async function writeFileFrom(
  * source tree are small, and four trips through the thread pool per file cost more than the
  * writes (GNU tar unpacks a 7 946-file tree in a quarter of the time otherwise).
  */
-const SMALL_FILE_BYTES = 256 * 1024;
+export const SMALL_FILE_BYTES = 256 * 1024;
 
 /** `writeFileFrom` for a body already in memory, its mtime set before it is closed. */
 function writeSmallFile(

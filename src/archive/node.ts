@@ -2,7 +2,7 @@
  * Node-only archive helpers: safe extraction of untrusted tar/zip archives to disk (./extract.ts,
  * ./zip.ts), deterministic packing of a directory, and writing tar(.gz) files (./pack.ts).
  */
-export { extractTar } from './extract.js';
+export { SMALL_FILE_BYTES, extractTar } from './extract.js';
 export type { ExtractOptions, ExtractResult, WrittenBlob } from './extract.js';
 export { extractZip } from './zip.js';
 export { fileChunks, packDirectory, writeTarFile } from './pack.js';

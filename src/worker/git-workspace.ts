@@ -25,15 +25,10 @@ import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
 import type { KnownBlob } from '../provenance/node.js';
 import { knownBlobAt } from '../provenance/node.js';
+import { SMALL_FILE_BYTES } from '../archive/node.js';
 
 /** Files read at once, when their blob ids are not known yet (libuv's pool has 4 threads). */
 const CONCURRENCY = 4;
-/**
- * Files up to this size are read with one synchronous call when packed: just written, they are in
- * memory, and a trip through the thread pool per file costs more than the read (as when they
- * were written: src/archive/extract.ts).
- */
-const SYNC_READ_BYTES = 256 * 1024;
 
 /** What the provenance records of the work tree given to the build. */
 export interface GitWorkspaceRecord {
@@ -154,7 +149,9 @@ export async function writeGitWorkspace(o: {
           file.oid = Buffer.from(blob.oid);
           setMode(entry, file, blob.executable);
           set.addKnown(blob.oid, 'blob', () =>
-            blob.size <= SYNC_READ_BYTES
+            // Just written from one buffer (src/archive/extract.ts), so read back the same way:
+            // a trip through the thread pool per file costs more than the read.
+            blob.size <= SMALL_FILE_BYTES
               ? Promise.resolve(readFileSync(absPath))
               : readFile(absPath),
           );

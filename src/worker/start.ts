@@ -157,7 +157,9 @@ export async function startWorker(
   // An empty `deps/` is the local sandbox's memory-backed mount (src/enclave/sandbox.ts).
   const fresh =
     existing.every((n) => n === 'deps') &&
-    (existing.length === 0 || (await readdir(join(o.workspace, 'deps'))).length === 0);
+    (existing.length === 0 ||
+      // A `deps` that is not an empty folder (a file, say) is not a fresh workspace.
+      (await readdir(join(o.workspace, 'deps')).catch(() => ['?'])).length === 0);
   if (!fresh)
     throw new Error(
       `the workspace ${o.workspace} is not empty: a worker builds once, in a fresh workspace`,

@@ -86,7 +86,7 @@ describe('protocol session', () => {
     await expect(worker.outcome).resolves.toEqual({ ok: true, subjects: 1 });
   });
 
-  it('the inputs cross the connection as they are: the mask key of every frame is zero', async () => {
+  it('the inputs cross the connection as they are (a zero mask key): their bytes appear unchanged on the wire', async () => {
     // A zero key leaves ws nothing to mask or unmask: no pass over every input byte on either
     // side. A random key would hide the pattern below (a 64-byte run appears by chance with
     // odds of 2^-512).

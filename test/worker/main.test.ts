@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -184,6 +184,32 @@ describe('worker entry point', () => {
     expect(code).toBe(3);
     expect(err).toMatch(/cannot start: --nsm device needs --jail/);
   });
+
+  it.each([
+    ['a file of a build before', 'src'],
+    ['a file where the memory-backed deps/ folder goes', 'deps'],
+  ])(
+    'when the workspace holds %s, the worker does not start and exits 3 saying why',
+    async (_what, name) => {
+      const ws = join(dir, `ws-used-${name}`);
+      await mkdir(ws, { recursive: true });
+      await writeFile(join(ws, name), 'left over');
+      const { code, stderr: err } = await runToExit([
+        '--listen',
+        '127.0.0.1:0',
+        '--nsm',
+        'device',
+        '--nsm-helper',
+        await fakeNsmHelper('software'),
+        '--image',
+        await goImage('image-used.json'),
+        '--workspace',
+        ws,
+      ]);
+      expect(code).toBe(3);
+      expect(err).toMatch(/cannot start: the workspace .* is not empty/);
+    },
+  );
 
   (CAN_JAIL ? it : it.skip)(
     'when the NSM helper finds no device, the worker does not start and exits 3 saying why',
