@@ -7,11 +7,13 @@
 //
 // Run by `npm run build` after tsc. esbuild stays outside the bundle (the local backend calls it
 // to bundle the worker), and so do the optional native accelerators (cbor-extract, bufferutil,
-// utf-8-validate), resolved from node_modules when present as their packages expect.
+// utf-8-validate), resolved from node_modules when present as their packages expect. zod goes in
+// with its English messages only, as in the local backend's worker bundle.
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { zodEnglishOnly } from '../lib/enclave/worker-bundle.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'lib', 'cli-bundle');
@@ -42,4 +44,5 @@ await build({
   legalComments: 'none',
   charset: 'utf8',
   logLevel: 'warning',
+  plugins: [zodEnglishOnly()],
 });

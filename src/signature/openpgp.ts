@@ -4,8 +4,11 @@
  * are checked at the signature's own creation time, so that a key that has since expired (or a
  * bundle read years later) gives the same verdict as on the day of signing, and a key that had
  * already expired when it signed does not verify.
+ *
+ * OpenPGP.js (~800 KB) is loaded on first use: most builds and verifications check no OpenPGP
+ * signature, and a bundle (the CLI, the worker) then leaves it in a chunk it never compiles.
  */
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import { toHex } from '../util/hex.js';
 import { SignatureError } from './errors.js';
 
@@ -13,13 +16,19 @@ import { SignatureError } from './errors.js';
 export const MAX_PGP_SIGNATURE_CHARS = 64 * 1024;
 export const MAX_PGP_KEY_CHARS = 256 * 1024;
 
+let loaded: Promise<typeof OpenPgp> | undefined;
+/** OpenPGP.js, imported once. */
+function pgp(): Promise<typeof OpenPgp> {
+  return (loaded ??= import('openpgp'));
+}
+
 /** A public key given as trust (or by the client to the worker). */
 export interface PgpKey {
   /** Primary key fingerprint, upper-case hex. */
   fingerprint: string;
   /** The key's first user id, e.g. `Alice <alice@acme>`, or its fingerprint. */
   name: string;
-  key: openpgp.PublicKey;
+  key: OpenPgp.PublicKey;
   armored: string;
 }
 
@@ -31,9 +40,9 @@ export async function readPgpKey(armored: string, name = 'key'): Promise<PgpKey>
       `${name}: larger than ${MAX_PGP_KEY_CHARS} characters`,
       { path: name },
     );
-  let key: openpgp.Key;
+  let key: OpenPgp.Key;
   try {
-    key = await openpgp.readKey({ armoredKey: armored });
+    key = await (await pgp()).readKey({ armoredKey: armored });
   } catch (e) {
     throw new SignatureError(
       'PGP_KEY_INVALID',
@@ -84,9 +93,9 @@ export async function verifyPgpSignature(
       'SIGNATURE_MALFORMED',
       `OpenPGP signature larger than ${MAX_PGP_SIGNATURE_CHARS} characters`,
     );
-  let signature: openpgp.Signature;
+  let signature: OpenPgp.Signature;
   try {
-    signature = await openpgp.readSignature({ armoredSignature: armored });
+    signature = await (await pgp()).readSignature({ armoredSignature: armored });
   } catch (e) {
     throw new SignatureError(
       'SIGNATURE_MALFORMED',
@@ -109,6 +118,7 @@ export async function verifyPgpSignature(
   if (candidate === undefined)
     return { issuer, signer: null, verified: false, reason: 'no key given for its issuer' };
   try {
+    const openpgp = await pgp();
     const message = await openpgp.createMessage({ binary: payload });
     const result = await openpgp.verify({
       message,

@@ -61,13 +61,15 @@ async function runBuild(
     workdirPath,
     git,
     depEnv,
+    // Signatures are read while the command runs (origin.ts).
+    alongside: () => void received.origin.descriptors().catch(() => undefined),
   });
   if (!ran.ok) return ran;
   return attestAndBundle(ctx, build, report, timer, layout, {
     startedOn,
     config,
     source: received.source,
-    origin: received.origin,
+    origin: await received.origin.descriptors(),
     git,
     dependencies,
     result: ran.result,

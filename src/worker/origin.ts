@@ -42,45 +42,48 @@ function tagMismatch(message: string, cause?: unknown): WorkerError {
   });
 }
 
+/** The checked origin of a build. */
+export interface CheckedOrigin {
+  /**
+   * The byproduct descriptors for provenance.json. The signatures are read on the first call
+   * (they refuse nothing: they are recorded); the build calls it once its command runs, so that
+   * loading OpenPGP.js and checking a signature take the time the build leaves.
+   */
+  descriptors(): Promise<ResourceDescriptor[]>;
+}
+
 /**
- * Checks the origin of a build and returns its byproduct descriptors for provenance.json.
+ * Checks the origin of a build: what can refuse it is checked here, before the source arrives.
  * `commitRaw` is the commit object already checked against the claimed commit. Throws
  * SOURCE_TAG_MISMATCH, OIDC_TOKEN_INVALID or CONFIG_INVALID (an unreadable OpenPGP key).
  */
 export async function checkOrigin(
   request: BuildRequest,
   commitRaw: Uint8Array | null,
-): Promise<ResourceDescriptor[]> {
+): Promise<CheckedOrigin> {
   const o = request.origin ?? {};
   const claim = request.source;
   const keys = await pgpKeys(o.pgpKeys ?? []);
   const params: OriginParams = {};
   if (keys.length > 0) params.pgpKeys = keys.map((k) => k.fingerprint);
-  if (commitRaw !== null && claim.commit !== null) {
-    const signature = await inspectSignature(
-      splitCommitSignature(commitRaw, claim.objectFormat),
-      keys,
-    );
-    params.commit = { raw: commitRaw, id: claim.commit, signature };
-  }
+  let tag: { raw: Uint8Array; name: string } | undefined;
   if (o.tag !== undefined) {
     if (claim.commit === null) throw tagMismatch('a tag was sent for a source without a commit');
     const raw = fromBase64(o.tag.object);
     if (raw === null) throw tagMismatch('the tag object is not standard base64');
-    let tag;
+    let parsed;
     try {
-      tag = parseTagObject(raw);
+      parsed = parseTagObject(raw);
     } catch (e) {
       throw tagMismatch(`the tag object is malformed: ${(e as Error).message}`, e);
     }
-    if (tag.type !== 'commit' || tag.object !== claim.commit)
+    if (parsed.type !== 'commit' || parsed.object !== claim.commit)
       throw tagMismatch(
-        `tag ${tag.tag} names ${tag.type} ${tag.object}, not the built commit ${claim.commit}`,
+        `tag ${parsed.tag} names ${parsed.type} ${parsed.object}, not the built commit ${claim.commit}`,
       );
-    if (tag.tag !== o.tag.name)
-      throw tagMismatch(`the tag object is named ${tag.tag}, not ${o.tag.name}`);
-    const signature = await inspectSignature(splitTagSignature(raw), keys);
-    params.tag = { raw, id: computeTagId(raw, claim.objectFormat), name: tag.tag, signature };
+    if (parsed.tag !== o.tag.name)
+      throw tagMismatch(`the tag object is named ${parsed.tag}, not ${o.tag.name}`);
+    tag = { raw, name: parsed.tag };
   }
   if (o.oidcToken !== undefined) {
     if (claim.commit === null)
@@ -106,5 +109,25 @@ export async function checkOrigin(
       );
     }
   }
-  return originDescriptors(params);
+  const read = async (): Promise<ResourceDescriptor[]> => {
+    if (commitRaw !== null && claim.commit !== null) {
+      const signature = await inspectSignature(
+        splitCommitSignature(commitRaw, claim.objectFormat),
+        keys,
+      );
+      params.commit = { raw: commitRaw, id: claim.commit, signature };
+    }
+    if (tag !== undefined && claim.commit !== null) {
+      const signature = await inspectSignature(splitTagSignature(tag.raw), keys);
+      params.tag = {
+        raw: tag.raw,
+        id: computeTagId(tag.raw, claim.objectFormat),
+        name: tag.name,
+        signature,
+      };
+    }
+    return originDescriptors(params);
+  };
+  let descriptors: Promise<ResourceDescriptor[]> | undefined;
+  return { descriptors: () => (descriptors ??= read()) };
 }

@@ -7,12 +7,7 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractTar } from '../archive/node.js';
-import type {
-  BuildConfig,
-  ObjectFormat,
-  ResourceDescriptor,
-  SourceIdentity,
-} from '../provenance/index.js';
+import type { BuildConfig, ObjectFormat, SourceIdentity } from '../provenance/index.js';
 import {
   ProvenanceError,
   computeCommitId,
@@ -28,6 +23,7 @@ import { SOURCE_ARCHIVE_LIMITS } from './context.js';
 import type { WorkspaceLayout } from './environment.js';
 import type { GitWorkspace } from './git-workspace.js';
 import { writeGitWorkspace } from './git-workspace.js';
+import type { CheckedOrigin } from './origin.js';
 import { checkOrigin } from './origin.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { refusal } from './refusal.js';
@@ -38,7 +34,7 @@ export interface ReceivedSource {
   /** SOURCE_DATE_EPOCH of the commit (0 without a commit). */
   epoch: number;
   /** Tag, signatures and workflow token, recorded in the provenance. */
-  origin: ResourceDescriptor[];
+  origin: CheckedOrigin;
   source: SourceIdentity;
   /** The work directory inside the extracted source. */
   workdirPath: string;
@@ -158,7 +154,7 @@ export async function receiveSource(
   const claim = build.request.source;
   const config = await readConfig(build, image);
   const { epoch, raw: commitRaw } = await checkCommit(build);
-  // Tag, signatures and workflow token: checked before the source arrives, recorded in provenance.
+  // Tag and workflow token: checked before the source arrives; signatures are read later (origin.ts).
   const origin = await checkOrigin(build.request, commitRaw);
 
   // Each file's blob id is hashed as it is written: the tree id is then checked without reading

@@ -36,6 +36,8 @@ export interface RunInputs {
   workdirPath: string;
   git: GitWorkspace | null;
   depEnv: Record<string, string>;
+  /** Work of the worker's own started once the command runs, beside the toolchain's identification. */
+  alongside?: () => void;
 }
 
 /** Prepares the workspace and runs the build command; a cancelled build throws its reason. */
@@ -93,6 +95,7 @@ export async function runBuildCommand(
     onSpawned: () => {
       ctx.whileBuilding?.();
       toolchainFound = identify();
+      inputs.alongside?.();
     },
   });
   const result = await running;
