@@ -13,7 +13,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { zodEnglishOnly } from '../lib/enclave/worker-bundle.js';
+import { splitNodeBundle } from '../lib/enclave/worker-bundle.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'lib', 'cli-bundle');
@@ -23,13 +23,7 @@ await build({
   absWorkingDir: root,
   entryPoints: { main: 'lib/cli/main.js' },
   outdir: 'lib/cli-bundle',
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  chunkNames: 'chunk-[hash]',
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
+  ...splitNodeBundle('node20'),
   mainFields: ['module', 'main'],
   conditions: ['node', 'import'],
   external: ['esbuild', 'cbor-extract', 'bufferutil', 'utf-8-validate'],
@@ -44,5 +38,4 @@ await build({
   legalComments: 'none',
   charset: 'utf8',
   logLevel: 'warning',
-  plugins: [zodEnglishOnly()],
 });

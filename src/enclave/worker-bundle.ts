@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import type { Plugin, build } from 'esbuild';
+import type { BuildOptions, Plugin, build } from 'esbuild';
 import { WORKER_BANNER } from '../catalog/node.js';
 
 /** Same banner as the images' bundle: CommonJS dependencies may `require` Node's modules. */
@@ -66,6 +66,24 @@ export function zodEnglishOnly(): Plugin {
 }
 
 /**
+ * The esbuild options of a bundle for Node split in ES modules (an entry named `main.mjs`, a
+ * `chunk-<hash>.mjs` per piece loaded on demand), zod in English only: the worker's here, the
+ * command line's in scripts/bundle-cli.mjs.
+ */
+export function splitNodeBundle(target: string): BuildOptions {
+  return {
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target,
+    plugins: [zodEnglishOnly()],
+  };
+}
+
+/**
  * A bundled copy of `entry` (lib/worker/main.js) under `cacheDir`, built on first use; `entry`
  * itself when it cannot be bundled.
  */
@@ -87,19 +105,12 @@ export async function bundledWorker(entry: string, cacheDir: string): Promise<st
     await mkdir(dir, { recursive: true });
     const partial = join(dir, `.${key}.${process.pid}.partial`);
     await esbuild.build({
+      ...splitNodeBundle(`node${process.versions.node.split('.')[0]}`),
       entryPoints: { main: entry },
       outdir: partial,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      splitting: true,
-      chunkNames: 'chunk-[hash]',
-      platform: 'node',
-      format: 'esm',
-      target: `node${process.versions.node.split('.')[0]}`,
       logLevel: 'silent',
       legalComments: 'none',
       banner: { js: WORKER_BANNER },
-      plugins: [zodEnglishOnly()],
     });
     await rename(partial, join(dir, key)).catch(async (e: NodeJS.ErrnoException) => {
       // Another process made the same bundle first: use it.

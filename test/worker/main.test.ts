@@ -74,6 +74,28 @@ async function runToExit(args: string[]): Promise<{ code: number | null; stderr:
   return { code, stderr };
 }
 
+/** The command line of a worker on TCP with the device NSM through a fake helper of `helper`'s mode. */
+async function deviceWorkerArgs(o: {
+  helper: Parameters<typeof fakeNsmHelper>[0];
+  image: string;
+  workspace: string;
+  jail?: boolean;
+}): Promise<string[]> {
+  return [
+    '--listen',
+    '127.0.0.1:0',
+    '--nsm',
+    'device',
+    '--nsm-helper',
+    await fakeNsmHelper(o.helper),
+    ...(o.jail ? ['--jail', await buildJail()] : []),
+    '--image',
+    await goImage(o.image),
+    '--workspace',
+    o.workspace,
+  ];
+}
+
 /** Starts the bundled worker with `args`; resolves with the port it reports. */
 function startWorker(
   args: string[],
@@ -169,18 +191,13 @@ describe('worker entry point', () => {
   );
 
   it('when started with the device NSM but without --jail, the worker does not start and says why', async () => {
-    const { code, stderr: err } = await runToExit([
-      '--listen',
-      '127.0.0.1:0',
-      '--nsm',
-      'device',
-      '--nsm-helper',
-      await fakeNsmHelper('software'),
-      '--image',
-      await goImage('image-nojail.json'),
-      '--workspace',
-      join(dir, 'ws-nojail'),
-    ]);
+    const { code, stderr: err } = await runToExit(
+      await deviceWorkerArgs({
+        helper: 'software',
+        image: 'image-nojail.json',
+        workspace: join(dir, 'ws-nojail'),
+      }),
+    );
     expect(code).toBe(3);
     expect(err).toMatch(/cannot start: --nsm device needs --jail/);
   });
@@ -194,18 +211,9 @@ describe('worker entry point', () => {
       const ws = join(dir, `ws-used-${name}`);
       await mkdir(ws, { recursive: true });
       await writeFile(join(ws, name), 'left over');
-      const { code, stderr: err } = await runToExit([
-        '--listen',
-        '127.0.0.1:0',
-        '--nsm',
-        'device',
-        '--nsm-helper',
-        await fakeNsmHelper('software'),
-        '--image',
-        await goImage('image-used.json'),
-        '--workspace',
-        ws,
-      ]);
+      const { code, stderr: err } = await runToExit(
+        await deviceWorkerArgs({ helper: 'software', image: 'image-used.json', workspace: ws }),
+      );
       expect(code).toBe(3);
       expect(err).toMatch(/cannot start: the workspace .* is not empty/);
     },
@@ -214,20 +222,14 @@ describe('worker entry point', () => {
   (CAN_JAIL ? it : it.skip)(
     'when the NSM helper finds no device, the worker does not start and exits 3 saying why',
     async () => {
-      const { code, stderr: err } = await runToExit([
-        '--listen',
-        '127.0.0.1:0',
-        '--nsm',
-        'device',
-        '--nsm-helper',
-        await fakeNsmHelper('no-device'),
-        '--jail',
-        await buildJail(),
-        '--image',
-        await goImage('image-go.json'),
-        '--workspace',
-        join(dir, 'ws2'),
-      ]);
+      const { code, stderr: err } = await runToExit(
+        await deviceWorkerArgs({
+          helper: 'no-device',
+          image: 'image-go.json',
+          workspace: join(dir, 'ws2'),
+          jail: true,
+        }),
+      );
       expect(code).toBe(3);
       expect(err).toMatch(/cannot start: .*no NSM device/);
     },
