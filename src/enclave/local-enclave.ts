@@ -25,6 +25,13 @@ import type { SandboxLevel } from './sandbox.js';
 import { sandboxCommand } from './sandbox.js';
 import type { Enclave, EnclaveExit, EnclaveSpec, EnclaveState, IsolationReport } from './types.js';
 
+/**
+ * The share of the build's memory the workspace (a tmpfs, see sandbox.ts) leaves to the worker:
+ * a build that fills its workspace then fails writing (and is told why), rather than the memory
+ * cgroup killing the worker, the largest process left once the build's own are gone.
+ */
+export const WORKER_RESERVE_MIB = 128;
+
 /** How long the worker may take to start. */
 export const WORKER_START_TIMEOUT_MS = 30_000;
 /** Lines of the worker's own stderr kept for the exit message. */
@@ -99,7 +106,7 @@ export class LocalEnclave implements Enclave {
       );
     const worker = [o.node, o.entry, ...o.args, '--enclave-id', this.id];
     let argv = sandboxCommand(o.level, {
-      workspaceSource: o.workspace,
+      workspaceBytes: (this.spec.memoryMiB - WORKER_RESERVE_MIB) * 1024 * 1024,
       workspaceTarget: o.workspaceTarget,
       hideDir: o.hideDir,
       command: worker,

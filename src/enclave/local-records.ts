@@ -1,8 +1,9 @@
 /**
- * The run records of the `local` backend. Each build's directories (`<state>/builds/<id>`,
- * `<state>/meta/<id>`) are named in a run record (`<state>/run/<id>.json`) written before they
- * are made, and removed with it when the enclave ends (the workspace is moved aside then and
- * removed in the background, see discardWorkspace). What a killed process left is found through
+ * The run records of the `local` backend. Each build's directories (`<state>/meta/<id>`, and
+ * `<state>/builds/<id>` for an unisolated build, whose workspace is on disk) are named in a run
+ * record (`<state>/run/<id>.json`) written before they are made, and removed with it when the
+ * enclave ends (a workspace on disk is moved aside then and removed in the background, see
+ * discardWorkspace). What a killed process left is found through
  * its record by `LocalBackend.cleanupOrphans`.
  */
 import { spawn } from 'node:child_process';

@@ -39,7 +39,7 @@ import type {
   OrphanKeep,
 } from './types.js';
 
-export { WORKER_START_TIMEOUT_MS } from './local-enclave.js';
+export { WORKER_RESERVE_MIB, WORKER_START_TIMEOUT_MS } from './local-enclave.js';
 export type { LocalIpcMessage } from './local-enclave.js';
 
 /**
@@ -168,7 +168,9 @@ export class LocalBackend implements EnclaveBackend {
     let memory: MemoryLimit;
     try {
       await writeRunRecord(this.stateDir, record);
-      await mkdir(workspace, { recursive: true, mode: 0o700 });
+      // Isolated, the workspace is a tmpfs inside the sandbox (sandbox.ts), and `builds/` only
+      // the folder every sandbox covers: no directory of this build is made on the host.
+      await mkdir(probe.level === 'none' ? workspace : buildsDir, { recursive: true, mode: 0o700 });
       await mkdir(meta, { recursive: true, mode: 0o700 });
       memory = await createMemoryLimit(`tee-compile-${id}`, spec.memoryMiB * 1024 * 1024);
       if (memory.dir) await writeRunRecord(this.stateDir, { ...record, cgroup: memory.dir });
@@ -277,7 +279,7 @@ function isolationReport(
   notes.push(
     `memory limit ${spec.memoryMiB} MiB`,
     `time limit ${Math.round(spec.timeoutMs / 1000)} s`,
-    `workspace ${workspace}`,
+    level === 'none' ? `workspace ${workspace}` : `workspace ${workspace} (tmpfs, in memory)`,
   );
   notes.push(`cpus not bounded (requested ${spec.cpus})`);
   if (allowUnisolated && level !== 'none')

@@ -13,7 +13,7 @@
  * recomputed from the same files and must equal the verified tree, or nothing is written.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { lchown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareBytes } from '../util/bytes.js';
@@ -251,8 +251,11 @@ export async function writeGitIndex(
   header.writeUInt32BE(ws.files.length, 8);
   parts.push(header);
   const u32 = (n: number | bigint): number => Number(BigInt(n) & 0xffffffffn);
+  const root = Buffer.from(ws.root);
   for (const f of ws.files) {
-    const st = await lstat(Buffer.concat([Buffer.from(ws.root), SLASH, f.path]), { bigint: true });
+    // Synchronous: one trip through the thread pool per file cost more than the call itself
+    // (1 595 files: about 100 ms against 10), and nothing else runs meanwhile.
+    const st = lstatSync(Buffer.concat([root, SLASH, f.path]), { bigint: true });
     const fixed = 40 + oidLen + 2;
     // Entries are padded with 1 to 8 NULs to a multiple of 8 bytes.
     const len = Math.floor((fixed + f.path.length + 8) / 8) * 8;

@@ -3,7 +3,7 @@
  * environment is set and the build command runs offline, while the toolchain is identified
  * beside it. A command that fails, times out or runs out of memory is the build's failure.
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, statfs } from 'node:fs/promises';
 import type { BuildConfig, ToolchainComponent } from '../provenance/index.js';
 import { detectToolchain } from '../provenance/node.js';
 import type { BuildReporter, ReceivedBuild } from '../protocol/index.js';
@@ -28,6 +28,23 @@ export type ToolchainFound = { ok: true; t: ToolchainComponent[] } | { ok: false
 export type CommandRun =
   | { ok: true; result: CommandResult; toolchainFound: Promise<ToolchainFound> }
   | { ok: false; error: WorkerError };
+
+/** statfs's type of a tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * The size in MiB of the workspace when it is a tmpfs that its build filled (less than 1 MiB
+ * free), else undefined. The local backend's workspace is in memory, as an enclave's is, and
+ * bounded by the build's memory: a build that fills it fails writing (ENOSPC), which is its
+ * memory running out, not a fault of the build command.
+ */
+async function filledTmpfsMiB(root: string): Promise<number | undefined> {
+  const st = await statfs(root).catch(() => undefined);
+  if (st === undefined || st.type !== TMPFS_MAGIC || st.blocks === 0) return undefined;
+  return st.bavail * st.bsize < 1024 * 1024
+    ? Math.round((st.blocks * st.bsize) / (1024 * 1024))
+    : undefined;
+}
 
 /** What the run needs from the phases before it. */
 export interface RunInputs {
@@ -104,22 +121,29 @@ export async function runBuildCommand(
       ? build.signal.reason
       : new ProtocolError('PROTOCOL_CANCELLED', 'the build was cancelled');
   if (result.timedOut || result.outOfMemory || result.exitCode !== 0) {
+    const filled = result.timedOut ? undefined : await filledTmpfsMiB(layout.root);
     const e = result.timedOut
       ? new WorkerError(
           'BUILD_TIMEOUT',
           `the build command ran longer than its limit of ${timeoutS} s and was killed`,
         )
-      : result.outOfMemory
+      : filled !== undefined
         ? new WorkerError(
             'BUILD_OUT_OF_MEMORY',
-            'the build command was killed for exceeding the memory limit',
+            `the build filled its workspace, which is in memory as in an enclave (${filled} MiB of the build's memory); raise resources.memoryMiB in build.json`,
+            { path: 'resources.memoryMiB' },
           )
-        : new WorkerError(
-            'BUILD_FAILED',
-            result.signal
-              ? `the build command was killed by ${result.signal}`
-              : `the build command exited with status ${result.exitCode}`,
-          );
+        : result.outOfMemory
+          ? new WorkerError(
+              'BUILD_OUT_OF_MEMORY',
+              'the build command was killed for exceeding the memory limit',
+            )
+          : new WorkerError(
+              'BUILD_FAILED',
+              result.signal
+                ? `the build command was killed by ${result.signal}`
+                : `the build command exited with status ${result.exitCode}`,
+            );
     e.exitCode = result.exitCode;
     e.signal = result.signal;
     e.logTail = result.tail;

@@ -165,8 +165,9 @@ describe('tee-compile build --local and signals', () => {
   /** The enclave id the command reports once its enclave runs. */
   const enclaveId = (c: Cli): string => /enclave (local-\S+) running/.exec(c.stderr())![1]!;
   /**
-   * Nothing of any build is left in the state directory, once the workspace moved aside
-   * (`.removing-*`) is gone: its removal runs in the background after the command returns.
+   * Nothing of any build is left in the state directory, once a workspace moved aside
+   * (`.removing-*`, an unisolated build's) is gone: its removal runs in the background after the
+   * command returns.
    */
   async function expectNoLeftovers(state: string): Promise<void> {
     const builds = join(state, 'builds');

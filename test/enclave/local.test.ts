@@ -16,6 +16,7 @@ import type { LocalBackend } from '../../src/enclave/local.js';
 import {
   DEFAULT_SIMULATED_ROLE,
   REMOVING_PREFIX,
+  WORKER_RESERVE_MIB,
   WORKSPACE_PATH,
 } from '../../src/enclave/local.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
@@ -66,12 +67,10 @@ describe('local backend lifecycle', () => {
     await expect(enclave.exited).resolves.toMatchObject({ state: 'stopped', reason: 'stopped' });
     expect(enclave.state).toBe('stopped');
     await enclave.stop(); // idempotent
-    // The workspace is moved aside at once, then removed in the background.
+    // Isolated, the workspace is a tmpfs inside the sandbox: nothing of it was made on the host.
     const builds = join(tmpdir(), `tee-compile-${process.getuid!()}`, 'builds');
     expect(existsSync(join(builds, enclave.id))).toBe(false);
-    const aside = join(builds, `${REMOVING_PREFIX}${enclave.id}`);
-    for (let i = 0; i < 600 && existsSync(aside); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(aside)).toBe(false);
+    expect(existsSync(join(builds, `${REMOVING_PREFIX}${enclave.id}`))).toBe(false);
   });
 
   it('when the sandbox is spawned, onLaunched is called once, before the start resolves', async () => {
@@ -154,8 +153,11 @@ describe('local backend builds', () => {
       'pwd > out.txt',
       `ls -A ${join(tmpdir(), `tee-compile-${process.getuid!()}`, 'builds')} | wc -l >> out.txt`,
       `ls -A ${WORKSPACE_PATH}/src >> out.txt`,
-      // The dependencies are in memory, as in an enclave (src/enclave/sandbox.ts).
+      // The workspace is in memory, as in an enclave, and as large as the enclave's memory less
+      // the worker's share (src/enclave/sandbox.ts): file system type, then its size in bytes.
+      `stat -f -c %T ${WORKSPACE_PATH} >> out.txt`,
       `stat -f -c %T ${WORKSPACE_PATH}/deps >> out.txt`,
+      `echo $(( $(stat -f -c '%b * %S' ${WORKSPACE_PATH}) )) >> out.txt`,
       'sleep 1',
     ].join('; ');
     const a = await makeRepo({ ...goProject(cmd), 'a.txt': 'a\n' });
@@ -183,6 +185,8 @@ describe('local backend builds', () => {
       'go.mod',
       'out.txt',
       'tmpfs',
+      'tmpfs',
+      String((2048 - WORKER_RESERVE_MIB) * 1024 * 1024),
     ];
     expect(oa).toEqual(files('a.txt'));
     expect(ob).toEqual(files('b.txt'));

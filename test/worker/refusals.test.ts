@@ -181,6 +181,18 @@ describe('worker bounds on the build', () => {
     expect(run.error).toHaveCode('BUILD_OUT_OF_MEMORY');
   });
 
+  it('when the build writes more than its memory into the workspace (in memory, as in an enclave), it is refused with BUILD_OUT_OF_MEMORY', async () => {
+    const p = await project(
+      goProject('head -c 400m /dev/zero > big.bin; echo x > out.txt', {
+        resources: { memoryMiB: 256 },
+      }),
+    );
+    const run = await runSession(backend, 'go', submissionOf(p), { memoryMiB: 256 });
+    await run.cleanup();
+    expect(run.error).toHaveCode('BUILD_OUT_OF_MEMORY');
+    expect(run.error).toMatchObject({ path: 'resources.memoryMiB' });
+  });
+
   it('when the build command fails, it returns the exit status and the log tail, and no attestation', async () => {
     const p = await project(goProject('echo one; echo two >&2; exit 7'));
     const run = await runSession(backend, 'go', submissionOf(p));
