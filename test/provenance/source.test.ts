@@ -298,6 +298,30 @@ describe('archiveGitTree', () => {
     );
   });
 
+  it('when git answers for a late file and the archive is read slowly, the committed bytes still arrive', async () => {
+    // Files unchanged in the work tree come first and are archived from it; git, asked for the
+    // last one only, answers and exits long before that answer is read.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`f${String(i).padStart(2, '0')}.txt`] = `file ${i}\n`;
+    const dir = makeRepo({ ...files, 'z.txt': 'committed\n' });
+    const head = git(dir, ['rev-parse', 'HEAD']);
+    writeFileSync(join(dir, 'z.txt'), 'changed in the work tree\n');
+    const chunks: Uint8Array[] = [];
+    for await (const c of archiveGitTree(dir, head, { env: GIT_ENV, worktree: dir })) {
+      if (chunks.length === 0) await new Promise((r) => setTimeout(r, 500));
+      chunks.push(c);
+    }
+    const entries = new Map<string, string>();
+    for await (const e of readTar(
+      (async function* () {
+        yield* chunks;
+      })(),
+    ))
+      if (e.type === 'file') entries.set(e.path, Buffer.from(await collect(e.body)).toString());
+    expect(entries.get('z.txt')).toBe('committed\n');
+    expect(entries.get('f19.txt')).toBe('file 19\n');
+  });
+
   it('when archived, it lists files sorted bytewise with normalised modes, symlinks and mtime 0', async () => {
     const entries: {
       path: string;

@@ -45,19 +45,35 @@ function parseLsTree(out: Buffer): LsTreeEntry[] {
   return entries;
 }
 
-/** Buffered reader over `git cat-file --batch` output: header lines, then exact-size bodies. */
+/**
+ * Buffered reader over `git cat-file --batch` output: header lines, then exact-size bodies.
+ *
+ * It starts reading at once. Node drains (`resume()`s, so discards) the output of a child that
+ * has exited when nothing listens to it, and git answers a short list of requests and exits while
+ * the work-tree files before the first answer are still being archived: an iterator created but
+ * not yet asked for its first chunk does not listen, and the answers were lost ("ended early").
+ */
 class BatchReader {
   private buf: Buffer = Buffer.alloc(0);
   private ended = false;
   private readonly it: AsyncIterator<Buffer>;
+  /** The next chunk, asked for ahead (see the class comment). */
+  private ahead: Promise<IteratorResult<Buffer>>;
 
   constructor(stream: AsyncIterable<Buffer>) {
     this.it = stream[Symbol.asyncIterator]();
+    this.ahead = this.it.next();
+    // Awaited in more(); a failure before then must not be an unhandled rejection.
+    this.ahead.catch(() => undefined);
   }
 
   private async more(): Promise<boolean> {
     if (this.ended) return false;
-    const r = await this.it.next();
+    const r = await this.ahead;
+    if (!r.done) {
+      this.ahead = this.it.next();
+      this.ahead.catch(() => undefined);
+    }
     if (r.done) {
       this.ended = true;
       return false;
@@ -280,7 +296,7 @@ export async function* gitTreeEntries(
 export function archiveGitTree(
   dir: string,
   commit: string,
-  opts: GitOptions = {},
+  opts: TreeArchiveOptions = {},
 ): AsyncGenerator<Uint8Array> {
   return writeTar(gitTreeEntries(dir, commit, opts), { mtime: 0 });
 }
