@@ -3,7 +3,15 @@
  * a zip file (./zip.ts) shares with it: the options, the result, and how files and times are
  * written.
  */
-import { closeSync, constants, futimesSync, openSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  futimesSync,
+  mkdirSync,
+  openSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
@@ -25,6 +33,11 @@ export interface ExtractOptions {
    * by absolute path, so that the tree id can be checked without reading the files again.
    */
   blobIds?: 'sha1' | 'sha256';
+  /**
+   * With `blobIds`: keep the bytes of files up to SMALL_FILE_BYTES in `blobs` (`data`), up to this
+   * many bytes in all, for a consumer that would otherwise read them back (the worker's `.git`).
+   */
+  keepBytes?: number;
 }
 
 /** A file's git blob id, hashed from the bytes written. */
@@ -33,6 +46,8 @@ export interface WrittenBlob {
   executable: boolean;
   /** Bytes written. */
   size: number;
+  /** The bytes themselves, when kept (`ExtractOptions.keepBytes`). */
+  data?: Uint8Array;
 }
 
 export interface ExtractResult {
@@ -107,11 +122,12 @@ export async function finishTimes(
   mtime: number | undefined,
 ): Promise<void> {
   if (mtime === undefined) return;
-  // Directories last (and deepest first): writing into a directory changes its mtime.
-  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
-    await utimes(join(dest, d), mtime, mtime);
-  }
-  await utimes(dest, mtime, mtime);
+  // Directories last (and deepest first): writing into a directory changes its mtime. With
+  // synchronous calls: in sequence anyway, and a trip through the thread pool per folder cost
+  // more than the call (a source of 5 025 files in ~800 folders: 70 ms against a few).
+  for (const d of [...dirs].sort((a, b) => b.length - a.length))
+    utimesSync(join(dest, d), mtime, mtime);
+  utimesSync(dest, mtime, mtime);
 }
 
 /** Adds every ancestor directory of `path` to `dirs`. */
@@ -135,6 +151,7 @@ export async function extractTar(
   const dirs = new Set<string>();
   /** Directories made (or found) on disk: a source tree has thousands of files per few folders. */
   const made = new Set<string>([dest]);
+  let keep = opts.keepBytes ?? 0;
   try {
     const plain = gunzipBounded(source, decompressedBound(limits));
     for await (const e of readTar(plain, { limits, symlinks: opts.symlinks ?? 'refuse' })) {
@@ -151,7 +168,8 @@ export async function extractTar(
         continue;
       }
       if (!made.has(parent)) {
-        await mkdir(parent, { recursive: true, mode: 0o755 });
+        // Synchronous, as the small files' writes (below) and for the same reason.
+        mkdirSync(parent, { recursive: true, mode: 0o755 });
         made.add(parent);
       }
       if (e.type === 'symlink') {
@@ -165,18 +183,26 @@ export async function extractTar(
       if (opts.blobIds !== undefined) {
         hash = createHash(opts.blobIds).update(`blob ${e.size}\0`);
       }
+      let kept: Uint8Array | undefined;
       if (e.size <= SMALL_FILE_BYTES) {
         const parts: Uint8Array[] = [];
         for await (const c of e.body) parts.push(c);
         const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         hash?.update(data);
         writeSmallFile(full, executable, data, opts.mtime);
+        if (data.length <= keep) {
+          kept = data;
+          keep -= data.length;
+        }
       } else {
         await writeFileFrom(full, executable, e.body, hash);
         if (opts.mtime !== undefined) await utimes(full, opts.mtime, opts.mtime);
       }
-      if (hash !== undefined)
-        (res.blobs ??= new Map()).set(full, { oid: hash.digest(), executable, size: e.size });
+      if (hash !== undefined) {
+        const blob: WrittenBlob = { oid: hash.digest(), executable, size: e.size };
+        if (kept !== undefined) blob.data = kept;
+        (res.blobs ??= new Map()).set(full, blob);
+      }
       res.files++;
       res.bytes += e.size;
     }

@@ -13,8 +13,8 @@
  * recomputed from the same files and must equal the verified tree, or nothing is written.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { lchown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lchown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareBytes } from '../util/bytes.js';
 import type { PackObject } from './git-pack.js';
@@ -23,12 +23,9 @@ import { encodeTree } from '../provenance/index.js';
 import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
-import type { KnownBlob } from '../provenance/node.js';
-import { knownBlobAt } from '../provenance/node.js';
+import type { HashedDir, KnownBlob } from '../provenance/node.js';
+import { computeTreeId, knownBlobAt } from '../provenance/node.js';
 import { SMALL_FILE_BYTES } from '../archive/node.js';
-
-/** Files read at once, when their blob ids are not known yet (libuv's pool has 4 threads). */
-const CONCURRENCY = 4;
 
 /** What the provenance records of the work tree given to the build. */
 export interface GitWorkspaceRecord {
@@ -87,12 +84,12 @@ class ObjectSet {
   }
 }
 
-const DOT_GIT = Buffer.from('.git');
 const SLASH = Buffer.from('/');
 
 /**
  * Writes `<root>/.git` for `commit` (raw object `commitObject`, already checked against the tree
- * `tree`) from the files under `root`. Throws when the files do not hash to `tree` (they were
+ * `tree`) from the files under `root`: as hashed when that tree was verified (`hashed`, from
+ * `TreeHashOptions.onTree`), else hashed here. Throws when they do not make `tree` (they were
  * verified just before, so this means they changed). Call `writeGitIndex` once the files have
  * their final owner.
  */
@@ -100,93 +97,61 @@ export async function writeGitWorkspace(o: {
   root: string;
   /** Blob ids of files hashed as they were written (see `TreeHashOptions.known`), by path. */
   known?: ReadonlyMap<string, KnownBlob>;
+  /** The files as hashed when the tree was verified (the same `root`). */
+  hashed?: HashedDir;
   commit: string;
   commitObject: Uint8Array;
   tree: string;
   objectFormat: ObjectFormat;
   repository: string | null;
 }): Promise<GitWorkspace> {
+  let top = o.hashed;
+  if (top === undefined)
+    await computeTreeId(o.root, o.objectFormat, {
+      ...(o.known !== undefined ? { known: o.known } : {}),
+      onTree: (t) => (top = t),
+    });
   const gitDir = join(o.root, '.git');
   for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'hooks', 'info'])
     await mkdir(join(gitDir, d), { recursive: true });
   const set = new ObjectSet(o.objectFormat === 'sha1' ? 'sha1' : 'sha256');
   const files: IndexFile[] = [];
+  const root = Buffer.from(o.root);
 
-  // Trees need their blobs' ids: files not hashed yet are queued and read by a few workers.
-  interface Dir {
-    entries: TreeEntry[];
-    subdirs: { name: Buffer; dir: Dir }[];
-  }
-  const queue: { abs: Buffer; file: IndexFile; entry: TreeEntry }[] = [];
-  const setMode = (entry: TreeEntry, file: IndexFile, executable: boolean): void => {
-    if (!executable) return;
-    entry.mode = '100755';
-    file.mode = 0o100755;
-  };
-  // Paths stay bytes: git names need not be UTF-8. The tree was just written: its folders are
-  // listed with synchronous calls (one trip through the thread pool each costs more).
-  const walk = (abs: Buffer, rel: Buffer | null): Dir => {
-    const node: Dir = { entries: [], subdirs: [] };
-    for (const d of readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })) {
-      if (rel === null && d.name.equals(DOT_GIT)) continue;
-      const absPath = Buffer.concat([abs, SLASH, d.name]);
-      const childRel = rel === null ? d.name : Buffer.concat([rel, SLASH, d.name]);
-      if (d.isDirectory()) {
-        node.subdirs.push({ name: d.name, dir: walk(absPath, childRel) });
-      } else if (d.isSymbolicLink()) {
-        const target = readlinkSync(absPath, { encoding: 'buffer' });
-        const oid = set.add('blob', target);
-        node.entries.push({ mode: '120000', name: d.name, oid });
-        files.push({ path: childRel, mode: 0o120000, oid });
-      } else if (d.isFile()) {
-        const entry: TreeEntry = { mode: '100644', name: d.name, oid: new Uint8Array(0) };
-        const file: IndexFile = { path: childRel, mode: 0o100644, oid: Buffer.alloc(0) };
-        node.entries.push(entry);
-        files.push(file);
-        const blob = knownBlobAt(o.known, absPath);
-        if (blob !== undefined) {
-          entry.oid = blob.oid;
-          file.oid = Buffer.from(blob.oid);
-          setMode(entry, file, blob.executable);
-          set.addKnown(blob.oid, 'blob', () =>
-            // Just written from one buffer (src/archive/extract.ts), so read back the same way:
-            // a trip through the thread pool per file costs more than the read.
-            blob.size <= SMALL_FILE_BYTES
-              ? Promise.resolve(readFileSync(absPath))
-              : readFile(absPath),
-          );
-        } else queue.push({ abs: absPath, file, entry });
-      }
-      // Anything else was refused when the tree was verified.
+  /** A file's content, read when it is packed: kept from the extraction, or read back. */
+  const contentOf = (abs: Buffer, entry: TreeEntry): PackObject['content'] => {
+    if (entry.mode === '120000')
+      return () => Promise.resolve(readlinkSync(abs, { encoding: 'buffer' }));
+    const blob = knownBlobAt(o.known, abs);
+    if (blob?.data !== undefined) {
+      const data = blob.data;
+      return () => Promise.resolve(data);
     }
-    return node;
+    // A file just written from one buffer (src/archive/extract.ts) is read back the same way:
+    // a trip through the thread pool per file costs more than the read.
+    return blob !== undefined && blob.size <= SMALL_FILE_BYTES
+      ? () => Promise.resolve(readFileSync(abs))
+      : () => readFile(abs);
   };
-  const top = walk(Buffer.from(o.root), null);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < queue.length) {
-        const q = queue[next++]!;
-        const st = await lstat(q.abs);
-        // Hashed now, read again when packed: the contents are not held until then.
-        const oid = set.hash('blob', await readFile(q.abs));
-        set.addKnown(oid, 'blob', () => readFile(q.abs));
-        q.entry.oid = oid;
-        q.file.oid = oid;
-        setMode(q.entry, q.file, (st.mode & 0o100) !== 0);
-      }
-    }),
-  );
-  const treeOf = (node: Dir, isRoot: boolean): Buffer | null => {
+  // Paths stay bytes: git names need not be UTF-8.
+  const treeOf = (node: HashedDir, abs: Buffer, rel: Buffer | null): Buffer | null => {
     const entries = [...node.entries];
+    for (const e of node.entries) {
+      const name = Buffer.from(e.name);
+      const path = rel === null ? name : Buffer.concat([rel, SLASH, name]);
+      const at = Buffer.concat([abs, SLASH, name]);
+      set.addKnown(e.oid, 'blob', contentOf(at, e));
+      files.push({ path, mode: Number.parseInt(e.mode, 8), oid: Buffer.from(e.oid) });
+    }
     for (const s of node.subdirs) {
-      const oid = treeOf(s.dir, false);
+      const path = rel === null ? s.name : Buffer.concat([rel, SLASH, s.name]);
+      const oid = treeOf(s.node, Buffer.concat([abs, SLASH, s.name]), path);
       if (oid !== null) entries.push({ mode: '40000', name: s.name, oid });
     }
-    if (entries.length === 0 && !isRoot) return null;
+    if (entries.length === 0 && rel !== null) return null;
     return set.add('tree', Buffer.from(encodeTree(entries)));
   };
-  const treeOid = treeOf(top, true)!.toString('hex');
+  const treeOid = treeOf(top!, root, null)!.toString('hex');
   if (treeOid !== o.tree)
     throw new Error(`the work tree hashes to ${treeOid}, not to the verified tree ${o.tree}`);
   const commitOid = set.add('commit', Buffer.from(o.commitObject)).toString('hex');

@@ -15,6 +15,7 @@ import {
   parseCommitObject,
   sourceDateEpoch,
 } from '../provenance/index.js';
+import type { HashedDir } from '../provenance/node.js';
 import { verifySourceTree } from '../provenance/node.js';
 import type { BuildReporter, ReceivedBuild } from '../protocol/index.js';
 import { WorkerError } from '../protocol/index.js';
@@ -27,6 +28,13 @@ import type { CheckedOrigin } from './origin.js';
 import { checkOrigin } from './origin.js';
 import type { PhaseTimer } from './phase-timer.js';
 import { refusal } from './refusal.js';
+
+/**
+ * Bytes of the source's small files held from the extraction until the work tree's `.git` is
+ * written (the rest is read back from the files): a source of 5 025 files then skips 5 025 opens
+ * and reads.
+ */
+export const KEPT_SOURCE_BYTES = 64 * 1024 * 1024;
 
 /** The checked source of a build, and what was learnt on the way. */
 export interface ReceivedSource {
@@ -164,12 +172,15 @@ export async function receiveSource(
     mtime: epoch,
     limits: SOURCE_ARCHIVE_LIMITS,
     blobIds: claim.objectFormat === 'sha1' ? 'sha1' : 'sha256',
+    // Held for the work tree's `.git`, written next: not read back from the files.
+    keepBytes: claim.commit !== null ? KEPT_SOURCE_BYTES : 0,
   }).catch((e: unknown) => {
     throw refusal(e, 'SOURCE_ARCHIVE_INVALID', 'the source archive was refused');
   });
   timer.next('verifying-source');
   report.phase('verifying-source');
   // The same check the host can run: files -> tree id, commit object -> commit id -> tree.
+  let hashed: HashedDir | undefined;
   const source = await verifySourceTree(
     layout.src,
     {
@@ -179,7 +190,10 @@ export async function receiveSource(
       commitObject: commitRaw,
       ...(claim.repository !== null ? { repository: claim.repository } : {}),
     },
-    extracted.blobs !== undefined ? { known: extracted.blobs } : {},
+    {
+      ...(extracted.blobs !== undefined ? { known: extracted.blobs } : {}),
+      onTree: (t) => (hashed = t),
+    },
   ).catch((e: unknown) => {
     if (
       e instanceof ProvenanceError &&
@@ -200,6 +214,7 @@ export async function receiveSource(
     git = await writeGitWorkspace({
       root: layout.src,
       ...(extracted.blobs !== undefined ? { known: extracted.blobs } : {}),
+      ...(hashed !== undefined ? { hashed } : {}),
       commit: claim.commit,
       commitObject: commitRaw,
       tree: claim.tree,

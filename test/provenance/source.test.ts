@@ -13,6 +13,7 @@ import {
   verifySourceTree,
   writeGitTreeArchive,
 } from '../../src/provenance/node.js';
+import type { HashedDir } from '../../src/provenance/node.js';
 import {
   GIT_ENV,
   git,
@@ -65,6 +66,50 @@ describe('computeTreeId', () => {
       expect(await computeTreeId(dir, format, { concurrency: 1 })).toBe(expected);
     },
   );
+
+  it('when the extraction keeps the bytes it wrote, it keeps them whole up to its budget and no further', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = 'x'.repeat(100 + i);
+    const dir = tempDir();
+    writeFiles(dir, files);
+    const out = join(tempDir(), 'x');
+    const tar = writeTar(packDirectory(dir), { mtime: 0 });
+    const r = await extractTar(tar, out, { blobIds: 'sha1', keepBytes: 550 });
+    const kept = [...r.blobs!].filter(([, b]) => b.data !== undefined);
+    // f0..f4 (100..104 bytes: 510 in all) fit; f5 (105) would pass 550.
+    expect(kept.map(([path]) => path.slice(out.length + 1)).sort()).toEqual([
+      'f0.txt',
+      'f1.txt',
+      'f2.txt',
+      'f3.txt',
+      'f4.txt',
+    ]);
+    for (const [path, b] of kept)
+      expect(Buffer.from(b.data!).equals(readFileSync(path))).toBe(true);
+  });
+
+  it('when the tree is hashed, onTree is given every file with its mode and blob id, and the folders', async () => {
+    const dir = tempDir();
+    richTree(dir);
+    let root: HashedDir | undefined;
+    const id = await computeTreeId(dir, 'sha1', { onTree: (t) => (root = t) });
+    expect(id).toBe(gitWriteTree(dir, 'sha1'));
+    const listed: string[] = [];
+    const walk = (node: HashedDir, prefix: string): void => {
+      for (const e of node.entries)
+        listed.push(
+          `${e.mode} ${Buffer.from(e.oid).toString('hex')} ${prefix}${Buffer.from(e.name).toString()}`,
+        );
+      for (const sub of node.subdirs) walk(sub.node, `${prefix}${sub.name.toString()}/`);
+    };
+    walk(root!, '');
+    const fromGit = execFileSync('git', ['ls-files', '-s', '-z'], { cwd: dir, env: GIT_ENV })
+      .toString()
+      .split('\0')
+      .filter((l) => l !== '')
+      .map((l) => l.replace(/ 0\t/, ' '));
+    expect(listed.sort()).toEqual(fromGit.sort());
+  });
 
   it.each(['sha1', 'sha256'] as const)(
     'when the %s blob ids come from the extraction that wrote the files, the tree id is the same as read from disk',

@@ -4,9 +4,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { extractTar } from '../../src/archive/node.js';
+import type { HashedDir } from '../../src/provenance/node.js';
+import { computeTreeId } from '../../src/provenance/node.js';
 import { writeGitIndex, writeGitWorkspace } from '../../src/worker/git-workspace.js';
 import { GIT_ENV, git, gitBytes, makeRepo, tempDir } from '../support/source/provenance-git.js';
 
@@ -122,6 +125,51 @@ describe.each(['sha1', 'sha256'] as const)('git workspace (%s)', (objectFormat) 
       git(again, ['fsck', '--no-dangling']);
     } finally {
       await rm(again, { recursive: true, force: true });
+    }
+  });
+
+  test('when written as the worker does (extracted bytes kept, the verified tree reused), git reads the same work tree, and the pack holds the bytes as extracted', async () => {
+    const out = join(tempDir('gitws-x-'), 'src');
+    try {
+      const tar = execFileSync('git', ['archive', '--format=tar', 'HEAD'], {
+        cwd: repo,
+        env: GIT_ENV,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const extracted = await extractTar(
+        (async function* () {
+          yield new Uint8Array(tar);
+        })(),
+        out,
+        { symlinks: 'inside', blobIds: objectFormat, keepBytes: 1024 * 1024 },
+      );
+      let hashed: HashedDir | undefined;
+      const tree = await computeTreeId(out, objectFormat, {
+        known: extracted.blobs!,
+        onTree: (t) => (hashed = t),
+      });
+      expect(tree).toBe(git(repo, ['rev-parse', 'HEAD^{tree}']));
+      // A kept file changed on disk after its check (same size): the pack still holds the bytes
+      // that were checked, so git's own check of every object passes.
+      writeFileSync(join(out, 'src/a.js'), 'console.log(2)\n');
+      const ws = await writeGitWorkspace({
+        root: out,
+        known: extracted.blobs!,
+        hashed: hashed!,
+        commit: git(repo, ['rev-parse', 'HEAD']),
+        commitObject: new Uint8Array(gitBytes(repo, ['cat-file', 'commit', 'HEAD'])),
+        tree,
+        objectFormat,
+        repository: null,
+      });
+      await writeGitIndex(ws);
+      git(out, ['fsck', '--no-dangling', '--strict']);
+      expect(git(out, ['show', 'HEAD:src/a.js'])).toBe('console.log(1)');
+      expect(gitBytes(out, ['cat-file', 'blob', 'HEAD:assets/big.bin']).equals(BIG)).toBe(true);
+      expect(git(out, ['ls-files', '-s', 'bin/run']).startsWith('100755')).toBe(true);
+      expect(ws.record.indexEntries).toBe(608);
+    } finally {
+      await rm(join(out, '..'), { recursive: true, force: true });
     }
   });
 

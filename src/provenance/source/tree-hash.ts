@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { WrittenBlob } from '../../archive/node.js';
 import { provenanceError } from '../errors.js';
@@ -56,6 +56,11 @@ export interface TreeHashOptions {
   known?: ReadonlyMap<string, KnownBlob>;
   /** Leave out these paths (relative, `/`-separated, UTF-8 decoded) and, for directories, what is below. */
   exclude?: (relPath: string, isDirectory: boolean) => boolean;
+  /**
+   * Given the tree as hashed (every file's mode and blob id), once the id is computed: what the
+   * worker writes the work tree's `.git` from, without listing the folders again.
+   */
+  onTree?: (root: HashedDir) => void;
 }
 
 const fsOpen = promisify(fs.open);
@@ -112,11 +117,16 @@ function hashBytes(type: 'blob' | 'tree', content: Uint8Array, algorithm: string
   return createHash(algorithm).update(`${type} ${content.length}\0`).update(content).digest();
 }
 
-/** A directory being hashed: its entries once known; files get their oid from the workers. */
-interface DirNode {
+/**
+ * A directory as hashed: its files and symlinks (mode, name, blob id; the workers fill in the ids
+ * of files not known beforehand) and its folders, `.git` and excluded paths left out. A folder
+ * without any file is listed, though no tree records it.
+ */
+export interface HashedDir {
   entries: TreeEntry[];
-  subdirs: { name: Buffer; node: DirNode }[];
+  subdirs: { name: Buffer; node: HashedDir }[];
 }
+type DirNode = HashedDir;
 
 /**
  * The git tree id (hex) of the files under `dir`, computed without git: equal to what
@@ -135,10 +145,12 @@ export async function computeTreeId(
   const known = opts.known;
   const files: { path: Buffer; entry: TreeEntry }[] = [];
 
-  // 1. Walk the tree (directory listings only); symlinks are hashed here, files queued.
-  async function walk(abs: Buffer, rel: string): Promise<DirNode> {
+  // 1. Walk the tree (directory listings only); symlinks are hashed here, files queued. With
+  //    synchronous calls: the folders are listed one after the other anyway, and a trip through
+  //    the thread pool per folder cost more than the listing (~800 folders: 60 ms against 15).
+  function walk(abs: Buffer, rel: string): DirNode {
     const node: DirNode = { entries: [], subdirs: [] };
-    const dirents = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+    const dirents = fs.readdirSync(abs, { withFileTypes: true, encoding: 'buffer' });
     for (const d of dirents) {
       const name = d.name;
       if (name.equals(DOT_GIT)) continue;
@@ -149,9 +161,9 @@ export async function computeTreeId(
         if (exclude(childRel, d.isDirectory())) continue;
       }
       if (d.isDirectory()) {
-        node.subdirs.push({ name, node: await walk(childAbs, childRel) });
+        node.subdirs.push({ name, node: walk(childAbs, childRel) });
       } else if (d.isSymbolicLink()) {
-        const target = await readlink(childAbs, { encoding: 'buffer' });
+        const target = fs.readlinkSync(childAbs, { encoding: 'buffer' });
         node.entries.push({ mode: '120000', name, oid: hashBytes('blob', target, algorithm) });
       } else if (d.isFile()) {
         const entry: TreeEntry = { mode: '100644', name, oid: new Uint8Array(0) };
@@ -172,7 +184,7 @@ export async function computeTreeId(
     }
     return node;
   }
-  const root = await walk(Buffer.from(dir), '');
+  const root = walk(Buffer.from(dir), '');
 
   // 2. Hash the files with a few workers, each reusing its own buffer.
   let next = 0;
@@ -205,5 +217,7 @@ export async function computeTreeId(
     if (entries.length === 0 && !isRoot) return null;
     return hashBytes('tree', encodeTree(entries), algorithm);
   }
-  return treeOf(root, true)!.toString('hex');
+  const id = treeOf(root, true)!.toString('hex');
+  opts.onTree?.(root);
+  return id;
 }
