@@ -9,8 +9,9 @@
  * `.git/shallow`, as after `git clone --depth 1`.
  *
  * Writing our own objects rather than running `git`: the worker must not depend on a git in the
- * image, and the tree it records must be the one it verified; the tree ids written here are
- * recomputed from the same files and must equal the verified tree, or nothing is written.
+ * image, and the tree it records must be the one it verified; the tree objects written here are
+ * made from the files as hashed for that check (and blobs from the bytes the extraction kept) and
+ * must hash to the verified tree, or nothing is written.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';

@@ -191,7 +191,10 @@ describe('tee-compile build --local and signals', () => {
       const c = startCli(localArgs(slow, join(work, `${sig}.tar.gz`)), env);
       await c.saw('  | started');
       const id = enclaveId(c);
-      expect(await list(join(state, 'builds'))).toEqual([id]);
+      // What a build has on the host while it runs: its meta folder (its workspace is a tmpfs
+      // inside the sandbox) and its run record.
+      expect(await list(join(state, 'meta'))).toEqual([id]);
+      expect(await list(join(state, 'builds'))).toEqual([]);
       c.child.kill(sig);
       const { code } = await exitWithin(c, 15_000);
       expect(code).toBe({ SIGTERM: 143, SIGINT: 130, SIGHUP: 129 }[sig]);
@@ -236,7 +239,7 @@ describe('tee-compile build --local and signals', () => {
     expect(last).toBeDefined();
     expect(code).toBe({ SIGINT: 130, SIGTERM: 143, SIGHUP: 129 }[last!]);
     // Left behind, unless the stop won the race with the exit.
-    const left = await list(join(state, 'builds'));
+    const left = await list(join(state, 'meta'));
     expect([[], [id]]).toContainEqual(left);
 
     const quick = await repo('echo quick > out.txt');
@@ -258,7 +261,7 @@ describe('tee-compile build --local and signals', () => {
     const killedId = enclaveId(killed);
     killed.child.kill('SIGKILL');
     expect((await killed.exit).signal).toBe('SIGKILL');
-    expect((await list(join(state, 'builds'))).sort()).toEqual([goingId, killedId].sort());
+    expect((await list(join(state, 'meta'))).sort()).toEqual([goingId, killedId].sort());
 
     const quick = await repo('echo quick > out.txt');
     const next = startCli(localArgs(quick, join(work, 'next.tar.gz')), env);
@@ -267,7 +270,7 @@ describe('tee-compile build --local and signals', () => {
       `removed ${killedId}, left by an earlier build that was killed`,
     );
     expect(next.stderr()).not.toContain(goingId);
-    expect(await list(join(state, 'builds'))).toEqual([goingId]);
+    expect(await list(join(state, 'meta'))).toEqual([goingId]);
     expect(await processesMentioning(killedId)).toEqual([]);
 
     going.child.kill('SIGTERM');
