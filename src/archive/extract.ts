@@ -124,7 +124,7 @@ export async function finishTimes(
   if (mtime === undefined) return;
   // Directories last (and deepest first): writing into a directory changes its mtime. With
   // synchronous calls: in sequence anyway, and a trip through the thread pool per folder cost
-  // more than the call (a source of 5 025 files in ~800 folders: 70 ms against a few).
+  // more than the call (lazygit's 2 922 folders: 70 ms against a few).
   for (const d of [...dirs].sort((a, b) => b.length - a.length))
     utimesSync(join(dest, d), mtime, mtime);
   utimesSync(dest, mtime, mtime);

@@ -7,10 +7,11 @@
  *   builds neither collide nor see each other);
  * - a workspace in memory, as an enclave's is (its file system is the image's ramdisk): the
  *   source, the dependency set, the offline environment made from it and everything the build
- *   writes. Its size is bounded by the enclave's memory, and its pages are charged to the build's
- *   memory cgroup, so a build that outgrows its memory here would on Nitro too. Thousands of
- *   small files cost a tenth of what they cost on a disk (1 595 files of 18 MB written: 33 ms
- *   against 250-470 ms), and it goes with the namespace, with nothing left to remove;
+ *   writes. Its size is the enclave's memory less the worker's share (local-enclave.ts), and its
+ *   pages are charged to the build's memory cgroup, so a build that outgrows its memory here
+ *   would on Nitro too. Thousands of small files cost a tenth of what they cost on a disk (1 595
+ *   files of 18 MB written: 33 ms against 250-470 ms), and it goes with the namespace, with
+ *   nothing left to remove;
  * - pid: a fresh pid namespace with its own /proc, so the build sees no host process and every
  *   process in it dies with the worker;
  * - user: a user namespace mapping root to the caller, tried first even as root, because a

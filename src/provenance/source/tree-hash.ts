@@ -147,7 +147,8 @@ export async function computeTreeId(
 
   // 1. Walk the tree (directory listings only); symlinks are hashed here, files queued. With
   //    synchronous calls: the folders are listed one after the other anyway, and a trip through
-  //    the thread pool per folder cost more than the listing (~800 folders: 60 ms against 15).
+  //    the thread pool per folder cost more than the listing (lazygit's 2 922 folders: the whole
+  //    check took 150-220 ms, and 70-95 ms with these).
   function walk(abs: Buffer, rel: string): DirNode {
     const node: DirNode = { entries: [], subdirs: [] };
     const dirents = fs.readdirSync(abs, { withFileTypes: true, encoding: 'buffer' });
