@@ -99,7 +99,7 @@ async function probe(unshare: string): Promise<SandboxProbe> {
 }
 
 export interface SandboxCommandOptions {
-  /** Largest size of the workspace (bytes): the enclave's memory. */
+  /** Largest size of the workspace (bytes): the enclave's memory less the worker's share. */
   workspaceBytes: number;
   /** The fixed path it appears at inside. */
   workspaceTarget: string;

@@ -3,10 +3,10 @@
  * (git-workspace.ts): one file written instead of one loose object per source file, which on a
  * disk costs more than the whole rest of writing the work tree. Format as in git's
  * Documentation/gitformat-pack.txt: `PACK`, version 2, the object count, then each object as a
- * type-and-size header and its content as a zlib stream of stored blocks (no deltas), then the hash of all of it; the
- * index holds the fan-out table, the sorted object ids, each entry's CRC-32 and offset (64-bit
- * offsets past 2 GiB), the pack's hash and its own. SHA-1 or SHA-256 as the repository's object
- * format.
+ * type-and-size header and its content as a zlib stream of stored blocks (no deltas), then the
+ * hash of all of it; the index holds the fan-out table, the sorted object ids, each entry's CRC-32
+ * and offset (64-bit offsets past 2 GiB), the pack's hash and its own. SHA-1 or SHA-256 as the
+ * repository's object format.
  */
 import { createHash } from 'node:crypto';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { compareBytes } from '../util/bytes.js';
 import { crc32 } from '../util/stream-digest.js';
 
-/** Objects read and deflated ahead of the one being written. */
+/** Objects read ahead of the one being written (a large file's read overlaps the writes). */
 const AHEAD = 4;
-/** The pack is written in pieces of this size (not two writes per object). */
+/** The pack is written in pieces of about this size (not several writes per object). */
 const WRITE_BYTES = 1024 * 1024;
 
 const TYPE_CODE = { commit: 1, tree: 2, blob: 3 } as const;

@@ -34,7 +34,7 @@ import { refusal } from './refusal.js';
  * written (the rest is read back from the files): a source of 5 025 files then skips 5 025 opens
  * and reads.
  */
-export const KEPT_SOURCE_BYTES = 64 * 1024 * 1024;
+const KEPT_SOURCE_BYTES = 64 * 1024 * 1024;
 
 /** The checked source of a build, and what was learnt on the way. */
 export interface ReceivedSource {

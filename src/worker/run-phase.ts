@@ -46,6 +46,37 @@ async function filledTmpfsMiB(root: string): Promise<number | undefined> {
     : undefined;
 }
 
+/** Why a command that did not succeed failed, as the build's error (see `runBuildCommand`). */
+async function commandFailure(
+  result: CommandResult,
+  timeoutS: number,
+  workspace: string,
+): Promise<WorkerError> {
+  if (result.timedOut)
+    return new WorkerError(
+      'BUILD_TIMEOUT',
+      `the build command ran longer than its limit of ${timeoutS} s and was killed`,
+    );
+  const filled = await filledTmpfsMiB(workspace);
+  if (filled !== undefined)
+    return new WorkerError(
+      'BUILD_OUT_OF_MEMORY',
+      `the build filled its workspace, which is in memory as in an enclave (${filled} MiB of the build's memory); raise resources.memoryMiB in build.json`,
+      { path: 'resources.memoryMiB' },
+    );
+  if (result.outOfMemory)
+    return new WorkerError(
+      'BUILD_OUT_OF_MEMORY',
+      'the build command was killed for exceeding the memory limit',
+    );
+  return new WorkerError(
+    'BUILD_FAILED',
+    result.signal
+      ? `the build command was killed by ${result.signal}`
+      : `the build command exited with status ${result.exitCode}`,
+  );
+}
+
 /** What the run needs from the phases before it. */
 export interface RunInputs {
   config: BuildConfig;
@@ -121,29 +152,7 @@ export async function runBuildCommand(
       ? build.signal.reason
       : new ProtocolError('PROTOCOL_CANCELLED', 'the build was cancelled');
   if (result.timedOut || result.outOfMemory || result.exitCode !== 0) {
-    const filled = result.timedOut ? undefined : await filledTmpfsMiB(layout.root);
-    const e = result.timedOut
-      ? new WorkerError(
-          'BUILD_TIMEOUT',
-          `the build command ran longer than its limit of ${timeoutS} s and was killed`,
-        )
-      : filled !== undefined
-        ? new WorkerError(
-            'BUILD_OUT_OF_MEMORY',
-            `the build filled its workspace, which is in memory as in an enclave (${filled} MiB of the build's memory); raise resources.memoryMiB in build.json`,
-            { path: 'resources.memoryMiB' },
-          )
-        : result.outOfMemory
-          ? new WorkerError(
-              'BUILD_OUT_OF_MEMORY',
-              'the build command was killed for exceeding the memory limit',
-            )
-          : new WorkerError(
-              'BUILD_FAILED',
-              result.signal
-                ? `the build command was killed by ${result.signal}`
-                : `the build command exited with status ${result.exitCode}`,
-            );
+    const e = await commandFailure(result, timeoutS, layout.root);
     e.exitCode = result.exitCode;
     e.signal = result.signal;
     e.logTail = result.tail;

@@ -33,7 +33,8 @@ describe('stored zlib streams of pack entries', () => {
   it('when the bytes are all 0xff (the largest sums), the Adler-32 is the one zlib writes', () => {
     for (const n of [1, 5552, 5553, 100_000, 1 << 20]) {
       const data = Buffer.alloc(n, 0xff);
-      expect(adler32(data)).toBe(deflateSync(data).readUInt32BE(deflateSync(data).length - 4));
+      const z = deflateSync(data);
+      expect(adler32(data)).toBe(z.readUInt32BE(z.length - 4));
     }
   });
 
