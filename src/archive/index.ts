@@ -8,7 +8,7 @@ export { DEFAULT_ARCHIVE_LIMITS, resolveLimits } from './limits.js';
 export type { ArchiveLimits } from './limits.js';
 export { readTar } from './tar-parse.js';
 export type { TarEntry, TarEntryType, TarReadOptions } from './tar-parse.js';
-export { encodeEntryHead, writeTar } from './tar-write.js';
+export { encodeEntryHead, tarSize, writeTar } from './tar-write.js';
 export { BLOCK, isAllZero, parsePax } from './tar-header.js';
 export type { TarInputEntry, TarWriteOptions } from './tar-write.js';
 export { gunzipBounded, isGzip } from './gzip.js';

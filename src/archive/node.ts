@@ -5,5 +5,5 @@
 export { SMALL_FILE_BYTES, extractTar } from './extract.js';
 export type { ExtractOptions, ExtractResult, WrittenBlob } from './extract.js';
 export { extractZip } from './zip.js';
-export { fileChunks, packDirectory, writeTarFile } from './pack.js';
+export { fileChunks, inPieces, packDirectory, writeTarFile } from './pack.js';
 export type { PackOptions, WriteResult } from './pack.js';

@@ -81,7 +81,7 @@ const PIECE_BYTES = 1024 * 1024;
  * padding per entry (17 177 pieces for a source of 5 025 files), and every piece costs the
  * pipeline's stages and a write more than copying it together does.
  */
-async function* inPieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* inPieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let held: Uint8Array[] = [];
   let bytes = 0;
   for await (const c of chunks) {

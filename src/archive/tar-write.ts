@@ -31,6 +31,28 @@ function fitsUstar(s: string): boolean {
   return utf8Length(s) <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 
+function roundUp(n: number): number {
+  return n + ((BLOCK - (n % BLOCK)) % BLOCK);
+}
+
+function entryName(e: Pick<TarInputEntry, 'path' | 'type'>): string {
+  return e.type === 'directory' ? `${e.path}/` : e.path;
+}
+
+/** The pax records an entry's header needs: none when the ustar fields hold it all. */
+function paxRecords(
+  e: Pick<TarInputEntry, 'path' | 'type' | 'linkTarget'>,
+  size: number,
+): [string, string][] {
+  const name = entryName(e);
+  const link = e.linkTarget ?? '';
+  const pax: [string, string][] = [];
+  if (!fitsUstar(name)) pax.push(['path', name]);
+  if (e.type === 'symlink' && !fitsUstar(link)) pax.push(['linkpath', link]);
+  if (size > MAX_OCTAL_SIZE) pax.push(['size', String(size)]);
+  return pax;
+}
+
 /**
  * The header blocks the writer puts before an entry's data: a pax extended header (`x`) with
  * `path`, `linkpath` and `size` records where the ustar fields cannot hold them, then the ustar
@@ -42,12 +64,9 @@ export function encodeEntryHead(
   size: number,
   mtime: number,
 ): Uint8Array[] {
-  const name = e.type === 'directory' ? `${e.path}/` : e.path;
+  const name = entryName(e);
   const link = e.linkTarget ?? '';
-  const pax: [string, string][] = [];
-  if (!fitsUstar(name)) pax.push(['path', name]);
-  if (e.type === 'symlink' && !fitsUstar(link)) pax.push(['linkpath', link]);
-  if (size > MAX_OCTAL_SIZE) pax.push(['size', String(size)]);
+  const pax = paxRecords(e, size);
   const out: Uint8Array[] = [];
   if (pax.length > 0) {
     const data = encodePax(pax);
@@ -77,6 +96,27 @@ export function encodeEntryHead(
     }),
   );
   return out;
+}
+
+/**
+ * The length of the tar stream `writeTar` yields for these entries (each file of `size` bytes):
+ * known before any content is read, so a stream can be announced and then sent as it is made.
+ */
+export function tarSize(
+  entries: Iterable<Pick<TarInputEntry, 'path' | 'type' | 'executable' | 'linkTarget' | 'size'>>,
+): number {
+  let n = 2 * BLOCK;
+  for (const e of entries) {
+    const size = e.type === 'file' ? (e.size ?? -1) : 0;
+    if (size < 0) throw new TypeError(`tar entry ${e.path}: size is required`);
+    // The ustar header, after a pax header and its records (padded) where `encodeEntryHead`
+    // writes them.
+    const pax = paxRecords(e, size);
+    n += BLOCK;
+    if (pax.length > 0) n += BLOCK + roundUp(encodePax(pax).length);
+    n += roundUp(size);
+  }
+  return n;
 }
 
 /** Yields the tar stream of the given entries, ending with the two-block end-of-archive marker. */

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, mkdtemp, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { packDirectory, writeTarFile } from '../archive/node.js';
+import { fileChunks, packDirectory, writeTarFile } from '../archive/node.js';
 import type { BuildConfig, GitSource, LockedDependency } from '../provenance/index.js';
 import { canonicalJson, parseBuildConfigText, ProvenanceError } from '../provenance/index.js';
 import {
@@ -17,9 +17,10 @@ import {
   fetchDependencySet,
   readGitCheckout,
   readLockedDependencies,
+  gitTreeArchive,
   readLockfiles,
-  writeGitTreeArchive,
 } from '../provenance/node.js';
+import type { TreeArchive } from '../provenance/node.js';
 import { readBoundedFile } from '../util/node.js';
 
 /** Largest build.json read. */
@@ -35,8 +36,11 @@ export interface PreparedInputs {
   configBytes: Uint8Array;
   configFile: string;
   dependencies: LockedDependency[];
-  /** The committed tree as a tar file. */
-  sourceArchive: { file: string; size: number };
+  /**
+   * The committed tree as a tar stream of known length. From a git checkout it is made as it is
+   * read (each `open()` reads the files again); a files source is a temporary file.
+   */
+  sourceArchive: TreeArchive;
   /** The dependency set as a tar file, or null when the project has no locked dependency. */
   depsArchive: { file: string; size: number } | null;
   /** Removes the temporary files. */
@@ -300,24 +304,25 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
   // The cached dependency set this build holds (released by cleanup).
   let deps: HeldSet | null = null;
   try {
-    const sourceFile = join(tmp, 'source.tar');
     let source: GitSource;
     let workdir: string;
-    let archiving: Promise<number>;
+    let archiving: Promise<TreeArchive>;
     if (o.sourceKind === 'files') {
+      const sourceFile = join(tmp, 'source.tar');
       let bytes: number;
       ({ source, workdir, bytes } = await filesSource(o.sourceRoot ?? o.dir, o.dir, sourceFile));
-      archiving = Promise.resolve(bytes);
+      archiving = Promise.resolve({ size: bytes, open: () => fileChunks(sourceFile) });
     } else {
       const checkout = await readGitCheckout(o.dir, { allowDirty: o.allowDirty === true, env });
       source = checkout.source;
       workdir = source.workdir ?? '.';
-      archiving = writeGitTreeArchive(o.dir, source.commit!, sourceFile, {
+      // Listed (every refusal made, the length known) now; the files are read as they are sent.
+      archiving = gitTreeArchive(o.dir, source.commit!, {
         env,
         listing: checkout.listing,
         // Committed files unchanged in the work tree are read from it (their blob ids checked).
         worktree: checkout.top,
-      }).then((w) => w.bytes);
+      });
     }
     if (o.repository !== undefined) source.repository = o.repository;
     // The dependencies while the source is archived: neither needs the other.
@@ -342,7 +347,7 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     if (gathered.status === 'fulfilled') deps = gathered.value.held;
     if (archived.status === 'rejected') throw archived.reason;
     if (gathered.status === 'rejected') throw gathered.reason;
-    const archiveBytes = archived.value;
+    const sourceArchive = archived.value;
     const dependencies = gathered.value.locked;
     const depsArchive =
       o.dependencySet !== undefined
@@ -356,7 +361,7 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       configBytes: bytes,
       configFile,
       dependencies,
-      sourceArchive: { file: sourceFile, size: archiveBytes },
+      sourceArchive,
       depsArchive,
       cleanup: async () => {
         await set?.release();

@@ -188,7 +188,8 @@ const MAX_ATTESTATION_BYTES = 64 * 1024;
  * Only to report PCR3: verification is `tee-compile verify`'s job.
  */
 async function bundleAttestation(file: string): Promise<Uint8Array> {
-  for await (const e of readTar(gunzipBounded(fileChunks(file), 1024 ** 4))) {
+  // Read in small pieces: the members wanted are the first few kilobytes of the stream.
+  for await (const e of readTar(gunzipBounded(fileChunks(file, 64 * 1024), 1024 ** 4))) {
     if (e.path === BUNDLE_ATTESTATION && e.type === 'file' && e.size <= MAX_ATTESTATION_BYTES)
       return collect(e.body);
     if (e.type === 'file') for await (const _ of e.body);
@@ -336,7 +337,7 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
           inputs: {
             config: bytes(prepared.configBytes),
             commit: bytes(source.commitObject ?? new Uint8Array(0)),
-            source: input(prepared.sourceArchive.file, prepared.sourceArchive.size),
+            source: prepared.sourceArchive,
             deps: prepared.depsArchive
               ? input(prepared.depsArchive.file, prepared.depsArchive.size)
               : bytes(new Uint8Array(0)),
@@ -357,13 +358,16 @@ export async function runBuild(o: RunBuildOptions): Promise<BuildResult> {
     } catch (err) {
       throw await explain(err, enclave);
     }
-    // The worker exits by itself once the bundle is sent; let it, rather than kill it.
-    await Promise.race([
-      enclave.exited,
-      new Promise((r) => setTimeout(r, WORKER_EXIT_GRACE_MS).unref()),
+    // The worker exits by itself once the bundle is sent; let it, rather than kill it. The bundle
+    // is put in place and its attestation read meanwhile.
+    const [, attestation] = await Promise.all([
+      Promise.race([
+        enclave.exited,
+        new Promise((r) => setTimeout(r, WORKER_EXIT_GRACE_MS).unref()),
+      ]),
+      rename(partial, o.out).then(() => bundleAttestation(o.out)),
     ]);
-    await rename(partial, o.out);
-    const doc = decodeAttestation(await bundleAttestation(o.out));
+    const doc = decodeAttestation(attestation);
     const pcr = (i: number): string => toHex(doc.pcrs.get(i) ?? new Uint8Array(0));
     return {
       bundle: { path: o.out, size: session.bundle.size, sha256: session.bundle.sha256 },

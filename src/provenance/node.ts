@@ -6,7 +6,13 @@
 export { readGitCheckout, readGitSource, workTreeChanges, findSubmodules } from './source/git.js';
 export type { GitOptions, ReadGitSourceOptions } from './source/git.js';
 export { readTagObject } from './source/git-tag-read.js';
-export { archiveGitTree, gitTreeEntries, writeGitTreeArchive } from './source/git-archive.js';
+export {
+  archiveGitTree,
+  gitTreeArchive,
+  gitTreeEntries,
+  writeGitTreeArchive,
+} from './source/git-archive.js';
+export type { TreeArchive } from './source/git-archive.js';
 export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId, knownBlobAt } from './source/tree-hash.js';
 export type { HashedDir, KnownBlob, TreeHashOptions } from './source/tree-hash.js';
 export { verifySourceTree } from './source/check.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, symlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
-import { readTar, readTarToMemory, writeTar } from '../../src/archive/index.js';
+import { readTar, readTarToMemory, tarSize, writeTar } from '../../src/archive/index.js';
 import { MAX_TRAILING_ZERO_BYTES } from '../../src/archive/tar-parse.js';
 import { chunksOf, collect } from '../../src/util/bytes.js';
 import type { TarInputEntry } from '../../src/archive/index.js';
@@ -113,6 +113,34 @@ describe('writeTar', () => {
     await expect(tarOf([{ path: 'f', type: 'file', size: 5, content: body() }])).rejects.toThrow(
       /declared 5/,
     );
+  });
+});
+
+describe('tarSize', () => {
+  it('when given the entries without their content, it is the length writeTar yields', async () => {
+    const long = 'd/'.repeat(60) + 'f.txt';
+    const entries: TarInputEntry[] = [
+      { path: 'a', type: 'file', content: te.encode('') },
+      { path: 'b.txt', type: 'file', executable: true, content: te.encode('x'.repeat(511)) },
+      { path: 'c.bin', type: 'file', content: new Uint8Array(512) },
+      { path: 'e.bin', type: 'file', content: new Uint8Array(1025) },
+      { path: long, type: 'file', content: te.encode('long name') },
+      { path: 'ü/日本.txt', type: 'file', content: te.encode('non-ASCII name') },
+      { path: 'dir', type: 'directory' },
+      { path: 'l1', type: 'symlink', linkTarget: 'a' },
+      { path: 'l2', type: 'symlink', linkTarget: long },
+      { path: 'l3', type: 'symlink', linkTarget: 'ü' },
+    ];
+    const sized = entries.map((e) => ({
+      ...e,
+      ...(e.content instanceof Uint8Array ? { size: e.content.length } : {}),
+    }));
+    expect(tarSize(sized)).toBe((await tarOf(entries)).length);
+    expect(tarSize([])).toBe((await tarOf([])).length);
+    // Sizes past the ustar field's 8 GiB go into a pax record, counted too.
+    const huge = 9 * 1024 ** 3;
+    expect(tarSize([{ path: 'h', type: 'file', size: huge }])).toBe(3 * BLOCK + huge + 2 * BLOCK);
+    expect(() => tarSize([{ path: 'x', type: 'file' }])).toThrow(TypeError);
   });
 });
 

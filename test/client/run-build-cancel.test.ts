@@ -89,6 +89,37 @@ describe('runBuild order (local backend)', () => {
     expect(existsSync(asked)).toBe(true);
   });
 
+  it('when git fails while the source is being sent, the build fails with GIT_FAILED and the enclave is stopped', async () => {
+    // The source is read as it is sent: a file changed in the work tree is asked of git then,
+    // and this git lists the tree but cannot answer for blobs.
+    const r = await repo('echo hi > out.txt');
+    await writeFile(join(r.dir, 'go.mod'), 'module example.com/changed\n');
+    const bin = join(work, 'no-blobs-bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'git'),
+      `#!/bin/sh\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\n` +
+        `for a in "$@"; do [ "$a" = --batch ] && { echo 'fatal: no blobs here' >&2; exit 128; }; done\n` +
+        'exec git "$@"\n',
+    );
+    await chmod(join(bin, 'git'), 0o755);
+    let enclave: Enclave | undefined;
+    const keeping: LocalBackend = Object.create(backend) as LocalBackend;
+    keeping.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const err = await runBuild({
+      dir: r.dir,
+      out: join(work, 'no-blobs.tar.gz'),
+      backend: keeping,
+      catalog: await loadImageCatalog(),
+      cacheDir: join(work, 'cache'),
+      allowDirty: true,
+      env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) },
+    }).catch((e: unknown) => e);
+    expect(err).toHaveCode('GIT_FAILED');
+    expect(enclave?.state).toBe('stopped');
+    expect(existsSync(join(work, 'no-blobs.tar.gz'))).toBe(false);
+  });
+
   it('when the start fails before any launch, the build fails with its error, not a wait', async () => {
     const r = await repo('echo hi > out.txt');
     const failing: LocalBackend = Object.create(backend) as LocalBackend;

@@ -8,6 +8,7 @@ import { extractTar, fileChunks, packDirectory } from '../../src/archive/node.js
 import {
   archiveGitTree,
   computeTreeId,
+  gitTreeArchive,
   readGitCheckout,
   readGitSource,
   verifySourceTree,
@@ -244,15 +245,15 @@ describe('readGitSource', () => {
     );
   });
 
-  it('when read with its listing, the listing is git ls-tree’s, and an archive made from it is byte-identical', async () => {
+  it('when read with its listing, the listing is git ls-tree -l’s, and an archive made from it is byte-identical', async () => {
     const dir = tempDir();
     richTree(dir);
     const repo = makeRepo({}, { dir });
     const { source, listing } = await readGitCheckout(repo, { env: GIT_ENV });
     expect(source).toEqual(await readGitSource(repo, { env: GIT_ENV }));
-    expect(listing.equals(gitBytes(repo, ['ls-tree', '-r', '-z', '--full-tree', 'HEAD']))).toBe(
-      true,
-    );
+    expect(
+      listing.equals(gitBytes(repo, ['ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD'])),
+    ).toBe(true);
     const out = tempDir();
     await writeGitTreeArchive(repo, source.commit!, join(out, 'read.tar'), { env: GIT_ENV });
     await writeGitTreeArchive(repo, source.commit!, join(out, 'given.tar'), {
@@ -312,7 +313,7 @@ describe('archiveGitTree', () => {
       worktree: repo,
       // Every file is unchanged: git is not asked for any (this one cannot run).
       git: '/nonexistent/git',
-      listing: gitBytes(repo, ['ls-tree', '-r', '-z', '--full-tree', commit]),
+      listing: gitBytes(repo, ['ls-tree', '-r', '-l', '-z', '--full-tree', commit]),
     });
     expect(readFileSync(join(out, 'worktree.tar')).equals(readFileSync(join(out, 'git.tar')))).toBe(
       true,
@@ -332,6 +333,11 @@ describe('archiveGitTree', () => {
     rmSync(join(clone, 'a.b'));
     rmSync(join(clone, 'a0'));
     mkdirSync(join(clone, 'a0'));
+    // A FIFO where a file was (opening it must not wait for a writer); a file grown past its
+    // blob with the same first bytes.
+    rmSync(join(clone, 'dir/日本.txt'));
+    execFileSync('mkfifo', [join(clone, 'dir/日本.txt')]);
+    writeFileSync(join(clone, 'sp ace/x'), 'space, and more');
     const out = tempDir();
     await writeGitTreeArchive(repo, commit, join(out, 'git.tar'), { env: GIT_ENV });
     await writeGitTreeArchive(clone, commit, join(out, 'worktree.tar'), {
@@ -365,6 +371,72 @@ describe('archiveGitTree', () => {
       if (e.type === 'file') entries.set(e.path, Buffer.from(await collect(e.body)).toString());
     expect(entries.get('z.txt')).toBe('committed\n');
     expect(entries.get('f19.txt')).toBe('file 19\n');
+  });
+
+  it('when listed first, its announced length is the stream’s, and each opening gives the same bytes', async () => {
+    const expected = Buffer.from(await collect(archiveGitTree(repo, commit, { env: GIT_ENV })));
+    for (const worktree of [undefined, repo]) {
+      const a = await gitTreeArchive(repo, commit, {
+        env: GIT_ENV,
+        ...(worktree !== undefined ? { worktree } : {}),
+      });
+      expect(a.size).toBe(expected.length);
+      for (let i = 0; i < 2; i++)
+        expect(Buffer.from(await collect(a.open())).equals(expected)).toBe(true);
+    }
+  });
+
+  it('when many files span several groups, some changed in the work tree, the stream is git’s archive', async () => {
+    // 700 files (groups of 256) and one of 9 MiB (a group by bytes), every seventh changed: some
+    // to another size (skipped by their size), some to the same size (skipped by their blob id).
+    const files: Record<string, string | Buffer> = { 'm/big.bin': Buffer.alloc(9 << 20, 3) };
+    for (let i = 0; i < 700; i++) files[`m/f${String(i).padStart(3, '0')}.txt`] = `file ${i}\n`;
+    const dir = makeRepo(files);
+    const head = git(dir, ['rev-parse', 'HEAD']);
+    const clone = join(tempDir(), 'c');
+    execFileSync('git', ['clone', '-q', dir, clone], { env: GIT_ENV });
+    for (let i = 0; i < 700; i += 7) {
+      const f = join(clone, `m/f${String(i).padStart(3, '0')}.txt`);
+      writeFileSync(f, i % 2 === 0 ? `FILE ${i}\n` : `changed ${i}\r\n`);
+    }
+    writeFileSync(join(clone, 'm/big.bin'), Buffer.alloc(9 << 20, 4));
+    const expected = Buffer.from(await collect(archiveGitTree(dir, head, { env: GIT_ENV })));
+    const a = await gitTreeArchive(clone, head, { env: GIT_ENV, worktree: clone });
+    expect(a.size).toBe(expected.length);
+    expect(Buffer.from(await collect(a.open())).equals(expected)).toBe(true);
+  });
+
+  it('when given a listing without sizes, it lists the tree again with them', async () => {
+    const a = await gitTreeArchive(repo, commit, {
+      env: GIT_ENV,
+      listing: gitBytes(repo, ['ls-tree', '-r', '-z', '--full-tree', commit]),
+    });
+    const expected = await collect(archiveGitTree(repo, commit, { env: GIT_ENV }));
+    expect(a.size).toBe(expected.length);
+  });
+
+  it('when the tree cannot be archived, the refusal comes before the stream is opened', async () => {
+    const out = makeRepo({ a: 'a' });
+    symlinkSync('../../etc/passwd', join(out, 'escape'));
+    git(out, ['add', '-A']);
+    git(out, ['commit', '-q', '-m', 'link']);
+    // The link is read from git (not the work tree): the refusal still comes from the listing.
+    rmSync(join(out, 'escape'));
+    await expect(gitTreeArchive(out, 'HEAD', { env: GIT_ENV, worktree: out })).rejects.toHaveCode(
+      'SOURCE_UNSUPPORTED_ENTRY',
+      'escape',
+    );
+    const sub = makeRepo({ a: 'a' });
+    git(sub, [
+      'update-index',
+      '--add',
+      '--cacheinfo',
+      `160000,${git(sub, ['rev-parse', 'HEAD'])},lib`,
+    ]);
+    git(sub, ['commit', '-q', '-m', 'submodule']);
+    await expect(gitTreeArchive(sub, 'HEAD', { env: GIT_ENV })).rejects.toHaveCode(
+      'SOURCE_SUBMODULE',
+    );
   });
 
   it('when archived, it lists files sorted bytewise with normalised modes, symlinks and mtime 0', async () => {

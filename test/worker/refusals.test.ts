@@ -57,7 +57,7 @@ describe('worker checks of the source', () => {
     });
     const sub = submissionOf(real);
     // The claimed commit and tree are real; the files are those of another tree.
-    sub.inputs.source = fileInput(other.sourceArchive.file, other.sourceArchive.size);
+    sub.inputs.source = other.sourceArchive;
     const run = await runSession(backend, 'go', sub);
     await run.cleanup();
     expect(run.error).toBeInstanceOf(WorkerError);
@@ -85,7 +85,7 @@ describe('worker checks of the source', () => {
     const other = await project({ ...goProject('echo ok > out.txt'), 'x.txt': 'x\n' });
     const sub = submissionOf(real);
     sub.source.tree = other.source.tree;
-    sub.inputs.source = fileInput(other.sourceArchive.file, other.sourceArchive.size);
+    sub.inputs.source = other.sourceArchive;
     const run = await runSession(backend, 'go', sub);
     await run.cleanup();
     expect(run.error).toHaveCode('SOURCE_COMMIT_MISMATCH');

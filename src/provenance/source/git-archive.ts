@@ -1,36 +1,44 @@
 /**
  * The committed tree of a checkout as a deterministic tar archive: the same commit gives the same
- * bytes on any machine and git version. Entries come from `git ls-tree -r -z` (sorted bytewise by
- * path), content from one `git cat-file --batch` process; files are 0644 or 0755, symlinks stay
+ * bytes on any machine and git version. Entries come from `git ls-tree -r -l -z` (sorted bytewise
+ * by path), content from one `git cat-file --batch` process; files are 0644 or 0755, symlinks stay
  * symlinks, mtime 0, no directory entries, no global pax header (src/archive's `writeTar`).
  *
  * With `worktree`, a file of the work tree whose bytes hash to the entry's blob id is taken from
  * there instead (git would inflate it from its object store, a few times slower): the blob id
  * decides, so a changed file, a checkout filter or line-ending conversion, a file swapped for a
- * link, all come from git as committed. Node only.
+ * link, all come from git as committed.
+ *
+ * The listing gives every blob's size, so the archive's length is known before any file is read
+ * (`gitTreeArchive`): it is announced, then made as it is sent, a group of files at a time (read
+ * and checked from the work tree, the others asked of git), rather than written to a file first.
+ * Everything that can refuse a tree (a submodule, a name or link target the archive cannot hold)
+ * is checked from the listing, before the first byte. Node only.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import * as crypto from 'node:crypto';
+import { closeSync, constants, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { symlinkStaysInside, writeTar } from '../../archive/index.js';
+import { symlinkStaysInside, tarSize, writeTar } from '../../archive/index.js';
 import type { TarInputEntry } from '../../archive/index.js';
-import { writeTarFile } from '../../archive/node.js';
+import { inPieces, writeTarFile } from '../../archive/node.js';
 import type { WriteResult } from '../../archive/node.js';
 import { compareBytes, decodeUtf8 } from '../../util/encoding.js';
 import { provenanceError } from '../errors.js';
-import { firstLine, gitEnv } from '../exec.js';
-import { git, refuseSubmodules } from './git.js';
+import { BlobReader } from './git-batch.js';
+import { listTree as listTreeLong, refuseSubmodules } from './git.js';
 import type { GitOptions } from './git.js';
 
-/** One blob of the tree as `git ls-tree` lists it. */
+/** One blob of the tree as `git ls-tree -l` lists it. */
 interface LsTreeEntry {
   mode: string;
   oid: string;
+  /** The blob's size; undefined for a gitlink, or in a listing made without `-l`. */
+  size: number | undefined;
   /** Path bytes. */
   path: Buffer;
 }
+
+const LS_TREE_HEAD = /^([0-7]{6}) [a-z]+ ([0-9a-f]+)(?: +(-|[0-9]+))?$/;
 
 function parseLsTree(out: Buffer): LsTreeEntry[] {
   const entries: LsTreeEntry[] = [];
@@ -39,84 +47,23 @@ function parseLsTree(out: Buffer): LsTreeEntry[] {
     const rec = out.subarray(start, end);
     start = end + 1;
     const tab = rec.indexOf(9);
-    const [mode, , oid] = rec.subarray(0, tab).toString('latin1').split(' ');
-    entries.push({ mode: mode!, oid: oid!, path: rec.subarray(tab + 1) });
+    const m = LS_TREE_HEAD.exec(rec.subarray(0, tab).toString('latin1'));
+    if (tab < 0 || m === null)
+      throw provenanceError(
+        'GIT_FAILED',
+        `git ls-tree: unexpected line ${JSON.stringify(rec.subarray(0, 100).toString('latin1'))}`,
+      );
+    const size = m[3] === undefined || m[3] === '-' ? undefined : Number(m[3]);
+    entries.push({ mode: m[1]!, oid: m[2]!, size, path: rec.subarray(tab + 1) });
   }
   return entries;
 }
 
-/**
- * Buffered reader over `git cat-file --batch` output: header lines, then exact-size bodies.
- *
- * It starts reading at once. Node drains (`resume()`s, so discards) the output of a child that
- * has exited when nothing listens to it, and git answers a short list of requests and exits while
- * the work-tree files before the first answer are still being archived: an iterator created but
- * not yet asked for its first chunk does not listen, and the answers were lost ("ended early").
- */
-class BatchReader {
-  private buf: Buffer = Buffer.alloc(0);
-  private ended = false;
-  private readonly it: AsyncIterator<Buffer>;
-  /** The next chunk, asked for ahead (see the class comment). */
-  private ahead: Promise<IteratorResult<Buffer>>;
-
-  constructor(stream: AsyncIterable<Buffer>) {
-    this.it = stream[Symbol.asyncIterator]();
-    this.ahead = this.it.next();
-    // Awaited in more(); a failure before then must not be an unhandled rejection.
-    this.ahead.catch(() => undefined);
-  }
-
-  private async more(): Promise<boolean> {
-    if (this.ended) return false;
-    const r = await this.ahead;
-    if (!r.done) {
-      this.ahead = this.it.next();
-      this.ahead.catch(() => undefined);
-    }
-    if (r.done) {
-      this.ended = true;
-      return false;
-    }
-    this.buf = this.buf.length === 0 ? r.value : Buffer.concat([this.buf, r.value]);
-    return true;
-  }
-
-  async line(): Promise<string> {
-    for (;;) {
-      const nl = this.buf.indexOf(10);
-      if (nl >= 0) {
-        const l = this.buf.subarray(0, nl).toString('latin1');
-        this.buf = this.buf.subarray(nl + 1);
-        return l;
-      }
-      if (!(await this.more())) throw provenanceError('GIT_FAILED', 'git cat-file ended early');
-    }
-  }
-
-  async *body(n: number): AsyncGenerator<Uint8Array> {
-    let left = n;
-    while (left > 0) {
-      if (this.buf.length === 0 && !(await this.more())) {
-        throw provenanceError('GIT_FAILED', 'git cat-file ended in the middle of an object');
-      }
-      const take = Math.min(left, this.buf.length);
-      const chunk = this.buf.subarray(0, take);
-      this.buf = this.buf.subarray(take);
-      left -= take;
-      yield chunk;
-    }
-  }
-
-  async all(n: number): Promise<Buffer> {
-    const parts: Uint8Array[] = [];
-    for await (const c of this.body(n)) parts.push(c);
-    return Buffer.concat(parts);
-  }
-}
-
 export interface TreeArchiveOptions extends GitOptions {
-  /** The commit's `git ls-tree -r -z --full-tree` output, when already read (`readGitCheckout`). */
+  /**
+   * The commit's `git ls-tree -r -l -z --full-tree` output, when already read
+   * (`readGitCheckout`). A listing without sizes is read again with them.
+   */
   listing?: Buffer;
   /**
    * The repository's work tree (its top folder): files there that hash to their blob id are read
@@ -127,41 +74,78 @@ export interface TreeArchiveOptions extends GitOptions {
 
 /** Largest work-tree file read in place of git's object (bigger ones stream from git). */
 const MAX_WORKTREE_FILE_BYTES = 16 * 1024 * 1024;
-/** Work-tree bytes held for one archive; past it, the rest comes from git. */
-const MAX_WORKTREE_BYTES = 256 * 1024 * 1024;
+/** Files made at a time: read from the work tree, the rest asked of git in one request. */
+const GROUP_FILES = 256;
+/** Bytes made at a time (a group ends at the file that reaches it). */
+const GROUP_BYTES = 8 * 1024 * 1024;
+
+/** The tree as it will be archived: sorted, every refusal already made, every size known. */
+interface ListedTree {
+  ls: (LsTreeEntry & { size: number })[];
+  paths: string[];
+  /** Symlink targets, by index: read before anything is sent, since a header holds them. */
+  links: Map<number, string>;
+}
+
+const nodeCrypto: { hash?: (algorithm: string, data: Uint8Array) => string } = crypto;
+
+/** The hex object id of `data`, whose first bytes are the object header (one call where Node has it). */
+function objectId(algorithm: string, data: Uint8Array): string {
+  return nodeCrypto.hash !== undefined
+    ? nodeCrypto.hash(algorithm, data)
+    : crypto.createHash(algorithm).update(data).digest('hex');
+}
+
+/** A regular file, opened without following a final link (ELOOP) nor waiting on a FIFO. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
- * The entries of `ls` whose work-tree copy under `top` hashes to their blob id: file contents, or
- * link targets, by index. Anything else (absent, changed, another kind, too large, unreadable) is
- * left to git. Synchronous calls: a trip through the thread pool per file costs more than reading
- * it (thousands of small files are the common case), and nothing else waits meanwhile.
+ * The work-tree copy of entry `e` under `top` when it hashes to the blob id, else undefined.
+ * Anything else (absent, changed, another kind, too large, unreadable) is left to git.
  */
-function fromWorktree(top: string, ls: readonly LsTreeEntry[]): Map<number, Buffer> {
-  const found = new Map<number, Buffer>();
-  const algorithm = ls[0]?.oid.length === 64 ? 'sha256' : 'sha1';
-  let held = 0;
-  for (let i = 0; i < ls.length && held < MAX_WORKTREE_BYTES; i++) {
-    const e = ls[i]!;
-    const file = join(top, e.path.toString('utf8'));
-    let data: Buffer;
+function fromWorktree(top: string, e: LsTreeEntry & { size: number }): Buffer | undefined {
+  if (e.size > MAX_WORKTREE_FILE_BYTES) return undefined;
+  const file = join(top, e.path.toString('utf8'));
+  const algorithm = e.oid.length === 64 ? 'sha256' : 'sha1';
+  const head = `blob ${e.size}\0`;
+  // Synchronous calls: a trip through the thread pool per file costs more than reading it
+  // (thousands of small files are the common case), and nothing else waits meanwhile.
+  if (e.mode === '120000') {
+    let target: Buffer;
     try {
-      const st = lstatSync(file);
-      if (e.mode === '120000') {
-        if (!st.isSymbolicLink()) continue;
-        data = readlinkSync(file, { encoding: 'buffer' });
-      } else {
-        if (!st.isFile() || st.size > MAX_WORKTREE_FILE_BYTES) continue;
-        data = readFileSync(file);
-      }
+      if (!lstatSync(file).isSymbolicLink()) return undefined;
+      target = readlinkSync(file, { encoding: 'buffer' });
     } catch {
-      continue;
+      return undefined;
     }
-    const oid = createHash(algorithm).update(`blob ${data.length}\0`).update(data).digest('hex');
-    if (oid !== e.oid) continue;
-    found.set(i, data);
-    held += data.length;
+    const oid = objectId(algorithm, Buffer.concat([Buffer.from(head, 'latin1'), target]));
+    return oid === e.oid ? target : undefined;
   }
-  return found;
+  // Read after the object header, to one byte past the blob's size: a folder fails to read, a
+  // longer or shorter file is another size, and a link or FIFO is not opened or reads nothing.
+  const buf = Buffer.allocUnsafe(head.length + e.size + 1);
+  buf.write(head, 0, 'latin1');
+  let n = 0;
+  let fd: number;
+  try {
+    fd = openSync(file, READ_FLAGS);
+  } catch {
+    return undefined;
+  }
+  try {
+    for (;;) {
+      const r = readSync(fd, buf, head.length + n, e.size + 1 - n, null);
+      n += r;
+      if (r === 0 || n > e.size) break;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+  if (n !== e.size || objectId(algorithm, buf.subarray(0, head.length + n)) !== e.oid)
+    return undefined;
+  return buf.subarray(head.length, head.length + n);
 }
 
 function unsupported(path: string, why: string): never {
@@ -182,18 +166,18 @@ function linkTarget(path: string, bytes: Uint8Array): string {
 }
 
 /**
- * Lists the tar entries of the tree of `commit` (file content streamed from git). Refuses
- * submodules, names that are not UTF-8 (a tar path is UTF-8), and symlinks that point outside the
- * tree (the worker only extracts links that stay inside).
+ * Lists the tree of `commit` and makes every refusal: submodules, names that are not UTF-8 (a tar
+ * path is UTF-8), modes other than files and links, and symlinks that point outside the tree (the
+ * worker only extracts links that stay inside).
  */
-export async function* gitTreeEntries(
+async function listArchiveTree(
   dir: string,
   commit: string,
-  opts: TreeArchiveOptions = {},
-): AsyncGenerator<TarInputEntry> {
-  const ls = parseLsTree(
-    opts.listing ?? (await git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts)).stdout,
-  );
+  opts: TreeArchiveOptions,
+): Promise<ListedTree> {
+  let ls = parseLsTree(opts.listing ?? (await listTreeLong(dir, commit, opts)));
+  if (opts.listing !== undefined && ls.some((e) => e.size === undefined && e.mode !== '160000'))
+    ls = parseLsTree(await listTreeLong(dir, commit, opts));
   refuseSubmodules(ls.filter((e) => e.mode === '160000').map((e) => e.path.toString('utf8')));
   ls.sort((a, b) => compareBytes(a.path, b.path));
   const paths = ls.map((e) => {
@@ -202,92 +186,138 @@ export async function* gitTreeEntries(
     if (e.mode !== '100644' && e.mode !== '100755' && e.mode !== '120000') {
       unsupported(p, `unsupported tree entry mode ${e.mode}`);
     }
+    if (e.size === undefined)
+      throw provenanceError('GIT_FAILED', `git ls-tree -l gave no size for ${p}`, p);
     return p;
   });
-  if (ls.length === 0) return;
-  const local =
-    opts.worktree === undefined ? new Map<number, Buffer>() : fromWorktree(opts.worktree, ls);
-  const fromGit = ls.flatMap((e, i) => (local.has(i) ? [] : [i]));
-  const fromWorktreeEntry = (i: number, data: Buffer): TarInputEntry => {
-    const e = ls[i]!;
-    const path = paths[i]!;
-    return e.mode === '120000'
-      ? { path, type: 'symlink', linkTarget: linkTarget(path, data) }
-      : {
-          path,
-          type: 'file',
-          executable: e.mode === '100755',
-          size: data.length,
-          content: (async function* () {
-            yield data;
-          })(),
-        };
-  };
-  if (fromGit.length === 0) {
-    // A clean checkout: nothing to ask git.
-    for (let i = 0; i < ls.length; i++) yield fromWorktreeEntry(i, local.get(i)!);
-    return;
-  }
-  const child: ChildProcessWithoutNullStreams = spawn(opts.git ?? 'git', ['cat-file', '--batch'], {
-    cwd: dir,
-    env: gitEnv(opts.env),
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const sized = ls as (LsTreeEntry & { size: number })[];
+  const links = new Map<number, string>();
+  const fromGit: number[] = [];
+  sized.forEach((e, i) => {
+    if (e.mode !== '120000') return;
+    const local = opts.worktree === undefined ? undefined : fromWorktree(opts.worktree, e);
+    if (local !== undefined) links.set(i, linkTarget(paths[i]!, local));
+    else fromGit.push(i);
   });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  child.stdin.on('error', () => undefined);
-  // All requests up front (small); git answers in order and pipe back-pressure paces it.
-  child.stdin.end(fromGit.map((i) => `${ls[i]!.oid}\n`).join(''));
-  const reader = new BatchReader(child.stdout as AsyncIterable<Buffer>);
-  try {
-    for (let i = 0; i < ls.length; i++) {
-      const e = ls[i]!;
-      const path = paths[i]!;
-      const mine = local.get(i);
-      if (mine !== undefined) {
-        yield fromWorktreeEntry(i, mine);
-        local.delete(i);
-        continue;
-      }
-      const header = await reader.line();
-      const m = /^([0-9a-f]+) blob ([0-9]+)$/.exec(header);
-      if (m === null || m[1] !== e.oid) {
-        throw provenanceError(
-          'GIT_FAILED',
-          `git cat-file: unexpected answer ${JSON.stringify(header.slice(0, 100))} for ${path}`,
+  if (fromGit.length > 0) {
+    const blobs = new BlobReader(dir, opts);
+    try {
+      blobs.ask(fromGit.map((i) => sized[i]!.oid));
+      blobs.end();
+      for (const i of fromGit)
+        links.set(
+          i,
+          linkTarget(paths[i]!, await blobs.all(sized[i]!.oid, sized[i]!.size, paths[i]!)),
         );
+    } catch (err) {
+      await blobs.close();
+      blobs.explain(err);
+      throw err;
+    } finally {
+      await blobs.close();
+    }
+  }
+  return { ls: sized, paths, links };
+}
+
+/** The tar entries of a listed tree, made a group at a time (see the module comment). */
+async function* treeEntries(
+  dir: string,
+  tree: ListedTree,
+  opts: TreeArchiveOptions,
+): AsyncGenerator<TarInputEntry> {
+  const { ls, paths, links } = tree;
+  const blobs = new BlobReader(dir, opts);
+  try {
+    for (let start = 0; start < ls.length;) {
+      let end = start;
+      for (let bytes = 0; end < ls.length && end - start < GROUP_FILES && bytes < GROUP_BYTES;)
+        bytes += ls[end++]!.size;
+      const local = new Map<number, Buffer>();
+      const ask: string[] = [];
+      for (let i = start; i < end; i++) {
+        const e = ls[i]!;
+        if (e.mode === '120000') continue;
+        const data = opts.worktree === undefined ? undefined : fromWorktree(opts.worktree, e);
+        if (data !== undefined) local.set(i, data);
+        else ask.push(e.oid);
       }
-      const size = Number(m[2]);
-      if (e.mode === '120000') {
-        yield { path, type: 'symlink', linkTarget: linkTarget(path, await reader.all(size)) };
-      } else {
+      blobs.ask(ask);
+      if (end === ls.length) blobs.end();
+      for (let i = start; i < end; i++) {
+        const e = ls[i]!;
+        const path = paths[i]!;
+        if (e.mode === '120000') {
+          yield { path, type: 'symlink', linkTarget: links.get(i)! };
+          continue;
+        }
+        const data = local.get(i);
         yield {
           path,
           type: 'file',
           executable: e.mode === '100755',
-          size,
-          content: reader.body(size),
+          size: e.size,
+          content: data ?? blobs.body(await blobs.next(e.oid, e.size, path)),
         };
       }
-      if ((await reader.line()) !== '')
-        throw provenanceError('GIT_FAILED', 'git cat-file: missing object terminator');
+      start = end;
     }
   } catch (err) {
-    if (
-      stderr !== '' &&
-      err instanceof Error &&
-      (err as { code?: unknown }).code === 'GIT_FAILED'
-    ) {
-      err.message += ` (${firstLine(stderr)})`;
-    }
+    // Once git has exited, all it said is in: the error carries it.
+    await blobs.close();
+    blobs.explain(err);
     throw err;
   } finally {
     // Early exit (consumer stopped, or an error): stop git; a completed read leaves nothing.
-    child.stdout.destroy();
-    if (child.exitCode === null) child.kill();
-    await exited;
+    await blobs.close();
   }
+}
+
+/**
+ * Lists the tar entries of the tree of `commit` (file content read as each is reached). Refuses
+ * what `gitTreeArchive` refuses, before the first entry.
+ */
+export async function* gitTreeEntries(
+  dir: string,
+  commit: string,
+  opts: TreeArchiveOptions = {},
+): AsyncGenerator<TarInputEntry> {
+  yield* treeEntries(dir, await listArchiveTree(dir, commit, opts), opts);
+}
+
+/** A tar stream of known length, made when opened (each `open()` makes it again). */
+export interface TreeArchive {
+  size: number;
+  open(): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * The committed tree of `commit` as a tar stream whose length is known from the listing: every
+ * refusal is made here, the files are read only when the stream is opened.
+ */
+export async function gitTreeArchive(
+  dir: string,
+  commit: string,
+  opts: TreeArchiveOptions = {},
+): Promise<TreeArchive> {
+  const tree = await listArchiveTree(dir, commit, opts);
+  const size = tarSize(
+    tree.ls.map((e, i) =>
+      e.mode === '120000'
+        ? { path: tree.paths[i]!, type: 'symlink' as const, linkTarget: tree.links.get(i)! }
+        : {
+            path: tree.paths[i]!,
+            type: 'file' as const,
+            executable: e.mode === '100755',
+            size: e.size,
+          },
+    ),
+  );
+  return {
+    size,
+    // In pieces of about 1 MiB: a header, a body and a padding per file would each be a frame.
+    open: () => inPieces(writeTar(treeEntries(dir, tree, opts), { mtime: 0 })),
+  };
 }
 
 /**

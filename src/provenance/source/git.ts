@@ -105,9 +105,12 @@ export async function findSubmodules(
   return submodulesIn(await listTree(dir, commit, opts));
 }
 
-/** `git ls-tree -r -z --full-tree` of a commit: every blob, link and gitlink of its tree. */
-function listTree(dir: string, commit: string, opts: GitOptions): Promise<Buffer> {
-  return git(dir, ['ls-tree', '-r', '-z', '--full-tree', commit], opts).then((r) => r.stdout);
+/**
+ * `git ls-tree -r -l -z --full-tree` of a commit: every blob (with its size), link and gitlink of
+ * its tree.
+ */
+export function listTree(dir: string, commit: string, opts: GitOptions = {}): Promise<Buffer> {
+  return git(dir, ['ls-tree', '-r', '-l', '-z', '--full-tree', commit], opts).then((r) => r.stdout);
 }
 
 function submodulesIn(out: Buffer): string[] {
@@ -175,7 +178,7 @@ export async function readGitSource(
 }
 
 /**
- * `readGitSource`, with the commit's tree listing (`git ls-tree -r -z --full-tree`) it read on
+ * `readGitSource`, with the commit's tree listing (`git ls-tree -r -l -z --full-tree`) it read on
  * the way and the work tree's top folder, for `writeGitTreeArchive`'s `listing` and `worktree`. Once the commit is known, its five reads (the
  * commit object, its tree id, the listing, the status, the remote) run at once.
  */

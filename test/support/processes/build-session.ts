@@ -52,7 +52,7 @@ export function submissionOf(
     inputs: {
       config: bytesOf(p.configBytes),
       commit: bytesOf(p.source.commitObject ?? new Uint8Array(0)),
-      source: fileInput(p.sourceArchive.file, p.sourceArchive.size),
+      source: p.sourceArchive,
       deps: p.depsArchive
         ? fileInput(p.depsArchive.file, p.depsArchive.size)
         : bytesOf(new Uint8Array(0)),
