@@ -50,9 +50,9 @@ export function materialize(p, snap, dir) {
   const commit = git('hash-object', '-t', 'commit', '-w', snap.commit);
   if (commit !== p.commit) throw new Error(`${p.name}: commit object ${commit}, not ${p.commit}`);
   git('update-ref', 'HEAD', commit);
-  // Packed, as a clone's objects are (actions/checkout fetches one pack): `git add` left one loose
-  // object per file, which a clone never has.
-  git('repack', '-a', '-d', '-q');
   writeFileSync(join(dir, '.git', 'shallow'), `${commit}\n`);
+  // Packed, as a clone's objects are (actions/checkout fetches one pack): `git add` left one loose
+  // object per file, which a clone never has. After the shallow file: the parents are absent.
+  git('repack', '-a', '-d', '-q');
   git('remote', 'add', 'origin', p.repository);
 }
