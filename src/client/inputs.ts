@@ -300,7 +300,8 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     bytes,
     file: configFile,
   } = o.project ?? (await readProjectConfig(o.dir, o.configFile));
-  const tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
+  // A files source's archive is a temporary file (a git source is read as it is sent).
+  let tmp: string | undefined;
   // The cached dependency set this build holds (released by cleanup).
   let deps: HeldSet | null = null;
   try {
@@ -308,6 +309,7 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
     let workdir: string;
     let archiving: Promise<TreeArchive>;
     if (o.sourceKind === 'files') {
+      tmp = await mkdtemp(join(tmpdir(), 'tee-compile-client-'));
       const sourceFile = join(tmp, 'source.tar');
       let bytes: number;
       ({ source, workdir, bytes } = await filesSource(o.sourceRoot ?? o.dir, o.dir, sourceFile));
@@ -365,12 +367,12 @@ export async function prepareInputs(o: PrepareOptions): Promise<PreparedInputs> 
       depsArchive,
       cleanup: async () => {
         await set?.release();
-        await rm(tmp, { recursive: true, force: true });
+        if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
       },
     };
   } catch (e) {
     await deps?.release();
-    await rm(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
     throw e;
   }
 }

@@ -21,7 +21,7 @@ import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
 import type { StandinHost } from '../support/nitro/nitro-standin.js';
 import { createStandinHost } from '../support/nitro/nitro-standin.js';
-import { sandboxBackend } from '../support/processes/sandbox-worker.js';
+import { keepingStarted, sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let work: string;
 let backend: LocalBackend;
@@ -103,13 +103,11 @@ describe('runBuild order (local backend)', () => {
         'exec git "$@"\n',
     );
     await chmod(join(bin, 'git'), 0o755);
-    let enclave: Enclave | undefined;
-    const keeping: LocalBackend = Object.create(backend) as LocalBackend;
-    keeping.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const keeping = keepingStarted(backend);
     const err = await runBuild({
       dir: r.dir,
       out: join(work, 'no-blobs.tar.gz'),
-      backend: keeping,
+      backend: keeping.backend,
       catalog: await loadImageCatalog(),
       cacheDir: join(work, 'cache'),
       allowDirty: true,
@@ -117,6 +115,7 @@ describe('runBuild order (local backend)', () => {
     }).catch((e: unknown) => e);
     expect(err).toHaveCode('GIT_FAILED');
     // Gone either way: stopped by the client, or ended by itself once told of the failure.
+    const enclave = keeping.started();
     expect(enclave).toBeDefined();
     await enclave!.exited;
     expect(['stopped', 'failed']).toContain(enclave!.state);
@@ -175,15 +174,13 @@ describe('runBuild cancel before the session (local backend)', () => {
       `#!/bin/sh\n: > ${JSON.stringify(asked)}\nsleep 3\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
     );
     await chmod(join(bin, 'git'), 0o755);
-    let enclave: Enclave | undefined;
-    const spying: LocalBackend = Object.create(backend) as LocalBackend;
-    spying.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const spying = keepingStarted(backend);
     const abort = new AbortController();
     const events: BuildEvent[] = [];
     const running = runBuild({
       dir: r.dir,
       out: join(work, 'cancelled.tar.gz'),
-      backend: spying,
+      backend: spying.backend,
       catalog: await loadImageCatalog(),
       cacheDir: join(work, 'cache'),
       env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) },
@@ -203,6 +200,7 @@ describe('runBuild cancel before the session (local backend)', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(err).toHaveCode('PROTOCOL_CANCELLED');
     expect(events.map((e) => e.type)).toEqual(['enclave']);
+    const enclave = spying.started();
     expect(enclave).toBeDefined();
     await expect(enclave!.exited).resolves.toMatchObject({ state: 'stopped', reason: 'stopped' });
   });

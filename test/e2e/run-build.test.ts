@@ -10,10 +10,9 @@ import type { BuildEvent } from '../../src/client/run-build.js';
 import { runBuild } from '../../src/client/run-build.js';
 import { loadImageCatalog } from '../../src/catalog/node.js';
 import type { LocalBackend } from '../../src/enclave/local.js';
-import type { Enclave, EnclaveSpec } from '../../src/enclave/types.js';
 import type { TestRepo } from '../support/source/build-repo.js';
 import { goProject, makeRepo } from '../support/source/build-repo.js';
-import { sandboxBackend } from '../support/processes/sandbox-worker.js';
+import { keepingStarted, sandboxBackend } from '../support/processes/sandbox-worker.js';
 
 let work: string;
 let backend: LocalBackend;
@@ -79,16 +78,15 @@ describe('runBuild', () => {
   it('when the worker is killed mid-build, the client reports ENCLAVE_EXITED and the backend the kill', async () => {
     const r = await makeRepo(goProject('echo started; sleep 60; echo done > out.txt'));
     repos.push(r);
-    let enclave: Enclave | undefined;
-    const spying: LocalBackend = Object.create(backend) as LocalBackend;
-    spying.start = async (spec: EnclaveSpec) => (enclave = await backend.start(spec));
+    const spying = keepingStarted(backend);
     const err = await runBuild({
       dir: r.dir,
       out: join(work, 'killed.tar.gz'),
-      backend: spying,
+      backend: spying.backend,
       catalog: await loadImageCatalog(),
       cacheDir: join(work, 'cache'),
       onEvent: (e) => {
+        const enclave = spying.started();
         if (e.type === 'log' && e.lines.includes('started') && enclave) void killWorker(enclave.id);
       },
     }).catch((e: unknown) => e);
@@ -96,7 +94,7 @@ describe('runBuild', () => {
     expect((err as Error).message).toMatch(
       /the worker was killed \(SIGKILL\).*closed the connection before the end/,
     );
-    await expect(enclave!.exited).resolves.toMatchObject({
+    await expect(spying.started()!.exited).resolves.toMatchObject({
       state: 'failed',
       reason: 'killed',
       exitCode: 137,

@@ -210,14 +210,21 @@ async function listArchiveTree(
           linkTarget(paths[i]!, await blobs.all(sized[i]!.oid, sized[i]!.size, paths[i]!)),
         );
     } catch (err) {
-      await blobs.close();
-      blobs.explain(err);
-      throw err;
+      throw await blobs.failed(err);
     } finally {
       await blobs.close();
     }
   }
   return { ls: sized, paths, links };
+}
+
+/** Entry `i` of a listed tree as the archive holds it, a file without its content. */
+function headOf(tree: ListedTree, i: number): TarInputEntry {
+  const e = tree.ls[i]!;
+  const path = tree.paths[i]!;
+  return e.mode === '120000'
+    ? { path, type: 'symlink', linkTarget: tree.links.get(i)! }
+    : { path, type: 'file', executable: e.mode === '100755', size: e.size };
 }
 
 /** The tar entries of a listed tree, made a group at a time (see the module comment). */
@@ -226,7 +233,7 @@ async function* treeEntries(
   tree: ListedTree,
   opts: TreeArchiveOptions,
 ): AsyncGenerator<TarInputEntry> {
-  const { ls, paths, links } = tree;
+  const { ls, paths } = tree;
   const blobs = new BlobReader(dir, opts);
   try {
     for (let start = 0; start < ls.length;) {
@@ -246,27 +253,15 @@ async function* treeEntries(
       if (end === ls.length) blobs.end();
       for (let i = start; i < end; i++) {
         const e = ls[i]!;
-        const path = paths[i]!;
-        if (e.mode === '120000') {
-          yield { path, type: 'symlink', linkTarget: links.get(i)! };
-          continue;
-        }
-        const data = local.get(i);
-        yield {
-          path,
-          type: 'file',
-          executable: e.mode === '100755',
-          size: e.size,
-          content: data ?? blobs.body(await blobs.next(e.oid, e.size, path)),
-        };
+        const head = headOf(tree, i);
+        if (head.type === 'file')
+          head.content = local.get(i) ?? blobs.body(await blobs.next(e.oid, e.size, paths[i]!));
+        yield head;
       }
       start = end;
     }
   } catch (err) {
-    // Once git has exited, all it said is in: the error carries it.
-    await blobs.close();
-    blobs.explain(err);
-    throw err;
+    throw await blobs.failed(err);
   } finally {
     // Early exit (consumer stopped, or an error): stop git; a completed read leaves nothing.
     await blobs.close();
@@ -301,20 +296,8 @@ export async function gitTreeArchive(
   opts: TreeArchiveOptions = {},
 ): Promise<TreeArchive> {
   const tree = await listArchiveTree(dir, commit, opts);
-  const size = tarSize(
-    tree.ls.map((e, i) =>
-      e.mode === '120000'
-        ? { path: tree.paths[i]!, type: 'symlink' as const, linkTarget: tree.links.get(i)! }
-        : {
-            path: tree.paths[i]!,
-            type: 'file' as const,
-            executable: e.mode === '100755',
-            size: e.size,
-          },
-    ),
-  );
   return {
-    size,
+    size: tarSize(tree.ls.map((_, i) => headOf(tree, i))),
     // In pieces of about 1 MiB: a header, a body and a padding per file would each be a frame.
     open: () => inPieces(writeTar(treeEntries(dir, tree, opts), { mtime: 0 })),
   };

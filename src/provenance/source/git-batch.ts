@@ -137,14 +137,19 @@ export class BlobReader {
     return Buffer.concat(parts);
   }
 
-  /** Adds git's own complaint to a GIT_FAILED error. */
-  explain(err: unknown): void {
+  /**
+   * After a failure: stops git, then adds what it said to a GIT_FAILED error (once git has
+   * exited, all it said is in). Returns the error, to be thrown.
+   */
+  async failed(err: unknown): Promise<unknown> {
+    await this.close();
     if (
       this.stderr !== '' &&
       err instanceof Error &&
       (err as { code?: unknown }).code === 'GIT_FAILED'
     )
       err.message += ` (${firstLine(this.stderr)})`;
+    return err;
   }
 
   /** Stops git (a completed read leaves nothing to stop) and waits for it. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { LocalBackendOptions } from '../../../src/enclave/local.js';
+import type { Enclave, EnclaveSpec } from '../../../src/enclave/types.js';
 import { LocalBackend } from '../../../src/enclave/local.js';
 import { loadImageCatalog } from '../../../src/catalog/node.js';
 import { tempDir } from '../temp.js';
@@ -51,6 +52,17 @@ export async function sandboxBackend(opts: LocalBackendOptions = {}): Promise<Lo
     workerEntry: await workerBundle(),
     ...opts,
   });
+}
+
+/** `backend`, keeping the last enclave it started (`started()`), for tests that act on it. */
+export function keepingStarted(backend: LocalBackend): {
+  backend: LocalBackend;
+  started: () => Enclave | undefined;
+} {
+  let last: Enclave | undefined;
+  const keeping = Object.create(backend) as LocalBackend;
+  keeping.start = async (spec: EnclaveSpec) => (last = await backend.start(spec));
+  return { backend: keeping, started: () => last };
 }
 
 /** Environment for the in-process CLI so that its local backend runs the bundled worker. */
