@@ -3,7 +3,9 @@
 // the maintainer-style build.json of projects/<name>/), verify the bundle, and build it plainly
 // (the same command in a copy of the checkout, on the host) just before and just after, in the
 // same run. Prints the table:
-// project, language, deps, plain s, attested s, ratio, and the attested build's phase timings.
+// project, language, deps, plain s, attested s, ratio (of the medians), paired (the median of
+// each attested build over the plain builds around it), outside s (the attested command less its
+// building phase), building s, and the attested build's phase timings.
 //
 //   npm run bench:real [-- <name>…]
 //   TEE_COMPILE_CORPUS=<dir>   snapshots (<name>.tar.gz, <name>.commit) already fetched
@@ -84,7 +86,10 @@ async function removalOf(before) {
 }
 
 const timingsOf = (stderr) => /tee-compile: timings: (.*)/.exec(stderr)?.[1] ?? '';
-const depsOf = (stderr) => Number(/, (\d+) locked dependenc/.exec(stderr)?.[1] ?? NaN);
+const depsOf = (stderr) => {
+  const m = /, (\d+) locked dependenc/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+};
 
 // The bundled worker script (rebuilt when lib/ changed) is made once, untimed: it is not a cost
 // of a build.
@@ -186,6 +191,16 @@ for (const p of projects) {
     );
     row.timings = row.timingRuns[nearest];
     row.ratio = row.attested / row.plain;
+    // Each attested build against the mean of the plain builds just before and after it: the
+    // machine's load drifts over minutes, and a pair shares it. Their median is the second ratio.
+    row.pairRatios = row.attestedRuns.map((s, i) => s / ((plainRuns[i] + plainRuns[i + 1]) / 2));
+    row.pairRatio = median(row.pairRatios);
+    // What the product added outside the build command (the whole command less its building
+    // phase), and the building phase itself: the first is the product's cost, the second the
+    // command's, in the sandbox's memory file system.
+    const building = row.timingRuns.map((t) => Number(/building ([0-9.]+) s/.exec(t)?.[1]));
+    row.outside = median(row.attestedRuns.map((s, i) => s - building[i]));
+    row.building = median(building);
   } catch (e) {
     row.error = String(e?.message ?? e);
   } finally {
@@ -194,10 +209,12 @@ for (const p of projects) {
 }
 
 const f = (n) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(2) : '-');
-console.log('project         language  deps  plain s  attested s  ratio  verified');
+console.log(
+  'project         language  deps  plain s  attested s  ratio  paired  outside s  building s  verified',
+);
 for (const r of results) {
   console.log(
-    `${r.project.padEnd(15)} ${r.language.padEnd(8)} ${String(r.deps ?? '-').padStart(5)} ${f(r.plain).padStart(8)} ${f(r.attested).padStart(11)} ${f(r.ratio).padStart(6)}  ${r.error ? 'no' : r.verified ? 'yes' : 'NO'}`,
+    `${r.project.padEnd(15)} ${r.language.padEnd(8)} ${String(r.deps ?? '-').padStart(5)} ${f(r.plain).padStart(8)} ${f(r.attested).padStart(11)} ${f(r.ratio).padStart(6)} ${f(r.pairRatio).padStart(7)} ${f(r.outside).padStart(10)} ${f(r.building).padStart(11)}  ${r.error ? 'no' : r.verified ? 'yes' : 'NO'}`,
   );
 }
 for (const r of results) {
@@ -209,6 +226,8 @@ for (const r of results) {
   if (r.plainRuns) console.log(`  ${r.project}: plain runs ${r.plainRuns.map(f).join(' s, ')} s`);
   if (r.attestedRuns?.length > 1)
     console.log(`  ${r.project}: attested runs ${r.attestedRuns.map(f).join(' s, ')} s`);
+  if (r.pairRatios?.length > 1)
+    console.log(`  ${r.project}: paired ratios ${r.pairRatios.map(f).join(', ')}`);
   if (r.plainError) console.log(`  ${r.project}: plain build failed: ${r.plainError}`);
 }
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2));

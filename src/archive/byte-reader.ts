@@ -24,6 +24,18 @@ export class ByteReader {
     return this.buf.length > 0;
   }
 
+  /**
+   * The next `n` bytes when they are already buffered, else undefined (nothing consumed): lets a
+   * parser take a header or skip padding without a promise per call.
+   */
+  takeBuffered(n: number): Uint8Array | undefined {
+    if (this.buf.length < n) return undefined;
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    this.position += n;
+    return out;
+  }
+
   /** Reads exactly `n` bytes, or returns null at a clean end of stream (nothing read). */
   async readExact(n: number, what: string): Promise<Uint8Array | null> {
     if (!(await this.fill())) return null;

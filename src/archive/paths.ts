@@ -86,9 +86,9 @@ export class EntryTracker {
   private readonly seen = new Map<string, TrackedKind | 'implied'>();
 
   add(path: string, kind: TrackedKind): void {
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const anc = parts.slice(0, i).join('/');
+    // Each ancestor is the path up to one of its slashes.
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+      const anc = path.slice(0, i);
       const k = this.seen.get(anc);
       if (k === 'symlink') {
         throw new ArchiveError(

@@ -150,9 +150,9 @@ export function parsePax(data: Uint8Array): Map<string, string> {
 }
 
 function writeString(block: Uint8Array, off: number, len: number, s: string): void {
-  const b = enc.encode(s);
-  if (b.length > len) throw new RangeError(`tar header field overflow (${s.slice(0, 40)})`);
-  block.set(b, off);
+  // Encoded in place (a header has nine fields; a source of 5 000 files, 45 000 of them).
+  const { read } = enc.encodeInto(s, block.subarray(off, off + len));
+  if (read !== s.length) throw new RangeError(`tar header field overflow (${s.slice(0, 40)})`);
 }
 
 function writeOctal(block: Uint8Array, off: number, len: number, v: number): void {
@@ -204,8 +204,4 @@ export function encodePax(records: [string, string][]): Uint8Array {
     parts.push(enc.encode(String(len)), body);
   }
   return concatBytes(parts);
-}
-
-export function utf8Length(s: string): number {
-  return enc.encode(s).length;
 }

@@ -99,7 +99,7 @@ async function* readEntries(r: ByteReader, opts: TarReadOptions): AsyncGenerator
   let gnuLink: string | null = null;
 
   for (;;) {
-    const block = await r.readExact(BLOCK, 'a header');
+    const block = r.takeBuffered(BLOCK) ?? (await r.readExact(BLOCK, 'a header'));
     if (block === null)
       throw new ArchiveError(
         'ARCHIVE_MALFORMED',
@@ -253,6 +253,7 @@ async function* readEntries(r: ByteReader, opts: TarReadOptions): AsyncGenerator
     // Skip whatever the consumer did not read, then the padding.
     const read = r.position - before;
     if (read < dataSize) await r.skip(dataSize - read, path);
-    await r.skip(padding(dataSize), 'padding');
+    const pad = padding(dataSize);
+    if (r.takeBuffered(pad) === undefined) await r.skip(pad, 'padding');
   }
 }

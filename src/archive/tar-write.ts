@@ -4,7 +4,7 @@
  * sizes go into pax records. The same entries always give the same bytes. Pure: no Node APIs.
  */
 import { concatBytes } from '../util/bytes.js';
-import { BLOCK, MAX_OCTAL_SIZE, encodeHeader, encodePax, utf8Length } from './tar-header.js';
+import { BLOCK, MAX_OCTAL_SIZE, encodeHeader, encodePax } from './tar-header.js';
 
 export interface TarInputEntry {
   /** Relative POSIX path, no leading `/`, no `..`. Directories without a trailing `/`. */
@@ -28,7 +28,8 @@ export interface TarWriteOptions {
 const ZERO = new Uint8Array(BLOCK);
 
 function fitsUstar(s: string): boolean {
-  return utf8Length(s) <= 100 && /^[\x20-\x7e]*$/.test(s);
+  // Printable ASCII only, so its length in characters is its length in bytes.
+  return s.length <= 100 && /^[\x20-\x7e]*$/.test(s);
 }
 
 function roundUp(n: number): number {

@@ -389,6 +389,18 @@ describe('readTar', () => {
     expect((await read(good)).map((f) => f.path)).toEqual(['renamed']);
   });
 
+  it('reads the same entries wherever the chunks split its headers and padding', async () => {
+    const t = await tarOf([
+      { path: 'a/b/c.txt', type: 'file', content: te.encode('x'.repeat(700)) },
+      { path: 'a/empty', type: 'file', content: new Uint8Array(0) },
+      { path: 'a/d', type: 'file', content: new Uint8Array(1536).fill(7) },
+    ]);
+    const whole = await readTarToMemory(chunksOf(t, t.length));
+    expect(whole.map((e) => e.path)).toEqual(['a/b/c.txt', 'a/empty', 'a/d']);
+    for (const size of [1, 7, 511, 512, 513, 1000, 1024, 1537])
+      expect(await readTarToMemory(chunksOf(t, size))).toEqual(whole);
+  });
+
   it('when the consumer skips a body, the next entry is still read correctly', async () => {
     const t = await tarOf([
       { path: 'skip', type: 'file', content: new Uint8Array(3000) },
