@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, symlinkSync, chmodSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { readTar, readTarToMemory, tarSize, writeTar } from '../../src/archive/index.js';
@@ -104,6 +112,29 @@ describe('writeTar', () => {
     const out = execFileSync('tar', ['-tvf', file], { encoding: 'utf8' });
     expect(out).toMatch(/-rw-r--r-- .* src\/main\.rs/);
     expect(out).toMatch(/-rwxr-xr-x .* run\.sh/);
+  });
+
+  it('when names are long or non-ASCII and links long, GNU tar unpacks what our reader reads', async () => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(150)}.txt`;
+    const entries: TarInputEntry[] = [
+      { path: long, type: 'file', content: te.encode('long') },
+      { path: 'ünïcödé/日本.txt', type: 'file', executable: true, content: te.encode('non-ASCII') },
+      { path: 'l', type: 'symlink', linkTarget: long },
+    ];
+    const bytes = await tarOf(entries);
+    const dir = tmp();
+    const file = join(dir, 'x.tar');
+    writeFileSync(file, bytes);
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    execFileSync('tar', ['-xf', file, '-C', out]);
+    const ours = await read(bytes, { symlinks: 'inside' });
+    expect(ours.map((f) => f.path)).toEqual([long, 'ünïcödé/日本.txt', 'l']);
+    expect(readFileSync(join(out, long), 'utf8')).toBe('long');
+    expect(readFileSync(join(out, 'ünïcödé/日本.txt'), 'utf8')).toBe('non-ASCII');
+    expect(lstatSync(join(out, 'ünïcödé/日本.txt')).mode & 0o111).not.toBe(0);
+    expect(readlinkSync(join(out, 'l'))).toBe(long);
+    expect(ours[2]!.linkTarget).toBe(long);
   });
 
   it('when streamed content does not match the declared size, it throws', async () => {

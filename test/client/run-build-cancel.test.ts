@@ -50,18 +50,26 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 30_000): Promi
   }
 }
 
+/**
+ * An environment whose `git` runs the shell lines `before`, then the real git: a folder of its own
+ * (`name`) first on the PATH.
+ */
+async function wrappedGit(name: string, before: string): Promise<NodeJS.ProcessEnv> {
+  const bin = join(work, `${name}-bin`);
+  await mkdir(bin, { recursive: true });
+  await writeFile(
+    join(bin, 'git'),
+    `#!/bin/sh\n${before}PATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
+  );
+  await chmod(join(bin, 'git'), 0o755);
+  return { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) };
+}
+
 describe('runBuild order (local backend)', () => {
   /** A git that notes it was asked, then runs the real one. */
   async function notingGit(name: string): Promise<{ env: NodeJS.ProcessEnv; asked: string }> {
-    const bin = join(work, `${name}-bin`);
     const asked = join(work, `${name}-asked`);
-    await mkdir(bin, { recursive: true });
-    await writeFile(
-      join(bin, 'git'),
-      `#!/bin/sh\n: > ${JSON.stringify(asked)}\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
-    );
-    await chmod(join(bin, 'git'), 0o755);
-    return { env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) }, asked };
+    return { env: await wrappedGit(name, `: > ${JSON.stringify(asked)}\n`), asked };
   }
 
   it('when the enclave starts, the inputs are prepared only once its sandbox is launched', async () => {
@@ -94,15 +102,10 @@ describe('runBuild order (local backend)', () => {
     // and this git lists the tree but cannot answer for blobs.
     const r = await repo('echo hi > out.txt');
     await writeFile(join(r.dir, 'go.mod'), 'module example.com/changed\n');
-    const bin = join(work, 'no-blobs-bin');
-    await mkdir(bin, { recursive: true });
-    await writeFile(
-      join(bin, 'git'),
-      `#!/bin/sh\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\n` +
-        `for a in "$@"; do [ "$a" = --batch ] && { echo 'fatal: no blobs here' >&2; exit 128; }; done\n` +
-        'exec git "$@"\n',
+    const env = await wrappedGit(
+      'no-blobs',
+      `for a in "$@"; do [ "$a" = --batch ] && { echo 'fatal: no blobs here' >&2; exit 128; }; done\n`,
     );
-    await chmod(join(bin, 'git'), 0o755);
     const keeping = keepingStarted(backend);
     const err = await runBuild({
       dir: r.dir,
@@ -111,7 +114,7 @@ describe('runBuild order (local backend)', () => {
       catalog: await loadImageCatalog(),
       cacheDir: join(work, 'cache'),
       allowDirty: true,
-      env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) },
+      env,
     }).catch((e: unknown) => e);
     expect(err).toHaveCode('GIT_FAILED');
     // Gone either way: stopped by the client, or ended by itself once told of the failure.
@@ -166,14 +169,8 @@ describe('runBuild cancel before the session (local backend)', () => {
   it('when cancelled while the inputs are prepared, it rejects at once and stops the enclave that was starting', async () => {
     const r = await repo('echo hi > out.txt');
     // git that takes its time (the source is read through it), and says when it is asked.
-    const bin = join(work, 'slow-bin');
     const asked = join(work, 'git-asked');
-    await mkdir(bin, { recursive: true });
-    await writeFile(
-      join(bin, 'git'),
-      `#!/bin/sh\n: > ${JSON.stringify(asked)}\nsleep 3\nPATH=${JSON.stringify(process.env.PATH ?? '')}\nexport PATH\nexec git "$@"\n`,
-    );
-    await chmod(join(bin, 'git'), 0o755);
+    const env = await wrappedGit('slow', `: > ${JSON.stringify(asked)}\nsleep 3\n`);
     const spying = keepingStarted(backend);
     const abort = new AbortController();
     const events: BuildEvent[] = [];
@@ -183,7 +180,7 @@ describe('runBuild cancel before the session (local backend)', () => {
       backend: spying.backend,
       catalog: await loadImageCatalog(),
       cacheDir: join(work, 'cache'),
-      env: { ...process.env, PATH: [bin, process.env.PATH ?? ''].join(delimiter) },
+      env,
       signal: abort.signal,
       onEvent: (e) => events.push(e),
     }).catch((e: unknown) => e);

@@ -25,7 +25,7 @@ import type { WriteResult } from '../../archive/node.js';
 import { compareBytes, decodeUtf8 } from '../../util/encoding.js';
 import { provenanceError } from '../errors.js';
 import { BlobReader } from './git-batch.js';
-import { listTree as listTreeLong, refuseSubmodules } from './git.js';
+import { listTree, refuseSubmodules } from './git.js';
 import type { GitOptions } from './git.js';
 
 /** One blob of the tree as `git ls-tree -l` lists it. */
@@ -175,9 +175,9 @@ async function listArchiveTree(
   commit: string,
   opts: TreeArchiveOptions,
 ): Promise<ListedTree> {
-  let ls = parseLsTree(opts.listing ?? (await listTreeLong(dir, commit, opts)));
+  let ls = parseLsTree(opts.listing ?? (await listTree(dir, commit, opts)));
   if (opts.listing !== undefined && ls.some((e) => e.size === undefined && e.mode !== '160000'))
-    ls = parseLsTree(await listTreeLong(dir, commit, opts));
+    ls = parseLsTree(await listTree(dir, commit, opts));
   refuseSubmodules(ls.filter((e) => e.mode === '160000').map((e) => e.path.toString('utf8')));
   ls.sort((a, b) => compareBytes(a.path, b.path));
   const paths = ls.map((e) => {

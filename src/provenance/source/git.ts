@@ -179,8 +179,9 @@ export async function readGitSource(
 
 /**
  * `readGitSource`, with the commit's tree listing (`git ls-tree -r -l -z --full-tree`) it read on
- * the way and the work tree's top folder, for `writeGitTreeArchive`'s `listing` and `worktree`. Once the commit is known, its five reads (the
- * commit object, its tree id, the listing, the status, the remote) run at once.
+ * the way and the work tree's top folder, for `gitTreeArchive`'s `listing` and `worktree`. Once
+ * the commit is known, its five reads (the commit object, its tree id, the listing, the status,
+ * the remote) run at once.
  */
 export async function readGitCheckout(
   dir: string,
