@@ -8,18 +8,14 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
+import { crc32 } from '../util/stream-digest.js';
 import { EifError } from './errors.js';
 import type { EifHashing } from './hashing.js';
-import { crc32 as pureCrc32 } from './hashing.js';
 import type { DescribeEifOptions, EifDescription, EifSource } from './reader.js';
 import { READ_CHUNK_SIZE, describeEif } from './reader.js';
 import type { EifInput } from './writer.js';
 import { eifChunks } from './writer.js';
 
-type Crc32Fn = (data: Uint8Array, value?: number) => number;
-// zlib.crc32 exists from Node 20.15 / 22.2; older Node 20 falls back to the table version.
-const zlibCrc32 = (zlib as unknown as { crc32?: Crc32Fn }).crc32;
 
 /** node:crypto SHA-384 and zlib CRC-32. */
 export const nodeHashing: EifHashing = {
@@ -32,7 +28,8 @@ export const nodeHashing: EifHashing = {
       digest: () => new Uint8Array(h.digest()),
     };
   },
-  crc32: zlibCrc32 === undefined ? pureCrc32 : (data, previous) => zlibCrc32(data, previous),
+  // zlib's where Node has it (from 20.15 / 22.2), an empty piece passed over (see `crc32`).
+  crc32: (data, previous) => crc32(data, previous),
 };
 
 function readFailed(path: string, err: unknown): EifError {

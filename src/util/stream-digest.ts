@@ -61,6 +61,12 @@ export function crc32Table(data: Uint8Array, previous = 0): number {
 
 const nativeCrc = nodeBuiltin<NodeZlibCrc>('node:zlib')?.crc32;
 
-/** CRC-32 as `crc32Table`, native where the runtime has it (Node's zlib). */
+/**
+ * CRC-32 as `crc32Table`, native where the runtime has it (Node's zlib). An empty piece leaves
+ * the CRC as it was, and is not passed on: Node's gives 0 for some empty views (`Buffer.from('')`
+ * and views of it: zlib's `crc32` given no memory at all), which restarted the sum mid-stream.
+ */
 export const crc32: (data: Uint8Array, previous?: number) => number =
-  nativeCrc === undefined ? crc32Table : (d, p = 0) => nativeCrc(d, p) >>> 0;
+  nativeCrc === undefined
+    ? crc32Table
+    : (d, p = 0) => (d.length === 0 ? p >>> 0 : nativeCrc(d, p) >>> 0);
