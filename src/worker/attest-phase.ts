@@ -65,7 +65,7 @@ export async function attestAndBundle(
       },
     );
   const toolchain = found.t;
-  const facts = await ctx.facts.catch((e: unknown) => {
+  const facts = await ctx.facts().catch((e: unknown) => {
     throw new WorkerError('ATTESTATION_FAILED', `the NSM cannot be used: ${(e as Error).message}`, {
       cause: e,
     });

@@ -39,12 +39,17 @@ export interface EnclaveFacts {
 /** What the worker knows before any client arrives. */
 export interface WorkerContext {
   image: WorkerImage;
-  /** Found in the background while the client connects and the build runs. */
-  facts: Promise<EnclaveFacts>;
+  /**
+   * The NSM's facts, found once (the same promise on every call): at the worker's start with the
+   * device, which must be there before a build is accepted; with the software NSM, once the
+   * build command runs (`whileBuilding`), or when the build attests, whichever comes first.
+   */
+  facts: () => Promise<EnclaveFacts>;
   /**
    * Called once the build command has started (the worker only waits then): the worker's
-   * process yields the CPU to the command, and the software NSM issues its certificate chain,
-   * which would otherwise compete with receiving the inputs.
+   * process yields the CPU to the command, and the software NSM is made (X.509 loaded, the
+   * simulation root's key imported) and issues its certificate chain, which would otherwise
+   * compete with receiving and checking the inputs.
    */
   whileBuilding?: () => void;
   backend: 'local' | 'nitro';

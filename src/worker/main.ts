@@ -157,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     // Settled here so that a failure is reported where it is awaited, never as unhandled.
     prepared.catch(() => undefined);
     // Without a working NSM there is nothing to attest with: fail at start, not after a build.
-    if (o.nsm.kind === 'device') await (await prepared).facts;
+    if (o.nsm.kind === 'device') await (await prepared).facts();
     if (handle) {
       server = (await handle).server;
       process.send?.({ type: 'listening' });

@@ -42,8 +42,8 @@ export interface WorkerOptions {
 export interface ReadyWorker {
   image: WorkerImage;
   handler: BuildHandler;
-  /** Settles once the NSM has been reached (rejects when it cannot be). */
-  facts: Promise<EnclaveFacts>;
+  /** Settles once the NSM has been reached (rejects when it cannot be); see `WorkerContext.facts`. */
+  facts: () => Promise<EnclaveFacts>;
 }
 
 /** Where the Nitro kernel's NSM driver puts the device. */
@@ -177,8 +177,19 @@ export async function startWorker(
     );
   if (o.jail) await probeJail(o.jail);
   if (o.nsm.kind === 'device') await lockNsmDevice(o.nsmDevice ?? DEFAULT_NSM_DEVICE);
-  const facts = enclaveFacts(o, image, hostIsolation);
-  facts.catch(() => undefined);
+  let found: Promise<EnclaveFacts> | undefined;
+  const facts = (): Promise<EnclaveFacts> => {
+    if (found === undefined) {
+      found = enclaveFacts(o, image, hostIsolation);
+      // Settled here: a failure is reported where the facts are awaited, never as unhandled.
+      found.catch(() => undefined);
+    }
+    return found;
+  };
+  // The device is reached at once (an enclave without one fails at start). The software NSM
+  // waits for the build command: making it (loading X.509, importing the simulation root's
+  // key) took a tenth of a second of the worker's thread while the source arrived.
+  if (o.nsm.kind === 'device') void facts();
   const worker: WorkerImage = {
     name: image.name,
     version: image.version,
@@ -190,10 +201,12 @@ export async function startWorker(
     facts,
     whileBuilding: () => {
       yieldToCommand();
-      // The software NSM issues its certificate chain on the first attestation: issue it while
-      // the build runs rather than after it. The document is thrown away.
+      // The software NSM is made, and issues its certificate chain on the first attestation:
+      // both while the build runs rather than after it. The document is thrown away.
       if (o.nsm.kind === 'simulated')
-        void facts.then((f) => f.nsm.attest({})).catch(() => undefined);
+        void facts()
+          .then((f) => f.nsm.attest({}))
+          .catch(() => undefined);
     },
     backend: o.nsm.kind === 'device' ? 'nitro' : 'local',
     workspace: o.workspace,

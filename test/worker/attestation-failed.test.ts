@@ -36,7 +36,7 @@ async function temp(prefix: string): Promise<string> {
 
 /** Runs one build of a small project against a worker whose NSM facts are `facts`. */
 async function buildWith(
-  facts: Promise<EnclaveFacts>,
+  facts: () => Promise<EnclaveFacts>,
   extra: { signing?: { keyFingerprint: string }; submit?: Partial<SubmitOptions> } = {},
 ): Promise<{ error: unknown; outcome: unknown; bundle: boolean }> {
   const repo = await makeRepo(goProject('echo ok > out.txt'));
@@ -83,7 +83,7 @@ describe('worker attestation', () => {
   it('when the NSM cannot be used, the build ends with ATTESTATION_FAILED and no bundle', async () => {
     const facts = Promise.reject<EnclaveFacts>(new NsmError('InternalError', 'DescribeNSM'));
     facts.catch(() => undefined);
-    const r = await buildWith(facts);
+    const r = await buildWith(() => facts);
     expect(r.error).toBeInstanceOf(WorkerError);
     expect(r.error).toHaveCode('ATTESTATION_FAILED');
     expect(r.outcome).toMatchObject({ ok: false, code: 'ATTESTATION_FAILED' });
@@ -91,7 +91,7 @@ describe('worker attestation', () => {
   });
 
   it('when the answer to the unsealing request is not for the worker’s key, the build ends with UNSEAL_FAILED and no bundle', async () => {
-    const r = await buildWith(softwareFacts(), {
+    const r = await buildWith(softwareFacts, {
       signing: { keyFingerprint: `sha256:${'ab'.repeat(32)}` },
       submit: { unseal: () => Promise.resolve(new Uint8Array(randomBytes(600))) },
     });
