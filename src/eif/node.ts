@@ -16,7 +16,6 @@ import { READ_CHUNK_SIZE, describeEif } from './reader.js';
 import type { EifInput } from './writer.js';
 import { eifChunks } from './writer.js';
 
-
 /** node:crypto SHA-384 and zlib CRC-32. */
 export const nodeHashing: EifHashing = {
   sha384: () => {

@@ -14,7 +14,7 @@ export {
 } from './source/git-archive.js';
 export type { TreeArchive } from './source/git-archive.js';
 export { DEFAULT_TREE_HASH_CONCURRENCY, computeTreeId, knownBlobAt } from './source/tree-hash.js';
-export type { HashedDir, KnownBlob, TreeHashOptions } from './source/tree-hash.js';
+export type { HashedDir, HashedEntry, KnownBlob, TreeHashOptions } from './source/tree-hash.js';
 export { verifySourceTree } from './source/check.js';
 export {
   MAX_LOCKFILE_BYTES,

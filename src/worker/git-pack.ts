@@ -97,9 +97,34 @@ export function storedZlib(data: Uint8Array): Buffer[] {
   return pieces;
 }
 
+/** Bytes of `data` as a stored zlib stream (see `storedZlib`). */
+export function storedZlibLength(n: number): number {
+  return 2 + 5 * Math.max(1, Math.ceil(n / STORED_BLOCK_BYTES)) + n + 4;
+}
+
+/** Writes `storedZlib(data)` into `out` at `at`, which has room for it; the offset after it. */
+export function writeStoredZlib(out: Buffer, at: number, data: Uint8Array): number {
+  const blocks = Math.max(1, Math.ceil(data.length / STORED_BLOCK_BYTES));
+  out[at++] = 0x78;
+  out[at++] = 0x01;
+  for (let k = 0; k < blocks; k++) {
+    const start = k * STORED_BLOCK_BYTES;
+    const len = Math.min(STORED_BLOCK_BYTES, data.length - start);
+    out[at] = k === blocks - 1 ? 1 : 0;
+    out.writeUInt16LE(len, at + 1);
+    out.writeUInt16LE(~len & 0xffff, at + 3);
+    out.set(data.subarray(start, start + len), at + 5);
+    at += 5 + len;
+  }
+  return out.writeUInt32BE(adler32(data), at);
+}
+
 /**
  * Writes `objects` (distinct ids) as `<packDir>/pack-<hash>.pack` and `.idx`; returns the hash
- * (hex). `algorithm` is the repository's.
+ * (hex). `algorithm` is the repository's. Entries are copied whole into a buffer of WRITE_BYTES,
+ * so that the pack's hash, each entry's CRC and each write take one call per buffer or entry
+ * rather than one per piece (a source tree's thousands of small files); an entry larger than the
+ * buffer is written from its pieces.
  */
 export async function writePack(
   packDir: string,
@@ -112,63 +137,70 @@ export async function writePack(
   let closed = false;
   const hash = createHash(algorithm);
   const entries: { oid: Uint8Array; offset: number; crc: number }[] = [];
-  let offset = 0;
-  const write = async (b: Buffer): Promise<void> => {
-    for (let off = 0; off < b.length;) off += (await fh.write(b, off, b.length - off)).bytesWritten;
-  };
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  // Written in pieces of about WRITE_BYTES, gathered (writev) rather than copied together.
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    let left = pendingBytes;
-    let bufs = pending;
-    pending = [];
-    pendingBytes = 0;
+  /** Bytes written to the file so far; `buf` holds the next `used`. */
+  let written = 0;
+  const buf = Buffer.allocUnsafe(WRITE_BYTES);
+  let used = 0;
+  /** Writes `bufs` whole (hashed already), gathered rather than copied together. */
+  const write = async (bufs: Buffer[]): Promise<void> => {
+    let left = bufs.reduce((n, b) => n + b.length, 0);
+    written += left;
     while (left > 0) {
       const { bytesWritten } = await fh.writev(bufs);
       left -= bytesWritten;
       if (left > 0) bufs = rest(bufs, bytesWritten);
     }
   };
-  const put = async (b: Buffer): Promise<void> => {
+  // The buffer is reused once its write has ended.
+  const flush = async (): Promise<void> => {
+    if (used === 0) return;
+    const b = buf.subarray(0, used);
     hash.update(b);
-    pending.push(b);
-    pendingBytes += b.length;
-    offset += b.length;
-    if (pendingBytes >= WRITE_BYTES) await flush();
+    used = 0;
+    await write([b]);
   };
   try {
-    const head = Buffer.alloc(12);
-    head.write('PACK', 0, 'latin1');
-    head.writeUInt32BE(2, 4);
-    head.writeUInt32BE(objects.length, 8);
-    await put(head);
-    const prepared: Promise<{ header: Buffer; body: Buffer[] }>[] = [];
-    const prepare = (o: PackObject): Promise<{ header: Buffer; body: Buffer[] }> => {
-      const p = o.content().then(async (c) => ({
-        header: entryHeader(TYPE_CODE[o.type], c.length),
-        body: storedZlib(c),
-      }));
+    buf.write('PACK', 0, 'latin1');
+    buf.writeUInt32BE(2, 4);
+    buf.writeUInt32BE(objects.length, 8);
+    used = 12;
+    const prepared: Promise<Uint8Array>[] = [];
+    const prepare = (o: PackObject): Promise<Uint8Array> => {
+      const p = o.content();
       // Awaited in order later; a failure meanwhile must not be an unhandled rejection.
       p.catch(() => undefined);
       return p;
     };
     for (let i = 0; i < Math.min(AHEAD, objects.length); i++) prepared.push(prepare(objects[i]!));
     for (let i = 0; i < objects.length; i++) {
-      const { header, body } = await prepared[i]!;
+      const content = await prepared[i]!;
+      prepared[i] = undefined as never;
       const next = i + AHEAD;
       if (next < objects.length) prepared.push(prepare(objects[next]!));
-      let crc = crc32(header);
-      for (const b of body) crc = crc32(b, crc);
+      const header = entryHeader(TYPE_CODE[objects[i]!.type], content.length);
+      const length = header.length + storedZlibLength(content.length);
+      if (used + length > WRITE_BYTES) await flush();
+      const offset = written + used;
+      let crc: number;
+      if (length <= WRITE_BYTES) {
+        const start = used;
+        header.copy(buf, used);
+        used = writeStoredZlib(buf, used + header.length, content);
+        crc = crc32(buf.subarray(start, used));
+      } else {
+        const pieces = [header, ...storedZlib(content)];
+        crc = 0;
+        for (const b of pieces) {
+          crc = crc32(b, crc);
+          hash.update(b);
+        }
+        await write(pieces);
+      }
       entries.push({ oid: objects[i]!.oid, offset, crc });
-      await put(header);
-      for (const b of body) await put(b);
-      prepared[i] = undefined as never;
     }
     await flush();
     const packHash = hash.digest();
-    await write(packHash);
+    await write([packHash]);
     closed = true;
     await fh.close();
     const name = `pack-${packHash.toString('hex')}`;

@@ -24,7 +24,7 @@ import { encodeTree } from '../provenance/index.js';
 import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
-import type { HashedDir, KnownBlob } from '../provenance/node.js';
+import type { HashedDir, HashedEntry, KnownBlob } from '../provenance/node.js';
 import { computeTreeId, knownBlobAt } from '../provenance/node.js';
 import { SMALL_FILE_BYTES } from '../archive/node.js';
 
@@ -119,11 +119,14 @@ export async function writeGitWorkspace(o: {
   const files: IndexFile[] = [];
   const root = Buffer.from(o.root);
 
-  /** A file's content, read when it is packed: kept from the extraction, or read back. */
-  const contentOf = (abs: Buffer, entry: TreeEntry): PackObject['content'] => {
+  /**
+   * A file's content, read when it is packed: kept from the extraction (the blob the tree check
+   * found for it), or read back from `abs()`, its path, made only then.
+   */
+  const contentOf = (abs: () => Buffer, entry: HashedEntry): PackObject['content'] => {
     if (entry.mode === '120000')
-      return () => Promise.resolve(readlinkSync(abs, { encoding: 'buffer' }));
-    const blob = knownBlobAt(o.known, abs);
+      return () => Promise.resolve(readlinkSync(abs(), { encoding: 'buffer' }));
+    const blob = entry.blob ?? knownBlobAt(o.known, abs());
     if (blob?.data !== undefined) {
       const data = blob.data;
       return () => Promise.resolve(data);
@@ -131,23 +134,32 @@ export async function writeGitWorkspace(o: {
     // A file just written from one buffer (src/archive/extract.ts) is read back the same way:
     // a trip through the thread pool per file costs more than the read.
     return blob !== undefined && blob.size <= SMALL_FILE_BYTES
-      ? () => Promise.resolve(readFileSync(abs))
-      : () => readFile(abs);
+      ? () => Promise.resolve(readFileSync(abs()))
+      : () => readFile(abs());
   };
-  // Paths stay bytes: git names need not be UTF-8.
+  // Paths stay bytes: git names need not be UTF-8. A folder's tree object is the one its check
+  // hashed, when it kept it (`HashedDir.tree`).
   const treeOf = (node: HashedDir, abs: Buffer, rel: Buffer | null): Buffer | null => {
-    const entries = [...node.entries];
+    const entries: TreeEntry[] = node.tree === undefined ? [...node.entries] : [];
     for (const e of node.entries) {
-      const name = Buffer.from(e.name);
+      const name = Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       const path = rel === null ? name : Buffer.concat([rel, SLASH, name]);
-      const at = Buffer.concat([abs, SLASH, name]);
-      set.addKnown(e.oid, 'blob', contentOf(at, e));
+      set.addKnown(
+        e.oid,
+        'blob',
+        contentOf(() => Buffer.concat([abs, SLASH, name]), e),
+      );
       files.push({ path, mode: Number.parseInt(e.mode, 8), oid: Buffer.from(e.oid) });
     }
     for (const s of node.subdirs) {
       const path = rel === null ? s.name : Buffer.concat([rel, SLASH, s.name]);
       const oid = treeOf(s.node, Buffer.concat([abs, SLASH, s.name]), path);
-      if (oid !== null) entries.push({ mode: '40000', name: s.name, oid });
+      if (oid !== null && node.tree === undefined)
+        entries.push({ mode: '40000', name: s.name, oid });
+    }
+    if (node.tree !== undefined) {
+      set.addKnown(node.tree.oid, 'tree', () => Promise.resolve(node.tree!.encoded));
+      return node.tree.oid;
     }
     if (entries.length === 0 && rel !== null) return null;
     return set.add('tree', Buffer.from(encodeTree(entries)));

@@ -5,7 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { adler32, storedZlib } from '../../src/worker/git-pack.js';
+import {
+  adler32,
+  storedZlib,
+  storedZlibLength,
+  writeStoredZlib,
+} from '../../src/worker/git-pack.js';
 
 /** Bytes that do not repeat (a SHA-256 chain), `n` long. */
 function bytes(n: number): Buffer {
@@ -27,6 +32,14 @@ describe('stored zlib streams of pack entries', () => {
       // are views of it, not copies.
       expect(z.length).toBe(2 + Math.max(1, Math.ceil(n / 65535)) * 5 + n + 4);
       if (n > 0) expect(storedZlib(data)[2]!.buffer).toBe(data.buffer);
+      // Written in place (as the pack's small entries are), the same bytes, where they were put.
+      expect(storedZlibLength(n)).toBe(z.length);
+      const out = Buffer.alloc(3 + z.length + 2, 0xaa);
+      expect(writeStoredZlib(out, 3, data)).toBe(3 + z.length);
+      expect(out.subarray(3, 3 + z.length).equals(z)).toBe(true);
+      expect([...out.subarray(0, 3), ...out.subarray(3 + z.length)]).toEqual([
+        0xaa, 0xaa, 0xaa, 0xaa, 0xaa,
+      ]);
     },
   );
 

@@ -5,7 +5,6 @@
  */
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes } from '../../util/bytes.js';
 import { compareBytes, toHex, utf8 } from '../../util/encoding.js';
 import { provenanceError } from '../errors.js';
 import type { ObjectFormat } from '../types.js';
@@ -202,9 +201,29 @@ export function compareTreeEntries(a: TreeEntry, b: TreeEntry): number {
 /** The content of a tree object: `<mode> <name>\0<raw oid>` per entry, in git's tree order. */
 export function encodeTree(entries: TreeEntry[]): Uint8Array {
   const sorted = [...entries].sort(compareTreeEntries);
-  const parts: Uint8Array[] = [];
+  // One allocation for the whole object (a source tree has thousands of entries).
+  let size = 0;
+  for (const e of sorted) size += modePrefix(e.mode).length + e.name.length + 1 + e.oid.length;
+  const out = new Uint8Array(size);
+  let at = 0;
   for (const e of sorted) {
-    parts.push(utf8(`${e.mode} `), e.name, new Uint8Array([0]), e.oid);
+    const prefix = modePrefix(e.mode);
+    out.set(prefix, at);
+    at += prefix.length;
+    out.set(e.name, at);
+    at += e.name.length;
+    out[at++] = 0;
+    out.set(e.oid, at);
+    at += e.oid.length;
   }
-  return concatBytes(parts);
+  return out;
+}
+
+/** `<mode> ` of each mode git writes, encoded once. */
+const MODE_PREFIXES: ReadonlyMap<string, Uint8Array> = new Map(
+  (['100644', '100755', '120000', '40000', '160000'] as const).map((m) => [m, utf8(`${m} `)]),
+);
+
+function modePrefix(mode: string): Uint8Array {
+  return MODE_PREFIXES.get(mode) ?? utf8(`${mode} `);
 }

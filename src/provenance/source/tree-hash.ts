@@ -117,14 +117,21 @@ function hashBytes(type: 'blob' | 'tree', content: Uint8Array, algorithm: string
   return createHash(algorithm).update(`${type} ${content.length}\0`).update(content).digest();
 }
 
+/** A file or symlink as hashed: with the blob the extraction gave, when it was known. */
+export interface HashedEntry extends TreeEntry {
+  blob?: KnownBlob;
+}
+
 /**
  * A directory as hashed: its files and symlinks (mode, name, blob id; the workers fill in the ids
- * of files not known beforehand) and its folders, `.git` and excluded paths left out. A folder
- * without any file is listed, though no tree records it.
+ * of files not known beforehand) and its folders, `.git` and excluded paths left out, and once
+ * hashed, its tree object and id (none for a folder without any file, which no tree records,
+ * though it is listed).
  */
 export interface HashedDir {
-  entries: TreeEntry[];
+  entries: HashedEntry[];
   subdirs: { name: Buffer; node: HashedDir }[];
+  tree?: { oid: Buffer; encoded: Uint8Array };
 }
 type DirNode = HashedDir;
 
@@ -167,11 +174,12 @@ export async function computeTreeId(
         const target = fs.readlinkSync(childAbs, { encoding: 'buffer' });
         node.entries.push({ mode: '120000', name, oid: hashBytes('blob', target, algorithm) });
       } else if (d.isFile()) {
-        const entry: TreeEntry = { mode: '100644', name, oid: new Uint8Array(0) };
+        const entry: HashedEntry = { mode: '100644', name, oid: new Uint8Array(0) };
         node.entries.push(entry);
         const blob = knownBlobAt(known, childAbs);
         if (blob !== undefined) {
           entry.oid = blob.oid;
+          entry.blob = blob;
           if (blob.executable) entry.mode = '100755';
         } else files.push({ path: childAbs, entry });
       } else {
@@ -216,7 +224,9 @@ export async function computeTreeId(
       if (oid !== null) entries.push({ mode: '40000', name: sub.name, oid });
     }
     if (entries.length === 0 && !isRoot) return null;
-    return hashBytes('tree', encodeTree(entries), algorithm);
+    const encoded = encodeTree(entries);
+    node.tree = { oid: hashBytes('tree', encoded, algorithm), encoded };
+    return node.tree.oid;
   }
   const id = treeOf(root, true)!.toString('hex');
   opts.onTree?.(root);
