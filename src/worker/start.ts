@@ -76,11 +76,30 @@ async function simulatedNsm(
   return { transport, role: o.simulatedRole, instanceId };
 }
 
-/** What the worker learns from the NSM and its surroundings; needed only when it attests. */
+/** The worker's isolation as it observes it (and as the local backend says it set it up). */
+async function isolationFacts(
+  o: WorkerOptions,
+  hostIsolation?: () => Promise<IsolationReport>,
+): Promise<EnclaveFacts['isolation']> {
+  const isolation =
+    o.nsm.kind === 'device'
+      ? enclaveIsolation()
+      : await observeIsolation(o.workspace, hostIsolation ? await hostIsolation() : undefined);
+  const notes = [...(isolation.notes ?? [])];
+  if (o.jail) notes.push(...jailNotes(o.jail));
+  if (o.nsm.kind === 'device')
+    notes.push(`NSM device ${o.nsmDevice ?? DEFAULT_NSM_DEVICE}: root only (0600)`);
+  return { ...isolation, notes };
+}
+
+/**
+ * What the worker learns from the NSM and its surroundings (`isolation`, observed before any
+ * build); needed only when it attests.
+ */
 async function enclaveFacts(
   o: WorkerOptions,
   image: ImageDescriptor,
-  hostIsolation?: () => Promise<IsolationReport>,
+  isolation: Promise<EnclaveFacts['isolation']>,
 ): Promise<EnclaveFacts> {
   let transport: NsmTransport;
   const nsmInfo: Record<string, unknown> = {};
@@ -112,15 +131,7 @@ async function enclaveFacts(
   nsmInfo.lockedPcrs = described.lockedPcrs;
   nsmInfo.pcrLocks = locks;
   if (o.enclaveId !== undefined) nsmInfo.enclaveId = o.enclaveId;
-  const isolation =
-    o.nsm.kind === 'device'
-      ? enclaveIsolation()
-      : await observeIsolation(o.workspace, hostIsolation ? await hostIsolation() : undefined);
-  const notes = [...(isolation.notes ?? [])];
-  if (o.jail) notes.push(...jailNotes(o.jail));
-  if (o.nsm.kind === 'device')
-    notes.push(`NSM device ${o.nsmDevice ?? DEFAULT_NSM_DEVICE}: root only (0600)`);
-  return { nsm, pcrs, nsmInfo, isolation: { ...isolation, notes } };
+  return { nsm, pcrs, nsmInfo, isolation: await isolation };
 }
 
 /** The niceness the worker takes once the build command runs. */
@@ -177,10 +188,13 @@ export async function startWorker(
     );
   if (o.jail) await probeJail(o.jail);
   if (o.nsm.kind === 'device') await lockNsmDevice(o.nsmDevice ?? DEFAULT_NSM_DEVICE);
+  // The isolation is observed at once, before any build command could change what is seen.
+  const isolation = isolationFacts(o, hostIsolation);
+  isolation.catch(() => undefined);
   let found: Promise<EnclaveFacts> | undefined;
   const facts = (): Promise<EnclaveFacts> => {
     if (found === undefined) {
-      found = enclaveFacts(o, image, hostIsolation);
+      found = enclaveFacts(o, image, isolation);
       // Settled here: a failure is reported where the facts are awaited, never as unhandled.
       found.catch(() => undefined);
     }
