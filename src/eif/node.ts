@@ -28,7 +28,7 @@ export const nodeHashing: EifHashing = {
     };
   },
   // zlib's where Node has it (from 20.15 / 22.2), an empty piece passed over (see `crc32`).
-  crc32: (data, previous) => crc32(data, previous),
+  crc32,
 };
 
 function readFailed(path: string, err: unknown): EifError {
