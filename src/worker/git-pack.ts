@@ -78,17 +78,14 @@ const STORED_BLOCK_BYTES = 65535;
  * 5-byte header and bytes, the Adler-32.
  */
 export function storedZlib(data: Uint8Array): Buffer[] {
-  const blocks = Math.max(1, Math.ceil(data.length / STORED_BLOCK_BYTES));
-  // CMF 0x78 (deflate, 32 KiB window), FLG 0x01 (no dictionary, level 0; (CMF*256+FLG) % 31 = 0).
-  const pieces: Buffer[] = [Buffer.from([0x78, 0x01])];
+  const blocks = storedBlocks(data.length);
+  const pieces: Buffer[] = [Buffer.from(ZLIB_HEADER)];
   const whole = Buffer.from(data.buffer, data.byteOffset, data.length);
   for (let k = 0; k < blocks; k++) {
     const start = k * STORED_BLOCK_BYTES;
     const len = Math.min(STORED_BLOCK_BYTES, data.length - start);
     const head = Buffer.allocUnsafe(5);
-    head[0] = k === blocks - 1 ? 1 : 0; // BFINAL on the last; BTYPE 00, stored
-    head.writeUInt16LE(len, 1);
-    head.writeUInt16LE(~len & 0xffff, 3);
+    writeBlockHead(head, 0, len, k === blocks - 1);
     pieces.push(head, whole.subarray(start, start + len));
   }
   const sum = Buffer.allocUnsafe(4);
@@ -97,22 +94,35 @@ export function storedZlib(data: Uint8Array): Buffer[] {
   return pieces;
 }
 
+/** CMF 0x78 (deflate, 32 KiB window), FLG 0x01 (no dictionary, level 0; (CMF*256+FLG) % 31 = 0). */
+const ZLIB_HEADER = [0x78, 0x01] as const;
+
+/** Stored blocks for `n` bytes (one, empty, for none). */
+function storedBlocks(n: number): number {
+  return Math.max(1, Math.ceil(n / STORED_BLOCK_BYTES));
+}
+
+/** A stored block's 5-byte header: BFINAL on the last, BTYPE 00 (stored), LEN and NLEN. */
+function writeBlockHead(out: Buffer, at: number, len: number, last: boolean): void {
+  out[at] = last ? 1 : 0;
+  out.writeUInt16LE(len, at + 1);
+  out.writeUInt16LE(~len & 0xffff, at + 3);
+}
+
 /** Bytes of `data` as a stored zlib stream (see `storedZlib`). */
 export function storedZlibLength(n: number): number {
-  return 2 + 5 * Math.max(1, Math.ceil(n / STORED_BLOCK_BYTES)) + n + 4;
+  return ZLIB_HEADER.length + 5 * storedBlocks(n) + n + 4;
 }
 
 /** Writes `storedZlib(data)` into `out` at `at`, which has room for it; the offset after it. */
 export function writeStoredZlib(out: Buffer, at: number, data: Uint8Array): number {
-  const blocks = Math.max(1, Math.ceil(data.length / STORED_BLOCK_BYTES));
-  out[at++] = 0x78;
-  out[at++] = 0x01;
+  const blocks = storedBlocks(data.length);
+  out.set(ZLIB_HEADER, at);
+  at += ZLIB_HEADER.length;
   for (let k = 0; k < blocks; k++) {
     const start = k * STORED_BLOCK_BYTES;
     const len = Math.min(STORED_BLOCK_BYTES, data.length - start);
-    out[at] = k === blocks - 1 ? 1 : 0;
-    out.writeUInt16LE(len, at + 1);
-    out.writeUInt16LE(~len & 0xffff, at + 3);
+    writeBlockHead(out, at, len, k === blocks - 1);
     out.set(data.subarray(start, start + len), at + 5);
     at += 5 + len;
   }

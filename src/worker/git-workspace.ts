@@ -10,8 +10,8 @@
  *
  * Writing our own objects rather than running `git`: the worker must not depend on a git in the
  * image, and the tree it records must be the one it verified; the tree objects written here are
- * made from the files as hashed for that check (and blobs from the bytes the extraction kept) and
- * must hash to the verified tree, or nothing is written.
+ * the ones that check encoded and hashed from the files (and the blobs the bytes the extraction
+ * kept), and the root's id must be the verified tree, or nothing is written.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
@@ -20,12 +20,10 @@ import { join } from 'node:path';
 import { compareBytes } from '../util/bytes.js';
 import type { PackObject } from './git-pack.js';
 import { writePack } from './git-pack.js';
-import { encodeTree } from '../provenance/index.js';
-import type { TreeEntry } from '../provenance/index.js';
 import type { ObjectFormat } from '../provenance/index.js';
 import { parseCommitObject } from '../provenance/index.js';
 import type { HashedDir, HashedEntry, KnownBlob } from '../provenance/node.js';
-import { computeTreeId, knownBlobAt } from '../provenance/node.js';
+import { computeTreeId } from '../provenance/node.js';
 import { SMALL_FILE_BYTES } from '../archive/node.js';
 
 /** What the provenance records of the work tree given to the build. */
@@ -126,7 +124,7 @@ export async function writeGitWorkspace(o: {
   const contentOf = (abs: () => Buffer, entry: HashedEntry): PackObject['content'] => {
     if (entry.mode === '120000')
       return () => Promise.resolve(readlinkSync(abs(), { encoding: 'buffer' }));
-    const blob = entry.blob ?? knownBlobAt(o.known, abs());
+    const blob = entry.blob;
     if (blob?.data !== undefined) {
       const data = blob.data;
       return () => Promise.resolve(data);
@@ -137,10 +135,9 @@ export async function writeGitWorkspace(o: {
       ? () => Promise.resolve(readFileSync(abs()))
       : () => readFile(abs());
   };
-  // Paths stay bytes: git names need not be UTF-8. A folder's tree object is the one its check
-  // hashed, when it kept it (`HashedDir.tree`).
-  const treeOf = (node: HashedDir, abs: Buffer, rel: Buffer | null): Buffer | null => {
-    const entries: TreeEntry[] = node.tree === undefined ? [...node.entries] : [];
+  // Paths stay bytes: git names need not be UTF-8. Each folder's tree object is the one its check
+  // encoded and hashed (`HashedDir.tree`; a folder without any file has none, as git records none).
+  const addTree = (node: HashedDir, abs: Buffer, rel: Buffer | null): void => {
     for (const e of node.entries) {
       const name = Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       const path = rel === null ? name : Buffer.concat([rel, SLASH, name]);
@@ -153,18 +150,13 @@ export async function writeGitWorkspace(o: {
     }
     for (const s of node.subdirs) {
       const path = rel === null ? s.name : Buffer.concat([rel, SLASH, s.name]);
-      const oid = treeOf(s.node, Buffer.concat([abs, SLASH, s.name]), path);
-      if (oid !== null && node.tree === undefined)
-        entries.push({ mode: '40000', name: s.name, oid });
+      addTree(s.node, Buffer.concat([abs, SLASH, s.name]), path);
     }
-    if (node.tree !== undefined) {
-      set.addKnown(node.tree.oid, 'tree', () => Promise.resolve(node.tree!.encoded));
-      return node.tree.oid;
-    }
-    if (entries.length === 0 && rel !== null) return null;
-    return set.add('tree', Buffer.from(encodeTree(entries)));
+    const tree = node.tree;
+    if (tree !== undefined) set.addKnown(tree.oid, 'tree', () => Promise.resolve(tree.encoded));
   };
-  const treeOid = treeOf(top!, root, null)!.toString('hex');
+  addTree(top!, root, null);
+  const treeOid = top!.tree?.oid.toString('hex');
   if (treeOid !== o.tree)
     throw new Error(`the work tree hashes to ${treeOid}, not to the verified tree ${o.tree}`);
   const commitOid = set.add('commit', Buffer.from(o.commitObject)).toString('hex');
